@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Error helpers shared by the library, the daemon and the tools.  Trusts
+ * nothing about message length: every write is bounded.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+
+int rp_seterr(struct rp_err *e, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e == NULL)
+		return -1;
+	rp_strlcpy(e->code, code, sizeof(e->code));
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void rp_clearerr(struct rp_err *e)
+{
+	if (e != NULL) {
+		e->code[0] = '\0';
+		e->msg[0] = '\0';
+	}
+}
+
+size_t rp_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size > 0) {
+		size_t c = n < size - 1 ? n : size - 1;
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
