@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * rampartd configuration (JSON file, see docs/man/rampartd.json.5).  The file
+ * and its directory must be writable only by root; every value is validated
+ * before the daemon uses any of it.
+ */
+#ifndef RAMPART_CONFIG_H
+#define RAMPART_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/rampart/rampartd.json"
+#define CONFIG_MAX_KEYS 16
+#define CONFIG_MAX_NAMES 32
+#define CONFIG_MAX_RANGES 32
+
+struct port_range {
+	int lo, hi;
+};
+
+struct host_entry {
+	char name[254];
+	char addr[64];
+};
+
+struct config {
+	char path[4096];       /* file it was read from */
+	char socket_path[108]; /* sun_path limit */
+	char state_dir[4096];  /* policy.db lives here */
+	char db_path[4096];    /* state_dir + "/policy.db" unless "db" set */
+	char audit_log[4096];  /* "" = syslog */
+
+	/* owner: the desktop user allowed the "user" ops */
+	char owner_user[64];
+	char owner_group[64];
+	char admin_group[64];
+	uid_t owner_uid; /* (uid_t)-1 if none */
+	gid_t owner_gid; /* (gid_t)-1 if none */
+	gid_t admin_gid; /* (gid_t)-1 if none */
+
+	struct {
+		int max_connections;
+		int max_per_uid;
+		int idle_timeout_ms;
+		int max_frame;
+	} limits;
+
+	struct {
+		char org[129];
+		char url[2048];
+		char keys[CONFIG_MAX_KEYS][4096];
+		int n_keys;
+		int threshold;
+		int refresh_interval_s; /* 0 = no periodic refresh */
+		int jitter_s;
+		int max_bytes;
+		int connect_timeout_s;
+		int total_timeout_s;
+		int low_speed_bytes; /* abort if slower than this ... */
+		int low_speed_time_s; /* ... for this long */
+		char ca_file[4096];
+		char pinned_pubkey[1024];
+		char proxy[1024];
+		bool allow_insecure_loopback;
+		char fetch_user[64];
+		bool allow_when_no_policy;
+		bool refresh_on_start;
+	} policy;
+
+	struct {
+		struct port_range allow[CONFIG_MAX_RANGES];
+		int n_allow;
+		int deny[CONFIG_MAX_NAMES];
+		int n_deny;
+		bool allow_any_address;
+	} ports;
+
+	struct {
+		char bin_dir[4096];
+		char app_dir[4096];
+		char names[CONFIG_MAX_NAMES][256];
+		int n_names;
+	} links;
+
+	struct {
+		char file[4096];
+		struct host_entry names[CONFIG_MAX_NAMES];
+		int n_names;
+	} hosts;
+
+	struct {
+		char path[4096];   /* system link, e.g. /var/run/docker.sock */
+		char target[1024]; /* relative to the owner's home */
+		bool on_start;
+	} socket_link;
+
+	struct {
+		char unit_files[CONFIG_MAX_NAMES][4096]; /* removed by helper.uninstall */
+		int n_unit_files;
+		char binary[4096];
+	} helper;
+};
+
+/* Fills c with built-in defaults (DESIGN.md paths). */
+void config_defaults(struct config *c);
+
+/*
+ * Loads and validates path over the defaults.  check_owner: refuse if the
+ * file or its directory is writable by anyone but root (off only in unit
+ * tests).  Returns 0 or -1 with err naming the file and the field.
+ */
+int config_load(struct config *c, const char *path, bool check_owner, struct rp_err *err);
+
+/* Re-resolves owner/admin names to ids (called by config_load). */
+int config_resolve_ids(struct config *c, struct rp_err *err);
+
+#endif
