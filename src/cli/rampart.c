@@ -1,8 +1,171 @@
 /* SPDX-License-Identifier: ISC */
-/* rampart CLI entry point (placeholder while the spine lands). */
+/*
+ * rampart: the command-line client.  Runs unprivileged; every decision is
+ * the daemon's (or, for offline policy commands, made from the read-only
+ * policy DB).  Exit codes: 0 ok, 1 refused/denied/failed, 2 usage or invalid
+ * input, 3 daemon unreachable.
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct cli_cmd commands[] = {
+    {"ping", cmd_ping, "check that rampartd answers"},
+    {"status", cmd_status, "daemon status: uptime, policy, counters"},
+    {"reload", cmd_reload, "re-read the daemon's config (admin)"},
+    {"policy", cmd_policy, "show, check, refresh, verify the registry policy"},
+    {"bind", cmd_bind, "bind a privileged port and run a command with it"},
+    {"links", cmd_links, "install or remove the CLI links in the bin dir"},
+    {"hosts", cmd_hosts, "ensure or remove rampart's /etc/hosts entries"},
+    {"socket-link", cmd_socket_link, "point the system engine socket at the owner's"},
+    {"diag", cmd_diag, "diagnostics: trace, bundle"},
+    {"helper", cmd_helper, "helper lifecycle: uninstall"},
+};
+
+static void usage(FILE *f)
 {
-	puts("rampart " RAMPART_VERSION);
+	fprintf(f, "usage: rampart [--socket PATH] [--json] [--timeout MS] COMMAND [ARGS...]\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nGlobal options:\n"
+		   "  --socket PATH   daemon socket (default $RAMPART_SOCKET or %s)\n"
+		   "  --json          machine-readable output\n"
+		   "  --timeout MS    give up on the daemon after MS milliseconds (default 30000)\n"
+		   "  --version       print versions\n"
+		   "\n'rampart COMMAND --help' describes each command.\n"
+		   "Exit status: 0 ok, 1 refused/denied/failed, 2 usage or invalid input,\n"
+		   "3 daemon unreachable.  See rampart(1).\n",
+		RAMPART_DEFAULT_SOCKET);
+}
+
+static void version(void)
+{
+	curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+	printf("rampart %s\nOpenSSL %s\nlibcurl %s\nSQLite %s\njansson %s\n", RAMPART_VERSION,
+	       OpenSSL_version(OPENSSL_VERSION_STRING), cv->version, sqlite3_libversion(),
+	       jansson_version_str());
+}
+
+int cli_usage_error(struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", cli->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return RAMPART_EXIT_USAGE;
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	}
 	return 0;
+}
+
+void cli_print_json(json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (s) {
+		puts(s);
+		free(s);
+	}
+}
+
+int cli_call(struct cli *cli, const char *op, json_t *args, int send_fd, json_t **result,
+	     int *recv_fd)
+{
+	struct rampart_client *c = NULL;
+	struct rampart_error err;
+	char *argstr = NULL, *reply = NULL;
+	int rc;
+
+	if (result)
+		*result = NULL;
+	if (args != NULL) {
+		argstr = json_dumps(args, JSON_COMPACT);
+		json_decref(args);
+	}
+	if (rampart_connect(cli->socket, cli->timeout_ms, &c, &err) < 0) {
+		rc = RAMPART_EXIT_UNREACHABLE;
+		goto fail;
+	}
+	rc = rampart_request(c, op, argstr, send_fd, &reply, recv_fd, &err);
+	rampart_close(c);
+	if (rc == 0) {
+		json_t *r = json_loads(reply, 0, NULL);
+		if (result)
+			*result = json_incref(json_object_get(r, "result"));
+		json_decref(r);
+		free(reply);
+		free(argstr);
+		return 0;
+	}
+	rc = rc < 0 ? RAMPART_EXIT_UNREACHABLE : RAMPART_EXIT_REFUSED;
+fail:
+	if (cli->json) {
+		json_t *e = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", err.code,
+				      "message", err.message);
+		cli_print_json(e);
+		json_decref(e);
+	} else {
+		fprintf(stderr, "%s: %s: %s (%s)\n", cli->prog, op, err.message, err.code);
+	}
+	free(reply);
+	free(argstr);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {{"socket", required_argument, NULL, 's'},
+					      {"json", no_argument, NULL, 'j'},
+					      {"timeout", required_argument, NULL, 't'},
+					      {"version", no_argument, NULL, 'V'},
+					      {"help", no_argument, NULL, 'h'},
+					      {NULL, 0, NULL, 0}};
+	struct cli cli = {.socket = getenv("RAMPART_SOCKET"), .timeout_ms = 30000,
+			  .prog = "rampart"};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "+s:jt:Vh", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 's': cli.socket = optarg; break;
+		case 'j': cli.json = 1; break;
+		case 't':
+			cli.timeout_ms = atoi(optarg);
+			if (cli.timeout_ms <= 0)
+				return cli_usage_error(&cli, "--timeout needs a positive number");
+			break;
+		case 'V': version(); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return RAMPART_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return RAMPART_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			int sub = optind;
+			optind = 0; /* GNU getopt: 0 reinitialises for the subcommand */
+			return commands[i].fn(&cli, argc - sub, argv + sub);
+		}
+	}
+	return cli_usage_error(&cli, "unknown command \"%s\" (see rampart --help)", argv[optind]);
 }

@@ -30,7 +30,7 @@ struct host_entry {
 struct config {
 	char path[4096];       /* file it was read from */
 	char socket_path[108]; /* sun_path limit */
-	char state_dir[4096];  /* policy.db lives here */
+	char state_dir[4000];  /* policy.db lives here */
 	char db_path[4096];    /* state_dir + "/policy.db" unless "db" set */
 	char audit_log[4096];  /* "" = syslog */
 
@@ -114,6 +114,9 @@ void config_defaults(struct config *c);
  * tests).  Returns 0 or -1 with err naming the file and the field.
  */
 int config_load(struct config *c, const char *path, bool check_owner, struct rp_err *err);
+
+/* Sets state_dir and derives db_path = state_dir/policy.db. */
+void config_set_state_dir(struct config *c, const char *dir);
 
 /* Re-resolves owner/admin names to ids (called by config_load). */
 int config_resolve_ids(struct config *c, struct rp_err *err);

@@ -1,8 +1,240 @@
 /* SPDX-License-Identifier: ISC */
-/* rampartd entry point (placeholder while the spine lands). */
+/*
+ * rampartd: the privileged helper.  Parses flags, loads and validates the
+ * config (refusing one that anyone but root could have written), opens the
+ * socket, and runs the event loop until SIGTERM.  Trusts only root-owned
+ * configuration; everything from clients goes through the op table.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+
+#define EXIT_CONFIG 78 /* sysexits EX_CONFIG */
+
+static int sig_wfd = -1;
+
+static void sig_handler(int sig)
 {
-	puts("rampartd " RAMPART_VERSION);
+	int e = errno;
+	unsigned char b = (unsigned char)sig;
+	if (write(sig_wfd, &b, 1) < 0) {
+		/* pipe full: a signal of each kind is already queued */
+	}
+	errno = e;
+}
+
+static void signals_setup(struct daemon *d)
+{
+	struct sigaction sa;
+
+	if (pipe2(d->sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		fatal("pipe2");
+	sig_wfd = d->sigpipe[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sig_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+}
+
+int daemon_handle_signals(struct daemon *d);
+
+int daemon_handle_signals(struct daemon *d)
+{
+	unsigned char b[16];
+	ssize_t n;
+
+	while ((n = read(d->sigpipe[0], b, sizeof(b))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (b[i] == SIGTERM || b[i] == SIGINT) {
+				if (!d->stopping)
+					log_info("signal %d: finishing replies and exiting", b[i]);
+				d->stopping = true;
+			} else if (b[i] == SIGHUP) {
+				struct config nc;
+				struct rp_err e;
+				if (daemon_load_config(d, &nc, &e) < 0) {
+					log_warnx("SIGHUP: reload refused, keeping the running "
+						  "config: %s",
+						  e.msg);
+				} else {
+					rp_strlcpy(nc.socket_path, d->cfg.socket_path,
+						   sizeof(nc.socket_path));
+					d->cfg = nc;
+					audit_open(d);
+					log_info("SIGHUP: configuration reloaded");
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+static void overrides_apply(const struct overrides *ov, struct config *c)
+{
+	if (ov->socket_path)
+		rp_strlcpy(c->socket_path, ov->socket_path, sizeof(c->socket_path));
+	if (ov->state_dir)
+		config_set_state_dir(c, ov->state_dir);
+	if (ov->db_path)
+		rp_strlcpy(c->db_path, ov->db_path, sizeof(c->db_path));
+	if (ov->audit_log)
+		rp_strlcpy(c->audit_log, ov->audit_log, sizeof(c->audit_log));
+	if (ov->hosts_file)
+		rp_strlcpy(c->hosts.file, ov->hosts_file, sizeof(c->hosts.file));
+	if (ov->bin_dir)
+		rp_strlcpy(c->links.bin_dir, ov->bin_dir, sizeof(c->links.bin_dir));
+	if (ov->app_dir)
+		rp_strlcpy(c->links.app_dir, ov->app_dir, sizeof(c->links.app_dir));
+}
+
+int daemon_load_config(struct daemon *d, struct config *out, struct rp_err *err)
+{
+	config_defaults(out);
+	if (d->config_loaded && config_load(out, d->config_path, d->check_owner, err) < 0)
+		return -1;
+	overrides_apply(&d->ov, out);
+	if (strlen(d->ov.socket_path ? d->ov.socket_path : out->socket_path) >=
+	    sizeof(out->socket_path))
+		return rp_seterr(err, "E_CONFIG", "socket path too long");
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: rampartd [options]\n"
+		"\n"
+		"The rampart privileged helper.  Normally started by systemd or launchd.\n"
+		"\n"
+		"  -c, --config FILE     configuration file (default %s;\n"
+		"                        built-in defaults if that file does not exist)\n"
+		"      --check-config    validate the configuration and exit (0 valid, 78 not)\n"
+		"      --socket PATH     listening socket (overrides config \"socket\")\n"
+		"      --state-dir DIR   directory holding policy.db (overrides \"state_dir\")\n"
+		"      --db PATH         policy database (overrides \"db\")\n"
+		"      --audit-log FILE  append audit lines to FILE instead of syslog\n"
+		"      --hosts-file F    hosts file edited by hosts.* (overrides hosts.file)\n"
+		"      --bin-dir DIR     directory for CLI links (overrides links.bin_dir)\n"
+		"      --app-dir DIR     directory link targets live in (links.app_dir)\n"
+		"      --syslog          log to syslog instead of stderr\n"
+		"  -v, --verbose         debug logging\n"
+		"  -V, --version         print versions and exit\n"
+		"  -h, --help            this help\n"
+		"\n"
+		"Exit status: 0 clean exit (SIGTERM), 1 runtime failure, 2 usage, 78 bad config.\n"
+		"Signals: SIGTERM/SIGINT finish replies and exit; SIGHUP reloads the config.\n"
+		"See rampartd(8) and rampartd.json(5).\n",
+		CONFIG_DEFAULT_PATH);
+}
+
+static void version(void)
+{
+	curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+	printf("rampartd %s\nOpenSSL %s\nlibcurl %s\nSQLite %s\njansson %s\n", RAMPART_VERSION,
+	       OpenSSL_version(OPENSSL_VERSION_STRING), cv->version, sqlite3_libversion(),
+	       jansson_version_str());
+}
+
+enum { O_CHECK = 256, O_SOCKET, O_STATE, O_DB, O_AUDIT, O_HOSTS, O_BIN, O_APP, O_SYSLOG };
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, O_CHECK},
+	    {"socket", required_argument, NULL, O_SOCKET},
+	    {"state-dir", required_argument, NULL, O_STATE},
+	    {"db", required_argument, NULL, O_DB}, {"audit-log", required_argument, NULL, O_AUDIT},
+	    {"hosts-file", required_argument, NULL, O_HOSTS},
+	    {"bin-dir", required_argument, NULL, O_BIN}, {"app-dir", required_argument, NULL, O_APP},
+	    {"syslog", no_argument, NULL, O_SYSLOG}, {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
+	static struct daemon d;
+	struct rp_err err;
+	const char *cfgpath = NULL;
+	int ch, check = 0, use_syslog = 0, verbose = 0;
+	struct stat st;
+
+	memset(&d, 0, sizeof(d));
+	d.listen_fd = d.audit_fd = -1;
+	d.check_owner = true;
+	while ((ch = getopt_long(argc, argv, "c:vVh", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': cfgpath = optarg; break;
+		case O_CHECK: check = 1; break;
+		case O_SOCKET: d.ov.socket_path = optarg; break;
+		case O_STATE: d.ov.state_dir = optarg; break;
+		case O_DB: d.ov.db_path = optarg; break;
+		case O_AUDIT: d.ov.audit_log = optarg; break;
+		case O_HOSTS: d.ov.hosts_file = optarg; break;
+		case O_BIN: d.ov.bin_dir = optarg; break;
+		case O_APP: d.ov.app_dir = optarg; break;
+		case O_SYSLOG: use_syslog = 1; break;
+		case 'v': verbose = 1; break;
+		case 'V': version(); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "rampartd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	log_init("rampartd", !use_syslog, verbose);
+	umask(022);
+	if (cfgpath == NULL && stat(CONFIG_DEFAULT_PATH, &st) == 0)
+		cfgpath = CONFIG_DEFAULT_PATH;
+	if (cfgpath != NULL) {
+		rp_strlcpy(d.config_path, cfgpath, sizeof(d.config_path));
+		d.config_loaded = true;
+	}
+	if (daemon_load_config(&d, &d.cfg, &err) < 0) {
+		fprintf(stderr, "rampartd: invalid configuration: %s\n", err.msg);
+		return EXIT_CONFIG;
+	}
+	if (check) {
+		printf("configuration OK: %s\n", d.config_loaded ? d.config_path : "(built-in defaults)");
+		return 0;
+	}
+	if (geteuid() != 0)
+		log_warnx("not running as root: privileged ops will fail");
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	signals_setup(&d);
+	audit_open(&d);
+	if (server_listen(&d, &err) < 0) {
+		log_warnx("%s", err.msg);
+		return 1;
+	}
+	d.started_ms = daemon_now_ms();
+	d.started_wall = time(NULL);
+	policy_module_init(&d);
+	log_info("rampartd %s serving %s", RAMPART_VERSION, d.cfg.socket_path);
+	server_run(&d);
+	policy_module_fini(&d);
+	server_shutdown(&d);
+	log_info("exiting");
+	curl_global_cleanup();
 	return 0;
 }

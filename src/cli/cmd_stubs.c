@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: ISC */
+/* Commands whose daemon side has not landed yet. */
+#include <stdio.h>
+
+#include "cli.h"
+
+#define CSTUB(fn)                                                                         \
+	int fn(struct cli *cli, int argc, char **argv)                                    \
+	{                                                                                 \
+		(void)argc;                                                               \
+		return cli_usage_error(cli, "%s: not implemented yet", argv[0]);          \
+	}
+
+CSTUB(cmd_policy)
+CSTUB(cmd_bind)
+CSTUB(cmd_links)
+CSTUB(cmd_hosts)
+CSTUB(cmd_socket_link)
+CSTUB(cmd_diag)
+CSTUB(cmd_helper)

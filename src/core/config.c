@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Loads rampartd.json.  The file decides who may do what as root, so it is
+ * trusted only if root (or the daemon's own euid) owns it and nobody else can
+ * write it or its directory; every value is range-checked, unknown keys are
+ * refused so a typo never silently falls back to a default.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	rp_strlcpy(c->path, CONFIG_DEFAULT_PATH, sizeof(c->path));
+	rp_strlcpy(c->socket_path, "/var/run/rampart.sock", sizeof(c->socket_path));
+	config_set_state_dir(c, "/var/lib/rampart");
+	c->owner_uid = (uid_t)-1;
+	c->owner_gid = (gid_t)-1;
+	c->admin_gid = (gid_t)-1;
+	c->limits.max_connections = 512;
+	c->limits.max_per_uid = 64;
+	c->limits.idle_timeout_ms = 30000;
+	c->limits.max_frame = 65536;
+	c->policy.threshold = 1;
+	c->policy.refresh_interval_s = 3600;
+	c->policy.jitter_s = 300;
+	c->policy.max_bytes = 1 << 20;
+	c->policy.connect_timeout_s = 10;
+	c->policy.total_timeout_s = 60;
+	c->policy.low_speed_bytes = 1024;
+	c->policy.low_speed_time_s = 15;
+	c->policy.refresh_on_start = true;
+	rp_strlcpy(c->policy.fetch_user, "nobody", sizeof(c->policy.fetch_user));
+	c->ports.allow[0].lo = 1;
+	c->ports.allow[0].hi = 1023;
+	c->ports.n_allow = 1;
+	rp_strlcpy(c->links.bin_dir, "/usr/local/bin", sizeof(c->links.bin_dir));
+	rp_strlcpy(c->hosts.file, "/etc/hosts", sizeof(c->hosts.file));
+	rp_strlcpy(c->hosts.names[0].name, "kubernetes.docker.internal",
+		   sizeof(c->hosts.names[0].name));
+	rp_strlcpy(c->hosts.names[0].addr, "127.0.0.1", sizeof(c->hosts.names[0].addr));
+	c->hosts.n_names = 1;
+	rp_strlcpy(c->socket_link.path, "/var/run/docker.sock", sizeof(c->socket_link.path));
+	rp_strlcpy(c->socket_link.target, ".docker/run/docker.sock",
+		   sizeof(c->socket_link.target));
+}
+
+void config_set_state_dir(struct config *c, const char *dir)
+{
+	if (dir != c->state_dir)
+		rp_strlcpy(c->state_dir, dir, sizeof(c->state_dir));
+	snprintf(c->db_path, sizeof(c->db_path), "%s/policy.db", c->state_dir);
+}
+
+/* --- typed field readers: each names the field in its error ---------------- */
+
+static int cfg_keys_known(json_t *obj, const char *where, const char *const *known,
+			  struct rp_err *err)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(obj, k, v) {
+		int ok = 0;
+		for (size_t i = 0; known[i] != NULL; i++)
+			ok |= strcmp(k, known[i]) == 0;
+		if (!ok)
+			return rp_seterr(err, "E_CONFIG", "unknown key \"%s%s%s\"", where,
+					 *where ? "." : "", k);
+	}
+	(void)v;
+	return 0;
+}
+
+static int cfg_str(json_t *obj, const char *key, const char *where, char *dst, size_t size,
+		   int must_be_abs, struct rp_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+	const char *s;
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v))
+		return rp_seterr(err, "E_CONFIG", "%s%s%s must be a string", where,
+				 *where ? "." : "", key);
+	s = json_string_value(v);
+	if (strlen(s) >= size || strlen(s) != json_string_length(v))
+		return rp_seterr(err, "E_CONFIG", "%s%s%s is too long or contains NUL", where,
+				 *where ? "." : "", key);
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return rp_seterr(err, "E_CONFIG", "%s%s%s contains a control character",
+					 where, *where ? "." : "", key);
+	if (must_be_abs && *s != '\0' && *s != '/')
+		return rp_seterr(err, "E_CONFIG", "%s%s%s must be an absolute path (got \"%s\")",
+				 where, *where ? "." : "", key, s);
+	rp_strlcpy(dst, s, size);
+	return 0;
+}
+
+static int cfg_int(json_t *obj, const char *key, const char *where, long long lo,
+		   long long hi, int *dst, struct rp_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return rp_seterr(err, "E_CONFIG", "%s%s%s must be an integer in [%lld, %lld]",
+				 where, *where ? "." : "", key, lo, hi);
+	*dst = (int)json_integer_value(v);
+	return 0;
+}
+
+static int cfg_bool(json_t *obj, const char *key, const char *where, bool *dst,
+		    struct rp_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_boolean(v))
+		return rp_seterr(err, "E_CONFIG", "%s%s%s must be true or false", where,
+				 *where ? "." : "", key);
+	*dst = json_is_true(v);
+	return 0;
+}
+
+static int cfg_section(json_t *root, const char *key, json_t **out, struct rp_err *err)
+{
+	json_t *v = json_object_get(root, key);
+
+	*out = NULL;
+	if (v == NULL)
+		return 0;
+	if (!json_is_object(v))
+		return rp_seterr(err, "E_CONFIG", "%s must be an object", key);
+	*out = v;
+	return 0;
+}
+
+/* --- sections --------------------------------------------------------------- */
+
+static int cfg_limits(struct config *c, json_t *s, struct rp_err *err)
+{
+	static const char *const known[] = {"max_connections", "max_per_uid", "idle_timeout_ms",
+					    "max_frame", NULL};
+	if (s == NULL)
+		return 0;
+	if (cfg_keys_known(s, "limits", known, err) < 0 ||
+	    cfg_int(s, "max_connections", "limits", 1, 4096, &c->limits.max_connections, err) ||
+	    cfg_int(s, "max_per_uid", "limits", 1, 4096, &c->limits.max_per_uid, err) ||
+	    cfg_int(s, "idle_timeout_ms", "limits", 100, 3600000, &c->limits.idle_timeout_ms,
+		    err) ||
+	    cfg_int(s, "max_frame", "limits", 256, 65536, &c->limits.max_frame, err))
+		return -1;
+	return 0;
+}
+
+static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
+{
+	static const char *const known[] = {
+	    "org", "url", "keys", "threshold", "refresh_interval_s", "jitter_s", "max_bytes",
+	    "connect_timeout_s", "total_timeout_s", "low_speed_bytes", "low_speed_time_s",
+	    "ca_file", "pinned_pubkey", "proxy", "allow_insecure_loopback", "fetch_user",
+	    "allow_when_no_policy", "refresh_on_start", NULL};
+	json_t *keys;
+	size_t i;
+
+	if (s == NULL)
+		return 0;
+	if (cfg_keys_known(s, "policy", known, err) < 0 ||
+	    cfg_str(s, "org", "policy", c->policy.org, sizeof(c->policy.org), 0, err) ||
+	    cfg_str(s, "url", "policy", c->policy.url, sizeof(c->policy.url), 0, err) ||
+	    cfg_int(s, "threshold", "policy", 1, CONFIG_MAX_KEYS, &c->policy.threshold, err) ||
+	    cfg_int(s, "refresh_interval_s", "policy", 0, 7 * 86400,
+		    &c->policy.refresh_interval_s, err) ||
+	    cfg_int(s, "jitter_s", "policy", 0, 86400, &c->policy.jitter_s, err) ||
+	    cfg_int(s, "max_bytes", "policy", 1024, 64 << 20, &c->policy.max_bytes, err) ||
+	    cfg_int(s, "connect_timeout_s", "policy", 1, 300, &c->policy.connect_timeout_s,
+		    err) ||
+	    cfg_int(s, "total_timeout_s", "policy", 1, 3600, &c->policy.total_timeout_s, err) ||
+	    cfg_int(s, "low_speed_bytes", "policy", 0, 1 << 30, &c->policy.low_speed_bytes,
+		    err) ||
+	    cfg_int(s, "low_speed_time_s", "policy", 0, 3600, &c->policy.low_speed_time_s,
+		    err) ||
+	    cfg_str(s, "ca_file", "policy", c->policy.ca_file, sizeof(c->policy.ca_file), 1,
+		    err) ||
+	    cfg_str(s, "pinned_pubkey", "policy", c->policy.pinned_pubkey,
+		    sizeof(c->policy.pinned_pubkey), 0, err) ||
+	    cfg_str(s, "proxy", "policy", c->policy.proxy, sizeof(c->policy.proxy), 0, err) ||
+	    cfg_bool(s, "allow_insecure_loopback", "policy", &c->policy.allow_insecure_loopback,
+		     err) ||
+	    cfg_str(s, "fetch_user", "policy", c->policy.fetch_user,
+		    sizeof(c->policy.fetch_user), 0, err) ||
+	    cfg_bool(s, "allow_when_no_policy", "policy", &c->policy.allow_when_no_policy,
+		     err) ||
+	    cfg_bool(s, "refresh_on_start", "policy", &c->policy.refresh_on_start, err))
+		return -1;
+	if (*c->policy.url && strncmp(c->policy.url, "https://", 8) != 0 &&
+	    !(c->policy.allow_insecure_loopback && strncmp(c->policy.url, "http://", 7) == 0))
+		return rp_seterr(err, "E_CONFIG",
+				 "policy.url must start with https:// (http:// only with "
+				 "allow_insecure_loopback, for loopback test servers)");
+	keys = json_object_get(s, "keys");
+	if (keys != NULL) {
+		if (!json_is_array(keys) || json_array_size(keys) > CONFIG_MAX_KEYS)
+			return rp_seterr(err, "E_CONFIG",
+					 "policy.keys must be an array of at most %d paths",
+					 CONFIG_MAX_KEYS);
+		c->policy.n_keys = 0;
+		for (i = 0; i < json_array_size(keys); i++) {
+			json_t *k = json_array_get(keys, i);
+			if (!json_is_string(k) || json_string_value(k)[0] != '/' ||
+			    json_string_length(k) >= sizeof(c->policy.keys[0]))
+				return rp_seterr(err, "E_CONFIG",
+						 "policy.keys[%zu] must be an absolute path", i);
+			rp_strlcpy(c->policy.keys[i], json_string_value(k),
+				   sizeof(c->policy.keys[0]));
+			c->policy.n_keys++;
+		}
+	}
+	if (*c->policy.url && c->policy.n_keys == 0)
+		return rp_seterr(err, "E_CONFIG", "policy.url is set but policy.keys is empty");
+	if (c->policy.n_keys > 0 && c->policy.threshold > c->policy.n_keys)
+		return rp_seterr(err, "E_CONFIG", "policy.threshold %d exceeds the %d key(s) given",
+				 c->policy.threshold, c->policy.n_keys);
+	if (*c->policy.url && *c->policy.org == '\0')
+		return rp_seterr(err, "E_CONFIG", "policy.org is required when policy.url is set");
+	return 0;
+}
+
+static int cfg_port_ranges(struct config *c, json_t *a, struct rp_err *err)
+{
+	size_t i;
+
+	if (!json_is_array(a) || json_array_size(a) > CONFIG_MAX_RANGES)
+		return rp_seterr(err, "E_CONFIG", "ports.allow must be an array of [lo, hi]");
+	c->ports.n_allow = 0;
+	for (i = 0; i < json_array_size(a); i++) {
+		json_t *r = json_array_get(a, i);
+		json_t *lo = json_array_get(r, 0), *hi = json_array_get(r, 1);
+		if (!json_is_array(r) || json_array_size(r) != 2 || !json_is_integer(lo) ||
+		    !json_is_integer(hi) || json_integer_value(lo) < 1 ||
+		    json_integer_value(hi) > 1023 ||
+		    json_integer_value(lo) > json_integer_value(hi))
+			return rp_seterr(err, "E_CONFIG",
+					 "ports.allow[%zu] must be [lo, hi] with 1 <= lo <= hi "
+					 "<= 1023",
+					 i);
+		c->ports.allow[i].lo = (int)json_integer_value(lo);
+		c->ports.allow[i].hi = (int)json_integer_value(hi);
+		c->ports.n_allow++;
+	}
+	return 0;
+}
+
+static int cfg_ports(struct config *c, json_t *s, struct rp_err *err)
+{
+	static const char *const known[] = {"allow", "deny", "allow_any_address", NULL};
+	json_t *v;
+	size_t i;
+
+	if (s == NULL)
+		return 0;
+	if (cfg_keys_known(s, "ports", known, err) < 0 ||
+	    cfg_bool(s, "allow_any_address", "ports", &c->ports.allow_any_address, err))
+		return -1;
+	if ((v = json_object_get(s, "allow")) != NULL && cfg_port_ranges(c, v, err) < 0)
+		return -1;
+	if ((v = json_object_get(s, "deny")) != NULL) {
+		if (!json_is_array(v) || json_array_size(v) > CONFIG_MAX_NAMES)
+			return rp_seterr(err, "E_CONFIG", "ports.deny must be an array of ports");
+		c->ports.n_deny = 0;
+		for (i = 0; i < json_array_size(v); i++) {
+			json_t *p = json_array_get(v, i);
+			if (!json_is_integer(p) || json_integer_value(p) < 1 ||
+			    json_integer_value(p) > 65535)
+				return rp_seterr(err, "E_CONFIG",
+						 "ports.deny[%zu] must be a port number", i);
+			c->ports.deny[c->ports.n_deny++] = (int)json_integer_value(p);
+		}
+	}
+	return 0;
+}
+
+static int cfg_name_list(json_t *v, const char *where, char (*dst)[256], int *n,
+			 struct rp_err *err)
+{
+	size_t i;
+
+	if (!json_is_array(v) || json_array_size(v) > CONFIG_MAX_NAMES)
+		return rp_seterr(err, "E_CONFIG", "%s must be an array of at most %d names", where,
+				 CONFIG_MAX_NAMES);
+	*n = 0;
+	for (i = 0; i < json_array_size(v); i++) {
+		const char *s = json_string_value(json_array_get(v, i));
+		if (s == NULL || *s == '\0' || strlen(s) > 255 || strchr(s, '/') ||
+		    strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+			return rp_seterr(err, "E_CONFIG",
+					 "%s[%zu] must be a plain file name (no '/', not . or ..)",
+					 where, i);
+		for (const char *p = s; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				return rp_seterr(err, "E_CONFIG",
+						 "%s[%zu] contains a control character", where, i);
+		rp_strlcpy(dst[i], s, 256);
+		(*n)++;
+	}
+	return 0;
+}
+
+static int cfg_links(struct config *c, json_t *s, struct rp_err *err)
+{
+	static const char *const known[] = {"bin_dir", "app_dir", "names", NULL};
+	json_t *v;
+
+	if (s == NULL)
+		return 0;
+	if (cfg_keys_known(s, "links", known, err) < 0 ||
+	    cfg_str(s, "bin_dir", "links", c->links.bin_dir, sizeof(c->links.bin_dir), 1, err) ||
+	    cfg_str(s, "app_dir", "links", c->links.app_dir, sizeof(c->links.app_dir), 1, err))
+		return -1;
+	if ((v = json_object_get(s, "names")) != NULL &&
+	    cfg_name_list(v, "links.names", c->links.names, &c->links.n_names, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int cfg_hosts(struct config *c, json_t *s, struct rp_err *err)
+{
+	static const char *const known[] = {"file", "names", NULL};
+	json_t *v, *a;
+	const char *k;
+
+	if (s == NULL)
+		return 0;
+	if (cfg_keys_known(s, "hosts", known, err) < 0 ||
+	    cfg_str(s, "file", "hosts", c->hosts.file, sizeof(c->hosts.file), 1, err))
+		return -1;
+	if ((v = json_object_get(s, "names")) == NULL)
+		return 0;
+	if (!json_is_object(v) || json_object_size(v) > CONFIG_MAX_NAMES)
+		return rp_seterr(err, "E_CONFIG",
+				 "hosts.names must be an object {\"name\": \"address\"}");
+	c->hosts.n_names = 0;
+	json_object_foreach(v, k, a) {
+		struct host_entry *h = &c->hosts.names[c->hosts.n_names];
+		if (!json_is_string(a) || strlen(k) >= sizeof(h->name) ||
+		    json_string_length(a) >= sizeof(h->addr))
+			return rp_seterr(err, "E_CONFIG", "hosts.names.%s must map to an address",
+					 k);
+		rp_strlcpy(h->name, k, sizeof(h->name));
+		rp_strlcpy(h->addr, json_string_value(a), sizeof(h->addr));
+		c->hosts.n_names++;
+	}
+	return 0;
+}
+
+static int cfg_socket_link(struct config *c, json_t *s, struct rp_err *err)
+{
+	static const char *const known[] = {"path", "target", "on_start", NULL};
+
+	if (s == NULL)
+		return 0;
+	if (cfg_keys_known(s, "socket_link", known, err) < 0 ||
+	    cfg_str(s, "path", "socket_link", c->socket_link.path, sizeof(c->socket_link.path),
+		    1, err) ||
+	    cfg_str(s, "target", "socket_link", c->socket_link.target,
+		    sizeof(c->socket_link.target), 0, err) ||
+	    cfg_bool(s, "on_start", "socket_link", &c->socket_link.on_start, err))
+		return -1;
+	if (c->socket_link.target[0] == '/' || strstr(c->socket_link.target, ".."))
+		return rp_seterr(err, "E_CONFIG",
+				 "socket_link.target must be relative to the owner's home, "
+				 "without '..'");
+	return 0;
+}
+
+static int cfg_helper(struct config *c, json_t *s, struct rp_err *err)
+{
+	static const char *const known[] = {"unit_files", "binary", NULL};
+	json_t *v;
+	size_t i;
+
+	if (s == NULL)
+		return 0;
+	if (cfg_keys_known(s, "helper", known, err) < 0 ||
+	    cfg_str(s, "binary", "helper", c->helper.binary, sizeof(c->helper.binary), 1, err))
+		return -1;
+	if ((v = json_object_get(s, "unit_files")) == NULL)
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > CONFIG_MAX_NAMES)
+		return rp_seterr(err, "E_CONFIG", "helper.unit_files must be an array of paths");
+	c->helper.n_unit_files = 0;
+	for (i = 0; i < json_array_size(v); i++) {
+		const char *p = json_string_value(json_array_get(v, i));
+		if (p == NULL || *p != '/' || strlen(p) >= sizeof(c->helper.unit_files[0]))
+			return rp_seterr(err, "E_CONFIG",
+					 "helper.unit_files[%zu] must be an absolute path", i);
+		rp_strlcpy(c->helper.unit_files[i], p, sizeof(c->helper.unit_files[0]));
+		c->helper.n_unit_files++;
+	}
+	return 0;
+}
+
+/* --- ownership and ids ------------------------------------------------------ */
+
+static int cfg_check_secure(const char *path, const char *what, struct rp_err *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return rp_seterr(err, "E_CONFIG", "cannot stat %s %s: %s", what, path,
+				 strerror(errno));
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return rp_seterr(err, "E_CONFIG_INSECURE",
+				 "%s %s is owned by uid %u; it must be owned by root", what, path,
+				 (unsigned)st.st_uid);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return rp_seterr(err, "E_CONFIG_INSECURE",
+				 "%s %s is writable by group or others (mode %04o); refusing to "
+				 "trust it. Fix with: chmod go-w %s",
+				 what, path, (unsigned)(st.st_mode & 07777), path);
+	return 0;
+}
+
+int config_resolve_ids(struct config *c, struct rp_err *err)
+{
+	c->owner_uid = (uid_t)-1;
+	c->owner_gid = (gid_t)-1;
+	c->admin_gid = (gid_t)-1;
+	if (*c->owner_user) {
+		struct passwd *pw = getpwnam(c->owner_user);
+		if (pw == NULL)
+			return rp_seterr(err, "E_CONFIG", "owner_user \"%s\" does not exist",
+					 c->owner_user);
+		c->owner_uid = pw->pw_uid;
+	}
+	if (*c->owner_group) {
+		struct group *gr = getgrnam(c->owner_group);
+		if (gr == NULL)
+			return rp_seterr(err, "E_CONFIG", "owner_group \"%s\" does not exist",
+					 c->owner_group);
+		c->owner_gid = gr->gr_gid;
+	}
+	if (*c->admin_group) {
+		struct group *gr = getgrnam(c->admin_group);
+		if (gr == NULL)
+			return rp_seterr(err, "E_CONFIG", "admin_group \"%s\" does not exist",
+					 c->admin_group);
+		c->admin_gid = gr->gr_gid;
+	}
+	if (*c->policy.fetch_user && getpwnam(c->policy.fetch_user) == NULL)
+		return rp_seterr(err, "E_CONFIG", "policy.fetch_user \"%s\" does not exist",
+				 c->policy.fetch_user);
+	return 0;
+}
+
+static json_t *cfg_read(const char *path, bool check_owner, struct rp_err *err)
+{
+	char dirbuf[4096];
+	json_error_t jerr;
+	json_t *root;
+
+	if (check_owner) {
+		rp_strlcpy(dirbuf, path, sizeof(dirbuf));
+		if (cfg_check_secure(path, "config file", err) < 0 ||
+		    cfg_check_secure(dirname(dirbuf), "config directory", err) < 0)
+			return NULL;
+	}
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		rp_seterr(err, "E_CONFIG", "%s:%d:%d: %s", path, jerr.line, jerr.column,
+			  jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		rp_seterr(err, "E_CONFIG", "%s: top level must be a JSON object", path);
+		return NULL;
+	}
+	return root;
+}
+
+int config_load(struct config *c, const char *path, bool check_owner, struct rp_err *err)
+{
+	static const char *const known[] = {
+	    "socket", "state_dir", "db", "audit_log", "owner_user", "owner_group", "admin_group",
+	    "limits", "policy", "ports", "links", "hosts", "socket_link", "helper", NULL};
+	json_t *root, *lim, *pol, *por, *lnk, *hst, *skl, *hlp;
+	struct rp_err e2;
+	char db[4096] = "";
+	int rc = -1;
+
+	if ((root = cfg_read(path, check_owner, err)) == NULL)
+		return -1;
+	rp_strlcpy(c->path, path, sizeof(c->path));
+	if (cfg_keys_known(root, "", known, &e2) < 0 ||
+	    cfg_str(root, "socket", "", c->socket_path, sizeof(c->socket_path), 1, &e2) ||
+	    cfg_str(root, "state_dir", "", c->state_dir, sizeof(c->state_dir), 1, &e2) ||
+	    cfg_str(root, "db", "", db, sizeof(db), 1, &e2) ||
+	    cfg_str(root, "audit_log", "", c->audit_log, sizeof(c->audit_log), 1, &e2) ||
+	    cfg_str(root, "owner_user", "", c->owner_user, sizeof(c->owner_user), 0, &e2) ||
+	    cfg_str(root, "owner_group", "", c->owner_group, sizeof(c->owner_group), 0, &e2) ||
+	    cfg_str(root, "admin_group", "", c->admin_group, sizeof(c->admin_group), 0, &e2) ||
+	    cfg_section(root, "limits", &lim, &e2) || cfg_section(root, "policy", &pol, &e2) ||
+	    cfg_section(root, "ports", &por, &e2) || cfg_section(root, "links", &lnk, &e2) ||
+	    cfg_section(root, "hosts", &hst, &e2) ||
+	    cfg_section(root, "socket_link", &skl, &e2) ||
+	    cfg_section(root, "helper", &hlp, &e2) || cfg_limits(c, lim, &e2) ||
+	    cfg_policy(c, pol, &e2) || cfg_ports(c, por, &e2) || cfg_links(c, lnk, &e2) ||
+	    cfg_hosts(c, hst, &e2) || cfg_socket_link(c, skl, &e2) || cfg_helper(c, hlp, &e2) ||
+	    config_resolve_ids(c, &e2)) {
+		rp_seterr(err, e2.code, "%s: %s", path, e2.msg);
+		goto out;
+	}
+	if (*db)
+		rp_strlcpy(c->db_path, db, sizeof(c->db_path));
+	else
+		config_set_state_dir(c, c->state_dir);
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}

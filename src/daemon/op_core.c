@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Core ops: ping, status, daemon.reload.  status reports only counters and
+ * summaries (no secrets, no paths a user could not already read).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "op_handlers.h"
+
+int op_ping(struct op_ctx *ctx)
+{
+	static const char *const known[] = {NULL};
+	if (args_only(ctx->args, known, &ctx->err) < 0)
+		return OP_ERR;
+	ctx->result = json_pack("{s:s, s:s}", "pong", "rampartd", "version", RAMPART_VERSION);
+	return OP_OK;
+}
+
+static long status_rss_kib(void)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+		rss = -1;
+	fclose(f);
+	return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+json_t *status_ops_json(struct daemon *d);
+
+json_t *status_ops_json(struct daemon *d)
+{
+	size_t n;
+	const struct op_def *t = ops_table(&n);
+	json_t *ops = json_object();
+
+	for (size_t i = 0; i < n && i < DAEMON_MAX_OPS; i++) {
+		const struct op_stats *s = &d->stats[i];
+		if (s->count == 0)
+			continue;
+		json_object_set_new(ops, t[i].name,
+				    json_pack("{s:I, s:I, s:I}", "count", (json_int_t)s->count,
+					      "errors", (json_int_t)s->errors, "refused",
+					      (json_int_t)s->refused));
+	}
+	return ops;
+}
+
+int op_status(struct op_ctx *ctx)
+{
+	static const char *const known[] = {NULL};
+	struct daemon *d = ctx->d;
+	json_t *st;
+
+	if (args_only(ctx->args, known, &ctx->err) < 0)
+		return OP_ERR;
+	st = json_pack("{s:s, s:I, s:i, s:I, s:i, s:I, s:I, s:I, s:o}", "version",
+		       RAMPART_VERSION, "uptime_s",
+		       (json_int_t)((daemon_now_ms() - d->started_ms) / 1000), "pid",
+		       (int)getpid(), "connections", (json_int_t)d->nconns, "max_connections",
+		       d->cfg.limits.max_connections, "accepted", (json_int_t)d->accepted,
+		       "dropped_idle", (json_int_t)d->dropped_idle, "refused_busy",
+		       (json_int_t)d->refused_busy, "ops", status_ops_json(d));
+	if (st == NULL)
+		return rp_seterr(&ctx->err, "E_INTERNAL", "out of memory");
+	json_object_set_new(st, "rss_kib", json_integer(status_rss_kib()));
+	json_object_set_new(st, "socket_activated", json_boolean(!d->own_socket));
+	policy_module_status(d, st);
+	ctx->result = st;
+	return OP_OK;
+}
+
+int op_reload(struct op_ctx *ctx)
+{
+	static const char *const known[] = {NULL};
+	struct daemon *d = ctx->d;
+	struct config nc;
+	char note[256] = "";
+
+	if (args_only(ctx->args, known, &ctx->err) < 0)
+		return OP_ERR;
+	if (daemon_load_config(d, &nc, &ctx->err) < 0)
+		return OP_ERR; /* old config stays in force */
+	if (strcmp(nc.socket_path, d->cfg.socket_path) != 0) {
+		snprintf(note, sizeof(note), "socket path change needs a restart; still serving %s",
+			 d->cfg.socket_path);
+		rp_strlcpy(nc.socket_path, d->cfg.socket_path, sizeof(nc.socket_path));
+	}
+	d->cfg = nc;
+	audit_open(d);
+	log_info("configuration reloaded from %s", d->config_loaded ? d->config_path : "defaults");
+	ctx->result = json_pack("{s:b, s:s}", "reloaded", 1, "note", note);
+	return OP_OK;
+}

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * librampart client transport.  Trusts the daemon only as far as the
+ * framing: reply lengths are checked, replies must be JSON objects whose id
+ * matches the request.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rampart/client.h"
+#include "err.h"
+#include "fdpass.h"
+#include "frame.h"
+
+struct rampart_client {
+	int fd;
+	int timeout_ms;
+	long long next_id;
+};
+
+static int client_seterr(struct rampart_error *e, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int client_seterr(struct rampart_error *e, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e == NULL)
+		return -1;
+	rp_strlcpy(e->code, code, sizeof(e->code));
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static long long client_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+RAMPART_API int rampart_connect(const char *socket_path, int timeout_ms,
+				struct rampart_client **out, struct rampart_error *err)
+{
+	struct sockaddr_un sun;
+	struct rampart_client *c = NULL;
+	int fd = -1;
+
+	*out = NULL;
+	if (socket_path == NULL)
+		socket_path = RAMPART_DEFAULT_SOCKET;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(socket_path) >= sizeof(sun.sun_path))
+		return client_seterr(err, "E_UNREACHABLE", "socket path too long: %s",
+				     socket_path);
+	memcpy(sun.sun_path, socket_path, strlen(socket_path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return client_seterr(err, "E_UNREACHABLE", "socket: %s", strerror(errno));
+#ifdef SO_NOSIGPIPE
+	{
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+	}
+#endif
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int e = errno;
+		close(fd);
+		return client_seterr(err, "E_UNREACHABLE",
+				     "cannot reach rampartd at %s: %s (is the daemon running?)",
+				     socket_path, strerror(e));
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		return client_seterr(err, "E_NOMEM", "out of memory");
+	}
+	c->fd = fd;
+	c->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
+	c->next_id = 1;
+	*out = c;
+	return 0;
+}
+
+RAMPART_API void rampart_close(struct rampart_client *c)
+{
+	if (c == NULL)
+		return;
+	close(c->fd);
+	free(c);
+}
+
+/* Waits for fd readiness until deadline; 0 ready, -1 timeout/error. */
+static int client_wait(int fd, short ev, long long deadline)
+{
+	struct pollfd p = {.fd = fd, .events = ev};
+	for (;;) {
+		long long left = deadline - client_now_ms();
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		int r = poll(&p, 1, (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+static int client_send_all(struct rampart_client *c, const uint8_t *buf, size_t len, int fd,
+			   long long deadline)
+{
+	size_t off = 0;
+	while (off < len) {
+		if (client_wait(c->fd, POLLOUT, deadline) < 0)
+			return -1;
+		ssize_t n = fdpass_send(c->fd, buf + off, len - off, off == 0 ? fd : -1);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads exactly len bytes; a passed fd (at most one per reply) lands in *fd. */
+static int client_recv_all(struct rampart_client *c, uint8_t *buf, size_t len, int *fd,
+			   long long deadline)
+{
+	size_t off = 0;
+	while (off < len) {
+		int got = -1;
+		if (client_wait(c->fd, POLLIN, deadline) < 0)
+			return -1;
+		ssize_t n = fdpass_recv(c->fd, buf + off, len - off, &got);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (got >= 0) {
+			if (*fd >= 0) { /* second fd in one reply: protocol error */
+				close(got);
+				errno = EBADMSG;
+				return -1;
+			}
+			*fd = got;
+		}
+		if (n == 0) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+static char *client_build(struct rampart_client *c, const char *op, const char *args_json,
+			  long long *id, struct rampart_error *err)
+{
+	json_error_t jerr;
+	json_t *req = NULL, *args = NULL;
+	char *s = NULL;
+
+	if (args_json != NULL) {
+		args = json_loads(args_json, JSON_REJECT_DUPLICATES, &jerr);
+		if (args == NULL || !json_is_object(args)) {
+			client_seterr(err, "E_ARGS", "arguments are not a JSON object: %s",
+				      args ? "not an object" : jerr.text);
+			goto out;
+		}
+	} else {
+		args = json_object();
+	}
+	*id = c->next_id++;
+	req = json_pack("{s:s, s:I, s:O}", "op", op, "id", (json_int_t)*id, "args", args);
+	if (req != NULL)
+		s = json_dumps(req, JSON_COMPACT);
+	if (s == NULL)
+		client_seterr(err, "E_NOMEM", "cannot encode request");
+out:
+	json_decref(args);
+	json_decref(req);
+	return s;
+}
+
+static int client_parse_reply(const char *text, long long id, struct rampart_error *err)
+{
+	json_error_t jerr;
+	json_t *r = json_loads(text, 0, &jerr);
+	json_t *ok, *rid, *e;
+	int rc = -1;
+
+	if (r == NULL || !json_is_object(r)) {
+		client_seterr(err, "E_PROTO", "daemon sent an invalid reply");
+		goto out;
+	}
+	ok = json_object_get(r, "ok");
+	rid = json_object_get(r, "id");
+	if (!json_is_boolean(ok) || !json_is_integer(rid) || json_integer_value(rid) != id) {
+		client_seterr(err, "E_PROTO", "daemon reply does not match the request");
+		goto out;
+	}
+	if (json_is_true(ok)) {
+		rc = 0;
+		goto out;
+	}
+	e = json_object_get(r, "error");
+	const char *code = json_string_value(json_object_get(e, "code"));
+	const char *msg = json_string_value(json_object_get(e, "message"));
+	client_seterr(err, code ? code : "E_UNKNOWN", "%s", msg ? msg : "unknown error");
+	rc = 1;
+out:
+	json_decref(r);
+	return rc;
+}
+
+RAMPART_API int rampart_request(struct rampart_client *c, const char *op, const char *args_json,
+				int send_fd, char **reply, int *recv_fd,
+				struct rampart_error *err)
+{
+	long long id = 0, deadline = client_now_ms() + c->timeout_ms;
+	char *req = NULL, *text = NULL;
+	uint8_t hdr[FRAME_HDR];
+	int fd = -1, rc = -1;
+	size_t plen;
+
+	if (reply)
+		*reply = NULL;
+	if (recv_fd)
+		*recv_fd = -1;
+	if ((req = client_build(c, op, args_json, &id, err)) == NULL)
+		return -1;
+	size_t len = strlen(req);
+	if (len > FRAME_MAX) {
+		client_seterr(err, "E_TOO_BIG", "request of %zu bytes exceeds %d", len, FRAME_MAX);
+		goto out;
+	}
+	frame_header(hdr, len);
+	if (client_send_all(c, hdr, sizeof(hdr), send_fd, deadline) < 0 ||
+	    client_send_all(c, (uint8_t *)req, len, -1, deadline) < 0 ||
+	    client_recv_all(c, hdr, sizeof(hdr), &fd, deadline) < 0) {
+		client_seterr(err, "E_UNREACHABLE", "lost the connection to rampartd: %s",
+			      strerror(errno));
+		goto out;
+	}
+	plen = frame_length(hdr);
+	if (plen == 0 || plen > FRAME_MAX) {
+		client_seterr(err, "E_PROTO", "bad reply frame length %zu", plen);
+		goto out;
+	}
+	if ((text = malloc(plen + 1)) == NULL) {
+		client_seterr(err, "E_NOMEM", "out of memory");
+		goto out;
+	}
+	if (client_recv_all(c, (uint8_t *)text, plen, &fd, deadline) < 0) {
+		client_seterr(err, "E_UNREACHABLE", "lost the connection to rampartd: %s",
+			      strerror(errno));
+		goto out;
+	}
+	text[plen] = '\0';
+	rc = client_parse_reply(text, id, err);
+out:
+	if (rc >= 0 && recv_fd != NULL) {
+		*recv_fd = fd;
+		fd = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc >= 0 && reply != NULL) {
+		*reply = text;
+		text = NULL;
+	}
+	free(text);
+	free(req);
+	return rc;
+}
+
+RAMPART_API int rampart_ping(struct rampart_client *c, struct rampart_error *err)
+{
+	int rc = rampart_request(c, "ping", NULL, -1, NULL, NULL, err);
+	return rc == 0 ? 0 : -1;
+}
+
+RAMPART_API int rampart_bind_port(struct rampart_client *c, const char *proto, const char *addr,
+				  int port, int backlog, struct rampart_error *err)
+{
+	json_t *args = json_pack("{s:s, s:i, s:i}", "proto", proto ? proto : "tcp", "port", port,
+				 "backlog", backlog);
+	char *s = NULL;
+	int fd = -1, rc;
+
+	if (args != NULL && addr != NULL)
+		json_object_set_new(args, "addr", json_string(addr));
+	if (args == NULL || (s = json_dumps(args, JSON_COMPACT)) == NULL) {
+		json_decref(args);
+		return client_seterr(err, "E_NOMEM", "out of memory");
+	}
+	json_decref(args);
+	rc = rampart_request(c, "port.bind", s, -1, NULL, &fd, err);
+	free(s);
+	if (rc != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (fd < 0)
+		return client_seterr(err, "E_PROTO", "daemon replied without a socket");
+	return fd;
+}
