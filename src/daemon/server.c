@@ -160,7 +160,7 @@ static int server_create(struct daemon *d, struct rp_err *err)
 	unlink(tmp);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(tmp, 0666) < 0 ||
-	    listen(fd, 128) < 0 || rename(tmp, path) < 0) {
+	    listen(fd, SOMAXCONN) < 0 || rename(tmp, path) < 0) {
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
@@ -301,7 +301,7 @@ void server_reply_ok(struct conn *c, json_t *id, json_t *result)
 
 static void server_accept(struct daemon *d)
 {
-	for (int k = 0; k < 64; k++) {
+	for (int k = 0; k < 256; k++) {
 		struct conn *c;
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {

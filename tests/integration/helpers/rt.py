@@ -1,0 +1,219 @@
+# SPDX-License-Identifier: ISC
+"""Shared harness for rampart integration tests.
+
+Every test gets a private temp tree (socket, config, state dir, fake system
+paths), a rampartd started on it, and helpers to talk to it as root or as an
+unprivileged user (nobody via setpriv).  Nothing here touches real system
+paths or the network beyond 127.0.0.1.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+RAMPARTD = os.environ.get("RAMPARTD", "")
+CLI = os.environ.get("RAMPART_CLI", "")
+SRC = os.environ.get("RAMPART_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "../../..")))
+BUILD = os.environ.get("RAMPART_BUILD", "")
+PYTHON = os.environ.get("RAMPART_PYTHON", sys.executable)
+SANITIZE = os.environ.get("RAMPART_SANITIZE", "OFF") in ("ON", "1", "TRUE")
+SKIP = 77
+
+
+def skip(msg):
+    print("SKIP: " + msg)
+    sys.exit(SKIP)
+
+
+def need_root():
+    if os.geteuid() != 0:
+        skip("needs root (run the suite as root, as CI does)")
+
+
+def setpriv_prefix(user):
+    if user in (None, "root"):
+        return []
+    group = "nogroup" if user == "nobody" else user
+    return ["setpriv", "--reuid=" + user, "--regid=" + group, "--clear-groups"]
+
+
+def frame(obj_or_bytes):
+    b = obj_or_bytes if isinstance(obj_or_bytes, bytes) else json.dumps(obj_or_bytes).encode()
+    return struct.pack(">I", len(b)) + b
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return buf
+
+
+def read_reply(s):
+    n = struct.unpack(">I", recv_exact(s, 4))[0]
+    return json.loads(recv_exact(s, n))
+
+
+class Env:
+    """A private rampartd instance in a temp dir."""
+
+    def __init__(self, config=None, name="t"):
+        need_root()
+        self.dir = tempfile.mkdtemp(prefix="rampart-%s-" % name)
+        os.chmod(self.dir, 0o755)
+        self.bin = self.path("bin")
+        os.mkdir(self.bin, 0o755)
+        # Copies so an unprivileged user can run them whatever the checkout's modes.
+        self.cli_path = os.path.join(self.bin, "rampart")
+        shutil.copy2(CLI, self.cli_path)
+        os.chmod(self.cli_path, 0o755)
+        self.etc = self.path("etc")
+        os.mkdir(self.etc, 0o755)
+        self.state = self.path("state")
+        os.mkdir(self.state, 0o755)
+        self.sock = self.path("rampart.sock")
+        self.audit = self.path("audit.log")
+        self.config_path = os.path.join(self.etc, "rampartd.json")
+        self.proc = None
+        self.log = None
+        base = {"socket": self.sock, "state_dir": self.state, "audit_log": self.audit}
+        base.update(config or {})
+        self.config = base
+        self.write_config(base)
+
+    def path(self, *p):
+        return os.path.join(self.dir, *p)
+
+    def write_config(self, cfg=None, mode=0o644):
+        if cfg is not None:
+            self.config = cfg
+        with open(self.config_path, "w") as f:
+            json.dump(self.config, f, indent=1)
+        os.chmod(self.config_path, mode)
+
+    def start(self, args=(), wait=True, env=None, expect_fail=False):
+        self.logpath = self.path("rampartd.%d.log" % int(time.time() * 1000))
+        self.log = open(self.logpath, "w")
+        e = dict(os.environ)
+        e.update(env or {})
+        self.proc = subprocess.Popen([RAMPARTD, "-c", self.config_path] + list(args),
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=e)
+        if expect_fail:
+            rc = self.proc.wait(timeout=20)
+            self.proc = None
+            return rc
+        if wait:
+            self.wait_ready()
+        return 0
+
+    def daemon_log(self):
+        try:
+            with open(self.logpath) as f:
+                return f.read()
+        except (OSError, AttributeError):
+            return ""
+
+    def wait_ready(self, timeout=20.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("rampartd exited early (%d):\n%s" % (self.proc.returncode, self.daemon_log()))
+            try:
+                r = self.request("ping")
+                if r.get("ok"):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("rampartd did not become ready:\n" + self.daemon_log())
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+            raise AssertionError("rampartd ignored signal %d" % sig)
+        self.proc = None
+        if self.log:
+            self.log.close()
+        return rc
+
+    def cleanup(self):
+        try:
+            self.stop(signal.SIGKILL if SANITIZE is False else signal.SIGTERM)
+        except AssertionError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def connect(self, timeout=10):
+        deadline = time.time() + timeout
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(timeout)
+            try:
+                s.connect(self.sock)
+                return s
+            except BlockingIOError:  # listen backlog full for a moment
+                s.close()
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def request(self, op, args=None, rid=1, timeout=20):
+        s = self.connect(timeout)
+        try:
+            req = {"op": op, "id": rid}
+            if args is not None:
+                req["args"] = args
+            s.sendall(frame(req))
+            return read_reply(s)
+        finally:
+            s.close()
+
+    def cli(self, *args, user=None, timeout=60, input=None, env=None):
+        cmd = setpriv_prefix(user) + [self.cli_path, "--socket", self.sock] + list(args)
+        e = dict(os.environ)
+        e.update(env or {})
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input, env=e)
+
+    def audit_lines(self):
+        try:
+            with open(self.audit) as f:
+                return f.read().splitlines()
+        except OSError:
+            return []
+
+
+def run_tests(tests):
+    """Runs test functions in order; prints a line per test; exits non-zero on failure."""
+    failed = 0
+    only = os.environ.get("RT_ONLY")
+    for t in tests:
+        if only and only not in t.__name__:
+            continue
+        t0 = time.time()
+        try:
+            t()
+            print("ok   %-50s %.2fs" % (t.__name__, time.time() - t0), flush=True)
+        except SystemExit:
+            raise
+        except Exception as ex:  # noqa: BLE001 - report every failure
+            failed += 1
+            import traceback
+            traceback.print_exc()
+            print("FAIL %-50s %s" % (t.__name__, ex), flush=True)
+    sys.exit(1 if failed else 0)
