@@ -9,9 +9,27 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "err.h"
 #include "policy_model.h"
+
+/* Store format written by this code (meta "schema_version"; PRAGMA user_version). */
+#define STORE_SCHEMA_VERSION 1
+/* PRAGMA application_id of a rampart store ("rmpt"). */
+#define STORE_APPLICATION_ID 0x726d7074
+#define STORE_MAX_ETAG 255
+
+/* Identity and ownership of the file at db_path (see store_stat()). */
+struct store_stat {
+	uint64_t dev;
+	uint64_t ino;   /* a changed (dev, ino) means a new policy was committed */
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;    /* full st_mode */
+	int64_t size;
+	int64_t mtime;  /* unix seconds */
+};
 
 struct store_meta {
 	int64_t fetched_at;      /* unix seconds */
@@ -19,9 +37,19 @@ struct store_meta {
 	char *etag;              /* HTTP ETag of that response, may be "" */
 	char *signers;           /* comma-separated keyids that verified */
 	char payload_sha256[65]; /* lowercase hex of the verified payload bytes */
+	/* Filled by store_load()/store_load_meta(), ignored by store_commit(): */
+	size_t n_registries;     /* rows in the registries table */
+	struct store_stat file;  /* the file that was actually read */
 };
 
 void store_meta_free(struct store_meta *m);
+
+/*
+ * Stable error codes: E_STORE_ARG (bad argument or policy fails the model's
+ * limits), E_STORE_IO (open/write/fsync/rename failed), E_STORE_DISK_FULL,
+ * E_STORE_CORRUPT (not a rampart store, damaged, or insane values),
+ * E_STORE_SCHEMA (written by a newer rampart), E_STORE_NOMEM.
+ */
 
 /*
  * Writes p + meta + the raw envelope to a fresh temp file next to db_path,
@@ -41,5 +69,19 @@ int store_clean_temps(const char *db_path, struct rp_err *err);
  */
 int store_load(const char *db_path, struct policy *p, struct store_meta *m, char **envelope,
 	       size_t *envelope_len, struct rp_err *err);
+
+/*
+ * Cheap variant of store_load(): reads only the meta table.  p gets org,
+ * version, issued_at, expires_at and allow_docker_hub (p->registries stays
+ * NULL, p->n_registries 0); m->n_registries gets the row count.  Same returns.
+ */
+int store_load_meta(const char *db_path, struct policy *p, struct store_meta *m,
+		    struct rp_err *err);
+
+/*
+ * stat() of db_path for readers that reopen when the inode changes and for
+ * `policy verify` (owner/mode).  Returns 0, 1 when there is no file, -1 error.
+ */
+int store_stat(const char *db_path, struct store_stat *st, struct rp_err *err);
 
 #endif
