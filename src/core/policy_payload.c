@@ -1,0 +1,504 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Validates the signed policy payload and builds struct policy from it.  The
+ * bytes have been verified by dsse_verify(), but a signer can still make
+ * mistakes, so every field is checked strictly (unknown fields, duplicate
+ * keys and duplicate hosts are refused) and every error names field and index.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "policy_payload.h"
+
+static const char *const payload_top_keys[] = {
+	"org", "version", "issued_at", "expires_at", "allow_docker_hub", "registries", NULL,
+};
+static const char *const payload_reg_keys[] = {"host", "nickname", NULL};
+
+static const char *payload_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number with a fraction or exponent";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "unknown";
+}
+
+static int payload_known(json_t *obj, const char *const *keys, const char *where,
+			 struct rp_err *err)
+{
+	const char *k;
+	json_t *v;
+	char esc[100];
+	size_t i;
+
+	json_object_foreach(obj, k, v) {
+		for (i = 0; keys[i] != NULL && strcmp(keys[i], k) != 0; i++)
+			;
+		if (keys[i] == NULL) {
+			log_escape(esc, sizeof(esc), k, strlen(k));
+			return rp_seterr(err, "E_PAYLOAD",
+					 "%s%s: unknown field; the policy format has no such field "
+					 "(a typo?), so the policy was refused",
+					 where, esc);
+		}
+	}
+	return 0;
+}
+
+/* Length in bytes of the UTF-8 sequence starting with c (input is valid UTF-8). */
+static size_t payload_u8len(unsigned char c)
+{
+	return c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+}
+
+/* NULL if s is acceptable display text, else a reason. */
+static const char *payload_text_bad(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n;
+	unsigned int c;
+
+	while (i < len) {
+		n = payload_u8len(p[i]);
+		if (n > len - i)
+			return "is not valid UTF-8";
+		c = n == 1 ? p[i] : p[i] & (0x7fu >> n);
+		for (size_t k = 1; k < n; k++)
+			c = c << 6 | (p[i + k] & 0x3fu);
+		if (c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f))
+			return "contains a control character";
+		if (c == 0x2028 || c == 0x2029 || (c >= 0x202a && c <= 0x202e) ||
+		    (c >= 0x2066 && c <= 0x2069))
+			return "contains a line separator or a bidirectional control character";
+		i += n;
+	}
+	return NULL;
+}
+
+static int payload_string(json_t *obj, const char *key, const char *field, bool required,
+			  const char **s, size_t *len, struct rp_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*s = NULL;
+	*len = 0;
+	if (v == NULL)
+		return required ? rp_seterr(err, "E_PAYLOAD", "%s: missing (required)", field) : 0;
+	if (!json_is_string(v))
+		return rp_seterr(err, "E_PAYLOAD", "%s: must be a string, not %s", field,
+				 payload_kind(v));
+	*s = json_string_value(v);
+	*len = json_string_length(v);
+	return 0;
+}
+
+static int payload_org(json_t *root, struct policy *p, struct rp_err *err)
+{
+	const char *s, *why;
+	size_t len;
+
+	if (payload_string(root, "org", "org", true, &s, &len, err) < 0)
+		return -1;
+	if (len < 1 || len > POLICY_MAX_ORG)
+		return rp_seterr(err, "E_PAYLOAD", "org: %zu bytes; it must have 1 to %d", len,
+				 POLICY_MAX_ORG);
+	if ((why = payload_text_bad(s, len)) != NULL)
+		return rp_seterr(err, "E_PAYLOAD", "org: %s", why);
+	if (s[0] == ' ' || s[len - 1] == ' ')
+		return rp_seterr(err, "E_PAYLOAD", "org: must not start or end with a space");
+	if ((p->org = strdup(s)) == NULL)
+		return rp_seterr(err, "E_NOMEM", "out of memory");
+	return 0;
+}
+
+static int payload_version(json_t *root, struct policy *p, struct rp_err *err)
+{
+	json_t *v = json_object_get(root, "version");
+
+	if (v == NULL)
+		return rp_seterr(err, "E_PAYLOAD", "version: missing (required)");
+	if (!json_is_integer(v))
+		return rp_seterr(err, "E_PAYLOAD", "version: must be a JSON integer like 42, not %s",
+				 payload_kind(v));
+	if (json_integer_value(v) < 1)
+		return rp_seterr(err, "E_PAYLOAD", "version: %lld; it must be at least 1",
+				 (long long)json_integer_value(v));
+	p->version = (int64_t)json_integer_value(v);
+	return 0;
+}
+
+static int payload_digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+static int payload_mdays(int y, int m)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
+int policy_payload_parse_time(const char *s, int64_t *out)
+{
+	struct tm tm;
+	time_t t;
+	int y, mo, d, h, mi, se;
+
+	if (strlen(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+	    s[16] != ':' || s[19] != 'Z')
+		return -1;
+	y = payload_digits(s, 4);
+	mo = payload_digits(s + 5, 2);
+	d = payload_digits(s + 8, 2);
+	h = payload_digits(s + 11, 2);
+	mi = payload_digits(s + 14, 2);
+	se = payload_digits(s + 17, 2);
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+	    se < 0 || se > 59 || d > payload_mdays(y, mo))
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	*out = (int64_t)t;
+	return 0;
+}
+
+void policy_payload_format_time(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "@%lld", (long long)t);
+}
+
+static int payload_time(json_t *root, const char *key, int64_t *out, struct rp_err *err)
+{
+	const char *s;
+	size_t len;
+	char esc[64];
+
+	if (payload_string(root, key, key, true, &s, &len, err) < 0)
+		return -1;
+	if (policy_payload_parse_time(s, out) < 0) {
+		log_escape(esc, sizeof(esc), s, len);
+		return rp_seterr(err, "E_PAYLOAD",
+				 "%s: \"%s\" is not a UTC time in the form 2025-01-31T12:00:00Z "
+				 "(RFC 3339, 'Z' only, no fractions, year 1970 or later)",
+				 key, esc);
+	}
+	return 0;
+}
+
+static int payload_times(json_t *root, struct policy *p, struct rp_err *err)
+{
+	char a[32], b[32];
+
+	if (payload_time(root, "issued_at", &p->issued_at, err) < 0 ||
+	    payload_time(root, "expires_at", &p->expires_at, err) < 0)
+		return -1;
+	if (p->expires_at <= p->issued_at) {
+		policy_payload_format_time(p->expires_at, a, sizeof(a));
+		policy_payload_format_time(p->issued_at, b, sizeof(b));
+		return rp_seterr(err, "E_PAYLOAD", "expires_at: %s is not after issued_at %s", a,
+				 b);
+	}
+	return 0;
+}
+
+static int payload_bool(json_t *root, struct policy *p, struct rp_err *err)
+{
+	json_t *v = json_object_get(root, "allow_docker_hub");
+
+	if (v == NULL)
+		return rp_seterr(err, "E_PAYLOAD", "allow_docker_hub: missing (required: say true "
+				 "or false explicitly)");
+	if (!json_is_boolean(v))
+		return rp_seterr(err, "E_PAYLOAD", "allow_docker_hub: must be true or false, not %s",
+				 payload_kind(v));
+	p->allow_docker_hub = json_is_true(v);
+	return 0;
+}
+
+/* Checks a dot-separated hostname; counts its labels. */
+static const char *payload_hostname(const char *s, size_t len, size_t *labels)
+{
+	size_t i = 0, start, n = 0;
+
+	for (;;) {
+		start = i;
+		while (i < len && s[i] != '.') {
+			char c = s[i++];
+			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+				return "it contains a character other than a-z, 0-9, '-' and '.'";
+		}
+		if (i == start)
+			return "it has an empty label (a leading, trailing or double dot)";
+		if (i - start > 63)
+			return "it has a label longer than 63 characters";
+		if (s[start] == '-' || s[i - 1] == '-')
+			return "it has a label that starts or ends with '-'";
+		n++;
+		if (i == len)
+			break;
+		i++;
+	}
+	*labels = n;
+	return NULL;
+}
+
+static const char *payload_port(const char *s)
+{
+	size_t len = strlen(s);
+	int v;
+
+	if (len == 0 || len > 5 || (v = payload_digits(s, (int)len)) < 0)
+		return "the port must be a decimal number";
+	if (s[0] == '0')
+		return "the port must be 1-65535 without leading zeros";
+	if (v > 65535)
+		return "the port must be at most 65535";
+	return NULL;
+}
+
+static const char *payload_host_why(const char *host, size_t len, enum policy_kind *kind)
+{
+	const char *colon, *why, *star = strchr(host, '*');
+	size_t labels = 0;
+
+	if (star != NULL && (star != host || host[1] != '.'))
+		return "'*' is allowed only as a whole first label, as in \"*.example.com\"";
+	if (star != NULL) {
+		if (strchr(host, ':') != NULL)
+			return "a wildcard entry cannot have a port";
+		if ((why = payload_hostname(host + 2, len - 2, &labels)) != NULL)
+			return why;
+		if (labels < 2)
+			return "a wildcard needs a domain of at least two labels (\"*.example.com\", "
+			       "not \"*.com\")";
+		*kind = POLICY_WILDCARD;
+		return NULL;
+	}
+	if ((colon = strchr(host, ':')) != NULL) {
+		if ((why = payload_port(colon + 1)) != NULL)
+			return why;
+		*kind = POLICY_PORT;
+		return payload_hostname(host, (size_t)(colon - host), &labels);
+	}
+	*kind = POLICY_EXACT;
+	return payload_hostname(host, len, &labels);
+}
+
+int policy_payload_check_host(const char *host, enum policy_kind *kind, const char **why)
+{
+	size_t len = strlen(host);
+
+	*why = NULL;
+	if (len == 0)
+		*why = "it is empty";
+	else if (len > POLICY_MAX_HOST)
+		*why = "it is longer than 253 characters";
+	for (size_t i = 0; *why == NULL && i < len; i++)
+		if (host[i] >= 'A' && host[i] <= 'Z')
+			*why = "it must be lower-case";
+	if (*why == NULL)
+		*why = payload_host_why(host, len, kind);
+	return *why == NULL ? 0 : -1;
+}
+
+static int payload_host(json_t *v, const char *field, struct policy_registry *r,
+			struct rp_err *err)
+{
+	const char *s, *why;
+	size_t len;
+	char esc[160];
+
+	if (payload_string(v, "host", field, true, &s, &len, err) < 0)
+		return -1;
+	if (strlen(s) != len || policy_payload_check_host(s, &r->kind, &why) < 0) {
+		log_escape(esc, sizeof(esc), s, len);
+		return rp_seterr(err, "E_PAYLOAD",
+				 "%s: \"%s\" is not a hostname, host:port or *.domain: %s", field,
+				 esc, why != NULL ? why : "it contains a NUL byte");
+	}
+	if ((r->host = strdup(s)) == NULL)
+		return rp_seterr(err, "E_NOMEM", "out of memory");
+	return 0;
+}
+
+static int payload_nickname(json_t *v, const char *field, struct policy_registry *r,
+			    struct rp_err *err)
+{
+	const char *s, *why;
+	size_t len;
+
+	if (payload_string(v, "nickname", field, false, &s, &len, err) < 0)
+		return -1;
+	if (s == NULL)
+		s = "";
+	if (len > POLICY_MAX_NICKNAME)
+		return rp_seterr(err, "E_PAYLOAD", "%s: %zu bytes; at most %d are allowed", field,
+				 len, POLICY_MAX_NICKNAME);
+	if ((why = payload_text_bad(s, len)) != NULL)
+		return rp_seterr(err, "E_PAYLOAD", "%s: %s", field, why);
+	if ((r->nickname = strdup(s)) == NULL)
+		return rp_seterr(err, "E_NOMEM", "out of memory");
+	return 0;
+}
+
+static int payload_registry(json_t *v, size_t i, struct policy_registry *r, struct rp_err *err)
+{
+	char field[64];
+
+	snprintf(field, sizeof(field), "registries[%zu]", i);
+	if (!json_is_object(v))
+		return rp_seterr(err, "E_PAYLOAD", "%s: must be an object {\"host\", \"nickname\"}, "
+				 "not %s", field, payload_kind(v));
+	snprintf(field, sizeof(field), "registries[%zu].", i);
+	if (payload_known(v, payload_reg_keys, field, err) < 0)
+		return -1;
+	snprintf(field, sizeof(field), "registries[%zu].host", i);
+	if (payload_host(v, field, r, err) < 0)
+		return -1;
+	snprintf(field, sizeof(field), "registries[%zu].nickname", i);
+	return payload_nickname(v, field, r, err);
+}
+
+struct payload_hidx {
+	const char *host;
+	size_t i;
+};
+
+static int payload_hidx_cmp(const void *a, const void *b)
+{
+	const struct payload_hidx *x = a, *y = b;
+	int c = strcmp(x->host, y->host);
+
+	return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Refuses a host listed twice; reports the duplicate with the lowest index. */
+static int payload_dups(const struct policy *p, struct rp_err *err)
+{
+	struct payload_hidx *v;
+	size_t n = p->n_registries, dup = SIZE_MAX, first = 0;
+	char esc[160];
+
+	if (n < 2)
+		return 0;
+	if ((v = calloc(n, sizeof(*v))) == NULL)
+		return rp_seterr(err, "E_NOMEM", "out of memory");
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct payload_hidx){p->registries[i].host, i};
+	qsort(v, n, sizeof(*v), payload_hidx_cmp);
+	for (size_t k = 1; k < n; k++)
+		if (strcmp(v[k - 1].host, v[k].host) == 0 && v[k].i < dup) {
+			dup = v[k].i;
+			first = v[k - 1].i;
+		}
+	free(v);
+	if (dup == SIZE_MAX)
+		return 0;
+	log_escape(esc, sizeof(esc), p->registries[dup].host, strlen(p->registries[dup].host));
+	return rp_seterr(err, "E_PAYLOAD",
+			 "registries[%zu].host: \"%s\" is listed twice (also registries[%zu]); "
+			 "remove one",
+			 dup, esc, first);
+}
+
+static int payload_registries(json_t *root, struct policy *p, struct rp_err *err)
+{
+	json_t *a = json_object_get(root, "registries");
+	size_t n;
+
+	if (a == NULL)
+		return rp_seterr(err, "E_PAYLOAD", "registries: missing (required; [] is allowed)");
+	if (!json_is_array(a))
+		return rp_seterr(err, "E_PAYLOAD", "registries: must be an array, not %s",
+				 payload_kind(a));
+	n = json_array_size(a);
+	if (n > POLICY_MAX_REGISTRIES)
+		return rp_seterr(err, "E_PAYLOAD", "registries: %zu entries; at most %d are allowed",
+				 n, POLICY_MAX_REGISTRIES);
+	if ((p->registries = calloc(n > 0 ? n : 1, sizeof(*p->registries))) == NULL)
+		return rp_seterr(err, "E_NOMEM", "out of memory");
+	p->n_registries = n;
+	for (size_t i = 0; i < n; i++)
+		if (payload_registry(json_array_get(a, i), i, &p->registries[i], err) < 0)
+			return -1;
+	return payload_dups(p, err);
+}
+
+static int payload_fields(json_t *root, struct policy *p, struct rp_err *err)
+{
+	if (!json_is_object(root))
+		return rp_seterr(err, "E_PAYLOAD", "payload: must be a JSON object, not %s",
+				 payload_kind(root));
+	if (payload_known(root, payload_top_keys, "", err) < 0 || payload_org(root, p, err) < 0 ||
+	    payload_version(root, p, err) < 0 || payload_times(root, p, err) < 0 ||
+	    payload_bool(root, p, err) < 0)
+		return -1;
+	return payload_registries(root, p, err);
+}
+
+int policy_payload_parse(const void *buf, size_t len, struct policy *p, struct rp_err *err)
+{
+	json_error_t je;
+	json_t *root = NULL;
+	char esc[200];
+	int ret = -1;
+
+	memset(p, 0, sizeof(*p));
+	if (len > POLICY_PAYLOAD_MAX) {
+		rp_seterr(err, "E_PAYLOAD", "payload: %zu bytes, more than the %u-byte limit", len,
+			  POLICY_PAYLOAD_MAX);
+		goto out;
+	}
+	if ((root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+		log_escape(esc, sizeof(esc), je.text, strlen(je.text));
+		rp_seterr(err, "E_PAYLOAD", "payload: not valid JSON: %s (line %d, column %d)", esc,
+			  je.line, je.column);
+		goto out;
+	}
+	ret = payload_fields(root, p, err);
+out:
+	json_decref(root);
+	if (ret < 0)
+		policy_free(p);
+	return ret;
+}
