@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * rampart-sign: the offline tool for policy authors.  Signs a payload into a
+ * DSSE envelope with one or more PEM private keys, prints keyids, checks a
+ * policy payload, and verifies envelopes.  It runs as the invoking user and
+ * trusts only the files named on its command line.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsse.h"
+#include "keys.h"
+#include "policy_payload.h"
+
+#define SIGN_EXIT_FAIL 1
+#define SIGN_EXIT_USAGE 2
+
+enum sign_mode { MODE_SIGN, MODE_VERIFY, MODE_KEYID, MODE_CHECK };
+
+struct sign_opts {
+	enum sign_mode mode;
+	const char *keys[DSSE_MAX_SIGNATURES];
+	size_t n_keys;
+	const char *pubs[KEYS_MAX_TRUSTED];
+	size_t n_pubs;
+	const char *keys_dir;
+	int threshold;
+	const char *type;
+	bool no_check;
+};
+
+static void sign_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: rampart-sign --key KEY.pem [--key KEY2.pem ...] [--type TYPE] [--no-check]\n"
+		"                    PAYLOAD.json > envelope.json\n"
+		"       rampart-sign --verify (--pub PUB.pem ... | --keys DIR) [--threshold N]\n"
+		"                    [--type TYPE] [--no-check] ENVELOPE.json > payload.json\n"
+		"       rampart-sign --keyid KEY.pem [KEY2.pem ...]\n"
+		"       rampart-sign --check PAYLOAD.json\n"
+		"\n"
+		"Signs a rampart policy (or any payload) into a DSSE envelope, and verifies one.\n"
+		"Keys are PEM files: Ed25519 or ECDSA P-256.  A FILE of \"-\" means stdin.\n"
+		"\n"
+		"  -k, --key FILE       private key to sign with (repeat for more signatures)\n"
+		"  -t, --type TYPE      payloadType (default %s)\n"
+		"      --no-check       do not validate a policy payload before signing/after\n"
+		"                       verifying (validation runs only for the default type)\n"
+		"  -V, --verify         verify ENVELOPE; print the verified payload on stdout and\n"
+		"                       the keyids that verified on stderr\n"
+		"  -p, --pub FILE       trusted public key for --verify (repeatable)\n"
+		"  -K, --keys DIR       trust every *.pem public key in DIR for --verify\n"
+		"  -n, --threshold N    distinct trusted keys that must verify (default 1)\n"
+		"  -i, --keyid          print the keyid (SHA-256 of the DER public key) of each\n"
+		"                       key file, public or private\n"
+		"  -c, --check          validate a policy payload and print a summary\n"
+		"  -h, --help           this text\n"
+		"\n"
+		"Exit status: 0 success, 1 failure (message on stderr), 2 usage error.\n"
+		"See docs/signing.md for signing with plain openssl instead.\n",
+		DSSE_POLICY_TYPE);
+}
+
+static int sign_fail(const struct rp_err *err)
+{
+	fprintf(stderr, "rampart-sign: %s: %s\n", err->code, err->msg);
+	return SIGN_EXIT_FAIL;
+}
+
+static int sign_read(const char *path, size_t max, char **buf, size_t *len, struct rp_err *err)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char *b = NULL;
+	size_t n;
+	int ret = -1;
+
+	if (f == NULL) {
+		rp_seterr(err, "E_INPUT", "cannot open %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((b = malloc(max + 1)) == NULL) {
+		rp_seterr(err, "E_NOMEM", "out of memory reading %s", path);
+		goto out;
+	}
+	n = fread(b, 1, max + 1, f);
+	if (ferror(f)) {
+		rp_seterr(err, "E_INPUT", "cannot read %s", path);
+		goto out;
+	}
+	if (n > max) {
+		rp_seterr(err, "E_INPUT", "%s is larger than %zu bytes", path, max);
+		goto out;
+	}
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	b = NULL;
+	ret = 0;
+out:
+	if (f != NULL && f != stdin)
+		fclose(f);
+	free(b);
+	return ret;
+}
+
+static int sign_write(const void *buf, size_t len, const char *tail)
+{
+	if (fwrite(buf, 1, len, stdout) != len || fputs(tail, stdout) == EOF ||
+	    fflush(stdout) != 0) {
+		fprintf(stderr, "rampart-sign: E_OUTPUT: cannot write to stdout\n");
+		return SIGN_EXIT_FAIL;
+	}
+	return 0;
+}
+
+static void sign_summary(const struct policy *p)
+{
+	char iss[32], exp[32];
+
+	policy_payload_format_time(p->issued_at, iss, sizeof(iss));
+	policy_payload_format_time(p->expires_at, exp, sizeof(exp));
+	fprintf(stderr,
+		"rampart-sign: policy for org \"%s\", version %lld, %zu registr%s, Docker Hub %s, "
+		"issued %s, expires %s\n",
+		p->org, (long long)p->version, p->n_registries, p->n_registries == 1 ? "y" : "ies",
+		p->allow_docker_hub ? "allowed" : "denied", iss, exp);
+}
+
+/* Validates a policy payload when the type is the policy type (and not --no-check). */
+static int sign_check_payload(const struct sign_opts *o, const void *buf, size_t len,
+			      struct rp_err *err)
+{
+	struct policy p;
+
+	if (o->no_check || strcmp(o->type, DSSE_POLICY_TYPE) != 0)
+		return 0;
+	if (policy_payload_parse(buf, len, &p, err) < 0)
+		return -1;
+	sign_summary(&p);
+	policy_free(&p);
+	return 0;
+}
+
+static int sign_cmd_sign(const struct sign_opts *o, const char *path)
+{
+	struct rp_key keys[DSSE_MAX_SIGNATURES];
+	struct rp_err err;
+	char *buf = NULL, *json = NULL;
+	size_t len = 0, n = 0;
+	int rc = SIGN_EXIT_FAIL;
+
+	rp_clearerr(&err);
+	if (sign_read(path, POLICY_PAYLOAD_MAX, &buf, &len, &err) < 0 ||
+	    sign_check_payload(o, buf, len, &err) < 0)
+		goto out;
+	for (n = 0; n < o->n_keys; n++)
+		if (keys_load_private(&keys[n], o->keys[n], &err) < 0)
+			goto out;
+	if (dsse_sign(buf, len, o->type, keys, n, &json, &err) < 0)
+		goto out;
+	rc = sign_write(json, strlen(json), "\n");
+	if (rc == 0)
+		fprintf(stderr, "rampart-sign: signed with %zu key(s)\n", n);
+out:
+	if (rc == SIGN_EXIT_FAIL && err.code[0] != '\0')
+		sign_fail(&err);
+	for (size_t i = 0; i < n; i++)
+		keys_free(&keys[i]);
+	free(json);
+	free(buf);
+	return rc;
+}
+
+static int sign_load_trust(const struct sign_opts *o, struct trust_set *t, struct rp_err *err)
+{
+	for (size_t i = 0; i < o->n_pubs; i++)
+		if (keys_trust_add_file(t, o->pubs[i], 0, err) < 0)
+			return -1;
+	if (o->keys_dir != NULL && keys_trust_add_dir(t, o->keys_dir, 0, err) < 0)
+		return -1;
+	return keys_trust_set_threshold(t, o->threshold, err);
+}
+
+static int sign_cmd_verify(const struct sign_opts *o, const char *path)
+{
+	struct dsse_verified v;
+	struct trust_set t;
+	struct rp_err err;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = SIGN_EXIT_FAIL;
+
+	rp_clearerr(&err);
+	keys_trust_init(&t);
+	memset(&v, 0, sizeof(v));
+	if (sign_load_trust(o, &t, &err) < 0 ||
+	    sign_read(path, DSSE_MAX_ENVELOPE, &buf, &len, &err) < 0 ||
+	    dsse_verify(buf, len, o->type, &t, &v, &err) < 0)
+		goto out;
+	fprintf(stderr, "rampart-sign: verified by %zu of %zu trusted key(s) (threshold %d):\n",
+		v.n_keyids, t.n_keys, t.threshold);
+	for (size_t i = 0; i < v.n_keyids; i++)
+		fprintf(stderr, "  %s %s\n", v.keyids[i],
+			t.keys[keys_trust_find(&t, v.keyids[i])].source);
+	if (sign_check_payload(o, v.payload, v.payload_len, &err) < 0)
+		goto out;
+	rc = sign_write(v.payload, v.payload_len, "");
+out:
+	if (rc == SIGN_EXIT_FAIL && err.code[0] != '\0')
+		sign_fail(&err);
+	dsse_verified_free(&v);
+	keys_trust_free(&t);
+	free(buf);
+	return rc;
+}
+
+static int sign_cmd_keyid(char **files, int n)
+{
+	struct rp_key k;
+	struct rp_err err, err2;
+
+	for (int i = 0; i < n; i++) {
+		if (keys_load_public(&k, files[i], 0, &err) < 0 &&
+		    keys_load_private(&k, files[i], &err2) < 0)
+			return sign_fail(&err);
+		if (n == 1)
+			printf("%s\n", k.keyid);
+		else
+			printf("%s  %s\n", k.keyid, files[i]);
+		keys_free(&k);
+	}
+	return fflush(stdout) == 0 ? 0 : SIGN_EXIT_FAIL;
+}
+
+static int sign_cmd_check(const char *path)
+{
+	struct policy p;
+	struct rp_err err;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = SIGN_EXIT_FAIL;
+
+	rp_clearerr(&err);
+	if (sign_read(path, POLICY_PAYLOAD_MAX, &buf, &len, &err) < 0 ||
+	    policy_payload_parse(buf, len, &p, &err) < 0) {
+		sign_fail(&err);
+		goto out;
+	}
+	sign_summary(&p);
+	policy_free(&p);
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+static int sign_usage_error(const char *msg)
+{
+	fprintf(stderr, "rampart-sign: %s (see rampart-sign --help)\n", msg);
+	return SIGN_EXIT_USAGE;
+}
+
+static int sign_threshold(const char *s, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < 1 || v > KEYS_MAX_TRUSTED)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* Parses argv into o; returns -1 (usage error, message printed), 0, or 1 for --help. */
+static int sign_parse_args(int argc, char **argv, struct sign_opts *o)
+{
+	static const struct option lopts[] = {
+		{"key", required_argument, NULL, 'k'},	 {"type", required_argument, NULL, 't'},
+		{"no-check", no_argument, NULL, 'N'},	 {"verify", no_argument, NULL, 'V'},
+		{"pub", required_argument, NULL, 'p'},	 {"keys", required_argument, NULL, 'K'},
+		{"threshold", required_argument, NULL, 'n'}, {"keyid", no_argument, NULL, 'i'},
+		{"check", no_argument, NULL, 'c'},	 {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "k:t:Vp:K:n:ich", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			if (o->n_keys == DSSE_MAX_SIGNATURES)
+				return sign_usage_error("too many --key options (at most 16)"), -1;
+			o->keys[o->n_keys++] = optarg;
+			break;
+		case 'p':
+			if (o->n_pubs == KEYS_MAX_TRUSTED)
+				return sign_usage_error("too many --pub options (at most 16)"), -1;
+			o->pubs[o->n_pubs++] = optarg;
+			break;
+		case 't':
+			o->type = optarg;
+			break;
+		case 'N':
+			o->no_check = true;
+			break;
+		case 'V':
+			o->mode = MODE_VERIFY;
+			break;
+		case 'K':
+			o->keys_dir = optarg;
+			break;
+		case 'n':
+			if (sign_threshold(optarg, &o->threshold) < 0)
+				return sign_usage_error("--threshold needs a number from 1 to 16"),
+				       -1;
+			break;
+		case 'i':
+			o->mode = MODE_KEYID;
+			break;
+		case 'c':
+			o->mode = MODE_CHECK;
+			break;
+		case 'h':
+			return 1;
+		default:
+			return sign_usage_error("unknown option"), -1;
+		}
+	}
+	return 0;
+}
+
+static int sign_check_args(const struct sign_opts *o, int nargs)
+{
+	if (o->mode == MODE_KEYID)
+		return nargs >= 1 ? 0 : (sign_usage_error("--keyid needs at least one key file"), -1);
+	if (nargs != 1)
+		return sign_usage_error("exactly one input file is needed"), -1;
+	if (o->mode == MODE_SIGN && o->n_keys == 0)
+		return sign_usage_error("signing needs at least one --key"), -1;
+	if (o->mode != MODE_SIGN && o->n_keys > 0)
+		return sign_usage_error("--key is only for signing"), -1;
+	if (o->mode == MODE_VERIFY && o->n_pubs == 0 && o->keys_dir == NULL)
+		return sign_usage_error("--verify needs --pub or --keys"), -1;
+	if (o->mode != MODE_VERIFY && (o->n_pubs > 0 || o->keys_dir != NULL))
+		return sign_usage_error("--pub and --keys are only for --verify"), -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sign_opts o;
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	o.type = DSSE_POLICY_TYPE;
+	o.threshold = 1;
+	if ((r = sign_parse_args(argc, argv, &o)) != 0) {
+		if (r > 0)
+			sign_usage(stdout);
+		return r > 0 ? 0 : SIGN_EXIT_USAGE;
+	}
+	if (sign_check_args(&o, argc - optind) < 0)
+		return SIGN_EXIT_USAGE;
+	switch (o.mode) {
+	case MODE_SIGN:
+		return sign_cmd_sign(&o, argv[optind]);
+	case MODE_VERIFY:
+		return sign_cmd_verify(&o, argv[optind]);
+	case MODE_KEYID:
+		return sign_cmd_keyid(argv + optind, argc - optind);
+	case MODE_CHECK:
+		return sign_cmd_check(argv[optind]);
+	}
+	return SIGN_EXIT_USAGE;
+}
