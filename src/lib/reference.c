@@ -228,7 +228,7 @@ static int ref_check_component(const char *c, size_t len, struct rp_err *err)
 	return 0;
 }
 
-static int ref_check_path(const char *s, size_t len, struct rp_err *err)
+int ref_check_path(const char *s, size_t len, struct rp_err *err)
 {
 	size_t start = 0;
 
@@ -390,7 +390,7 @@ static unsigned ref_parse_port(const char *s, size_t len, struct rp_err *err)
 int ref_parse_domain(const char *s, size_t len, char *host_out, unsigned *port_out,
 		     struct rp_err *err)
 {
-	size_t hlen;
+	size_t hlen = 0;
 
 	host_out[0] = '\0';
 	*port_out = 0;
@@ -531,7 +531,7 @@ static int ref_parse_name(const char *s, size_t len, struct ref_parsed *out, con
  */
 static int ref_assemble(struct ref_parsed *out, const char *spell, struct rp_err *err)
 {
-	char dom[REF_MAX_DOMAIN + 8];
+	char dom[REF_MAX_DOMAIN + 16];
 	size_t dlen = strlen(out->domain);
 	int n;
 
@@ -563,6 +563,10 @@ int ref_normalize(const char *s, struct ref_parsed *out, struct rp_err *err)
 		goto fail;
 	at = memchr(s, '@', len);
 	name_len = at != NULL ? (size_t)(at - s) : len;
+	if (at != NULL && memchr(at + 1, '@', len - name_len - 1) != NULL) {
+		rp_seterr(err, "E_REF", "The image reference contains more than one '@'.");
+		goto fail;
+	}
 	if (at != NULL && ref_parse_digest(at + 1, len - name_len - 1, out, err) != 0)
 		goto fail;
 	if (name_len == 0) {

@@ -46,6 +46,13 @@ int ref_normalize(const char *s, struct ref_parsed *out, struct rp_err *err);
 int ref_parse_domain(const char *s, size_t len, char *host_out, unsigned *port_out,
 		     struct rp_err *err);
 
+/*
+ * Checks a repository path ("org/app", len bytes): '/'-separated components
+ * of lowercase letters and digits joined by '.', '_', '__' or runs of '-'.
+ * Returns 0 or -1 (E_REF).
+ */
+int ref_check_path(const char *s, size_t len, struct rp_err *err);
+
 /* True for a canonical host that names Docker Hub when used without a port. */
 bool ref_is_hub_host(const char *host);
 
