@@ -12,7 +12,6 @@
 	}
 
 CSTUB(cmd_policy)
-CSTUB(cmd_bind)
 CSTUB(cmd_links)
 CSTUB(cmd_hosts)
 CSTUB(cmd_socket_link)

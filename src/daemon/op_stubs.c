@@ -8,7 +8,6 @@
 		return rp_seterr(&ctx->err, "E_NOT_IMPLEMENTED", "not implemented yet");  \
 	}
 
-STUB(op_port_bind)
 STUB(op_links_install)
 STUB(op_links_remove)
 STUB(op_hosts_ensure)

@@ -153,11 +153,21 @@ class Env:
         return rc
 
     def cleanup(self):
+        """Stops the daemon; fails the test run if a sanitizer reported anything."""
         try:
-            self.stop(signal.SIGKILL if SANITIZE is False else signal.SIGTERM)
+            self.stop(signal.SIGTERM)
         except AssertionError:
             pass
+        logs = ""
+        for name in os.listdir(self.dir):
+            if name.startswith("rampartd.") and name.endswith(".log"):
+                with open(os.path.join(self.dir, name), errors="replace") as f:
+                    logs += f.read()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if "Sanitizer" in logs or "runtime error:" in logs:
+            print(logs)
+            print("FAIL sanitizer report in rampartd's log")
+            sys.exit(1)
 
     def connect(self, timeout=10):
         deadline = time.time() + timeout
