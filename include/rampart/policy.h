@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * librampart in-process policy lookups: open the cached, signed registry
+ * policy that rampartd keeps (read-only, no socket round trip) and ask
+ * whether an image reference may be pulled.  The rules are those of the
+ * `policy.check` op; see docs/lookups.md.
+ *
+ * Typical use:
+ *
+ *	struct rampart_policy *h;
+ *	struct rampart_decision d;
+ *	char err[512];
+ *
+ *	if (rampart_policy_open("/var/lib/rampart/policy.db", 0, &h, err, sizeof(err)) != 0)
+ *		die(err);
+ *	if (rampart_policy_check(h, "ghcr.io/org/app:1.2", &d) != 0)
+ *		printf("invalid reference: %s\n", d.reason);
+ *	else
+ *		printf("%s: %s\n", d.allowed ? "allowed" : "denied", d.reason);
+ *	rampart_policy_close(h);
+ *
+ * Thread-safety: a handle may be shared by any number of threads.  Every
+ * function below takes the handle's internal mutex, so concurrent calls on
+ * one handle are serialised (they never see a half-swapped policy).  Use one
+ * handle per thread if checks must run in parallel.  Handles must not be used
+ * after rampart_policy_close(), and close must not race with other calls.
+ *
+ * Memory: the library owns the handle; every result is copied into
+ * caller-provided storage, so the caller never frees anything but the handle
+ * (with rampart_policy_close).
+ */
+#ifndef RAMPART_POLICY_H
+#define RAMPART_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rampart/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* rampart_policy_open() flag: with no policy cached, allow instead of deny. */
+#define RAMPART_POLICY_ALLOW_WHEN_NO_POLICY 0x1u
+
+#define RAMPART_CODE_MAX 40
+#define RAMPART_RULE_MAX 528
+#define RAMPART_NORMALIZED_MAX 720
+#define RAMPART_REASON_MAX 1024
+#define RAMPART_ORG_MAX 129
+
+/* The answer to one rampart_policy_check().  Plain data, no pointers. */
+struct rampart_decision {
+	bool allowed;          /* may this reference be pulled */
+	bool expired;          /* the cached policy is past expires_at (still enforced) */
+	bool policy_cached;    /* false: no policy is cached, the open flag decided */
+	int64_t policy_version; /* version of the policy that decided; 0 if none cached */
+	char code[RAMPART_CODE_MAX]; /* "" when decided; "E_REF" invalid reference,
+					"E_INVAL" bad arguments */
+	char rule[RAMPART_RULE_MAX]; /* the policy entry that matched, e.g. "ghcr.io",
+					"*.corp.example", "docker.io (allow_docker_hub)";
+					"" when none matched (JSON null) */
+	char normalized[RAMPART_NORMALIZED_MAX]; /* "docker.io/library/alpine:latest";
+						    "" for an invalid reference */
+	char reason[RAMPART_REASON_MAX]; /* always one sentence for people */
+};
+
+/* A consistent snapshot of the cached policy's metadata. */
+struct rampart_policy_info {
+	bool cached;                /* false: no policy cached (other fields zero) */
+	bool expired;               /* now > expires_at */
+	int64_t version;
+	int64_t issued_at;          /* unix seconds */
+	int64_t expires_at;         /* unix seconds */
+	bool allow_docker_hub;
+	size_t n_registries;        /* entries in the signed policy */
+	char org[RAMPART_ORG_MAX];
+};
+
+struct rampart_policy;
+
+/*
+ * Opens the policy store at db_path read-only (SQLite `mode=ro&immutable=1`,
+ * so a reader never blocks rampartd and never sees a half-written policy).
+ * A missing file is not an error: checks then answer "no policy cached" with
+ * the default (deny, or allow with RAMPART_POLICY_ALLOW_WHEN_NO_POLICY) until
+ * rampartd writes one.  flags: 0 or RAMPART_POLICY_ALLOW_WHEN_NO_POLICY.
+ *
+ * Returns 0 and sets *out (free it with rampart_policy_close), or -1 and
+ * writes "E_CODE: sentence" into errbuf (if errbuf is non-NULL and errlen > 0)
+ * when an argument is invalid, memory runs out, or the file exists but cannot
+ * be read as a policy store.
+ */
+RAMPART_API int rampart_policy_open(const char *db_path, unsigned flags,
+				    struct rampart_policy **out, char *errbuf, size_t errlen);
+
+/*
+ * Decides whether image reference ref may be pulled, writing the answer to
+ * *out.  Before deciding it stat()s the DB path once and reloads the policy
+ * when the file was replaced (device/inode changed) or removed.  An expired
+ * policy is still enforced (out->expired set, and the reason says so).  If
+ * a replaced file cannot be read, the last good policy keeps deciding; with
+ * none loaded, the check denies (fail closed) whatever the open flags say.
+ *
+ * Returns 0 when a decision was made (see out->allowed), or -1 when ref is
+ * not a valid image reference (out->code "E_REF", out->reason says what is
+ * wrong, out->allowed false) or an argument is NULL (out->code "E_INVAL",
+ * if out is non-NULL).  Never allows on error.
+ */
+RAMPART_API int rampart_policy_check(struct rampart_policy *h, const char *ref,
+				     struct rampart_decision *out);
+
+/*
+ * Fills *out with the metadata of the policy the next check would use
+ * (reloading first, like rampart_policy_check).  Returns 0, or -1 if an
+ * argument is NULL.
+ */
+RAMPART_API int rampart_policy_info(struct rampart_policy *h, struct rampart_policy_info *out);
+
+/* Version of the cached policy, or -1 when none is cached (or h is NULL). */
+RAMPART_API int64_t rampart_policy_version(struct rampart_policy *h);
+
+/* expires_at (unix seconds) of the cached policy, or -1 when none is cached. */
+RAMPART_API int64_t rampart_policy_expires_at(struct rampart_policy *h);
+
+/*
+ * Copies the cached policy's org into buf (always NUL-terminated when
+ * len > 0).  Returns 0, 1 when no policy is cached (buf = ""), or -1 when an
+ * argument is invalid or buf is too small (buf then holds a truncated copy).
+ */
+RAMPART_API int rampart_policy_org(struct rampart_policy *h, char *buf, size_t len);
+
+/* Frees the handle and everything it owns.  NULL-safe. */
+RAMPART_API void rampart_policy_close(struct rampart_policy *h);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

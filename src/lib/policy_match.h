@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Policy decisions: an index built once from a verified struct policy, then
+ * checks that cost O(labels in the host + components in the path), not
+ * O(entries).  Shared by rampartd (policy.check) and librampart.
+ */
+#ifndef RAMPART_POLICY_MATCH_H
+#define RAMPART_POLICY_MATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rampart/policy.h>
+
+#include "err.h"
+#include "policy_model.h"
+#include "reference.h"
+
+#define POLICY_HUB_RULE "docker.io (allow_docker_hub)"
+
+struct policy_index;
+
+/*
+ * Builds an index of p's entries (p is not referenced afterwards).  Entries
+ * that are not a valid "host", "host:port", "*.domain" or (extension)
+ * "host[:port]/path/" are skipped and counted, never matched: a bad entry
+ * can only deny.  Returns 0 and *out, or -1 (E_NOMEM).
+ */
+int policy_index_build(const struct policy *p, struct policy_index **out, struct rp_err *err);
+
+void policy_index_free(struct policy_index *idx);
+
+/* Number of entries policy_index_build ignored as invalid. */
+size_t policy_index_skipped(const struct policy_index *idx);
+
+/* Metadata copied from the policy the index was built from. */
+int64_t policy_index_version(const struct policy_index *idx);
+int64_t policy_index_issued_at(const struct policy_index *idx);
+int64_t policy_index_expires_at(const struct policy_index *idx);
+bool policy_index_allow_docker_hub(const struct policy_index *idx);
+size_t policy_index_entries(const struct policy_index *idx);
+const char *policy_index_org(const struct policy_index *idx);
+
+/*
+ * Decides for an already-normalised reference.  idx NULL means no policy is
+ * cached: allow_when_no_policy then decides.  now is unix seconds (an
+ * expired policy is still enforced and flagged).  Never fails.
+ */
+void policy_decide(const struct policy_index *idx, bool allow_when_no_policy,
+		   const struct ref_parsed *ref, int64_t now, struct rampart_decision *out);
+
+/*
+ * Normalises ref and decides.  Returns 0 when decided, -1 for an invalid
+ * reference (out->code "E_REF", out->reason says why, out->allowed false).
+ * Reentrant: idx is only read.
+ */
+int policy_check(const struct policy_index *idx, bool allow_when_no_policy, const char *ref,
+		 int64_t now, struct rampart_decision *out);
+
+#endif
