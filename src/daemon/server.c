@@ -356,6 +356,8 @@ static void server_accept(struct daemon *d)
 	}
 }
 
+static void conn_write(struct daemon *d, struct conn *c);
+
 /* Handles every whole frame already buffered (one at a time: replies are in order). */
 static void conn_process(struct daemon *d, struct conn *c)
 {
@@ -424,6 +426,8 @@ static void conn_read(struct daemon *d, struct conn *c)
 	c->rlen += (size_t)n;
 	c->last_ms = daemon_now_ms();
 	conn_process(d, c);
+	if (c->wlen > c->woff && !c->dead)
+		conn_write(d, c); /* usually completes now: saves a poll() round trip */
 }
 
 static void conn_write(struct daemon *d, struct conn *c)
