@@ -11,7 +11,6 @@
 		return cli_usage_error(cli, "%s: not implemented yet", argv[0]);          \
 	}
 
-CSTUB(cmd_policy)
 CSTUB(cmd_links)
 CSTUB(cmd_hosts)
 CSTUB(cmd_socket_link)

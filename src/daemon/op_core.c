@@ -95,6 +95,7 @@ int op_reload(struct op_ctx *ctx)
 	}
 	d->cfg = nc;
 	audit_open(d);
+	policy_module_reload(d);
 	log_info("configuration reloaded from %s", d->config_loaded ? d->config_path : "defaults");
 	ctx->result = json_pack("{s:b, s:s}", "reloaded", 1, "note", note);
 	return OP_OK;

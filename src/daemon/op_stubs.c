@@ -17,26 +17,4 @@ STUB(op_socketlink_remove)
 STUB(op_socketlink_status)
 STUB(op_diag_trace)
 STUB(op_helper_uninstall)
-STUB(op_policy_check)
-STUB(op_policy_show)
-STUB(op_policy_refresh)
 
-void policy_module_init(struct daemon *d)
-{
-	(void)d;
-}
-void policy_module_tick(struct daemon *d, long long now_ms, long long *next_ms)
-{
-	(void)d;
-	(void)now_ms;
-	(void)next_ms;
-}
-void policy_module_status(struct daemon *d, json_t *status)
-{
-	(void)d;
-	(void)status;
-}
-void policy_module_fini(struct daemon *d)
-{
-	(void)d;
-}

@@ -82,6 +82,7 @@ int daemon_handle_signals(struct daemon *d)
 						   sizeof(nc.socket_path));
 					d->cfg = nc;
 					audit_open(d);
+					policy_module_reload(d);
 					log_info("SIGHUP: configuration reloaded");
 				}
 			}

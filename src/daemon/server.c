@@ -253,8 +253,16 @@ static void conn_queue(struct conn *c, json_t *reply)
 	char *s = json_dumps(reply, JSON_COMPACT);
 	size_t n;
 
-	if (s == NULL || strlen(s) > FRAME_MAX) {
+	if (s != NULL && strlen(s) > FRAME_MAX) {
+		json_t *id = json_object_get(reply, "id");
+		json_t *e = json_pack("{s:b, s:O?, s:{s:s, s:s}}", "ok", 0, "id", id, "error",
+				      "code", "E_TOO_BIG", "message",
+				      "the reply would exceed the 64 KiB frame limit; ask for less");
 		free(s);
+		s = e ? json_dumps(e, JSON_COMPACT) : NULL;
+		json_decref(e);
+	}
+	if (s == NULL) {
 		c->dead = true;
 		return;
 	}

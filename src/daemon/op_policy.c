@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The policy side of rampartd: scheduled and on-demand refreshes (fetch in an
+ * unprivileged child, verify and store here as root), and the read ops
+ * policy.check and policy.show.  The fetched bytes are untrusted until
+ * refresh_apply() has verified them; a failure of any kind keeps the last
+ * good policy and is recorded for status.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "fetch.h"
+#include "log.h"
+#include "op_handlers.h"
+#include "policy_payload.h"
+#include "rampart/policy.h"
+#include "refresh.h"
+#include "store.h"
+
+#define POLICY_MAX_WAITERS 32
+#define POLICY_MAX_BATCH 256
+#define POLICY_SHOW_MAX 100
+#define POLICY_BACKOFF_BASE_MS 10000LL
+
+struct policy_waiter {
+	uint64_t conn_id;
+	json_t *req_id;
+};
+
+struct policy_state {
+	struct trust_set trust;
+	char trust_err[512];
+	bool trust_ok;
+	struct rampart_policy *h;
+	struct fetch_job job;
+	bool job_active;
+	long long job_started_ms;
+	int64_t job_now; /* wall clock read once at the start of the update */
+	struct policy_waiter waiters[POLICY_MAX_WAITERS];
+	int nwaiters;
+	long long next_ms; /* 0: no scheduled refresh */
+	int failures;
+	char last_outcome[700];
+	char last_error[700];
+	int64_t last_error_at, last_attempt_at, last_success_at;
+	uint64_t refreshes;
+	long long last_duration_ms, max_duration_ms;
+};
+
+static struct policy_state *pst(struct daemon *d)
+{
+	return d->policy;
+}
+
+static void policy_load_trust(struct daemon *d)
+{
+	struct policy_state *s = pst(d);
+	struct rp_err e;
+
+	keys_trust_free(&s->trust);
+	keys_trust_init(&s->trust);
+	s->trust_ok = false;
+	s->trust_err[0] = '\0';
+	for (int i = 0; i < d->cfg.policy.n_keys; i++) {
+		if (keys_trust_add_file(&s->trust, d->cfg.policy.keys[i], KEYS_CHECK_OWNER, &e) < 0) {
+			snprintf(s->trust_err, sizeof(s->trust_err), "%s", e.msg);
+			log_warnx("trusted keys: %s", e.msg);
+			return;
+		}
+	}
+	if (d->cfg.policy.n_keys == 0)
+		return;
+	if (keys_trust_set_threshold(&s->trust, d->cfg.policy.threshold, &e) < 0) {
+		snprintf(s->trust_err, sizeof(s->trust_err), "%s", e.msg);
+		log_warnx("trusted keys: %s", e.msg);
+		return;
+	}
+	s->trust_ok = true;
+}
+
+static void policy_open_reader(struct daemon *d)
+{
+	struct policy_state *s = pst(d);
+	char eb[512];
+
+	rampart_policy_close(s->h);
+	s->h = NULL;
+	if (rampart_policy_open(d->cfg.db_path,
+				d->cfg.policy.allow_when_no_policy ? RAMPART_POLICY_ALLOW_WHEN_NO_POLICY
+								   : 0,
+				&s->h, eb, sizeof(eb)) < 0)
+		log_warnx("policy reader: %s", eb);
+}
+
+static long long policy_jitter_ms(const struct config *c)
+{
+	return c->policy.jitter_s > 0 ? (long long)(random() % (c->policy.jitter_s * 1000L)) : 0;
+}
+
+static void policy_schedule(struct daemon *d, bool failed)
+{
+	struct policy_state *s = pst(d);
+	long long interval = (long long)d->cfg.policy.refresh_interval_s * 1000, delay;
+
+	if (d->cfg.policy.url[0] == '\0' || interval == 0) {
+		s->next_ms = 0;
+		return;
+	}
+	if (failed) {
+		int k = s->failures < 16 ? s->failures : 16;
+		delay = POLICY_BACKOFF_BASE_MS << (k > 0 ? k - 1 : 0);
+		if (delay > interval)
+			delay = interval;
+	} else {
+		delay = interval;
+	}
+	s->next_ms = daemon_now_ms() + delay + policy_jitter_ms(&d->cfg);
+}
+
+void policy_module_reload(struct daemon *d)
+{
+	policy_load_trust(d);
+	policy_open_reader(d);
+	policy_schedule(d, false);
+}
+
+void policy_module_init(struct daemon *d)
+{
+	struct policy_state *s = calloc(1, sizeof(*s));
+	struct rp_err e;
+	int n;
+
+	if (s == NULL)
+		fatal("calloc");
+	d->policy = s;
+	fetch_job_init(&s->job);
+	keys_trust_init(&s->trust);
+	if ((n = store_clean_temps(d->cfg.db_path, &e)) > 0)
+		log_warnx("removed %d leftover temp file(s) next to %s", n, d->cfg.db_path);
+	policy_module_reload(d);
+	if (d->cfg.policy.url[0] && d->cfg.policy.refresh_on_start)
+		s->next_ms = daemon_now_ms();
+}
+
+static void policy_reply_waiters(struct daemon *d, json_t *result, const struct rp_err *err)
+{
+	struct policy_state *s = pst(d);
+
+	for (int i = 0; i < s->nwaiters; i++) {
+		server_complete(d, s->waiters[i].conn_id, s->waiters[i].req_id, result, err);
+		json_decref(s->waiters[i].req_id);
+	}
+	s->nwaiters = 0;
+}
+
+static void policy_record(struct daemon *d, const struct refresh_out *out, bool ok,
+			  const struct rp_err *err)
+{
+	struct policy_state *s = pst(d);
+	json_t *res;
+
+	s->last_duration_ms = daemon_now_ms() - s->job_started_ms;
+	if (s->last_duration_ms > s->max_duration_ms)
+		s->max_duration_ms = s->last_duration_ms;
+	s->refreshes++;
+	rp_strlcpy(s->last_outcome, out->message, sizeof(s->last_outcome));
+	if (ok) {
+		s->failures = 0;
+		s->last_success_at = s->job_now;
+	} else {
+		s->failures++;
+		s->last_error_at = s->job_now;
+		rp_strlcpy(s->last_error, out->message, sizeof(s->last_error));
+	}
+	log_info("policy refresh: %s", out->message);
+	audit_log(d, "policy.refresh", &(struct peer){0, 0, (pid_t)0},
+		  refresh_outcome_name(out->outcome), ok ? "" : err->code, out->message);
+	policy_schedule(d, !ok);
+	res = json_pack("{s:s, s:s, s:I, s:I, s:I}", "outcome", refresh_outcome_name(out->outcome),
+			"message", out->message, "old_version", (json_int_t)out->old_version,
+			"new_version", (json_int_t)out->new_version, "duration_ms",
+			(json_int_t)s->last_duration_ms);
+	if (ok) {
+		policy_reply_waiters(d, res, NULL);
+	} else {
+		struct rp_err e2;
+		rp_seterr(&e2, err->code, "%s", out->message);
+		policy_reply_waiters(d, NULL, &e2);
+	}
+	json_decref(res);
+}
+
+/* The fetch child has finished: verify and store, as root, here. */
+static void policy_fetch_done(struct daemon *d)
+{
+	struct policy_state *s = pst(d);
+	struct fetch_result fr;
+	struct refresh_out out;
+	struct rp_err e;
+	int ok;
+
+	memset(&fr, 0, sizeof(fr));
+	memset(&out, 0, sizeof(out));
+	daemon_watch_del(d, s->job.fd);
+	ok = fetch_finish(&s->job, &fr, &e) == 0;
+	s->job_active = false;
+	if (!ok) {
+		out.outcome = REFRESH_FAILED;
+		snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
+			 e.msg);
+		policy_record(d, &out, false, &e);
+	} else if (fr.status == FETCH_NOT_MODIFIED) {
+		out.outcome = REFRESH_UNCHANGED;
+		snprintf(out.message, sizeof(out.message), "unchanged (HTTP 304 Not Modified)");
+		policy_record(d, &out, true, NULL);
+	} else {
+		struct refresh_in in = {.envelope = fr.body, .len = fr.body_len,
+					.max_bytes = (size_t)d->cfg.policy.max_bytes,
+					.trust = &s->trust, .org = d->cfg.policy.org,
+					.now = s->job_now, .db_path = d->cfg.db_path,
+					.source = d->cfg.policy.url, .etag = fr.etag};
+		ok = refresh_apply(&in, &out, &e) == 0;
+		policy_record(d, &out, ok, &e);
+	}
+	fetch_result_free(&fr);
+}
+
+static void policy_on_fetch(struct daemon *d, int fd, short revents, void *arg)
+{
+	struct policy_state *s = pst(d);
+	(void)fd;
+	(void)arg;
+	(void)revents;
+	if (fetch_on_readable(&s->job) != 0)
+		policy_fetch_done(d);
+}
+
+static char *policy_stored_etag(struct daemon *d)
+{
+	struct policy p;
+	struct store_meta m;
+	struct rp_err e;
+	char *etag = NULL;
+
+	memset(&p, 0, sizeof(p));
+	memset(&m, 0, sizeof(m));
+	if (store_load_meta(d->cfg.db_path, &p, &m, &e) == 0 && m.etag && *m.etag)
+		etag = strdup(m.etag);
+	policy_free(&p);
+	store_meta_free(&m);
+	return etag;
+}
+
+static int policy_start_fetch(struct daemon *d, struct rp_err *err)
+{
+	struct policy_state *s = pst(d);
+	const struct config *c = &d->cfg;
+	char *etag;
+	struct fetch_opts o;
+	int rc;
+
+	if (c->policy.url[0] == '\0')
+		return rp_seterr(err, "E_NO_SOURCE",
+				 "no policy.url is configured, so there is nothing to refresh from");
+	if (!s->trust_ok)
+		return rp_seterr(err, "E_KEYS", "trusted keys unusable: %s",
+				 s->trust_err[0] ? s->trust_err : "policy.keys is empty");
+	etag = policy_stored_etag(d);
+	memset(&o, 0, sizeof(o));
+	o.url = c->policy.url;
+	o.etag = etag;
+	o.ca_file = c->policy.ca_file[0] ? c->policy.ca_file : NULL;
+	o.pinned_pubkey = c->policy.pinned_pubkey[0] ? c->policy.pinned_pubkey : NULL;
+	o.proxy = c->policy.proxy[0] ? c->policy.proxy : NULL;
+	o.user = c->policy.fetch_user;
+	o.max_bytes = (size_t)c->policy.max_bytes;
+	o.connect_timeout_ms = c->policy.connect_timeout_s * 1000L;
+	o.total_timeout_ms = c->policy.total_timeout_s * 1000L;
+	o.low_speed_bytes = c->policy.low_speed_bytes;
+	o.low_speed_time_s = c->policy.low_speed_time_s;
+	o.allow_insecure_loopback = c->policy.allow_insecure_loopback;
+	s->job_now = (int64_t)time(NULL);
+	s->last_attempt_at = s->job_now;
+	s->job_started_ms = daemon_now_ms();
+	rc = fetch_start(&o, &s->job, err);
+	free(etag);
+	if (rc < 0)
+		return -1;
+	if (daemon_watch_add(d, s->job.fd, POLLIN, policy_on_fetch, NULL) < 0) {
+		fetch_abort(&s->job);
+		return rp_seterr(err, "E_INTERNAL", "no room to watch the fetch");
+	}
+	s->job_active = true;
+	return 0;
+}
+
+void policy_module_tick(struct daemon *d, long long now_ms, long long *next_ms)
+{
+	struct policy_state *s = pst(d);
+	struct rp_err e;
+
+	if (s == NULL)
+		return;
+	if (s->job_active) {
+		if (fetch_timeout_ms(&s->job) == 0) {
+			struct refresh_out out = {.outcome = REFRESH_FAILED};
+			daemon_watch_del(d, s->job.fd);
+			fetch_abort(&s->job);
+			s->job_active = false;
+			rp_seterr(&e, "E_FETCH_TIMEOUT", "the fetch did not finish in time");
+			snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
+				 e.msg);
+			policy_record(d, &out, false, &e);
+		} else if (now_ms + fetch_timeout_ms(&s->job) < *next_ms) {
+			*next_ms = now_ms + fetch_timeout_ms(&s->job);
+		}
+		return;
+	}
+	if (s->next_ms == 0)
+		return;
+	if (now_ms >= s->next_ms) {
+		if (policy_start_fetch(d, &e) < 0) {
+			struct refresh_out out = {.outcome = REFRESH_FAILED};
+			s->job_started_ms = now_ms;
+			snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
+				 e.msg);
+			policy_record(d, &out, false, &e);
+		}
+		return;
+	}
+	if (s->next_ms < *next_ms)
+		*next_ms = s->next_ms;
+}
+
+void policy_module_fini(struct daemon *d)
+{
+	struct policy_state *s = pst(d);
+
+	if (s == NULL)
+		return;
+	if (s->job_active)
+		fetch_abort(&s->job);
+	for (int i = 0; i < s->nwaiters; i++)
+		json_decref(s->waiters[i].req_id);
+	keys_trust_free(&s->trust);
+	rampart_policy_close(s->h);
+	free(s);
+	d->policy = NULL;
+}
+
+static void policy_time(json_t *o, const char *key, int64_t t)
+{
+	char buf[32];
+	if (t <= 0) {
+		json_object_set_new(o, key, json_null());
+		return;
+	}
+	policy_payload_format_time(t, buf, sizeof(buf));
+	json_object_set_new(o, key, json_string(buf));
+}
+
+void policy_module_status(struct daemon *d, json_t *status)
+{
+	struct policy_state *s = pst(d);
+	struct rampart_policy_info info;
+	json_t *p = json_object();
+	int64_t now = (int64_t)time(NULL);
+
+	memset(&info, 0, sizeof(info));
+	if (s->h != NULL && rampart_policy_info(s->h, &info) == 0 && info.cached) {
+		json_object_set_new(p, "org", json_string(info.org));
+		json_object_set_new(p, "version", json_integer(info.version));
+		policy_time(p, "issued_at", info.issued_at);
+		policy_time(p, "expires_at", info.expires_at);
+		json_object_set_new(p, "expired", json_boolean(info.expired));
+		json_object_set_new(p, "registries", json_integer((json_int_t)info.n_registries));
+		json_object_set_new(p, "allow_docker_hub", json_boolean(info.allow_docker_hub));
+	} else {
+		json_object_set_new(p, "version", json_null());
+	}
+	json_object_set_new(p, "source", json_string(d->cfg.policy.url));
+	json_object_set_new(p, "refreshing", json_boolean(s->job_active));
+	json_object_set_new(p, "last_outcome", json_string(s->last_outcome));
+	json_object_set_new(p, "last_error", json_string(s->last_error));
+	policy_time(p, "last_error_at", s->last_error_at);
+	policy_time(p, "last_attempt_at", s->last_attempt_at);
+	policy_time(p, "last_success_at", s->last_success_at);
+	json_object_set_new(p, "age_s", s->last_success_at ? json_integer(now - s->last_success_at)
+							   : json_null());
+	json_object_set_new(p, "next_refresh_in_s",
+			    s->next_ms ? json_integer((s->next_ms - daemon_now_ms()) / 1000)
+				       : json_null());
+	json_object_set_new(p, "refreshes", json_integer((json_int_t)s->refreshes));
+	json_object_set_new(p, "last_refresh_ms", json_integer(s->last_duration_ms));
+	json_object_set_new(p, "max_refresh_ms", json_integer(s->max_duration_ms));
+	if (!s->trust_ok && d->cfg.policy.n_keys > 0)
+		json_object_set_new(p, "keys_error", json_string(s->trust_err));
+	json_object_set_new(status, "policy", p);
+}
+
+/* --- ops ------------------------------------------------------------------- */
+
+int op_policy_refresh(struct op_ctx *ctx)
+{
+	static const char *const known[] = {NULL};
+	struct policy_state *s = pst(ctx->d);
+
+	if (args_only(ctx->args, known, &ctx->err) < 0)
+		return OP_ERR;
+	if (s->nwaiters >= POLICY_MAX_WAITERS)
+		return rp_seterr(&ctx->err, "E_BUSY", "too many refresh requests waiting");
+	if (!s->job_active && policy_start_fetch(ctx->d, &ctx->err) < 0)
+		return OP_ERR;
+	s->waiters[s->nwaiters].conn_id = ctx->conn_id;
+	s->waiters[s->nwaiters].req_id = json_incref(ctx->req_id);
+	s->nwaiters++;
+	return OP_PENDING;
+}
+
+static json_t *policy_decision_json(const struct rampart_decision *dc)
+{
+	return json_pack("{s:b, s:s?, s:s, s:I, s:s, s:b, s:b}", "allowed", dc->allowed, "rule",
+			 dc->rule[0] ? dc->rule : NULL, "normalized", dc->normalized,
+			 "policy_version", (json_int_t)dc->policy_version, "reason", dc->reason,
+			 "expired", dc->expired, "policy_cached", dc->policy_cached);
+}
+
+static json_t *policy_check_one(struct policy_state *s, const char *ref)
+{
+	struct rampart_decision dc;
+	json_t *j;
+
+	memset(&dc, 0, sizeof(dc));
+	if (rampart_policy_check(s->h, ref, &dc) < 0) {
+		j = json_pack("{s:b, s:n, s:s, s:s, s:s}", "allowed", 0, "rule", "normalized",
+			      dc.normalized, "error", dc.code[0] ? dc.code : "E_REF", "reason",
+			      dc.reason);
+		return j;
+	}
+	return policy_decision_json(&dc);
+}
+
+int op_policy_check(struct op_ctx *ctx)
+{
+	static const char *const known[] = {"ref", "refs", NULL};
+	struct policy_state *s = pst(ctx->d);
+	json_t *refs = json_object_get(ctx->args, "refs"), *out, *v;
+	const char *ref = NULL;
+	size_t i;
+
+	if (args_only(ctx->args, known, &ctx->err) < 0 ||
+	    args_string(ctx->args, "ref", 0, &ref, &ctx->err) < 0)
+		return OP_ERR;
+	if (s->h == NULL)
+		policy_open_reader(ctx->d);
+	if (s->h == NULL)
+		return rp_seterr(&ctx->err, "E_STORE", "the policy store cannot be read");
+	if ((ref == NULL) == (refs == NULL))
+		return rp_seterr(&ctx->err, "E_ARGS", "give exactly one of \"ref\" or \"refs\"");
+	if (ref != NULL) {
+		ctx->result = policy_check_one(s, ref);
+		return OP_OK;
+	}
+	if (!json_is_array(refs) || json_array_size(refs) == 0 ||
+	    json_array_size(refs) > POLICY_MAX_BATCH)
+		return rp_seterr(&ctx->err, "E_ARGS", "\"refs\" must be an array of 1 to %d strings",
+				 POLICY_MAX_BATCH);
+	out = json_array();
+	json_array_foreach(refs, i, v) {
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+			json_decref(out);
+			return rp_seterr(&ctx->err, "E_ARGS", "refs[%zu] must be a string", i);
+		}
+		json_array_append_new(out, policy_check_one(s, json_string_value(v)));
+	}
+	ctx->result = json_pack("{s:o}", "results", out);
+	return OP_OK;
+}
+
+int op_policy_show(struct op_ctx *ctx)
+{
+	static const char *const known[] = {"offset", "limit", NULL};
+	struct policy p;
+	struct store_meta m;
+	long long off = 0, lim = POLICY_SHOW_MAX;
+	json_t *r, *ents;
+	int rc;
+
+	if (args_only(ctx->args, known, &ctx->err) < 0 ||
+	    args_int(ctx->args, "offset", 0, 0, POLICY_MAX_REGISTRIES, &off, &ctx->err) < 0 ||
+	    args_int(ctx->args, "limit", 0, 1, POLICY_SHOW_MAX, &lim, &ctx->err) < 0)
+		return OP_ERR;
+	memset(&p, 0, sizeof(p));
+	memset(&m, 0, sizeof(m));
+	rc = store_load(ctx->d->cfg.db_path, &p, &m, NULL, NULL, &ctx->err);
+	if (rc < 0)
+		return OP_ERR;
+	if (rc == 1) {
+		ctx->result = json_pack("{s:b, s:s}", "cached", 0, "reason", "no policy cached");
+		return OP_OK;
+	}
+	ents = json_array();
+	for (size_t i = (size_t)off; i < p.n_registries && i < (size_t)(off + lim); i++)
+		json_array_append_new(ents, json_pack("{s:s, s:s, s:s}", "host",
+						      p.registries[i].host, "nickname",
+						      p.registries[i].nickname, "kind",
+						      p.registries[i].kind == POLICY_WILDCARD ? "wildcard"
+						      : p.registries[i].kind == POLICY_PORT   ? "port"
+											      : "exact"));
+	r = json_pack("{s:b, s:s, s:I, s:b, s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "cached", 1,
+		      "org", p.org, "version", (json_int_t)p.version, "allow_docker_hub",
+		      p.allow_docker_hub, "expired", (int64_t)time(NULL) >= p.expires_at, "source",
+		      m.source ? m.source : "", "signers", m.signers ? m.signers : "",
+		      "payload_sha256", m.payload_sha256, "total", (json_int_t)p.n_registries,
+		      "offset", (json_int_t)off, "limit", (json_int_t)lim, "registries", ents);
+	policy_time(r, "issued_at", p.issued_at);
+	policy_time(r, "expires_at", p.expires_at);
+	policy_time(r, "fetched_at", m.fetched_at);
+	policy_free(&p);
+	store_meta_free(&m);
+	ctx->result = r;
+	return OP_OK;
+}
