@@ -47,7 +47,7 @@ static const char *dsse_b64_why(int v, unsigned char c)
 	if (v == -2)
 		return "mixes the standard (+/) and URL-safe (-_) alphabets";
 	if (c == '=')
-		return "misplaced or wrong '=' padding";
+		return "has misplaced or wrong '=' padding";
 	if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
 		return "contains whitespace";
 	return "contains a character outside the base64 alphabet";
@@ -66,10 +66,6 @@ int dsse_b64_decode(const char *in, size_t in_len, unsigned char **out, size_t *
 	if (in_len % 4 == 0 && in_len >= 4 && in[in_len - 1] == '=')
 		pad = in[in_len - 2] == '=' ? 2 : 1;
 	m = in_len - pad;
-	if (m % 4 == 1) {
-		*why = "has an impossible length (truncated?)";
-		return -1;
-	}
 	if ((b = malloc(m / 4 * 3 + 3)) == NULL) {
 		*why = "is too large (out of memory)";
 		return -1;
@@ -87,6 +83,11 @@ int dsse_b64_decode(const char *in, size_t in_len, unsigned char **out, size_t *
 			b[o++] = (unsigned char)(acc >> bits);
 			acc &= (1u << bits) - 1;
 		}
+	}
+	if (m % 4 == 1) {
+		*why = "has an impossible length (truncated?)";
+		free(b);
+		return -1;
 	}
 	if (acc != 0) {
 		*why = "has non-zero unused bits at the end (not canonical base64)";

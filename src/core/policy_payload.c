@@ -301,7 +301,7 @@ static const char *payload_host_why(const char *host, size_t len, enum policy_ki
 	const char *colon, *why, *star = strchr(host, '*');
 	size_t labels = 0;
 
-	if (star != NULL && (star != host || host[1] != '.'))
+	if (star != NULL && (star != host || host[1] != '.' || strchr(host + 1, '*') != NULL))
 		return "'*' is allowed only as a whole first label, as in \"*.example.com\"";
 	if (star != NULL) {
 		if (strchr(host, ':') != NULL)

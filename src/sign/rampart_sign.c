@@ -226,7 +226,7 @@ static int sign_cmd_keyid(char **files, int n)
 	for (int i = 0; i < n; i++) {
 		if (keys_load_public(&k, files[i], 0, &err) < 0 &&
 		    keys_load_private(&k, files[i], &err2) < 0)
-			return sign_fail(&err);
+			return sign_fail(strstr(err.msg, "holds a private key") ? &err2 : &err);
 		if (n == 1)
 			printf("%s\n", k.keyid);
 		else
