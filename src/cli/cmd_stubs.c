@@ -11,8 +11,5 @@
 		return cli_usage_error(cli, "%s: not implemented yet", argv[0]);          \
 	}
 
-CSTUB(cmd_links)
-CSTUB(cmd_hosts)
-CSTUB(cmd_socket_link)
 CSTUB(cmd_diag)
 CSTUB(cmd_helper)

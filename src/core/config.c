@@ -370,7 +370,9 @@ static int cfg_hosts(struct config *c, json_t *s, struct rp_err *err)
 
 static int cfg_socket_link(struct config *c, json_t *s, struct rp_err *err)
 {
-	static const char *const known[] = {"path", "target", "on_start", NULL};
+	static const char *const known[] = {"path", "target", "home", "previous", "on_start", NULL};
+	json_t *prev;
+	size_t i;
 
 	if (s == NULL)
 		return 0;
@@ -379,8 +381,24 @@ static int cfg_socket_link(struct config *c, json_t *s, struct rp_err *err)
 		    1, err) ||
 	    cfg_str(s, "target", "socket_link", c->socket_link.target,
 		    sizeof(c->socket_link.target), 0, err) ||
+	    cfg_str(s, "home", "socket_link", c->socket_link.home, sizeof(c->socket_link.home), 1,
+		    err) ||
 	    cfg_bool(s, "on_start", "socket_link", &c->socket_link.on_start, err))
 		return -1;
+	if ((prev = json_object_get(s, "previous")) != NULL) {
+		if (!json_is_array(prev) || json_array_size(prev) > 8)
+			return rp_seterr(err, "E_CONFIG",
+					 "socket_link.previous must be an array of at most 8 paths");
+		c->socket_link.n_previous = 0;
+		for (i = 0; i < json_array_size(prev); i++) {
+			const char *p = json_string_value(json_array_get(prev, i));
+			if (p == NULL || *p != '/' || strlen(p) >= sizeof(c->socket_link.previous[0]))
+				return rp_seterr(err, "E_CONFIG",
+						 "socket_link.previous[%zu] must be an absolute path", i);
+			rp_strlcpy(c->socket_link.previous[i], p, sizeof(c->socket_link.previous[0]));
+			c->socket_link.n_previous++;
+		}
+	}
 	if (c->socket_link.target[0] == '/' || strstr(c->socket_link.target, ".."))
 		return rp_seterr(err, "E_CONFIG",
 				 "socket_link.target must be relative to the owner's home, "

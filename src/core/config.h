@@ -95,6 +95,9 @@ struct config {
 	struct {
 		char path[4096];   /* system link, e.g. /var/run/docker.sock */
 		char target[1024]; /* relative to the owner's home */
+		char home[4096];   /* override of the owner's home (tests, demo); "" = getpwnam */
+		char previous[8][4096]; /* targets we linked to before: may be replaced/removed */
+		int n_previous;
 		bool on_start;
 	} socket_link;
 

@@ -119,5 +119,6 @@ void policy_module_tick(struct daemon *d, long long now_ms, long long *next_ms);
 void policy_module_status(struct daemon *d, json_t *status);
 void policy_module_fini(struct daemon *d);
 void policy_module_reload(struct daemon *d);
+void files_on_start(struct daemon *d);
 
 #endif

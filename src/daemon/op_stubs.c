@@ -8,13 +8,6 @@
 		return rp_seterr(&ctx->err, "E_NOT_IMPLEMENTED", "not implemented yet");  \
 	}
 
-STUB(op_links_install)
-STUB(op_links_remove)
-STUB(op_hosts_ensure)
-STUB(op_hosts_remove)
-STUB(op_socketlink_ensure)
-STUB(op_socketlink_remove)
-STUB(op_socketlink_status)
 STUB(op_diag_trace)
 STUB(op_helper_uninstall)
 

@@ -231,6 +231,7 @@ int main(int argc, char **argv)
 	d.started_ms = daemon_now_ms();
 	d.started_wall = time(NULL);
 	policy_module_init(&d);
+	files_on_start(&d);
 	log_info("rampartd %s serving %s", RAMPART_VERSION, d.cfg.socket_path);
 	server_run(&d);
 	policy_module_fini(&d);
