@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Policy download in a forked, unprivileged child (see docs/store.md).  The
+ * child drops root before touching the network, runs libcurl (https only,
+ * size-capped, time-bounded) and sends a fixed header plus the raw body over a
+ * pipe; it never parses the policy.  The parent side is poll()-friendly.
+ */
+#ifndef RAMPART_FETCH_H
+#define RAMPART_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+#define FETCH_DEFAULT_MAX_BYTES (1u << 20)
+#define FETCH_DEFAULT_CONNECT_MS 10000
+#define FETCH_DEFAULT_TOTAL_MS 60000
+#define FETCH_DEFAULT_LOW_SPEED_BYTES 1024
+#define FETCH_DEFAULT_LOW_SPEED_S 15
+#define FETCH_MAX_REDIRECTS 3
+#define FETCH_MAX_ETAG 255
+#define FETCH_DEFAULT_USER "nobody"
+
+/*
+ * What to fetch and how.  Strings may be NULL or "" for "not set".  Zero
+ * numbers mean the defaults above; low_speed_bytes < 0 turns the low-speed
+ * abort off.
+ */
+struct fetch_opts {
+	const char *url;           /* https://...; http://127.0.0.1 or [::1] only with the flag */
+	const char *etag;          /* sent as If-None-Match */
+	const char *ca_file;       /* PEM bundle replacing the system CAs (read as root) */
+	const char *pinned_pubkey; /* "sha256//<base64>[;sha256//...]" or a PEM/DER key file */
+	const char *proxy;         /* explicit proxy; NULL/"" = none (environment ignored) */
+	const char *user;          /* unprivileged user for the child; default "nobody" */
+	size_t max_bytes;          /* body cap, enforced while downloading */
+	long connect_timeout_ms;   /* TCP + TLS handshake */
+	long total_timeout_ms;     /* whole transfer incl. redirects */
+	long low_speed_bytes;      /* abort when slower than this many bytes/s ... */
+	long low_speed_time_s;     /* ... for this many seconds */
+	bool allow_insecure_loopback; /* allow http://127.0.0.1 and http://[::1] (tests) */
+};
+
+enum fetch_status {
+	FETCH_OK = 0,           /* 200 with a body */
+	FETCH_NOT_MODIFIED = 1, /* 304 to our If-None-Match */
+};
+
+struct fetch_result {
+	enum fetch_status status;
+	long http_code;
+	unsigned char *body; /* malloc'd, NUL-terminated (not counted); NULL if not modified */
+	size_t body_len;
+	char etag[FETCH_MAX_ETAG + 1]; /* ETag of the response, "" if none or unusable */
+	uid_t child_uid;               /* credentials the child ran libcurl with */
+	gid_t child_gid;
+};
+
+/* One fetch in progress.  Zero it (or call fetch_job_init) before use. */
+struct fetch_job {
+	pid_t pid;              /* child, -1 when none */
+	int fd;                 /* non-blocking read end: poll for POLLIN; -1 when none */
+	long long deadline_ms;  /* CLOCK_MONOTONIC backstop, see fetch_timeout_ms() */
+	size_t max_bytes;
+	unsigned char *hdr;     /* fixed-size wire header being read */
+	size_t hdr_got;
+	unsigned char *body;
+	size_t body_len, body_got;
+	int state;              /* internal */
+	int read_errno;
+};
+
+void fetch_job_init(struct fetch_job *job);
+
+/*
+ * Validates opts (URL scheme and host, ETag), reads the CA file and pinned
+ * key as the caller (root), looks up the user, and forks the child.  On
+ * success job->fd is ready for poll().  Returns 0 or -1 (err filled, nothing
+ * left running).
+ */
+int fetch_start(const struct fetch_opts *o, struct fetch_job *job, struct rp_err *err);
+
+/*
+ * Call when job->fd is readable (or on POLLHUP/POLLERR).  Reads what is
+ * there, never more than the header plus max_bytes.  Returns 0 when more is
+ * to come, 1 when the child is done (call fetch_finish), -1 on a read error
+ * or malformed output (call fetch_finish for the reason).
+ */
+int fetch_on_readable(struct fetch_job *job);
+
+/*
+ * Milliseconds until the parent-side backstop deadline (total timeout plus a
+ * grace period), 0 when it has passed: then call fetch_abort().
+ */
+int fetch_timeout_ms(const struct fetch_job *job);
+
+/*
+ * Reaps the child and decodes its answer.  Returns 0 with res->status
+ * FETCH_OK (body) or FETCH_NOT_MODIFIED, or -1 with err: E_FETCH_TIMEOUT,
+ * E_FETCH_TOO_LARGE, E_FETCH_HTTP, E_FETCH_TLS, E_FETCH_PROTOCOL (redirect to
+ * a refused scheme), E_FETCH_REDIRECT, E_FETCH_CONNECT, E_FETCH_NETWORK,
+ * E_FETCH_PRIV, E_FETCH_CHILD.  The job is released either way.
+ */
+int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err *err);
+
+/* Kills and reaps the child and releases the job.  Safe on an idle job. */
+void fetch_abort(struct fetch_job *job);
+
+/* Blocking fetch_start + poll loop + fetch_finish, for tools and tests. */
+int fetch_run(const struct fetch_opts *o, struct fetch_result *res, struct rp_err *err);
+
+void fetch_result_free(struct fetch_result *res);
+
+/*
+ * Checks a policy URL: https with a host, or http whose host is exactly
+ * 127.0.0.1 or [::1] when allow_insecure_loopback; no user info.  Returns 0
+ * or -1 with E_FETCH_URL.
+ */
+int fetch_check_url(const char *url, bool allow_insecure_loopback, struct rp_err *err);
+
+/*
+ * The child's privilege drop, exposed for tests: setgroups(0), setresgid,
+ * setresuid to uid/gid (never 0), then verifies real/effective/saved ids,
+ * no supplementary groups, and that setuid(0)/setgid(0) fail; sets
+ * no_new_privs and non-dumpable where available.  Returns 0 or -1 (E_FETCH_PRIV).
+ * Irreversible: call only in a child.
+ */
+int fetch_drop_privileges(uid_t uid, gid_t gid, struct rp_err *err);
+
+#endif
