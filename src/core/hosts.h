@@ -52,7 +52,7 @@ struct hosts_item {
 
 struct hosts_report {
 	int changed;            /* output differs from the input (file rewritten) */
-	int localhost_conflict; /* the input maps localhost to a non-loopback address */
+	int localhost_conflict; /* a user line maps localhost to an address other than ours */
 	int had_block;          /* the input had our block */
 	int has_block;          /* the output has our block */
 	size_t n_disabled;      /* user lines commented out by this call */
