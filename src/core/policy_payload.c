@@ -311,6 +311,8 @@ static const char *payload_host_why(const char *host, size_t len, enum policy_ki
 		if (labels < 2)
 			return "a wildcard needs a domain of at least two labels (\"*.example.com\", "
 			       "not \"*.com\")";
+		if (strspn(strrchr(host, '.') + 1, "0123456789") == strlen(strrchr(host, '.') + 1))
+			return "a wildcard cannot cover IP addresses (the last label is a number)";
 		*kind = POLICY_WILDCARD;
 		return NULL;
 	}

@@ -48,8 +48,10 @@ def check(schema, v, path="$"):
         return check(SCHEMA["$defs"][ref[8:]], v, path)
     known = {"$schema", "$id", "title", "description", "type", "properties", "required",
              "additionalProperties", "items", "maxItems", "minLength", "maxLength",
-             "pattern", "minimum", "maximum", "$defs"}
+             "pattern", "minimum", "maximum", "$defs", "not"}
     assert set(schema) <= known, set(schema) - known
+    if "not" in schema and not check(schema["not"], v, path):
+        return ["%s: matches 'not'" % path]
     if "type" in schema and not is_type(v, schema["type"]):
         return ["%s: not %s" % (path, schema["type"])]
     errs = []
@@ -170,10 +172,10 @@ label63, label64 = "a" * 63, "a" * 64
 host253 = ".".join([label63] * 3 + ["a" * 61])
 GOOD_HOSTS = ["gcr.io", "localhost", "registry", "10.0.0.5", "xn--bcher-kva.example",
               "a-b.c-d.io", "localhost:5000", "r.example.com:1", "r.example.com:65535",
-              "*.a.b", "*.corp.example.com", label63 + ".io", host253]
+              "*.a.b", "*.corp.example.com", "*.123.example", label63 + ".io", host253]
 BAD_HOSTS = ["", "Quay.io", "quay..io", ".quay.io", "quay.io.", "-quay.io", "quay-.io",
              "qu_ay.io", "quay.io/x", "https://quay.io", "*", "*.", "*.com", "*.*.a.com",
-             "a.*.b.com", "*a.com", "*.a.com:5000", "quay.io:", "quay.io:0", "quay.io:65536",
+             "a.*.b.com", "*a.com", "*.a.com:5000", "*.0.0.10", "*.a.123", "quay.io:", "quay.io:0", "quay.io:65536",
              "quay.io:05000", "quay.io:1:2", ":5000", "[::1]:5000", "\u00e9.example.com",
              label64 + ".io", host253 + "a", "quay.io\n"]
 for h in GOOD_HOSTS:

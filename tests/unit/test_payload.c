@@ -346,6 +346,8 @@ static void test_hosts(void **st)
 	    {"*example.com", "whole first label"},
 	    {"**.example.com", "whole first label"},
 	    {"*.example.com:5000", "cannot have a port"},
+	    {"*.0.0.10", "cannot cover IP addresses"},
+	    {"*.example.123", "cannot cover IP addresses"},
 	    {"quay.io:", "port must be a decimal"},
 	    {"quay.io:0", "leading zeros"},
 	    {"quay.io:65536", "at most 65535"},
@@ -377,6 +379,7 @@ static void test_hosts(void **st)
 	    {"reg.example.com:1", POLICY_PORT},
 	    {"reg.example.com:65535", POLICY_PORT},
 	    {"*.a.b", POLICY_WILDCARD},
+	    {"*.123.example", POLICY_WILDCARD},
 	    {"*.corp.example.com", POLICY_WILDCARD},
 	    {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.io", POLICY_EXACT},
 	};
