@@ -44,6 +44,12 @@ extern "C" {
 
 /* rampart_policy_open() flag: with no policy cached, allow instead of deny. */
 #define RAMPART_POLICY_ALLOW_WHEN_NO_POLICY 0x1u
+/*
+ * rampart_policy_open() flag for hot loops: stat() the store at most once per
+ * millisecond instead of on every check, so a replaced policy is seen up to
+ * 1 ms late.  Without it every check costs one stat() (see docs/lookups.md).
+ */
+#define RAMPART_POLICY_COARSE_RELOAD 0x2u
 
 #define RAMPART_CODE_MAX 40
 #define RAMPART_RULE_MAX 528
@@ -53,29 +59,29 @@ extern "C" {
 
 /* The answer to one rampart_policy_check().  Plain data, no pointers. */
 struct rampart_decision {
-	bool allowed;          /* may this reference be pulled */
-	bool expired;          /* the cached policy is past expires_at (still enforced) */
-	bool policy_cached;    /* false: no policy is cached, the open flag decided */
-	int64_t policy_version; /* version of the policy that decided; 0 if none cached */
+	bool allowed;                /* may this reference be pulled */
+	bool expired;                /* the cached policy is past expires_at (still enforced) */
+	bool policy_cached;          /* false: no policy is cached, the open flag decided */
+	int64_t policy_version;      /* version of the policy that decided; 0 if none cached */
 	char code[RAMPART_CODE_MAX]; /* "" when decided; "E_REF" invalid reference,
-					"E_INVAL" bad arguments */
+	                                "E_INVAL" bad arguments */
 	char rule[RAMPART_RULE_MAX]; /* the policy entry that matched, e.g. "ghcr.io",
-					"*.corp.example", "docker.io (allow_docker_hub)";
-					"" when none matched (JSON null) */
+	                                "*.corp.example", "docker.io (allow_docker_hub)";
+	                                "" when none matched (JSON null) */
 	char normalized[RAMPART_NORMALIZED_MAX]; /* "docker.io/library/alpine:latest";
-						    "" for an invalid reference */
-	char reason[RAMPART_REASON_MAX]; /* always one sentence for people */
+	                                            "" for an invalid reference */
+	char reason[RAMPART_REASON_MAX];         /* always one sentence for people */
 };
 
 /* A consistent snapshot of the cached policy's metadata. */
 struct rampart_policy_info {
-	bool cached;                /* false: no policy cached (other fields zero) */
-	bool expired;               /* now > expires_at */
+	bool cached;  /* false: no policy cached (other fields zero) */
+	bool expired; /* now > expires_at */
 	int64_t version;
-	int64_t issued_at;          /* unix seconds */
-	int64_t expires_at;         /* unix seconds */
+	int64_t issued_at;  /* unix seconds */
+	int64_t expires_at; /* unix seconds */
 	bool allow_docker_hub;
-	size_t n_registries;        /* entries in the signed policy */
+	size_t n_registries; /* entries in the signed policy */
 	char org[RAMPART_ORG_MAX];
 };
 
@@ -86,7 +92,10 @@ struct rampart_policy;
  * so a reader never blocks rampartd and never sees a half-written policy).
  * A missing file is not an error: checks then answer "no policy cached" with
  * the default (deny, or allow with RAMPART_POLICY_ALLOW_WHEN_NO_POLICY) until
- * rampartd writes one.  flags: 0 or RAMPART_POLICY_ALLOW_WHEN_NO_POLICY.
+ * rampartd writes one.
+ *
+ * flags: RAMPART_POLICY_ALLOW_WHEN_NO_POLICY and RAMPART_POLICY_COARSE_RELOAD
+ * may be combined.
  *
  * Returns 0 and sets *out (free it with rampart_policy_close), or -1 and
  * writes "E_CODE: sentence" into errbuf (if errbuf is non-NULL and errlen > 0)
@@ -94,12 +103,13 @@ struct rampart_policy;
  * be read as a policy store.
  */
 RAMPART_API int rampart_policy_open(const char *db_path, unsigned flags,
-				    struct rampart_policy **out, char *errbuf, size_t errlen);
+                                    struct rampart_policy **out, char *errbuf, size_t errlen);
 
 /*
  * Decides whether image reference ref may be pulled, writing the answer to
- * *out.  Before deciding it stat()s the DB path once and reloads the policy
- * when the file was replaced (device/inode changed) or removed.  An expired
+ * *out.  Before deciding it stat()s the DB path once (at most once per
+ * millisecond with RAMPART_POLICY_COARSE_RELOAD) and reloads the policy when
+ * the file was replaced (device/inode changed) or removed.  An expired
  * policy is still enforced (out->expired set, and the reason says so).  If
  * a replaced file cannot be read, the last good policy keeps deciding; with
  * none loaded, the check denies (fail closed) whatever the open flags say.
@@ -110,7 +120,7 @@ RAMPART_API int rampart_policy_open(const char *db_path, unsigned flags,
  * if out is non-NULL).  Never allows on error.
  */
 RAMPART_API int rampart_policy_check(struct rampart_policy *h, const char *ref,
-				     struct rampart_decision *out);
+                                     struct rampart_decision *out);
 
 /*
  * Fills *out with the metadata of the policy the next check would use

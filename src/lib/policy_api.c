@@ -18,7 +18,9 @@
 #include "policy_match.h"
 #include "store.h"
 
-#define PA_RETRY_SECONDS 1 /* a store file that failed to load is retried this often */
+#define PA_RETRY_SECONDS 1     /* a store file that failed to load is retried this often */
+#define PA_COARSE_NS 1000000LL /* RAMPART_POLICY_COARSE_RELOAD: stat at most once per ms */
+#define PA_FLAGS (RAMPART_POLICY_ALLOW_WHEN_NO_POLICY | RAMPART_POLICY_COARSE_RELOAD)
 
 /*
  * Identity of the file a policy was loaded from.  dev+ino say "replaced";
@@ -41,6 +43,7 @@ struct rampart_policy {
 	struct pa_key key;
 	bool load_failed; /* the file at key exists but could not be loaded */
 	time_t retry_at;
+	int64_t next_stat_ns; /* COARSE_RELOAD: monotonic time of the next stat() */
 	struct rp_err load_err;
 };
 
@@ -98,19 +101,37 @@ out:
 	policy_free(&p);
 }
 
-/* One stat() per call; reloads when the store file was replaced. */
+/* With COARSE_RELOAD, true if the store was stat()ed less than 1 ms ago. */
+static bool pa_fresh_enough(struct rampart_policy *h)
+{
+	struct timespec ts;
+	int64_t now;
+
+	if ((h->flags & RAMPART_POLICY_COARSE_RELOAD) == 0)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	if (now < h->next_stat_ns)
+		return true;
+	h->next_stat_ns = now + PA_COARSE_NS;
+	return false;
+}
+
+/* One stat() per call (or per ms); reloads when the store file was replaced. */
 static void pa_refresh(struct rampart_policy *h)
 {
 	struct stat st;
 	struct pa_key k;
 
+	if (pa_fresh_enough(h))
+		return;
 	if (stat(h->path, &st) != 0) {
 		if (errno == ENOENT || errno == ENOTDIR) {
 			pa_drop(h);
 		} else if (h->idx == NULL) {
 			h->load_failed = true;
 			rp_seterr(&h->load_err, "E_STORE", "Cannot stat the policy store: %s.",
-				  strerror(errno));
+			          strerror(errno));
 		}
 		return;
 	}
@@ -124,8 +145,10 @@ static void pa_refresh(struct rampart_policy *h)
 static void pa_unreadable(const struct rampart_policy *h, struct rampart_decision *out)
 {
 	out->allowed = false;
-	snprintf(out->reason, sizeof(out->reason), "the policy store %s could not be read (%s); "
-		 "denied", h->path, h->load_err.msg);
+	snprintf(out->reason, sizeof(out->reason),
+	         "the policy store %s could not be read (%s); "
+	         "denied",
+	         h->path, h->load_err.msg);
 }
 
 static void pa_errbuf(char *buf, size_t len, const char *code, const char *msg)
@@ -135,17 +158,17 @@ static void pa_errbuf(char *buf, size_t len, const char *code, const char *msg)
 }
 
 int rampart_policy_open(const char *db_path, unsigned flags, struct rampart_policy **out,
-			char *errbuf, size_t errlen)
+                        char *errbuf, size_t errlen)
 {
 	struct rampart_policy *h = NULL;
 	int rc = -1;
 
 	if (out != NULL)
 		*out = NULL;
-	if (db_path == NULL || db_path[0] == '\0' || out == NULL ||
-	    (flags & ~RAMPART_POLICY_ALLOW_WHEN_NO_POLICY) != 0) {
-		pa_errbuf(errbuf, errlen, "E_INVAL", "rampart_policy_open needs a DB path, an out "
-			  "pointer and only known flags.");
+	if (db_path == NULL || db_path[0] == '\0' || out == NULL || (flags & ~PA_FLAGS) != 0) {
+		pa_errbuf(errbuf, errlen, "E_INVAL",
+		          "rampart_policy_open needs a DB path, an out "
+		          "pointer and only known flags.");
 		return -1;
 	}
 	if ((h = calloc(1, sizeof(*h))) == NULL || (h->path = strdup(db_path)) == NULL) {
@@ -177,13 +200,13 @@ int rampart_policy_check(struct rampart_policy *h, const char *ref, struct rampa
 		memset(out, 0, sizeof(*out));
 		rp_strlcpy(out->code, "E_INVAL", sizeof(out->code));
 		rp_strlcpy(out->reason, "rampart_policy_check needs a handle and a reference.",
-			   sizeof(out->reason));
+		           sizeof(out->reason));
 		return -1;
 	}
 	pthread_mutex_lock(&h->mu);
 	pa_refresh(h);
 	rc = policy_check(h->idx, (h->flags & RAMPART_POLICY_ALLOW_WHEN_NO_POLICY) != 0, ref,
-			  (int64_t)time(NULL), out);
+	                  (int64_t)time(NULL), out);
 	if (rc == 0 && h->idx == NULL && h->load_failed)
 		pa_unreadable(h, out);
 	pthread_mutex_unlock(&h->mu);

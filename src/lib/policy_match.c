@@ -137,7 +137,7 @@ static enum pm_kind pm_prefix_key(const char *h, const char *slash, char *key, s
 	if (n < 0 || (size_t)n + plen + 3 > PM_KEY_MAX)
 		return PM_BAD;
 	*klen = (size_t)snprintf(key + n, PM_KEY_MAX - (size_t)n, "/%.*s/", (int)plen, slash + 1) +
-		(size_t)n;
+	        (size_t)n;
 	return PM_PREFIX;
 }
 
@@ -304,7 +304,7 @@ static const struct pm_slot *pm_match_wild(const struct policy_index *idx, const
 
 /* Shortest "base/prefix/" entry that covers whole leading path components. */
 static const struct pm_slot *pm_match_prefix(const struct policy_index *idx, const char *base,
-					     const char *path)
+                                             const char *path)
 {
 	char buf[PM_KEY_MAX + REF_MAX_PATH];
 	int n;
@@ -322,8 +322,8 @@ static const struct pm_slot *pm_match_prefix(const struct policy_index *idx, con
 	return NULL;
 }
 
-static const struct pm_slot *pm_match(const struct policy_index *idx,
-				      const struct ref_parsed *ref, const char *base)
+static const struct pm_slot *pm_match(const struct policy_index *idx, const struct ref_parsed *ref,
+                                      const char *base)
 {
 	const struct pm_slot *s = pm_find(&idx->t[PM_EXACT], base, strlen(base));
 
@@ -336,7 +336,7 @@ static const struct pm_slot *pm_match(const struct policy_index *idx,
 
 /* Explains a near miss: a port-less rule for a ported reference, or "*.d" for "d". */
 static void pm_hint(const struct policy_index *idx, const struct ref_parsed *ref, char *buf,
-		    size_t size)
+                    size_t size)
 {
 	const struct pm_slot *s;
 
@@ -346,27 +346,30 @@ static void pm_hint(const struct policy_index *idx, const struct ref_parsed *ref
 		if (s == NULL)
 			s = pm_match_wild(idx, ref->domain);
 		if (s != NULL)
-			snprintf(buf, size, " (rule %s matches only the default port, written "
-				 "without a port)", s->rule);
+			snprintf(buf, size,
+			         " (rule %s matches only the default port, written "
+			         "without a port)",
+			         s->rule);
 	} else if ((s = pm_find(&idx->t[PM_WILD], ref->domain, strlen(ref->domain))) != NULL) {
 		snprintf(buf, size, " (rule %s matches subdomains of %s, not %s itself)", s->rule,
-			 ref->domain, ref->domain);
+		         ref->domain, ref->domain);
 	}
 }
 
-static void pm_deny(const struct policy_index *idx, const struct ref_parsed *ref,
-		    const char *base, struct rampart_decision *out)
+static void pm_deny(const struct policy_index *idx, const struct ref_parsed *ref, const char *base,
+                    struct rampart_decision *out)
 {
 	char hint[RAMPART_RULE_MAX + 128];
 
 	pm_hint(idx, ref, hint, sizeof(hint));
 	if (ref->is_docker_hub)
-		snprintf(out->reason, sizeof(out->reason), "no rule matches registry docker.io "
-			 "and the policy does not allow Docker Hub (allow_docker_hub is false)%s",
-			 hint);
+		snprintf(out->reason, sizeof(out->reason),
+		         "no rule matches registry docker.io "
+		         "and the policy does not allow Docker Hub (allow_docker_hub is false)%s",
+		         hint);
 	else
 		snprintf(out->reason, sizeof(out->reason), "no rule matches registry %s%s", base,
-			 hint);
+		         hint);
 }
 
 static void pm_expired(const struct policy_index *idx, struct rampart_decision *out)
@@ -379,25 +382,86 @@ static void pm_expired(const struct policy_index *idx, struct rampart_decision *
 	if (gmtime_r(&t, &tm) != NULL)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	out->expired = true;
-	snprintf(out->reason + n, sizeof(out->reason) - n, "; policy expired at %s; still "
-		 "enforced", when);
+	snprintf(out->reason + n, sizeof(out->reason) - n,
+	         "; policy expired at %s; still "
+	         "enforced",
+	         when);
 }
 
 static void pm_no_policy(bool allow, struct rampart_decision *out)
 {
 	out->allowed = allow;
-	rp_strlcpy(out->reason, allow ? "no policy cached; allowed because allow_when_no_policy "
-				 "is set" : "no policy cached; denied by default",
-		   sizeof(out->reason));
+	rp_strlcpy(out->reason,
+	           allow ? "no policy cached; allowed because allow_when_no_policy "
+	                   "is set"
+	                 : "no policy cached; denied by default",
+	           sizeof(out->reason));
+}
+
+/* Appends strings to a fixed buffer, truncating (always NUL-terminated). */
+static size_t pm_cat(char *buf, size_t size, size_t len, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (len + 1 >= size)
+		return len;
+	if (n > size - len - 1)
+		n = size - len - 1;
+	memcpy(buf + len, s, n);
+	buf[len + n] = '\0';
+	return len + n;
+}
+
+/* "<base>[/<path>] matches rule <rule>", built without printf (hot path). */
+static void pm_allow(const struct ref_parsed *ref, const char *base, const struct pm_slot *s,
+                     struct rampart_decision *out)
+{
+	size_t n = 0;
+	const size_t sz = sizeof(out->reason);
+
+	out->allowed = true;
+	rp_strlcpy(out->rule, s->rule, sizeof(out->rule));
+	n = pm_cat(out->reason, sz, n, base);
+	if (strchr(s->rule, '/') != NULL) {
+		n = pm_cat(out->reason, sz, n, "/");
+		n = pm_cat(out->reason, sz, n, ref->path);
+	}
+	n = pm_cat(out->reason, sz, n, " matches rule ");
+	pm_cat(out->reason, sz, n, s->rule);
+}
+
+/* Resets every field (cheaper than zeroing the ~2.3 KiB struct). */
+static void pm_clear(struct rampart_decision *out)
+{
+	out->allowed = false;
+	out->expired = false;
+	out->policy_cached = false;
+	out->policy_version = 0;
+	out->code[0] = '\0';
+	out->rule[0] = '\0';
+	out->normalized[0] = '\0';
+	out->reason[0] = '\0';
+}
+
+/* "host" or "host:port" for a parsed reference. */
+static void pm_base(const struct ref_parsed *ref, char *base, size_t size)
+{
+	size_t n = rp_strlcpy(base, ref->domain, size);
+	char port[8];
+
+	if (ref->port != 0 && n < size) {
+		snprintf(port, sizeof(port), ":%u", ref->port & 0xffffu);
+		pm_cat(base, size, n, port);
+	}
 }
 
 void policy_decide(const struct policy_index *idx, bool allow_when_no_policy,
-		   const struct ref_parsed *ref, int64_t now, struct rampart_decision *out)
+                   const struct ref_parsed *ref, int64_t now, struct rampart_decision *out)
 {
 	char base[REF_MAX_DOMAIN + 16];
 	const struct pm_slot *s;
 
-	memset(out, 0, sizeof(*out));
+	pm_clear(out);
 	rp_strlcpy(out->normalized, ref->normalized, sizeof(out->normalized));
 	if (idx == NULL) {
 		pm_no_policy(allow_when_no_policy, out);
@@ -405,21 +469,14 @@ void policy_decide(const struct policy_index *idx, bool allow_when_no_policy,
 	}
 	out->policy_cached = true;
 	out->policy_version = idx->version;
-	if (ref->port != 0)
-		snprintf(base, sizeof(base), "%s:%u", ref->domain, ref->port);
-	else
-		rp_strlcpy(base, ref->domain, sizeof(base));
+	pm_base(ref, base, sizeof(base));
 	if (ref->is_docker_hub && idx->allow_docker_hub) {
 		out->allowed = true;
 		rp_strlcpy(out->rule, POLICY_HUB_RULE, sizeof(out->rule));
 		rp_strlcpy(out->reason, "Docker Hub is allowed by the policy (allow_docker_hub)",
-			   sizeof(out->reason));
+		           sizeof(out->reason));
 	} else if ((s = pm_match(idx, ref, base)) != NULL) {
-		out->allowed = true;
-		rp_strlcpy(out->rule, s->rule, sizeof(out->rule));
-		snprintf(out->reason, sizeof(out->reason), "%s%s%s matches rule %s", base,
-			 strchr(s->rule, '/') != NULL ? "/" : "",
-			 strchr(s->rule, '/') != NULL ? ref->path : "", s->rule);
+		pm_allow(ref, base, s, out);
 	} else {
 		pm_deny(idx, ref, base, out);
 	}
@@ -428,7 +485,7 @@ void policy_decide(const struct policy_index *idx, bool allow_when_no_policy,
 }
 
 int policy_check(const struct policy_index *idx, bool allow_when_no_policy, const char *ref,
-		 int64_t now, struct rampart_decision *out)
+                 int64_t now, struct rampart_decision *out)
 {
 	struct ref_parsed r;
 	struct rp_err err;

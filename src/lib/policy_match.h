@@ -48,7 +48,7 @@ const char *policy_index_org(const struct policy_index *idx);
  * expired policy is still enforced and flagged).  Never fails.
  */
 void policy_decide(const struct policy_index *idx, bool allow_when_no_policy,
-		   const struct ref_parsed *ref, int64_t now, struct rampart_decision *out);
+                   const struct ref_parsed *ref, int64_t now, struct rampart_decision *out);
 
 /*
  * Normalises ref and decides.  Returns 0 when decided, -1 for an invalid
@@ -56,6 +56,6 @@ void policy_decide(const struct policy_index *idx, bool allow_when_no_policy,
  * Reentrant: idx is only read.
  */
 int policy_check(const struct policy_index *idx, bool allow_when_no_policy, const char *ref,
-		 int64_t now, struct rampart_decision *out);
+                 int64_t now, struct rampart_decision *out);
 
 #endif

@@ -10,12 +10,12 @@
 
 #include "err.h"
 
-#define REF_MAX_INPUT 1024      /* longer input is rejected before parsing */
-#define REF_MAX_DOMAIN 253      /* a DNS name; bracketed IPv6 is at most 41 */
-#define REF_MAX_PATH 255        /* counted after "library/" is added */
+#define REF_MAX_INPUT 1024 /* longer input is rejected before parsing */
+#define REF_MAX_DOMAIN 253 /* a DNS name; bracketed IPv6 is at most 41 */
+#define REF_MAX_PATH 255   /* counted after "library/" is added */
 #define REF_MAX_TAG 128
-#define REF_DIGEST_LEN 71       /* "sha256:" + 64 lowercase hex */
-#define REF_MAX_NORMALIZED 720  /* domain:port/path:tag@digest + NUL */
+#define REF_DIGEST_LEN 71      /* "sha256:" + 64 lowercase hex */
+#define REF_MAX_NORMALIZED 720 /* domain:port/path:tag@digest + NUL */
 #define REF_HUB_DOMAIN "docker.io"
 
 struct ref_parsed {
@@ -44,7 +44,7 @@ int ref_normalize(const char *s, struct ref_parsed *out, struct rp_err *err);
  * (E_REF).  Thread-safe.
  */
 int ref_parse_domain(const char *s, size_t len, char *host_out, unsigned *port_out,
-		     struct rp_err *err);
+                     struct rp_err *err);
 
 /*
  * Checks a repository path ("org/app", len bytes): '/'-separated components

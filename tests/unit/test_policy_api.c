@@ -64,7 +64,7 @@ static int teardown(void **state)
 
 /* Commits a policy allowing the NULL-terminated hosts to db. */
 static void commit(const char *db, int64_t version, int64_t expires, bool hub,
-		   const char *const *hosts)
+                   const char *const *hosts)
 {
 	struct policy p;
 	struct store_meta m;
@@ -78,8 +78,9 @@ static void commit(const char *db, int64_t version, int64_t expires, bool hub,
 	for (; hosts[n] != NULL; n++) {
 		regs[n].host = (char *)hosts[n];
 		regs[n].nickname = (char *)"";
-		regs[n].kind = hosts[n][0] == '*' ? POLICY_WILDCARD
-						  : (strchr(hosts[n], ':') ? POLICY_PORT : POLICY_EXACT);
+		regs[n].kind = hosts[n][0] == '*'
+		                   ? POLICY_WILDCARD
+		                   : (strchr(hosts[n], ':') ? POLICY_PORT : POLICY_EXACT);
 	}
 	p.org = (char *)"acme";
 	p.version = version;
@@ -112,14 +113,14 @@ static struct rampart_policy *open_ok(const char *db, unsigned flags)
 }
 
 static void check(struct rampart_policy *h, const char *ref, bool allowed, int64_t version,
-		  const char *reason)
+                  const char *reason)
 {
 	struct rampart_decision d;
 
 	assert_int_equal(rampart_policy_check(h, ref, &d), 0);
 	if (d.allowed != allowed || d.policy_version != version)
 		fail_msg("'%s': allowed=%d v%lld, want %d v%lld (%s)", ref, d.allowed,
-			 (long long)d.policy_version, allowed, (long long)version, d.reason);
+		         (long long)d.policy_version, allowed, (long long)version, d.reason);
 	if (strstr(d.reason, reason) == NULL)
 		fail_msg("'%s': reason '%s' lacks '%s'", ref, d.reason, reason);
 }
@@ -267,9 +268,9 @@ static void test_unreadable_store(void **state)
 
 	/* open refuses a file that is not a store, whatever the flags */
 	write_garbage(fx->db);
-	assert_int_equal(rampart_policy_open(fx->db, RAMPART_POLICY_ALLOW_WHEN_NO_POLICY, &h, err,
-					     sizeof(err)),
-			 -1);
+	assert_int_equal(
+	    rampart_policy_open(fx->db, RAMPART_POLICY_ALLOW_WHEN_NO_POLICY, &h, err, sizeof(err)),
+	    -1);
 	assert_null(h);
 	assert_non_null(strstr(err, "E_"));
 
@@ -320,6 +321,29 @@ static void test_bad_arguments(void **state)
 	rampart_policy_close(NULL);
 }
 
+/* COARSE_RELOAD: same answers; a replacement is seen once the 1 ms window passes. */
+static void test_coarse_reload(void **state)
+{
+	struct fixture *fx = *state;
+	struct rampart_policy *h;
+	struct timespec pause = {0, 5 * 1000 * 1000};
+
+	commit(fx->db, 1, FUTURE, false, ghcr);
+	h = open_ok(fx->db, RAMPART_POLICY_COARSE_RELOAD);
+	check(h, "ghcr.io/x", true, 1, "matches rule ghcr.io");
+	check(h, "quay.io/x", false, 1, "no rule matches");
+	commit(fx->db, 2, FUTURE, false, quay);
+	nanosleep(&pause, NULL);
+	check(h, "quay.io/x", true, 2, "matches rule quay.io");
+	assert_int_equal(unlink(fx->db), 0);
+	nanosleep(&pause, NULL);
+	check(h, "quay.io/x", false, 0, "no policy cached");
+	rampart_policy_close(h);
+	h = open_ok(fx->db, RAMPART_POLICY_COARSE_RELOAD | RAMPART_POLICY_ALLOW_WHEN_NO_POLICY);
+	check(h, "quay.io/x", true, 0, "no policy cached");
+	rampart_policy_close(h);
+}
+
 struct worker {
 	struct rampart_policy *h;
 	atomic_int *stop, *started;
@@ -344,6 +368,10 @@ static void *worker_run(void *arg)
 		}
 		w->last = d.policy_version;
 	}
+	/* a check that starts after the last commit must see it */
+	if (rampart_policy_check(w->h, "ghcr.io/x", &d) != 0 || d.allowed)
+		w->bad++;
+	w->last = d.policy_version;
 	return NULL;
 }
 
@@ -383,13 +411,14 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_no_policy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_and_reload, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_same_inode_changed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_expired, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unreadable_store, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_policy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_and_reload, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_same_inode_changed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_expired, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unreadable_store, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_coarse_reload, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

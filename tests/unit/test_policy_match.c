@@ -21,7 +21,7 @@
 #define FUTURE 4102444800LL /* 2100-01-01 */
 
 static struct policy_index *build(bool hub, int64_t version, int64_t expires,
-				  const char *const *hosts, size_t *skipped)
+                                  const char *const *hosts, size_t *skipped)
 {
 	struct policy p;
 	struct policy_index *idx = NULL;
@@ -51,13 +51,13 @@ static struct policy_index *build(bool hub, int64_t version, int64_t expires,
 	return idx;
 }
 
-static const char *const hosts_a[] = {
-	"ghcr.io", "reg.example.com:5000", "*.corp.example", "localhost:5000", "[::1]:5001",
-	"10.0.0.1", "quay.io/myorg/", "docker.io/trusted/", "*.docker.example",
-	"Mixed.Case.Example", "ghcr.io", /* duplicate: harmless */
-	/* invalid entries: skipped, so they can only deny */
-	"*.corp:5000", "not a host", "*.10.0.0.1", "", "reg:0", "*.x/y", "host/", "*.", "a..b",
-	"quay.io/Bad/", NULL};
+static const char *const hosts_a[] = {"ghcr.io", "reg.example.com:5000", "*.corp.example",
+                                      "localhost:5000", "[::1]:5001", "10.0.0.1", "quay.io/myorg/",
+                                      "docker.io/trusted/", "*.docker.example",
+                                      "Mixed.Case.Example", "ghcr.io", /* duplicate: harmless */
+                                      /* invalid entries: skipped, so they can only deny */
+                                      "*.corp:5000", "not a host", "*.10.0.0.1", "", "reg:0",
+                                      "*.x/y", "host/", "*.", "a..b", "quay.io/Bad/", NULL};
 #define HOSTS_A_BAD 10
 
 struct match_case {
@@ -69,85 +69,84 @@ struct match_case {
 
 /* allow_docker_hub = false */
 static const struct match_case cases_a[] = {
-	{"ghcr.io/org/app", true, "ghcr.io", "ghcr.io matches rule ghcr.io"},
-	{"GHCR.IO/org/app:v2", true, "ghcr.io", "ghcr.io matches rule ghcr.io"},
-	{"ghcr.io/org/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-	 true, "ghcr.io", "matches rule ghcr.io"},
-	{"ghcr.io:443/org/app", false, "", "rule ghcr.io matches only the default port"},
-	{"ghcr.io:5000/x", false, "", "no rule matches registry ghcr.io:5000"},
-	{"sub.ghcr.io/x", false, "", "no rule matches registry sub.ghcr.io"},
-	{"ghcr.io.evil.example/x", false, "", "no rule matches registry ghcr.io.evil.example"},
-	{"reg.example.com:5000/app", true, "reg.example.com:5000",
-	 "reg.example.com:5000 matches rule reg.example.com:5000"},
-	{"reg.example.com:05000/app", true, "reg.example.com:5000", "matches rule"},
-	{"reg.example.com/app", false, "", "no rule matches registry reg.example.com"},
-	{"reg.example.com:5001/app", false, "", "no rule matches registry reg.example.com:5001"},
-	{"a.corp.example/x", true, "*.corp.example", "a.corp.example matches rule *.corp.example"},
-	{"a.b.c.corp.example/x", true, "*.corp.example", "matches rule *.corp.example"},
-	{"A.Corp.Example/x", true, "*.corp.example", "a.corp.example matches rule"},
-	{"corp.example/x", false, "", "rule *.corp.example matches subdomains of corp.example"},
-	{"a.corp.example:5000/x", false, "",
-	 "rule *.corp.example matches only the default port"},
-	{"evilcorp.example/x", false, "", "no rule matches registry evilcorp.example"},
-	{"a.corp.example.evil.com/x", false, "", "no rule matches"},
-	{"localhost:5000/x", true, "localhost:5000", "matches rule localhost:5000"},
-	{"localhost/x", false, "", "no rule matches registry localhost"},
-	{"localhost:5000", false, "", "allow_docker_hub is false"}, /* Hub image "localhost" */
-	{"[::1]:5001/x", true, "[::1]:5001", "[::1]:5001 matches rule [::1]:5001"},
-	{"[0:0:0:0:0:0:0:1]:5001/x", true, "[::1]:5001", "matches rule"},
-	{"[::1]/x", false, "", "no rule matches registry [::1]"},
-	{"10.0.0.1/x", true, "10.0.0.1", "matches rule 10.0.0.1"},
-	{"10.0.0.1:5000/x", false, "", "rule 10.0.0.1 matches only the default port"},
-	{"10.0.0.2/x", false, "", "no rule matches"},
-	{"quay.io/myorg/app", true, "quay.io/myorg/", "quay.io/myorg/app matches rule quay.io/myorg/"},
-	{"quay.io/myorg/sub/app:1", true, "quay.io/myorg/", "matches rule quay.io/myorg/"},
-	{"quay.io/myorg", true, "quay.io/myorg/", "matches rule quay.io/myorg/"},
-	{"quay.io/myorgx/app", false, "", "no rule matches registry quay.io"},
-	{"quay.io/other/myorg/app", false, "", "no rule matches registry quay.io"},
-	{"quay.io:443/myorg/app", false, "", "no rule matches registry quay.io:443"},
-	{"quay.io/app", false, "", "no rule matches"},
-	{"alpine", false, "", "allow_docker_hub is false"},
-	{"docker.io/library/alpine", false, "", "allow_docker_hub is false"},
-	{"trusted/app", true, "docker.io/trusted/", "docker.io/trusted/app matches rule"},
-	{"index.docker.io/trusted/app", true, "docker.io/trusted/", "matches rule"},
-	{"registry-1.docker.io/trusted/app:1", true, "docker.io/trusted/", "matches rule"},
-	{"untrusted/app", false, "", "allow_docker_hub is false"},
-	{"x.docker.example/a", true, "*.docker.example", "matches rule *.docker.example"},
-	{"mixed.case.example/a", true, "Mixed.Case.Example", "matches rule Mixed.Case.Example"},
-	{"a.corp:5000/x", false, "", "no rule matches"},  /* "*.corp:5000" was skipped */
-	{"a.10.0.0.1/x", false, "", "IPv4"},               /* invalid reference anyway */
-	{"Foo/bar", false, "", "no rule matches registry foo"},
+    {"ghcr.io/org/app", true, "ghcr.io", "ghcr.io matches rule ghcr.io"},
+    {"GHCR.IO/org/app:v2", true, "ghcr.io", "ghcr.io matches rule ghcr.io"},
+    {"ghcr.io/org/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+     true, "ghcr.io", "matches rule ghcr.io"},
+    {"ghcr.io:443/org/app", false, "", "rule ghcr.io matches only the default port"},
+    {"ghcr.io:5000/x", false, "", "no rule matches registry ghcr.io:5000"},
+    {"sub.ghcr.io/x", false, "", "no rule matches registry sub.ghcr.io"},
+    {"ghcr.io.evil.example/x", false, "", "no rule matches registry ghcr.io.evil.example"},
+    {"reg.example.com:5000/app", true, "reg.example.com:5000",
+     "reg.example.com:5000 matches rule reg.example.com:5000"},
+    {"reg.example.com:05000/app", true, "reg.example.com:5000", "matches rule"},
+    {"reg.example.com/app", false, "", "no rule matches registry reg.example.com"},
+    {"reg.example.com:5001/app", false, "", "no rule matches registry reg.example.com:5001"},
+    {"a.corp.example/x", true, "*.corp.example", "a.corp.example matches rule *.corp.example"},
+    {"a.b.c.corp.example/x", true, "*.corp.example", "matches rule *.corp.example"},
+    {"A.Corp.Example/x", true, "*.corp.example", "a.corp.example matches rule"},
+    {"corp.example/x", false, "", "rule *.corp.example matches subdomains of corp.example"},
+    {"a.corp.example:5000/x", false, "", "rule *.corp.example matches only the default port"},
+    {"evilcorp.example/x", false, "", "no rule matches registry evilcorp.example"},
+    {"a.corp.example.evil.com/x", false, "", "no rule matches"},
+    {"localhost:5000/x", true, "localhost:5000", "matches rule localhost:5000"},
+    {"localhost/x", false, "", "no rule matches registry localhost"},
+    {"localhost:5000", false, "", "allow_docker_hub is false"}, /* Hub image "localhost" */
+    {"[::1]:5001/x", true, "[::1]:5001", "[::1]:5001 matches rule [::1]:5001"},
+    {"[0:0:0:0:0:0:0:1]:5001/x", true, "[::1]:5001", "matches rule"},
+    {"[::1]/x", false, "", "no rule matches registry [::1]"},
+    {"10.0.0.1/x", true, "10.0.0.1", "matches rule 10.0.0.1"},
+    {"10.0.0.1:5000/x", false, "", "rule 10.0.0.1 matches only the default port"},
+    {"10.0.0.2/x", false, "", "no rule matches"},
+    {"quay.io/myorg/app", true, "quay.io/myorg/", "quay.io/myorg/app matches rule quay.io/myorg/"},
+    {"quay.io/myorg/sub/app:1", true, "quay.io/myorg/", "matches rule quay.io/myorg/"},
+    {"quay.io/myorg", true, "quay.io/myorg/", "matches rule quay.io/myorg/"},
+    {"quay.io/myorgx/app", false, "", "no rule matches registry quay.io"},
+    {"quay.io/other/myorg/app", false, "", "no rule matches registry quay.io"},
+    {"quay.io:443/myorg/app", false, "", "no rule matches registry quay.io:443"},
+    {"quay.io/app", false, "", "no rule matches"},
+    {"alpine", false, "", "allow_docker_hub is false"},
+    {"docker.io/library/alpine", false, "", "allow_docker_hub is false"},
+    {"trusted/app", true, "docker.io/trusted/", "docker.io/trusted/app matches rule"},
+    {"index.docker.io/trusted/app", true, "docker.io/trusted/", "matches rule"},
+    {"registry-1.docker.io/trusted/app:1", true, "docker.io/trusted/", "matches rule"},
+    {"untrusted/app", false, "", "allow_docker_hub is false"},
+    {"x.docker.example/a", true, "*.docker.example", "matches rule *.docker.example"},
+    {"mixed.case.example/a", true, "Mixed.Case.Example", "matches rule Mixed.Case.Example"},
+    {"a.corp:5000/x", false, "", "no rule matches"}, /* "*.corp:5000" was skipped */
+    {"a.10.0.0.1/x", false, "", "IPv4"},             /* invalid reference anyway */
+    {"Foo/bar", false, "", "no rule matches registry foo"},
 };
 
 /* allow_docker_hub = true */
 static const char *const hosts_b[] = {"ghcr.io", NULL};
 static const struct match_case cases_b[] = {
-	{"alpine", true, POLICY_HUB_RULE, "Docker Hub is allowed"},
-	{"registry-1.docker.io/library/alpine", true, POLICY_HUB_RULE, "Docker Hub is allowed"},
-	{"index.docker.io/u/a", true, POLICY_HUB_RULE, "Docker Hub is allowed"},
-	{"DOCKER.IO/u/a", true, POLICY_HUB_RULE, "Docker Hub is allowed"},
-	{"docker.io:443/alpine", false, "", "no rule matches registry docker.io:443"},
-	{"docker.io.evil.example/alpine", false, "", "no rule matches"},
-	{"Foo/bar", false, "", "no rule matches registry foo"},
-	{"quay.io/x", false, "", "no rule matches registry quay.io"},
-	{"ghcr.io/x", true, "ghcr.io", "matches rule ghcr.io"},
+    {"alpine", true, POLICY_HUB_RULE, "Docker Hub is allowed"},
+    {"registry-1.docker.io/library/alpine", true, POLICY_HUB_RULE, "Docker Hub is allowed"},
+    {"index.docker.io/u/a", true, POLICY_HUB_RULE, "Docker Hub is allowed"},
+    {"DOCKER.IO/u/a", true, POLICY_HUB_RULE, "Docker Hub is allowed"},
+    {"docker.io:443/alpine", false, "", "no rule matches registry docker.io:443"},
+    {"docker.io.evil.example/alpine", false, "", "no rule matches"},
+    {"Foo/bar", false, "", "no rule matches registry foo"},
+    {"quay.io/x", false, "", "no rule matches registry quay.io"},
+    {"ghcr.io/x", true, "ghcr.io", "matches rule ghcr.io"},
 };
 
 /* Hub named by entries instead of the flag */
 static const char *const hosts_c[] = {"index.docker.io", NULL};
 static const struct match_case cases_c[] = {
-	{"alpine", true, "index.docker.io", "docker.io matches rule index.docker.io"},
-	{"registry-1.docker.io/u/a", true, "index.docker.io", "matches rule"},
-	{"docker.io:5000/u/a", false, "", "no rule matches"},
+    {"alpine", true, "index.docker.io", "docker.io matches rule index.docker.io"},
+    {"registry-1.docker.io/u/a", true, "index.docker.io", "matches rule"},
+    {"docker.io:5000/u/a", false, "", "no rule matches"},
 };
 static const char *const hosts_d[] = {"*.docker.io", NULL};
 static const struct match_case cases_d[] = {
-	{"registry-1.docker.io/u/a", false, "", "rule *.docker.io matches subdomains of docker.io"},
-	{"mirror.docker.io/u/a", true, "*.docker.io", "matches rule *.docker.io"},
+    {"registry-1.docker.io/u/a", false, "", "rule *.docker.io matches subdomains of docker.io"},
+    {"mirror.docker.io/u/a", true, "*.docker.io", "matches rule *.docker.io"},
 };
 
 static void run_cases(const struct policy_index *idx, const struct match_case *cases, size_t n,
-		      int64_t version)
+                      int64_t version)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct match_case *c = &cases[i];
@@ -156,7 +155,7 @@ static void run_cases(const struct policy_index *idx, const struct match_case *c
 
 		if (d.allowed != c->allowed)
 			fail_msg("'%s': allowed=%d, want %d (%s)", c->ref, d.allowed, c->allowed,
-				 d.reason);
+			         d.reason);
 		if (strcmp(d.rule, c->rule) != 0)
 			fail_msg("'%s': rule '%s', want '%s'", c->ref, d.rule, c->rule);
 		if (strstr(d.reason, c->reason) == NULL)
@@ -350,14 +349,14 @@ static void test_metadata(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_policy_a),
-		cmocka_unit_test(test_policy_hub),
-		cmocka_unit_test(test_normalized_in_reply),
-		cmocka_unit_test(test_no_policy),
-		cmocka_unit_test(test_expired),
-		cmocka_unit_test(test_invalid_with_policy),
-		cmocka_unit_test(test_large),
-		cmocka_unit_test(test_metadata),
+	    cmocka_unit_test(test_policy_a),
+	    cmocka_unit_test(test_policy_hub),
+	    cmocka_unit_test(test_normalized_in_reply),
+	    cmocka_unit_test(test_no_policy),
+	    cmocka_unit_test(test_expired),
+	    cmocka_unit_test(test_invalid_with_policy),
+	    cmocka_unit_test(test_large),
+	    cmocka_unit_test(test_metadata),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
