@@ -73,9 +73,9 @@ struct fetch_plan {
 	char *url;     /* normalised by the URL parser */
 	bool insecure; /* http://127.0.0.1 or http://[::1] */
 	char *etag;
-	char *ca;      /* CA bundle contents */
+	char *ca; /* CA bundle contents */
 	size_t ca_len;
-	char *pin;     /* "sha256//..." */
+	char *pin; /* "sha256//..." */
 	char *proxy;
 	uid_t uid;
 	gid_t gid;
@@ -120,7 +120,7 @@ static int fetch_url_part(CURLU *u, CURLUPart part, char **out)
 
 /* Parses and checks url; on success *norm (may be NULL) gets the normalised URL. */
 static int fetch_check_url2(const char *url, bool allow_loopback, char **norm, bool *insecure,
-			    struct rp_err *err)
+                            struct rp_err *err)
 {
 	CURLU *u = NULL;
 	char *scheme = NULL, *host = NULL, *tmp = NULL;
@@ -129,40 +129,48 @@ static int fetch_check_url2(const char *url, bool allow_loopback, char **norm, b
 	if (url == NULL || url[0] == '\0')
 		return rp_seterr(err, "E_FETCH_URL", "no policy URL is configured");
 	if (!fetch_printable(url, FETCH_MAX_URL))
-		return rp_seterr(err, "E_FETCH_URL", "the policy URL is too long or has control "
-						     "characters");
+		return rp_seterr(err, "E_FETCH_URL",
+		                 "the policy URL is too long or has control "
+		                 "characters");
 	u = curl_url();
 	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    !fetch_url_part(u, CURLUPART_SCHEME, &scheme) ||
 	    !fetch_url_part(u, CURLUPART_HOST, &host) || host[0] == '\0') {
-		rp_seterr(err, "E_FETCH_URL", "the policy URL %s cannot be parsed; use "
-					      "https://host/path", url);
+		rp_seterr(err, "E_FETCH_URL",
+		          "the policy URL %s cannot be parsed; use "
+		          "https://host/path",
+		          url);
 		goto out;
 	}
 	if (fetch_url_part(u, CURLUPART_USER, &tmp)) {
-		rp_seterr(err, "E_FETCH_URL", "the policy URL carries a user name or password; "
-					      "credentials in URLs are refused");
+		rp_seterr(err, "E_FETCH_URL",
+		          "the policy URL carries a user name or password; "
+		          "credentials in URLs are refused");
 		goto out;
 	}
 	*insecure = strcmp(scheme, "http") == 0;
 	if (strcmp(scheme, "https") != 0 && !*insecure) {
-		rp_seterr(err, "E_FETCH_URL", "the policy URL scheme \"%s\" is refused; only "
-					      "https is allowed", scheme);
+		rp_seterr(err, "E_FETCH_URL",
+		          "the policy URL scheme \"%s\" is refused; only "
+		          "https is allowed",
+		          scheme);
 		goto out;
 	}
 	if (*insecure && !allow_loopback) {
-		rp_seterr(err, "E_FETCH_URL", "http:// policy URLs are refused; use https "
-					      "(allow_insecure_loopback permits http only to "
-					      "127.0.0.1 and [::1], for tests)");
+		rp_seterr(err, "E_FETCH_URL",
+		          "http:// policy URLs are refused; use https "
+		          "(allow_insecure_loopback permits http only to "
+		          "127.0.0.1 and [::1], for tests)");
 		goto out;
 	}
 	curl_free(tmp);
 	tmp = NULL;
 	if (*insecure && ((strcmp(host, "127.0.0.1") != 0 && strcmp(host, "[::1]") != 0) ||
-			  fetch_url_part(u, CURLUPART_ZONEID, &tmp))) {
-		rp_seterr(err, "E_FETCH_URL", "http:// is allowed only to the literal addresses "
-					      "127.0.0.1 and [::1], not to \"%s\"; use https",
-			  host);
+	                  fetch_url_part(u, CURLUPART_ZONEID, &tmp))) {
+		rp_seterr(err, "E_FETCH_URL",
+		          "http:// is allowed only to the literal addresses "
+		          "127.0.0.1 and [::1], not to \"%s\"; use https",
+		          host);
 		goto out;
 	}
 	curl_free(tmp);
@@ -192,7 +200,7 @@ int fetch_check_url(const char *url, bool allow_insecure_loopback, struct rp_err
 }
 
 static int fetch_read_file(const char *path, size_t max, char **buf, size_t *len,
-			   struct rp_err *err)
+                           struct rp_err *err)
 {
 	struct stat sb;
 	ssize_t n;
@@ -202,11 +210,11 @@ static int fetch_read_file(const char *path, size_t max, char **buf, size_t *len
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return rp_seterr(err, "E_FETCH_CONFIG", "cannot open %s: %s", path,
-				 strerror(errno));
+		                 strerror(errno));
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
 	    (size_t)sb.st_size > max) {
-		rp_seterr(err, "E_FETCH_CONFIG", "%s is not a regular file of 1 to %zu bytes",
-			  path, max);
+		rp_seterr(err, "E_FETCH_CONFIG", "%s is not a regular file of 1 to %zu bytes", path,
+		          max);
 		goto out;
 	}
 	*buf = malloc((size_t)sb.st_size + 1);
@@ -220,7 +228,7 @@ static int fetch_read_file(const char *path, size_t max, char **buf, size_t *len
 			continue;
 		if (n <= 0) {
 			rp_seterr(err, "E_FETCH_CONFIG", "cannot read %s: %s", path,
-				  n < 0 ? strerror(errno) : "file shrank");
+			          n < 0 ? strerror(errno) : "file shrank");
 			free(*buf);
 			*buf = NULL;
 			goto out;
@@ -258,8 +266,10 @@ static int fetch_pin_from_file(const char *path, char **pin, struct rp_err *err)
 	}
 	der_len = k != NULL ? i2d_PUBKEY(k, &der) : -1;
 	if (der_len <= 0) {
-		rp_seterr(err, "E_FETCH_CONFIG", "pinned_pubkey %s is not a PEM or DER public key "
-						 "(SubjectPublicKeyInfo)", path);
+		rp_seterr(err, "E_FETCH_CONFIG",
+		          "pinned_pubkey %s is not a PEM or DER public key "
+		          "(SubjectPublicKeyInfo)",
+		          path);
 		goto out;
 	}
 	SHA256(der, (size_t)der_len, md);
@@ -284,10 +294,11 @@ static int fetch_pin(const char *spec, char **pin, struct rp_err *err)
 		return fetch_pin_from_file(spec, pin, err);
 	if (strlen(spec) > FETCH_MAX_PIN ||
 	    strspn(spec, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/=;") !=
-		strlen(spec))
-		return rp_seterr(err, "E_FETCH_CONFIG", "pinned_pubkey must be "
-							"\"sha256//<base64>\" (several joined by "
-							"';') or a key file");
+	        strlen(spec))
+		return rp_seterr(err, "E_FETCH_CONFIG",
+		                 "pinned_pubkey must be "
+		                 "\"sha256//<base64>\" (several joined by "
+		                 "';') or a key file");
 	*pin = strdup(spec);
 	return *pin == NULL ? rp_seterr(err, "E_FETCH_NOMEM", "out of memory") : 0;
 }
@@ -301,11 +312,15 @@ static int fetch_user(const char *name, uid_t *uid, gid_t *gid, struct rp_err *e
 	errno = 0;
 	pw = getpwnam(name);
 	if (pw == NULL)
-		return rp_seterr(err, "E_FETCH_PRIV", "fetch user \"%s\" does not exist; nothing "
-						      "was fetched", name);
+		return rp_seterr(err, "E_FETCH_PRIV",
+		                 "fetch user \"%s\" does not exist; nothing "
+		                 "was fetched",
+		                 name);
 	if (pw->pw_uid == 0 || pw->pw_gid == 0)
-		return rp_seterr(err, "E_FETCH_PRIV", "fetch user \"%s\" has uid or gid 0; the "
-						      "fetch never runs as root", name);
+		return rp_seterr(err, "E_FETCH_PRIV",
+		                 "fetch user \"%s\" has uid or gid 0; the "
+		                 "fetch never runs as root",
+		                 name);
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
 	return 0;
@@ -321,8 +336,7 @@ static void fetch_plan_free(struct fetch_plan *pl)
 	memset(pl, 0, sizeof(*pl));
 }
 
-static int fetch_plan_numbers(const struct fetch_opts *o, struct fetch_plan *pl,
-			      struct rp_err *err)
+static int fetch_plan_numbers(const struct fetch_opts *o, struct fetch_plan *pl, struct rp_err *err)
 {
 	pl->max_bytes = o->max_bytes ? o->max_bytes : FETCH_DEFAULT_MAX_BYTES;
 	pl->connect_ms = o->connect_timeout_ms ? o->connect_timeout_ms : FETCH_DEFAULT_CONNECT_MS;
@@ -331,11 +345,12 @@ static int fetch_plan_numbers(const struct fetch_opts *o, struct fetch_plan *pl,
 	pl->low_s = o->low_speed_time_s ? o->low_speed_time_s : FETCH_DEFAULT_LOW_SPEED_S;
 	if (pl->max_bytes > FETCH_HARD_MAX_BYTES)
 		return rp_seterr(err, "E_FETCH_CONFIG", "max_bytes %zu is above the limit of %u",
-				 pl->max_bytes, FETCH_HARD_MAX_BYTES);
+		                 pl->max_bytes, FETCH_HARD_MAX_BYTES);
 	if (pl->connect_ms < 0 || pl->total_ms < 0 || pl->total_ms > 24L * 3600 * 1000 ||
 	    pl->low_s < 0)
-		return rp_seterr(err, "E_FETCH_CONFIG", "fetch timeouts must be positive and "
-							"under a day");
+		return rp_seterr(err, "E_FETCH_CONFIG",
+		                 "fetch timeouts must be positive and "
+		                 "under a day");
 	return 0;
 }
 
@@ -354,13 +369,15 @@ static int fetch_plan_make(const struct fetch_opts *o, struct fetch_plan *pl, st
 	if (o == NULL)
 		return rp_seterr(err, "E_FETCH_CONFIG", "no fetch options given");
 	if (o->etag != NULL && !fetch_printable(o->etag, FETCH_MAX_ETAG))
-		return rp_seterr(err, "E_FETCH_CONFIG", "the stored ETag is longer than %d bytes "
-							"or has control characters",
-				 FETCH_MAX_ETAG);
+		return rp_seterr(err, "E_FETCH_CONFIG",
+		                 "the stored ETag is longer than %d bytes "
+		                 "or has control characters",
+		                 FETCH_MAX_ETAG);
 	if (o->proxy != NULL && !fetch_printable(o->proxy, FETCH_MAX_URL))
 		return rp_seterr(err, "E_FETCH_CONFIG", "the proxy setting has control characters");
 	if (fetch_plan_numbers(o, pl, err) < 0 ||
-	    fetch_check_url2(o->url, o->allow_insecure_loopback, &pl->url, &pl->insecure, err) < 0 ||
+	    fetch_check_url2(o->url, o->allow_insecure_loopback, &pl->url, &pl->insecure, err) <
+	        0 ||
 	    fetch_user(o->user, &pl->uid, &pl->gid, err) < 0 ||
 	    fetch_dup_opt(o->etag, &pl->etag, err) < 0 ||
 	    fetch_dup_opt(pl->insecure ? NULL : o->proxy, &pl->proxy, err) < 0)
@@ -414,19 +431,22 @@ int fetch_drop_privileges(uid_t uid, gid_t gid, struct rp_err *err)
 	if (uid == 0 || gid == 0)
 		return rp_seterr(err, "E_FETCH_PRIV", "refusing to drop to uid/gid 0");
 	if (fetch_setids(uid, gid) < 0)
-		return rp_seterr(err, "E_FETCH_PRIV", "dropping privileges to uid %u gid %u failed: "
-						      "%s; nothing was fetched",
-				 (unsigned)uid, (unsigned)gid, strerror(errno));
+		return rp_seterr(err, "E_FETCH_PRIV",
+		                 "dropping privileges to uid %u gid %u failed: "
+		                 "%s; nothing was fetched",
+		                 (unsigned)uid, (unsigned)gid, strerror(errno));
 	if (!fetch_ids_are(uid, gid))
-		return rp_seterr(err, "E_FETCH_PRIV", "privilege drop did not take effect; nothing "
-						      "was fetched");
+		return rp_seterr(err, "E_FETCH_PRIV",
+		                 "privilege drop did not take effect; nothing "
+		                 "was fetched");
 	if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0 || setegid(0) == 0)
-		return rp_seterr(err, "E_FETCH_PRIV", "root could be regained after the drop; "
-						      "nothing was fetched");
+		return rp_seterr(err, "E_FETCH_PRIV",
+		                 "root could be regained after the drop; "
+		                 "nothing was fetched");
 #ifdef __linux__
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return rp_seterr(err, "E_FETCH_PRIV", "prctl(no_new_privs/dumpable) failed: %s",
-				 strerror(errno));
+		                 strerror(errno));
 #endif
 	return 0;
 }
@@ -563,7 +583,7 @@ static size_t fetch_header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 }
 
 static int fetch_child_setopts(CURL *h, const struct fetch_plan *pl, struct fetch_body *b,
-			       char *errbuf, struct curl_slist **hdrs)
+                               char *errbuf, struct curl_slist **hdrs)
 {
 	char line[FETCH_MAX_ETAG + 32];
 	int bad = 0;
@@ -612,7 +632,7 @@ static int fetch_child_setopts(CURL *h, const struct fetch_plan *pl, struct fetc
 
 /* Runs the transfer and fills w; returns nothing, the caller replies. */
 static void fetch_child_transfer(const struct fetch_plan *pl, struct fetch_body *b,
-				 struct fetch_wire *w)
+                                 struct fetch_wire *w)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
@@ -627,7 +647,7 @@ static void fetch_child_transfer(const struct fetch_plan *pl, struct fetch_body 
 	}
 	if (fetch_child_setopts(h, pl, b, errbuf, &hdrs) < 0) {
 		rp_strlcpy(w->text, "libcurl refused an option (too old a libcurl?)",
-			   sizeof(w->text));
+		           sizeof(w->text));
 		return;
 	}
 	rc = curl_easy_perform(h);
@@ -895,11 +915,11 @@ static int fetch_curl_err(const struct fetch_wire *w, const char *text, struct r
 		break;
 	}
 	return rp_seterr(err, code, "policy fetch failed: %s (curl %d: %s)", what,
-			 (int)w->curl_code, text);
+	                 (int)w->curl_code, text);
 }
 
-static int fetch_decode(const struct fetch_wire *w, struct fetch_job *job,
-			struct fetch_result *res, struct rp_err *err)
+static int fetch_decode(const struct fetch_wire *w, struct fetch_job *job, struct fetch_result *res,
+                        struct rp_err *err)
 {
 	char text[300];
 
@@ -916,15 +936,18 @@ static int fetch_decode(const struct fetch_wire *w, struct fetch_job *job,
 		res->status = FETCH_NOT_MODIFIED;
 		return 0;
 	case FW_HTTP:
-		return rp_seterr(err, "E_FETCH_HTTP", "policy server answered HTTP %d, expected "
-						      "200%s", (int)w->http_code,
-				 w->http_code >= 300 && w->http_code < 400
-				     ? " (redirects are not followed for http:// loopback URLs)"
-				     : "");
+		return rp_seterr(err, "E_FETCH_HTTP",
+		                 "policy server answered HTTP %d, expected "
+		                 "200%s",
+		                 (int)w->http_code,
+		                 w->http_code >= 300 && w->http_code < 400
+		                     ? " (redirects are not followed for http:// loopback URLs)"
+		                     : "");
 	case FW_TOO_LARGE:
-		return rp_seterr(err, "E_FETCH_TOO_LARGE", "policy is larger than the %zu-byte "
-							   "limit; download aborted",
-				 job->max_bytes);
+		return rp_seterr(err, "E_FETCH_TOO_LARGE",
+		                 "policy is larger than the %zu-byte "
+		                 "limit; download aborted",
+		                 job->max_bytes);
 	case FW_CURL:
 		return fetch_curl_err(w, text, err);
 	case FW_PRIV:
@@ -938,10 +961,11 @@ static int fetch_child_status_err(int st, struct rp_err *err)
 {
 	if (st >= 0 && WIFSIGNALED(st))
 		return rp_seterr(err, "E_FETCH_CHILD", "fetch child was killed by signal %d%s",
-				 WTERMSIG(st), WTERMSIG(st) == SIGALRM ? " (watchdog)" : "");
-	return rp_seterr(err, "E_FETCH_CHILD", "fetch child ended without a complete answer "
-					       "(exit status %d)",
-			 st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		                 WTERMSIG(st), WTERMSIG(st) == SIGALRM ? " (watchdog)" : "");
+	return rp_seterr(err, "E_FETCH_CHILD",
+	                 "fetch child ended without a complete answer "
+	                 "(exit status %d)",
+	                 st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
 int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err *err)
@@ -962,8 +986,8 @@ int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err 
 	job->pid = -1;
 	if (job->state == JS_BAD) {
 		rp_seterr(err, "E_FETCH_CHILD", "fetch child sent a malformed answer%s%s",
-			  job->read_errno ? ": " : "",
-			  job->read_errno ? strerror(job->read_errno) : "");
+		          job->read_errno ? ": " : "",
+		          job->read_errno ? strerror(job->read_errno) : "");
 		goto out;
 	}
 	memcpy(&w, job->hdr, sizeof(w));
@@ -975,8 +999,9 @@ int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err 
 	w.etag[sizeof(w.etag) - 1] = '\0';
 	w.text[sizeof(w.text) - 1] = '\0';
 	if (w.kind != FW_PRIV && (w.uid == 0 || w.gid == 0)) {
-		rp_seterr(err, "E_FETCH_PRIV", "fetch child reported running as root; result "
-					       "discarded");
+		rp_seterr(err, "E_FETCH_PRIV",
+		          "fetch child reported running as root; result "
+		          "discarded");
 		goto out;
 	}
 	res->http_code = w.http_code;
@@ -1005,8 +1030,9 @@ int fetch_run(const struct fetch_opts *o, struct fetch_result *res, struct rp_er
 		t = fetch_timeout_ms(&job);
 		if (t == 0) {
 			fetch_abort(&job);
-			return rp_seterr(err, "E_FETCH_TIMEOUT", "policy fetch did not finish in "
-								 "time; the child was stopped");
+			return rp_seterr(err, "E_FETCH_TIMEOUT",
+			                 "policy fetch did not finish in "
+			                 "time; the child was stopped");
 		}
 		pfd.fd = job.fd;
 		pfd.events = POLLIN;

@@ -61,15 +61,15 @@ struct fetch_result {
 
 /* One fetch in progress.  Zero it (or call fetch_job_init) before use. */
 struct fetch_job {
-	pid_t pid;              /* child, -1 when none */
-	int fd;                 /* non-blocking read end: poll for POLLIN; -1 when none */
-	long long deadline_ms;  /* CLOCK_MONOTONIC backstop, see fetch_timeout_ms() */
+	pid_t pid;             /* child, -1 when none */
+	int fd;                /* non-blocking read end: poll for POLLIN; -1 when none */
+	long long deadline_ms; /* CLOCK_MONOTONIC backstop, see fetch_timeout_ms() */
 	size_t max_bytes;
-	unsigned char *hdr;     /* fixed-size wire header being read */
+	unsigned char *hdr; /* fixed-size wire header being read */
 	size_t hdr_got;
 	unsigned char *body;
 	size_t body_len, body_got;
-	int state;              /* internal */
+	int state; /* internal */
 	int read_errno;
 };
 

@@ -52,29 +52,28 @@ static int store_errno_err(struct rp_err *err, int e, const char *what, const ch
 {
 	if (e == ENOSPC || e == EDQUOT)
 		return rp_seterr(err, "E_STORE_DISK_FULL",
-				 "disk full while %s %s; the previous policy was kept; free space "
-				 "on that file system and retry",
-				 what, path);
-	return rp_seterr(err, "E_STORE_IO",
-			 "%s %s failed: %s; the previous policy was kept", what, path,
-			 strerror(e));
+		                 "disk full while %s %s; the previous policy was kept; free space "
+		                 "on that file system and retry",
+		                 what, path);
+	return rp_seterr(err, "E_STORE_IO", "%s %s failed: %s; the previous policy was kept", what,
+	                 path, strerror(e));
 }
 
 static int store_sqlite_err(struct rp_err *err, sqlite3 *db, int rc, const char *what,
-			    const char *path)
+                            const char *path)
 {
 	int prim = rc & 0xff;
 	int sys = db != NULL ? sqlite3_system_errno(db) : 0;
 
 	if (prim == SQLITE_FULL || (prim == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT)))
 		return rp_seterr(err, "E_STORE_DISK_FULL",
-				 "disk full while %s %s; the previous policy was kept; free space "
-				 "on that file system and retry",
-				 what, path);
+		                 "disk full while %s %s; the previous policy was kept; free space "
+		                 "on that file system and retry",
+		                 what, path);
 	if (prim == SQLITE_NOMEM)
 		return rp_seterr(err, "E_STORE_NOMEM", "out of memory while %s %s", what, path);
-	return rp_seterr(err, "E_STORE_IO", "%s %s failed: %s; the previous policy was kept",
-			 what, path, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	return rp_seterr(err, "E_STORE_IO", "%s %s failed: %s; the previous policy was kept", what,
+	                 path, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
 static int store_valid_text(const char *s, size_t max, int allow_empty)
@@ -100,8 +99,7 @@ static int store_valid_host(const char *h)
 		return 0;
 	for (const char *c = h; *c != '\0'; c++) {
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '.' ||
-		      *c == '-' || *c == ':' || *c == '*' || *c == '_' || *c == '[' ||
-		      *c == ']'))
+		      *c == '-' || *c == ':' || *c == '*' || *c == '_' || *c == '[' || *c == ']'))
 			return 0;
 	}
 	return 1;
@@ -122,27 +120,31 @@ static int store_valid_sha256(const char *s)
 static int store_check_policy(const struct policy *p, struct rp_err *err, const char *code)
 {
 	if (!store_valid_text(p->org, POLICY_MAX_ORG, 0))
-		return rp_seterr(err, code, "policy org is missing, too long or has control "
-					    "characters");
+		return rp_seterr(err, code,
+		                 "policy org is missing, too long or has control "
+		                 "characters");
 	if (p->version < 0 || p->issued_at < 0 || p->expires_at < 0)
 		return rp_seterr(err, code, "policy version or timestamps are negative");
 	if (p->n_registries > POLICY_MAX_REGISTRIES)
 		return rp_seterr(err, code, "policy has %zu registries (at most %d)",
-				 p->n_registries, POLICY_MAX_REGISTRIES);
+		                 p->n_registries, POLICY_MAX_REGISTRIES);
 	if (p->n_registries > 0 && p->registries == NULL)
 		return rp_seterr(err, code, "policy registry list is missing");
 	for (size_t i = 0; i < p->n_registries; i++) {
 		const struct policy_registry *r = &p->registries[i];
 		if (!store_valid_host(r->host))
-			return rp_seterr(err, code, "registries[%zu].host is empty, too long or "
-						    "has characters a host cannot have", i);
+			return rp_seterr(err, code,
+			                 "registries[%zu].host is empty, too long or "
+			                 "has characters a host cannot have",
+			                 i);
 		if (!store_valid_text(r->nickname, POLICY_MAX_NICKNAME, 1))
-			return rp_seterr(err, code, "registries[%zu].nickname is missing, too "
-						    "long or has control characters", i);
-		if (r->kind != POLICY_EXACT && r->kind != POLICY_PORT &&
-		    r->kind != POLICY_WILDCARD)
+			return rp_seterr(err, code,
+			                 "registries[%zu].nickname is missing, too "
+			                 "long or has control characters",
+			                 i);
+		if (r->kind != POLICY_EXACT && r->kind != POLICY_PORT && r->kind != POLICY_WILDCARD)
 			return rp_seterr(err, code, "registries[%zu].kind %d is unknown", i,
-					 (int)r->kind);
+			                 (int)r->kind);
 	}
 	return 0;
 }
@@ -150,14 +152,18 @@ static int store_check_policy(const struct policy *p, struct rp_err *err, const 
 static int store_check_meta(const struct store_meta *m, struct rp_err *err, const char *code)
 {
 	if (!store_valid_text(m->source, STORE_MAX_TEXT, 1))
-		return rp_seterr(err, code, "meta source is missing, too long or has control "
-					    "characters");
+		return rp_seterr(err, code,
+		                 "meta source is missing, too long or has control "
+		                 "characters");
 	if (!store_valid_text(m->etag, STORE_MAX_ETAG, 1))
-		return rp_seterr(err, code, "meta etag is missing, longer than %d bytes or "
-					    "has control characters", STORE_MAX_ETAG);
+		return rp_seterr(err, code,
+		                 "meta etag is missing, longer than %d bytes or "
+		                 "has control characters",
+		                 STORE_MAX_ETAG);
 	if (!store_valid_text(m->signers, STORE_MAX_TEXT, 1))
-		return rp_seterr(err, code, "meta signers is missing, too long or has control "
-					    "characters");
+		return rp_seterr(err, code,
+		                 "meta signers is missing, too long or has control "
+		                 "characters");
 	if (!store_valid_sha256(m->payload_sha256))
 		return rp_seterr(err, code, "meta payload_sha256 is not 64 lowercase hex digits");
 	return 0;
@@ -174,7 +180,7 @@ static int store_split(const char *db_path, char **dir, const char **base, struc
 	*base = slash != NULL ? slash + 1 : db_path;
 	if (**base == '\0' || strlen(db_path) >= PATH_MAX - 16)
 		return rp_seterr(err, "E_STORE_ARG", "policy store path %s is not a file path",
-				 db_path);
+		                 db_path);
 	if (slash == NULL)
 		*dir = strdup(".");
 	else if (slash == db_path)
@@ -199,7 +205,7 @@ static int store_exec(sqlite3 *db, const char *sql, const char *tmp, struct rp_e
 
 /* Runs a pragma that answers with one text row and checks the answer. */
 static int store_pragma_expect(sqlite3 *db, const char *sql, const char *want, const char *tmp,
-			       struct rp_err *err)
+                               struct rp_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1;
@@ -212,8 +218,8 @@ static int store_pragma_expect(sqlite3 *db, const char *sql, const char *want, c
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW || sqlite3_column_text(st, 0) == NULL ||
 	    strcmp((const char *)sqlite3_column_text(st, 0), want) != 0) {
-		rp_seterr(err, "E_STORE_IO", "could not set \"%s\" on %s; nothing was changed",
-			  sql, tmp);
+		rp_seterr(err, "E_STORE_IO", "could not set \"%s\" on %s; nothing was changed", sql,
+		          tmp);
 		goto out;
 	}
 	ret = 0;
@@ -233,8 +239,8 @@ static int store_step_done(sqlite3 *db, sqlite3_stmt *st, const char *tmp, struc
 	return 0;
 }
 
-static int store_put_int(sqlite3 *db, sqlite3_stmt *st, const char *key, int64_t v,
-			 const char *tmp, struct rp_err *err)
+static int store_put_int(sqlite3 *db, sqlite3_stmt *st, const char *key, int64_t v, const char *tmp,
+                         struct rp_err *err)
 {
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, v);
@@ -242,7 +248,7 @@ static int store_put_int(sqlite3 *db, sqlite3_stmt *st, const char *key, int64_t
 }
 
 static int store_put_text(sqlite3 *db, sqlite3_stmt *st, const char *key, const char *v,
-			  const char *tmp, struct rp_err *err)
+                          const char *tmp, struct rp_err *err)
 {
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, v, -1, SQLITE_STATIC);
@@ -250,13 +256,12 @@ static int store_put_text(sqlite3 *db, sqlite3_stmt *st, const char *key, const 
 }
 
 static int store_write_meta(sqlite3 *db, const struct policy *p, const struct store_meta *m,
-			    const char *tmp, struct rp_err *err)
+                            const char *tmp, struct rp_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1;
 
-	rc = sqlite3_prepare_v2(db, "INSERT INTO meta(key, value) VALUES(?1, ?2)", -1, &st,
-				NULL);
+	rc = sqlite3_prepare_v2(db, "INSERT INTO meta(key, value) VALUES(?1, ?2)", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		store_sqlite_err(err, db, rc, "writing", tmp);
 		goto out;
@@ -280,13 +285,15 @@ out:
 }
 
 static int store_write_registries(sqlite3 *db, const struct policy *p, const char *tmp,
-				  struct rp_err *err)
+                                  struct rp_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1;
 
-	rc = sqlite3_prepare_v2(db, "INSERT INTO registries(host, nickname, kind) "
-				    "VALUES(?1, ?2, ?3)", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(db,
+	                        "INSERT INTO registries(host, nickname, kind) "
+	                        "VALUES(?1, ?2, ?3)",
+	                        -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		store_sqlite_err(err, db, rc, "writing", tmp);
 		goto out;
@@ -298,9 +305,10 @@ static int store_write_registries(sqlite3 *db, const struct policy *p, const cha
 		sqlite3_bind_int(st, 3, (int)r->kind);
 		rc = sqlite3_step(st);
 		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-			rp_seterr(err, "E_STORE_ARG", "registry host %s appears twice in the "
-						      "policy; the previous policy was kept",
-				  r->host);
+			rp_seterr(err, "E_STORE_ARG",
+			          "registry host %s appears twice in the "
+			          "policy; the previous policy was kept",
+			          r->host);
 			goto out;
 		}
 		if (rc != SQLITE_DONE) {
@@ -316,7 +324,7 @@ out:
 }
 
 static int store_write_envelope(sqlite3 *db, const char *env, size_t len, const char *tmp,
-				struct rp_err *err)
+                                struct rp_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1;
@@ -326,8 +334,7 @@ static int store_write_envelope(sqlite3 *db, const char *env, size_t len, const 
 		store_sqlite_err(err, db, rc, "writing", tmp);
 		goto out;
 	}
-	rc = sqlite3_bind_blob64(st, 1, len > 0 ? env : "", (sqlite3_uint64)len,
-				 SQLITE_STATIC);
+	rc = sqlite3_bind_blob64(st, 1, len > 0 ? env : "", (sqlite3_uint64)len, SQLITE_STATIC);
 	if (rc != SQLITE_OK) {
 		store_sqlite_err(err, db, rc, "writing", tmp);
 		goto out;
@@ -342,15 +349,14 @@ out:
 
 /* Fills the (empty, private) temp file with the whole store in one transaction. */
 static int store_write_db(const char *tmp, const struct policy *p, const struct store_meta *m,
-			  const char *env, size_t env_len, struct rp_err *err)
+                          const char *env, size_t env_len, struct rp_err *err)
 {
 	sqlite3 *db = NULL;
 	char pragmas[160];
 	int rc, ret = -1;
 
-	rc = sqlite3_open_v2(tmp, &db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE,
-			     NULL);
+	rc = sqlite3_open_v2(
+	    tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE, NULL);
 	if (rc != SQLITE_OK) {
 		store_sqlite_err(err, db, rc, "opening", tmp);
 		goto out;
@@ -358,11 +364,12 @@ static int store_write_db(const char *tmp, const struct policy *p, const struct 
 	if (store_pragma_expect(db, "PRAGMA journal_mode=OFF", "off", tmp, err) < 0)
 		goto out;
 	snprintf(pragmas, sizeof(pragmas),
-		 "PRAGMA synchronous=OFF; PRAGMA application_id=%d; PRAGMA user_version=%d;",
-		 STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
+	         "PRAGMA synchronous=OFF; PRAGMA application_id=%d; PRAGMA user_version=%d;",
+	         STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
 	if (store_exec(db, pragmas, tmp, err) < 0 || store_exec(db, "BEGIN", tmp, err) < 0 ||
 	    store_exec(db, store_schema_sql, tmp, err) < 0 ||
-	    store_write_meta(db, p, m, tmp, err) < 0 || store_write_registries(db, p, tmp, err) < 0 ||
+	    store_write_meta(db, p, m, tmp, err) < 0 ||
+	    store_write_registries(db, p, tmp, err) < 0 ||
 	    store_write_envelope(db, env, env_len, tmp, err) < 0 ||
 	    store_exec(db, "COMMIT", tmp, err) < 0)
 		goto out;
@@ -389,26 +396,33 @@ static int store_sync_dir(const char *dir, struct rp_err *err)
 
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return rp_seterr(err, "E_STORE_IO", "opening directory %s to sync it failed: "
-						    "%s; the new policy is in place but may not "
-						    "survive a crash", dir, strerror(errno));
+		return rp_seterr(err, "E_STORE_IO",
+		                 "opening directory %s to sync it failed: "
+		                 "%s; the new policy is in place but may not "
+		                 "survive a crash",
+		                 dir, strerror(errno));
 	if (store_fsync(fd) < 0 && errno != EINVAL)
-		ret = rp_seterr(err, "E_STORE_IO", "syncing directory %s failed: %s; the new "
-						   "policy is in place but may not survive a "
-						   "crash", dir, strerror(errno));
+		ret = rp_seterr(err, "E_STORE_IO",
+		                "syncing directory %s failed: %s; the new "
+		                "policy is in place but may not survive a "
+		                "crash",
+		                dir, strerror(errno));
 	close(fd);
 	return ret;
 }
 
 static int store_check_commit_args(const struct policy *p, const struct store_meta *m,
-				   const char *env, size_t env_len, struct rp_err *err)
+                                   const char *env, size_t env_len, struct rp_err *err)
 {
 	if (p == NULL || m == NULL || (env == NULL && env_len > 0))
-		return rp_seterr(err, "E_STORE_ARG", "store_commit needs a policy, its meta and "
-						     "the envelope");
+		return rp_seterr(err, "E_STORE_ARG",
+		                 "store_commit needs a policy, its meta and "
+		                 "the envelope");
 	if (env_len > (size_t)INT32_MAX)
-		return rp_seterr(err, "E_STORE_ARG", "envelope of %zu bytes is too large to "
-						     "store", env_len);
+		return rp_seterr(err, "E_STORE_ARG",
+		                 "envelope of %zu bytes is too large to "
+		                 "store",
+		                 env_len);
 	if (store_check_policy(p, err, "E_STORE_ARG") < 0 ||
 	    store_check_meta(m, err, "E_STORE_ARG") < 0)
 		return -1;
@@ -416,7 +430,7 @@ static int store_check_commit_args(const struct policy *p, const struct store_me
 }
 
 int store_commit(const char *db_path, const struct policy *p, const struct store_meta *m,
-		 const char *envelope, size_t envelope_len, struct rp_err *err)
+                 const char *envelope, size_t envelope_len, struct rp_err *err)
 {
 	char *dir = NULL, tmp[PATH_MAX];
 	const char *base;
@@ -478,7 +492,7 @@ int store_clean_temps(const char *db_path, struct rp_err *err)
 	d = opendir(dir);
 	if (d == NULL) {
 		rp_seterr(err, "E_STORE_IO", "cannot list %s to remove leftover temp files: %s",
-			  dir, strerror(errno));
+		          dir, strerror(errno));
 		goto out;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -489,7 +503,7 @@ int store_clean_temps(const char *db_path, struct rp_err *err)
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
 			rp_seterr(err, "E_STORE_IO", "cannot remove leftover temp file %s/%s: %s",
-				  dir, de->d_name, strerror(errno));
+			          dir, de->d_name, strerror(errno));
 			goto out;
 		}
 		n++;
@@ -514,11 +528,11 @@ int store_stat(const char *db_path, struct store_stat *st, struct rp_err *err)
 		if (errno == ENOENT)
 			return 1;
 		return rp_seterr(err, "E_STORE_IO", "cannot stat policy store %s: %s", db_path,
-				 strerror(errno));
+		                 strerror(errno));
 	}
 	if (!S_ISREG(sb.st_mode))
 		return rp_seterr(err, "E_STORE_CORRUPT", "policy store %s is not a regular file",
-				 db_path);
+		                 db_path);
 	if (st != NULL) {
 		st->dev = (uint64_t)sb.st_dev;
 		st->ino = (uint64_t)sb.st_ino;
@@ -547,8 +561,8 @@ static char *store_uri(const char *path)
 	o += path[0] == '/' ? 7 : 5;
 	for (const unsigned char *c = (const unsigned char *)path; *c != '\0'; c++) {
 		if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
-		    (*c >= '0' && *c <= '9') || *c == '/' || *c == '.' || *c == '_' ||
-		    *c == '~' || *c == '-') {
+		    (*c >= '0' && *c <= '9') || *c == '/' || *c == '.' || *c == '_' || *c == '~' ||
+		    *c == '-') {
 			*o++ = (char)*c;
 		} else {
 			*o++ = '%';
@@ -569,24 +583,23 @@ static int store_load_err(struct rp_err *err, sqlite3 *db, int rc, const char *p
 	if (prim == SQLITE_NOTADB || prim == SQLITE_CORRUPT || prim == SQLITE_ERROR ||
 	    prim == SQLITE_MISMATCH || prim == SQLITE_RANGE || prim == SQLITE_FORMAT)
 		return rp_seterr(err, "E_STORE_CORRUPT",
-				 "%s is not a readable rampart policy store (%s); refresh the "
-				 "policy as root to rebuild it",
-				 path, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		                 "%s is not a readable rampart policy store (%s); refresh the "
+		                 "policy as root to rebuild it",
+		                 path, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 	return rp_seterr(err, "E_STORE_IO", "reading policy store %s failed: %s", path,
-			 db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	                 db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
 static int store_corrupt(struct rp_err *err, const char *path, const char *what)
 {
 	return rp_seterr(err, "E_STORE_CORRUPT",
-			 "policy store %s is damaged or foreign: %s; refresh the policy as root "
-			 "to rebuild it",
-			 path, what);
+	                 "policy store %s is damaged or foreign: %s; refresh the policy as root "
+	                 "to rebuild it",
+	                 path, what);
 }
 
 /* Opens path read-only and immutable; 1 when it does not exist.  Fills *id. */
-static int store_open_ro(const char *path, sqlite3 **db, struct store_stat *id,
-			 struct rp_err *err)
+static int store_open_ro(const char *path, sqlite3 **db, struct store_stat *id, struct rp_err *err)
 {
 	struct store_stat after;
 	char *uri = NULL;
@@ -621,7 +634,7 @@ static int store_open_ro(const char *path, sqlite3 **db, struct store_stat *id,
 		*db = NULL;
 	}
 	rp_seterr(err, "E_STORE_IO", "policy store %s kept changing while it was opened; retry",
-		  path);
+	          path);
 out:
 	free(uri);
 	return ret;
@@ -633,8 +646,8 @@ static int store_check_app_id(sqlite3 *db, const char *path, struct rp_err *err)
 	int rc, ret = -1;
 	int64_t app = 0, uver = 0;
 
-	rc = sqlite3_prepare_v2(db, "SELECT * FROM pragma_application_id, pragma_user_version",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(db, "SELECT * FROM pragma_application_id, pragma_user_version", -1,
+	                        &st, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
@@ -649,9 +662,9 @@ static int store_check_app_id(sqlite3 *db, const char *path, struct rp_err *err)
 	}
 	if (uver > STORE_SCHEMA_VERSION) {
 		rp_seterr(err, "E_STORE_SCHEMA",
-			  "policy store %s has format %lld, this rampart reads format %d; "
-			  "upgrade rampart",
-			  path, (long long)uver, STORE_SCHEMA_VERSION);
+		          "policy store %s has format %lld, this rampart reads format %d; "
+		          "upgrade rampart",
+		          path, (long long)uver, STORE_SCHEMA_VERSION);
 		goto out;
 	}
 	if (uver != STORE_SCHEMA_VERSION) {
@@ -681,13 +694,23 @@ static int store_col_text(sqlite3_stmt *st, int col, size_t max, char **out)
 }
 
 enum store_key {
-	K_SCHEMA, K_ORG, K_VERSION, K_ISSUED, K_EXPIRES, K_HUB, K_FETCHED, K_SOURCE, K_ETAG,
-	K_SIGNERS, K_SHA, K_N
+	K_SCHEMA,
+	K_ORG,
+	K_VERSION,
+	K_ISSUED,
+	K_EXPIRES,
+	K_HUB,
+	K_FETCHED,
+	K_SOURCE,
+	K_ETAG,
+	K_SIGNERS,
+	K_SHA,
+	K_N
 };
 
 static const char *const store_keys[K_N] = {
-    "schema_version", "org",     "version", "issued_at", "expires_at",    "allow_docker_hub",
-    "fetched_at",     "source",  "etag",    "signers",   "payload_sha256"};
+    "schema_version", "org",    "version", "issued_at", "expires_at",    "allow_docker_hub",
+    "fetched_at",     "source", "etag",    "signers",   "payload_sha256"};
 
 /* One meta row into p/m; returns 0, -1 (bad value), -2 (no memory). */
 static int store_meta_row(sqlite3_stmt *st, int k, struct policy *p, struct store_meta *m)
@@ -743,8 +766,8 @@ static int store_meta_row(sqlite3_stmt *st, int k, struct policy *p, struct stor
 	return 0;
 }
 
-static int store_read_meta(sqlite3 *db, const char *path, struct policy *p,
-			   struct store_meta *m, struct rp_err *err)
+static int store_read_meta(sqlite3 *db, const char *path, struct policy *p, struct store_meta *m,
+                           struct rp_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int seen[K_N] = {0};
@@ -798,8 +821,7 @@ out:
 	return ret;
 }
 
-static int store_count_registries(sqlite3 *db, const char *path, size_t *n,
-				  struct rp_err *err)
+static int store_count_registries(sqlite3 *db, const char *path, size_t *n, struct rp_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1;
@@ -845,7 +867,7 @@ static int store_registry_row(sqlite3_stmt *st, struct policy_registry *r)
 
 /* Reads the registries in the order they were signed (rowid order). */
 static int store_read_registries(sqlite3 *db, const char *path, struct policy *p, size_t n,
-				 struct rp_err *err)
+                                 struct rp_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1;
@@ -856,7 +878,7 @@ static int store_read_registries(sqlite3 *db, const char *path, struct policy *p
 		goto out;
 	}
 	rc = sqlite3_prepare_v2(db, "SELECT host, nickname, kind FROM registries ORDER BY rowid",
-				-1, &st, NULL);
+	                        -1, &st, NULL);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (p->n_registries == n) {
 			store_corrupt(err, path, "registry count changed while reading");
@@ -871,7 +893,7 @@ static int store_read_registries(sqlite3 *db, const char *path, struct policy *p
 		if (rc < 0) {
 			char what[96];
 			snprintf(what, sizeof(what), "registry row %zu has a bad value",
-				 p->n_registries - 1);
+			         p->n_registries - 1);
 			store_corrupt(err, path, what);
 			goto out;
 		}
@@ -892,7 +914,7 @@ out:
 }
 
 static int store_read_envelope(sqlite3 *db, const char *path, char **env, size_t *len,
-			       struct rp_err *err)
+                               struct rp_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1, n;
@@ -937,7 +959,7 @@ out:
 
 /* Reads everything asked for into locals; the caller's outputs are set only on success. */
 static int store_load_all(const char *db_path, int want_regs, struct policy *p,
-			  struct store_meta *m, char **env, size_t *env_len, struct rp_err *err)
+                          struct store_meta *m, char **env, size_t *env_len, struct rp_err *err)
 {
 	sqlite3 *db = NULL;
 	int rc, ret = -1;
@@ -962,7 +984,7 @@ out:
 }
 
 int store_load(const char *db_path, struct policy *p, struct store_meta *m, char **envelope,
-	       size_t *envelope_len, struct rp_err *err)
+               size_t *envelope_len, struct rp_err *err)
 {
 	struct policy lp = {0};
 	struct store_meta lm = {0};
@@ -970,8 +992,8 @@ int store_load(const char *db_path, struct policy *p, struct store_meta *m, char
 	size_t env_len = 0;
 	int ret;
 
-	ret = store_load_all(db_path, p != NULL, &lp, &lm, envelope != NULL ? &env : NULL,
-			     &env_len, err);
+	ret = store_load_all(db_path, p != NULL, &lp, &lm, envelope != NULL ? &env : NULL, &env_len,
+	                     err);
 	if (ret != 0)
 		goto out;
 	if (p != NULL) {
@@ -995,8 +1017,7 @@ out:
 	return ret;
 }
 
-int store_load_meta(const char *db_path, struct policy *p, struct store_meta *m,
-		    struct rp_err *err)
+int store_load_meta(const char *db_path, struct policy *p, struct store_meta *m, struct rp_err *err)
 {
 	struct policy lp = {0};
 	struct store_meta lm = {0};

@@ -23,12 +23,12 @@
 /* Identity and ownership of the file at db_path (see store_stat()). */
 struct store_stat {
 	uint64_t dev;
-	uint64_t ino;   /* a changed (dev, ino) means a new policy was committed */
+	uint64_t ino; /* a changed (dev, ino) means a new policy was committed */
 	uid_t uid;
 	gid_t gid;
-	mode_t mode;    /* full st_mode */
+	mode_t mode; /* full st_mode */
 	int64_t size;
-	int64_t mtime;  /* unix seconds */
+	int64_t mtime; /* unix seconds */
 };
 
 struct store_meta {
@@ -38,8 +38,8 @@ struct store_meta {
 	char *signers;           /* comma-separated keyids that verified */
 	char payload_sha256[65]; /* lowercase hex of the verified payload bytes */
 	/* Filled by store_load()/store_load_meta(), ignored by store_commit(): */
-	size_t n_registries;     /* rows in the registries table */
-	struct store_stat file;  /* the file that was actually read */
+	size_t n_registries;    /* rows in the registries table */
+	struct store_stat file; /* the file that was actually read */
 };
 
 void store_meta_free(struct store_meta *m);
@@ -57,7 +57,7 @@ void store_meta_free(struct store_meta *m);
  * Returns 0 or -1 (err filled, live file untouched, temp removed).
  */
 int store_commit(const char *db_path, const struct policy *p, const struct store_meta *m,
-		 const char *envelope, size_t envelope_len, struct rp_err *err);
+                 const char *envelope, size_t envelope_len, struct rp_err *err);
 
 /* Removes leftover "<db>.tmp.*" files in db's directory; returns count removed or -1. */
 int store_clean_temps(const char *db_path, struct rp_err *err);
@@ -68,7 +68,7 @@ int store_clean_temps(const char *db_path, struct rp_err *err);
  * *envelope is malloc'd (caller frees).
  */
 int store_load(const char *db_path, struct policy *p, struct store_meta *m, char **envelope,
-	       size_t *envelope_len, struct rp_err *err);
+               size_t *envelope_len, struct rp_err *err);
 
 /*
  * Cheap variant of store_load(): reads only the meta table.  p gets org,
@@ -76,7 +76,7 @@ int store_load(const char *db_path, struct policy *p, struct store_meta *m, char
  * NULL, p->n_registries 0); m->n_registries gets the row count.  Same returns.
  */
 int store_load_meta(const char *db_path, struct policy *p, struct store_meta *m,
-		    struct rp_err *err);
+                    struct rp_err *err);
 
 /*
  * stat() of db_path for readers that reopen when the inode changes and for

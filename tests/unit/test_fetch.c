@@ -190,14 +190,14 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-#define NEED_SERVER()                                                                       \
-	do {                                                                                \
-		if (!srv.ok)                                                                \
-			skip();                                                             \
+#define NEED_SERVER()                                                                              \
+	do {                                                                                       \
+		if (!srv.ok)                                                                       \
+			skip();                                                                    \
 	} while (0)
 
-static void opts_for(struct fetch_opts *o, char *url, size_t urlsz, const char *scheme,
-		     int port, const char *path)
+static void opts_for(struct fetch_opts *o, char *url, size_t urlsz, const char *scheme, int port,
+                     const char *path)
 {
 	memset(o, 0, sizeof(*o));
 	snprintf(url, urlsz, "%s://127.0.0.1:%d%s", scheme, port, path);
@@ -637,7 +637,8 @@ static void test_oversize(void **state)
 		o.max_bytes = 4096;
 		expect_fail(&o, "E_FETCH_TOO_LARGE");
 
-		snprintf(path, sizeof(path), "%s?n=%d", paths[i], 50 << 20); /* 50 MiB: aborted early */
+		snprintf(path, sizeof(path), "%s?n=%d", paths[i],
+		         50 << 20); /* 50 MiB: aborted early */
 		opts_for(&o, url, sizeof(url), "https", srv.https, path);
 		o.max_bytes = 4096;
 		assert_true(expect_fail(&o, "E_FETCH_TOO_LARGE") < 3000);
@@ -761,7 +762,7 @@ static void check_child_fds(pid_t pid)
 			assert_non_null(strstr(target, "pipe:"));
 		else
 			assert_true(strncmp(target, "socket:", 7) == 0 ||
-				    strncmp(target, "anon_inode:", 11) == 0);
+			            strncmp(target, "anon_inode:", 11) == 0);
 	}
 	closedir(d);
 }
@@ -792,7 +793,7 @@ static void test_poll_api_and_sandbox(void **state)
 	/* wait (bounded) until the child has dropped root, then inspect it */
 	t0 = now_ms();
 	snprintf(uid, sizeof(uid), "\t%u\t%u\t%u\t%u\n", (unsigned)srv.nobody_uid,
-		 (unsigned)srv.nobody_uid, (unsigned)srv.nobody_uid, (unsigned)srv.nobody_uid);
+	         (unsigned)srv.nobody_uid, (unsigned)srv.nobody_uid, (unsigned)srv.nobody_uid);
 	while (now_ms() - t0 < 3000 &&
 	       (proc_status_field(job.pid, "Uid:", val, sizeof(val)) < 0 || strcmp(val, uid) != 0))
 		usleep(20000);

@@ -92,9 +92,10 @@ static void make_policy(struct policy *p, size_t n, int64_t version)
 			snprintf(buf, sizeof(buf), "r%zu-v%lld.example.com", i, (long long)version);
 		else if (r->kind == POLICY_PORT)
 			snprintf(buf, sizeof(buf), "r%zu-v%lld.example.com:5000", i,
-				 (long long)version);
+			         (long long)version);
 		else
-			snprintf(buf, sizeof(buf), "*.r%zu-v%lld.example.com", i, (long long)version);
+			snprintf(buf, sizeof(buf), "*.r%zu-v%lld.example.com", i,
+			         (long long)version);
 		r->host = strdup(buf);
 		snprintf(buf, sizeof(buf), i % 5 == 0 ? "" : "nick %zu", i);
 		r->nickname = strdup(buf);
@@ -327,9 +328,9 @@ static void test_load_foreign_and_insane(void **state)
 
 	/* a foreign SQLite database */
 	assert_int_equal(sqlite3_open(fx->db, &h), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(h, "CREATE TABLE t(x); INSERT INTO t VALUES(1);", NULL,
-				      NULL, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(h, "CREATE TABLE t(x); INSERT INTO t VALUES(1);", NULL, NULL, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_close(h), SQLITE_OK);
 	expect_load_error(fx->db, "E_STORE_CORRUPT");
 
@@ -341,8 +342,7 @@ static void test_load_foreign_and_insane(void **state)
 	tamper(fx->db, "UPDATE meta SET value=-1 WHERE key='version'", "E_STORE_CORRUPT");
 	tamper(fx->db, "UPDATE meta SET value=2 WHERE key='allow_docker_hub'", "E_STORE_CORRUPT");
 	tamper(fx->db, "UPDATE meta SET value=2 WHERE key='schema_version'", "E_STORE_CORRUPT");
-	tamper(fx->db, "UPDATE meta SET value='ABC' WHERE key='payload_sha256'",
-	       "E_STORE_CORRUPT");
+	tamper(fx->db, "UPDATE meta SET value='ABC' WHERE key='payload_sha256'", "E_STORE_CORRUPT");
 	tamper(fx->db, "UPDATE meta SET value=x'41' WHERE key='org'", "E_STORE_CORRUPT");
 	tamper(fx->db, "UPDATE meta SET value='a'||char(10)||'b' WHERE key='etag'",
 	       "E_STORE_CORRUPT");
@@ -446,7 +446,7 @@ static void test_commit_rename_fails_cleans_temp(void **state)
 	make_policy(&p, 20, 1);
 	make_meta(&m, sha_a);
 	assert_int_equal(store_commit(fx->db, &p, &m, envelope_a, sizeof(envelope_a) - 1, &err),
-			 -1);
+	                 -1);
 	assert_string_equal(err.code, "E_STORE_IO");
 	assert_int_equal(count_prefix(fx->dir, "policy.db.tmp."), 0);
 	policy_free(&p);
@@ -515,7 +515,8 @@ static void test_commit_write_fails_midway(void **state)
 		make_meta(&m, sha_a);
 		if (store_commit(fx->db, &p, &m, envelope_a, 3, &err) != -1)
 			_exit(11);
-		if (strcmp(err.code, "E_STORE_IO") != 0 || !strstr(err.msg, "previous policy was kept"))
+		if (strcmp(err.code, "E_STORE_IO") != 0 ||
+		    !strstr(err.msg, "previous policy was kept"))
 			_exit(12);
 		_exit(0);
 	}
@@ -623,9 +624,9 @@ static void test_unprivileged_cannot_write(void **state)
 static void test_clean_temps(void **state)
 {
 	struct fixture *fx = *state;
-	const char *names[] = {"policy.db.tmp.abc123", "policy.db.tmp.Z", "policy.db.tmpx",
-			       "policy.db", "other.db.tmp.abc123", "xpolicy.db.tmp.abc123",
-			       "policy.db-journal"};
+	const char *names[] = {
+	    "policy.db.tmp.abc123", "policy.db.tmp.Z",       "policy.db.tmpx",   "policy.db",
+	    "other.db.tmp.abc123",  "xpolicy.db.tmp.abc123", "policy.db-journal"};
 	char path[PATH_MAX + 64], target[PATH_MAX + 64];
 	struct rp_err err = {0};
 
@@ -663,9 +664,9 @@ static int64_t reader_version(sqlite3 *h)
 	sqlite3_stmt *st = NULL;
 	int64_t v = -1;
 
-	assert_int_equal(sqlite3_prepare_v2(h, "SELECT value FROM meta WHERE key='version'", -1,
-					    &st, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(h, "SELECT value FROM meta WHERE key='version'", -1, &st, NULL),
+	    SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -678,9 +679,9 @@ static void reader_check_rows(sqlite3 *h, int64_t version, int n)
 	char want[64];
 	int i = 0;
 
-	assert_int_equal(sqlite3_prepare_v2(h, "SELECT host FROM registries ORDER BY rowid", -1,
-					    &st, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(h, "SELECT host FROM registries ORDER BY rowid", -1, &st, NULL),
+	    SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(want, sizeof(want), "-v%lld.example.com", (long long)version);
 		assert_non_null(strstr((const char *)sqlite3_column_text(st, 0), want));
@@ -703,7 +704,7 @@ static void test_reader_keeps_old_policy(void **state)
 	assert_int_equal(store_stat(fx->db, &before, &err), 0);
 	snprintf(uri, sizeof(uri), "file://%s?mode=ro&immutable=1", fx->db);
 	assert_int_equal(sqlite3_open_v2(uri, &h, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL),
-			 SQLITE_OK);
+	                 SQLITE_OK);
 	assert_int_equal(reader_version(h), 1);
 	for (int64_t v = 2; v <= 4; v++) {
 		commit_ok(fx->db, 3000, v);
