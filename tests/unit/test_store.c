@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -721,6 +722,104 @@ static void test_reader_keeps_old_policy(void **state)
 	assert_int_equal(count_prefix(fx->dir, "policy.db"), 1);
 }
 
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Every registry of a loaded policy belongs to the same version as its meta. */
+static int consistent(const struct policy *q)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "-v%lld.example.com", (long long)q->version);
+	for (size_t i = 0; i < q->n_registries; i++)
+		if (strstr(q->registries[i].host, want) == NULL)
+			return 0;
+	return 1;
+}
+
+/* Readers looping during 200 commits never see an error or a mix of two policies. */
+static void test_readers_during_commits(void **state)
+{
+	struct fixture *fx = *state;
+	char stop[PATH_MAX + 8];
+	pid_t pid;
+	int st;
+
+	snprintf(stop, sizeof(stop), "%s/stop", fx->dir);
+	commit_ok(fx->db, 300, 1);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int64_t last = 0;
+		long loads = 0;
+
+		while (access(stop, F_OK) != 0 && loads < 1000000) {
+			struct policy q = {0};
+			struct rp_err err = {0};
+
+			if (store_load(fx->db, &q, NULL, NULL, NULL, &err) != 0 ||
+			    !consistent(&q) || q.n_registries != 300 || q.version < last)
+				_exit(1);
+			last = q.version;
+			policy_free(&q);
+			loads++;
+		}
+		_exit(loads > 0 && last > 1 ? 0 : 2);
+	}
+	for (int64_t v = 2; v <= 201; v++)
+		commit_ok(fx->db, 300, v);
+	usleep(50000);
+	write_file(stop, "", 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* kill -9 of a writer at any point leaves the old or the new policy, never a broken one. */
+static void test_kill9_during_commit(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t live = 1;
+	int leftovers = 0;
+	long long t0, full_us;
+	struct rp_err err = {0};
+
+	/* how long one full commit takes here (sanitizers make it slower) */
+	t0 = now_us();
+	commit_ok(fx->db, POLICY_MAX_REGISTRIES, 1);
+	full_us = now_us() - t0;
+	commit_ok(fx->db, 50, 1);
+	for (int round = 0; round < 30; round++) {
+		struct policy q = {0};
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			commit_ok(fx->db, POLICY_MAX_REGISTRIES, live + 1);
+			_exit(0);
+		}
+		usleep((useconds_t)(full_us * 3 / 2 * round / 30)); /* 0 .. 1.5x a commit */
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, NULL, 0), pid);
+		assert_int_equal(store_load(fx->db, &q, NULL, NULL, NULL, &err), 0);
+		assert_true(q.version == live || q.version == live + 1);
+		assert_true(consistent(&q));
+		assert_int_equal(q.n_registries, q.version == 1 ? 50 : POLICY_MAX_REGISTRIES);
+		live = q.version;
+		policy_free(&q);
+		leftovers += store_clean_temps(fx->db, &err);
+		assert_int_equal(count_prefix(fx->dir, "policy.db.tmp."), 0);
+	}
+	/* the rounds must have hit both sides of the rename */
+	assert_true(leftovers > 0);
+	assert_true(live > 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -741,6 +840,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unprivileged_cannot_write, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_clean_temps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reader_keeps_old_policy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readers_during_commits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kill9_during_commit, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
