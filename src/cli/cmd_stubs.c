@@ -10,6 +10,3 @@
 		(void)argc;                                                               \
 		return cli_usage_error(cli, "%s: not implemented yet", argv[0]);          \
 	}
-
-CSTUB(cmd_diag)
-CSTUB(cmd_helper)

@@ -7,7 +7,3 @@
 	{                                                                                 \
 		return rp_seterr(&ctx->err, "E_NOT_IMPLEMENTED", "not implemented yet");  \
 	}
-
-STUB(op_diag_trace)
-STUB(op_helper_uninstall)
-

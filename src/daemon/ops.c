@@ -28,6 +28,7 @@ static const struct op_def op_table[] = {
     {"socketlink.remove", op_socketlink_remove, OP_USER, OPF_AUDIT},
     {"socketlink.status", op_socketlink_status, OP_ANY,  0},
     {"diag.trace",        op_diag_trace,       OP_ADMIN, OPF_AUDIT | OPF_FD_IN},
+    {"diag.audit",        op_diag_audit,       OP_ADMIN, OPF_AUDIT},
     {"helper.uninstall",  op_helper_uninstall, OP_ADMIN, OPF_AUDIT},
 };
 
