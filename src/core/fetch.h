@@ -59,7 +59,11 @@ struct fetch_result {
 	gid_t child_gid;
 };
 
-/* One fetch in progress.  Zero it (or call fetch_job_init) before use. */
+/*
+ * One fetch in progress.  A zeroed or fetch_job_init()ed job is idle;
+ * fetch_finish() and fetch_abort() make it idle again.  fetch_start() must
+ * only be given an idle job (it does not stop a running child).
+ */
 struct fetch_job {
 	pid_t pid;             /* child, -1 when none */
 	int fd;                /* non-blocking read end: poll for POLLIN; -1 when none */
@@ -79,7 +83,7 @@ void fetch_job_init(struct fetch_job *job);
  * Validates opts (URL scheme and host, ETag), reads the CA file and pinned
  * key as the caller (root), looks up the user, and forks the child.  On
  * success job->fd is ready for poll().  Returns 0 or -1 (err filled, nothing
- * left running).
+ * left running).  The caller keeps o's strings only until this returns.
  */
 int fetch_start(const struct fetch_opts *o, struct fetch_job *job, struct rp_err *err);
 

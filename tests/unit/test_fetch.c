@@ -47,7 +47,7 @@ static struct {
 	char log[PATH_MAX];
 	pid_t pid;
 	int stdin_fd;
-	int https, http, garbage, hang;
+	int https, http, garbage, hang, http6; /* http6: 0 when there is no ::1 */
 	uid_t nobody_uid;
 	gid_t nobody_gid;
 } srv = {.pid = -1, .stdin_fd = -1};
@@ -129,7 +129,7 @@ static int start_server(void)
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		execl(py, py, "-B", script, "--root", srv.dir, "--cert-dir", srv.dir, "--log",
-		      srv.log, "--exit-on-eof", (char *)NULL);
+		      srv.log, "--ipv6", "--exit-on-eof", (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -144,6 +144,7 @@ static int start_server(void)
 	srv.http = json_port(line, "http");
 	srv.garbage = json_port(line, "garbage");
 	srv.hang = json_port(line, "hang");
+	srv.http6 = json_port(line, "http6");
 	snprintf(srv.ca, sizeof(srv.ca), "%s/cert.pem", srv.dir);
 	return srv.https > 0 && srv.http > 0 && srv.garbage > 0 && srv.hang > 0 ? 0 : -1;
 }
@@ -567,6 +568,13 @@ static void test_http_refused(void **state)
 	assert_int_equal(res.body_len, sizeof(policy_body) - 1);
 	assert_int_equal(res.child_uid, srv.nobody_uid);
 	fetch_result_free(&res);
+
+	if (srv.http6 > 0) { /* the other literal loopback address */
+		snprintf(url, sizeof(url), "http://[::1]:%d/p/policy.json", srv.http6);
+		expect_ok(&o, &res);
+		assert_int_equal(res.body_len, sizeof(policy_body) - 1);
+		fetch_result_free(&res);
+	}
 
 	snprintf(url, sizeof(url), "http://localhost:%d/p/policy.json", srv.http);
 	expect_fail(&o, "E_FETCH_URL"); /* a name, not the literal address */
