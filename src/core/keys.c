@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,8 +299,31 @@ static int keys_load_public_at(struct rp_key *k, int dirfd, const char *path, co
 	return ret;
 }
 
+/* With KEYS_CHECK_OWNER: whoever can write the directory can replace the key. */
+static int keys_check_parent(const char *path, struct rp_err *err)
+{
+	char dir[4096];
+	struct stat st;
+
+	if (rp_strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+		return rp_seterr(err, "E_KEY_FILE", "key file name %.100s... is too long", path);
+	if (stat(dirname(dir), &st) < 0)
+		return rp_seterr(err, "E_KEY_FILE", "cannot check the directory of %s: %s", path,
+				 strerror(errno));
+	if (keys_perm_bad(&st))
+		return rp_seterr(err, "E_KEY_PERM",
+				 "the directory %s holding key file %s must be owned by root and "
+				 "not writable by group or others (anyone who can write it can "
+				 "replace the key); the key was not loaded",
+				 dir, path);
+	return 0;
+}
+
 int keys_load_public(struct rp_key *k, const char *path, unsigned flags, struct rp_err *err)
 {
+	memset(k, 0, sizeof(*k));
+	if ((flags & KEYS_CHECK_OWNER) && keys_check_parent(path, err) < 0)
+		return -1;
 	return keys_load_public_at(k, AT_FDCWD, path, path, flags, err);
 }
 

@@ -18,8 +18,9 @@
 #define KEYS_MAX_TRUSTED 16
 #define KEYS_KEYID_LEN 64          /* hex characters, without the NUL */
 #define KEYS_MAX_FILE (64 * 1024)  /* a PEM key file is never larger */
-#define KEYS_CHECK_OWNER 0x1       /* refuse key files/dirs not owned by root or
-				    * writable by group/other */
+#define KEYS_CHECK_OWNER 0x1       /* refuse a key file, or the directory holding
+				    * it, not owned by root or writable by
+				    * group/other */
 
 enum key_alg {
 	KEY_ED25519 = 1,

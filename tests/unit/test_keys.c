@@ -264,6 +264,12 @@ static void test_check_owner(void **st)
 	} else {
 		expect_refused("gw.pub", KEYS_CHECK_OWNER, "E_KEY_PERM", "owned by root");
 	}
+	/* a root-owned, read-only key in a directory others can write */
+	assert_int_equal(mkdir(path_of("open"), 0777), 0);
+	chmod(path_of("open"), 0777);
+	write_key("open/k.pub", ed, 0);
+	expect_refused("open/k.pub", KEYS_CHECK_OWNER, "E_KEY_PERM",
+		       geteuid() == 0 ? "directory" : "owned by root");
 	/* without the flag the same file loads */
 	assert_int_equal(keys_load_public(&k, path_of("gw.pub"), 0, &e), 0);
 	keys_free(&k);
