@@ -27,7 +27,7 @@ int policy_payload_parse(const void *buf, size_t len, struct policy *p, struct r
  * Checks one registry host (NUL-terminated) and returns its kind, or -1 with
  * *why set to a static reason.  Accepted: lower-case hostname, hostname:port
  * (1-65535, no leading zero), or "*." followed by a hostname of at least two
- * labels.  At most POLICY_MAX_HOST bytes.
+ * labels whose last label is not a number.  At most POLICY_MAX_HOST bytes.
  */
 int policy_payload_check_host(const char *host, enum policy_kind *kind, const char **why);
 
