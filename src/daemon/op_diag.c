@@ -594,10 +594,12 @@ static void un_links(struct daemon *d, struct uninst *u)
 	struct links_cfg lc;
 	struct links_report rep;
 	struct rp_err e;
+	struct stat st;
 	char p[4096 + 260];
 
-	if (c->links.app_dir[0] == '\0' || c->links.n_names == 0)
-		return;
+	if (c->links.app_dir[0] == '\0' || c->links.n_names == 0 ||
+	    (stat(c->links.bin_dir, &st) < 0 && errno == ENOENT))
+		return; /* not configured, or no bin dir: no link of ours can exist */
 	for (int i = 0; i < c->links.n_names; i++)
 		names[i] = c->links.names[i];
 	memset(&lc, 0, sizeof(lc));
@@ -652,9 +654,11 @@ static void un_socket_link(struct daemon *d, struct uninst *u)
 	const char *prev[8];
 	char home[4096];
 	struct rp_err e;
+	struct stat st;
 
-	if (c->owner_uid == (uid_t)-1 || c->socket_link.path[0] == '\0')
-		return; /* no owner: socketlink.ensure can never have made the link */
+	if (c->owner_uid == (uid_t)-1 || c->socket_link.path[0] == '\0' ||
+	    (lstat(c->socket_link.path, &st) < 0 && errno == ENOENT))
+		return; /* no owner: socketlink.ensure can never have made the link; or none there */
 	if (c->socket_link.home[0])
 		rp_strlcpy(home, c->socket_link.home, sizeof(home));
 	else if (socketlink_owner_home(c->owner_uid, home, sizeof(home), &e) < 0) {
