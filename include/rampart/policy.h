@@ -45,11 +45,14 @@ extern "C" {
 /* rampart_policy_open() flag: with no policy cached, allow instead of deny. */
 #define RAMPART_POLICY_ALLOW_WHEN_NO_POLICY 0x1u
 /*
- * rampart_policy_open() flag for hot loops: stat() the store at most once per
- * millisecond instead of on every check, so a replaced policy is seen up to
- * 1 ms late.  Without it every check costs one stat() (see docs/lookups.md).
+ * Reload checks: by default a handle stat()s the DB path at most once per
+ * millisecond, so a replaced policy is seen up to 1 ms late and a check costs
+ * no system call on the hot path.  RAMPART_POLICY_STRICT_RELOAD stat()s on
+ * every check instead (see docs/lookups.md for the measured cost).
+ * RAMPART_POLICY_COARSE_RELOAD names the default and is accepted for clarity.
  */
 #define RAMPART_POLICY_COARSE_RELOAD 0x2u
+#define RAMPART_POLICY_STRICT_RELOAD 0x4u
 
 #define RAMPART_CODE_MAX 40
 #define RAMPART_RULE_MAX 528
@@ -94,8 +97,8 @@ struct rampart_policy;
  * the default (deny, or allow with RAMPART_POLICY_ALLOW_WHEN_NO_POLICY) until
  * rampartd writes one.
  *
- * flags: RAMPART_POLICY_ALLOW_WHEN_NO_POLICY and RAMPART_POLICY_COARSE_RELOAD
- * may be combined.
+ * flags: RAMPART_POLICY_ALLOW_WHEN_NO_POLICY, and one of
+ * RAMPART_POLICY_COARSE_RELOAD (the default) or RAMPART_POLICY_STRICT_RELOAD.
  *
  * Returns 0 and sets *out (free it with rampart_policy_close), or -1 and
  * writes "E_CODE: sentence" into errbuf (if errbuf is non-NULL and errlen > 0)
@@ -107,8 +110,8 @@ RAMPART_API int rampart_policy_open(const char *db_path, unsigned flags,
 
 /*
  * Decides whether image reference ref may be pulled, writing the answer to
- * *out.  Before deciding it stat()s the DB path once (at most once per
- * millisecond with RAMPART_POLICY_COARSE_RELOAD) and reloads the policy when
+ * *out.  Before deciding it stat()s the DB path (at most once per
+ * millisecond, or every time with RAMPART_POLICY_STRICT_RELOAD) and reloads the policy when
  * the file was replaced (device/inode changed) or removed.  An expired
  * policy is still enforced (out->expired set, and the reason says so).  If
  * a replaced file cannot be read, the last good policy keeps deciding; with

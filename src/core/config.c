@@ -187,7 +187,7 @@ static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 	    cfg_int(s, "refresh_interval_s", "policy", 0, 7 * 86400,
 		    &c->policy.refresh_interval_s, err) ||
 	    cfg_int(s, "jitter_s", "policy", 0, 86400, &c->policy.jitter_s, err) ||
-	    cfg_int(s, "max_bytes", "policy", 1024, 64 << 20, &c->policy.max_bytes, err) ||
+	    cfg_int(s, "max_bytes", "policy", 1024, 16 << 20, &c->policy.max_bytes, err) ||
 	    cfg_int(s, "connect_timeout_s", "policy", 1, 300, &c->policy.connect_timeout_s,
 		    err) ||
 	    cfg_int(s, "total_timeout_s", "policy", 1, 3600, &c->policy.total_timeout_s, err) ||

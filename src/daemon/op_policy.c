@@ -279,7 +279,7 @@ static int policy_start_fetch(struct daemon *d, struct rp_err *err)
 	o.max_bytes = (size_t)c->policy.max_bytes;
 	o.connect_timeout_ms = c->policy.connect_timeout_s * 1000L;
 	o.total_timeout_ms = c->policy.total_timeout_s * 1000L;
-	o.low_speed_bytes = c->policy.low_speed_bytes;
+	o.low_speed_bytes = c->policy.low_speed_bytes > 0 ? c->policy.low_speed_bytes : -1;
 	o.low_speed_time_s = c->policy.low_speed_time_s;
 	o.allow_insecure_loopback = c->policy.allow_insecure_loopback;
 	s->job_now = (int64_t)time(NULL);

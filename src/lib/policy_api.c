@@ -20,7 +20,9 @@
 
 #define PA_RETRY_SECONDS 1     /* a store file that failed to load is retried this often */
 #define PA_COARSE_NS 1000000LL /* RAMPART_POLICY_COARSE_RELOAD: stat at most once per ms */
-#define PA_FLAGS (RAMPART_POLICY_ALLOW_WHEN_NO_POLICY | RAMPART_POLICY_COARSE_RELOAD)
+#define PA_FLAGS                                                                            \
+	(RAMPART_POLICY_ALLOW_WHEN_NO_POLICY | RAMPART_POLICY_COARSE_RELOAD |                       \
+	 RAMPART_POLICY_STRICT_RELOAD)
 
 /*
  * Identity of the file a policy was loaded from.  dev+ino say "replaced";
@@ -101,13 +103,13 @@ out:
 	policy_free(&p);
 }
 
-/* With COARSE_RELOAD, true if the store was stat()ed less than 1 ms ago. */
+/* Unless STRICT_RELOAD, true if the store was stat()ed less than 1 ms ago. */
 static bool pa_fresh_enough(struct rampart_policy *h)
 {
 	struct timespec ts;
 	int64_t now;
 
-	if ((h->flags & RAMPART_POLICY_COARSE_RELOAD) == 0)
+	if (h->flags & RAMPART_POLICY_STRICT_RELOAD)
 		return false;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;

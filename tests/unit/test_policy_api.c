@@ -106,6 +106,8 @@ static struct rampart_policy *open_ok(const char *db, unsigned flags)
 	struct rampart_policy *h = NULL;
 	char err[512] = "";
 
+	if ((flags & RAMPART_POLICY_COARSE_RELOAD) == 0)
+		flags |= RAMPART_POLICY_STRICT_RELOAD; /* tests see a replacement at once */
 	if (rampart_policy_open(db, flags, &h, err, sizeof(err)) != 0)
 		fail_msg("open: %s", err);
 	assert_non_null(h);
@@ -306,6 +308,7 @@ static void test_bad_arguments(void **state)
 	assert_null(h);
 	assert_non_null(strstr(err, "E_INVAL"));
 	assert_int_equal(rampart_policy_open(fx->db, 0x80, &h, err, sizeof(err)), -1);
+	assert_int_equal(rampart_policy_open(fx->db, 0x8, &h, err, sizeof(err)), -1);
 	assert_int_equal(rampart_policy_open(fx->db, 0, NULL, NULL, 0), -1);
 	assert_int_equal(rampart_policy_check(NULL, "alpine", &d), -1);
 	assert_false(d.allowed);
