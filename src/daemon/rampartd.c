@@ -221,7 +221,7 @@ int main(int argc, char **argv)
 	}
 	if (geteuid() != 0)
 		log_warnx("not running as root: privileged ops will fail");
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* libcurl (and the TLS stack under it) is initialised only in the fetch child */
 	signals_setup(&d);
 	audit_open(&d);
 	if (server_listen(&d, &err) < 0) {
@@ -237,6 +237,5 @@ int main(int argc, char **argv)
 	policy_module_fini(&d);
 	server_shutdown(&d);
 	log_info("exiting");
-	curl_global_cleanup();
 	return 0;
 }
