@@ -85,8 +85,9 @@ static int trace_relay(struct cli *cli, int rfd, long long deadline, struct tail
 		int r;
 
 		if (left <= 0) {
-			fprintf(stderr, "%s: diag trace: the daemon did not finish the trace in time\n",
-				cli->prog);
+			fprintf(stderr,
+			        "%s: diag trace: the daemon did not finish the trace in time\n",
+			        cli->prog);
 			return 1;
 		}
 		r = poll(&p, 1, left > 1000 ? 1000 : (int)left);
@@ -102,7 +103,7 @@ static int trace_relay(struct cli *cli, int rfd, long long deadline, struct tail
 		tail_feed(tl, buf, (size_t)n);
 		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n || fflush(stdout) != 0) {
 			fprintf(stderr, "%s: diag trace: writing the output: %s\n", cli->prog,
-				strerror(errno));
+			        strerror(errno));
 			return 1;
 		}
 	}
@@ -111,8 +112,8 @@ static int trace_relay(struct cli *cli, int rfd, long long deadline, struct tail
 static int diag_trace(struct cli *cli, int argc, char **argv)
 {
 	static const struct option lo[] = {{"seconds", required_argument, NULL, 's'},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {NULL, 0, NULL, 0}};
 	struct tail *tl = NULL;
 	long long seconds = 10;
 	json_t *r = NULL;
@@ -127,8 +128,12 @@ static int diag_trace(struct cli *cli, int argc, char **argv)
 			if (*optarg == '\0' || *end != '\0' || seconds < 1 || seconds > 300)
 				return cli_usage_error(cli, "--seconds must be 1..300");
 			break;
-		case 'h': fputs(diag_help, stdout); return 0;
-		default: fputs(diag_help, stderr); return RAMPART_EXIT_USAGE;
+		case 'h':
+			fputs(diag_help, stdout);
+			return 0;
+		default:
+			fputs(diag_help, stderr);
+			return RAMPART_EXIT_USAGE;
 		}
 	}
 	if (optind != argc)
@@ -140,7 +145,7 @@ static int diag_trace(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	rc = cli_call(cli, "diag.trace", json_pack("{s:I}", "seconds", (json_int_t)seconds), p[1],
-		      &r, NULL);
+	              &r, NULL);
 	close(p[1]); /* the daemon holds its own copy; EOF comes when it closes it */
 	p[1] = -1;
 	if (rc != 0)
@@ -151,9 +156,10 @@ static int diag_trace(struct cli *cli, int argc, char **argv)
 	}
 	rc = trace_relay(cli, p[0], diag_now_ms() + (seconds + 15) * 1000, tl);
 	if (rc == 0 && strstr(tl->last, "\"type\":\"end\"") == NULL) {
-		fprintf(stderr, "%s: diag trace: the trace stopped without its end line (the daemon "
-				"stopped, or lines were dropped)\n",
-			cli->prog);
+		fprintf(stderr,
+		        "%s: diag trace: the trace stopped without its end line (the daemon "
+		        "stopped, or lines were dropped)\n",
+		        cli->prog);
 		rc = RAMPART_EXIT_REFUSED;
 	}
 out:
@@ -169,8 +175,7 @@ out:
 /* --- bundle --------------------------------------------------------------------------------- */
 
 /* Calls op without printing anything; the result or {"error": {...}}.  *unreachable set on -1. */
-static json_t *diag_quiet_call(struct cli *cli, const char *op, const char *args,
-			       int *unreachable)
+static json_t *diag_quiet_call(struct cli *cli, const char *op, const char *args, int *unreachable)
 {
 	struct rampart_client *c = NULL;
 	struct rampart_error err;
@@ -193,7 +198,8 @@ static json_t *diag_quiet_call(struct cli *cli, const char *op, const char *args
 	if (rc < 0)
 		*unreachable = 1;
 	if (out == NULL)
-		out = json_pack("{s:{s:s, s:s}}", "error", "code", err.code, "message", err.message);
+		out =
+		    json_pack("{s:{s:s, s:s}}", "error", "code", err.code, "message", err.message);
 	return out;
 }
 
@@ -234,14 +240,16 @@ static void diag_redact(json_t *v)
 	size_t i;
 
 	if (json_is_object(v)) {
-		json_object_foreach(v, k, e) {
+		json_object_foreach(v, k, e)
+		{
 			if (json_is_string(e) && (nv = diag_redact_url(json_string_value(e))))
 				json_object_set_new(v, k, nv);
 			else
 				diag_redact(e);
 		}
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, e) {
+		json_array_foreach(v, i, e)
+		{
 			if (json_is_string(e) && (nv = diag_redact_url(json_string_value(e))))
 				json_array_set_new(v, i, nv);
 			else
@@ -255,14 +263,14 @@ static json_t *diag_versions(void)
 	curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
 	struct utsname u;
 	json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s}", "rampart", RAMPART_VERSION, "openssl",
-			      OpenSSL_version(OPENSSL_VERSION_STRING), "libcurl", cv->version,
-			      "sqlite", sqlite3_libversion(), "jansson", jansson_version_str());
+	                      OpenSSL_version(OPENSSL_VERSION_STRING), "libcurl", cv->version,
+	                      "sqlite", sqlite3_libversion(), "jansson", jansson_version_str());
 
 	/* no nodename: the host's name is not needed to debug rampart */
 	if (v != NULL && uname(&u) == 0)
-		json_object_set_new(v, "system", json_pack("{s:s, s:s, s:s}", "sysname", u.sysname,
-							   "release", u.release, "machine",
-							   u.machine));
+		json_object_set_new(v, "system",
+		                    json_pack("{s:s, s:s, s:s}", "sysname", u.sysname, "release",
+		                              u.release, "machine", u.machine));
 	return v;
 }
 
@@ -287,17 +295,18 @@ static int diag_bundle(struct cli *cli, int argc, char **argv)
 	json_object_del(pol, "offset");
 	json_object_del(pol, "limit");
 	doc = json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:o}", "bundle", 1, "generated_at", ts,
-			"socket", cli->socket ? cli->socket : RAMPART_DEFAULT_SOCKET, "client",
-			diag_versions(), "status",
-			diag_quiet_call(cli, "status", NULL, &unreachable), "policy", pol, "audit",
-			diag_quiet_call(cli, "diag.audit", NULL, &unreachable));
+	                "socket", cli->socket ? cli->socket : RAMPART_DEFAULT_SOCKET, "client",
+	                diag_versions(), "status",
+	                diag_quiet_call(cli, "status", NULL, &unreachable), "policy", pol, "audit",
+	                diag_quiet_call(cli, "diag.audit", NULL, &unreachable));
 	diag_redact(doc);
 	cli_print_json(doc);
 	json_decref(doc);
 	if (unreachable)
-		fprintf(stderr, "%s: diag bundle: the daemon could not be reached; the bundle "
-				"has the client side only\n",
-			cli->prog);
+		fprintf(stderr,
+		        "%s: diag bundle: the daemon could not be reached; the bundle "
+		        "has the client side only\n",
+		        cli->prog);
 	return unreachable ? RAMPART_EXIT_UNREACHABLE : 0;
 }
 
@@ -327,7 +336,8 @@ static int diag_audit(struct cli *cli, int argc, char **argv)
 			return 0;
 		} else {
 			json_decref(args);
-			return cli_usage_error(cli, "diag audit: unexpected argument \"%s\"", argv[k]);
+			return cli_usage_error(cli, "diag audit: unexpected argument \"%s\"",
+			                       argv[k]);
 		}
 	}
 	if ((rc = cli_call(cli, "diag.audit", args, -1, &r, NULL)) != 0)
@@ -335,8 +345,7 @@ static int diag_audit(struct cli *cli, int argc, char **argv)
 	if (cli->json)
 		cli_print_json(r);
 	else
-		json_array_foreach(json_object_get(r, "lines"), i, l)
-			puts(json_string_value(l));
+		json_array_foreach(json_object_get(r, "lines"), i, l) puts(json_string_value(l));
 	json_decref(r);
 	return 0;
 }
@@ -354,7 +363,7 @@ int cmd_diag(struct cli *cli, int argc, char **argv)
 	if (strcmp(argv[1], "audit") == 0)
 		return diag_audit(cli, argc - 1, argv + 1);
 	return cli_usage_error(cli, "diag: unknown command \"%s\" (see rampart diag --help)",
-			       argv[1]);
+	                       argv[1]);
 }
 
 /* --- helper uninstall ----------------------------------------------------------------------- */
@@ -364,12 +373,15 @@ static void helper_print_list(json_t *arr, const char *verb)
 	json_t *e;
 	size_t i;
 
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		const char *why = json_string_value(json_object_get(e, "reason"));
 		const char *msg = json_string_value(json_object_get(e, "message"));
 		printf("%-8s %-12s %s%s%s\n", verb, json_string_value(json_object_get(e, "what")),
-		       json_string_value(json_object_get(e, "path")),
-		       why || msg ? ": " : "", why ? why : msg ? msg : "");
+		       json_string_value(json_object_get(e, "path")), why || msg ? ": " : "",
+		       why   ? why
+		       : msg ? msg
+		             : "");
 	}
 }
 
@@ -383,9 +395,10 @@ int cmd_helper(struct cli *cli, int argc, char **argv)
 		return argc < 2 ? RAMPART_EXIT_USAGE : 0;
 	}
 	if (strcmp(argv[1], "uninstall") != 0)
-		return cli_usage_error(cli, "helper: unknown command \"%s\" (see rampart helper "
-					    "--help)",
-				       argv[1]);
+		return cli_usage_error(cli,
+		                       "helper: unknown command \"%s\" (see rampart helper "
+		                       "--help)",
+		                       argv[1]);
 	for (int k = 2; k < argc; k++) {
 		if (strcmp(argv[k], "--purge") == 0)
 			purge = 1;
@@ -393,7 +406,7 @@ int cmd_helper(struct cli *cli, int argc, char **argv)
 			cli->json = 1;
 		else
 			return cli_usage_error(cli, "helper uninstall: unexpected argument \"%s\"",
-					       argv[k]);
+			                       argv[k]);
 	}
 	args = json_pack("{s:b}", "purge", purge);
 	if ((rc = cli_call(cli, "helper.uninstall", args, -1, &r, NULL)) != 0)

@@ -29,12 +29,12 @@
 #include "safefs.h"
 #include "socketlink.h"
 
-#define TRACE_MAX 4              /* concurrent traces */
-#define TRACE_BUF (64 * 1024)    /* per trace; a line that does not fit is dropped */
-#define TRACE_TIMER_MS 250       /* timer granularity; lines come once per second */
+#define TRACE_MAX 4           /* concurrent traces */
+#define TRACE_BUF (64 * 1024) /* per trace; a line that does not fit is dropped */
+#define TRACE_TIMER_MS 250    /* timer granularity; lines come once per second */
 #define TRACE_INTERVAL_MS 1000
-#define TRACE_DRAIN_MS 5000      /* after the end line, time left to flush */
-#define TRACE_MAX_UIDS 16        /* connections by uid: first 16 uids, rest "other" */
+#define TRACE_DRAIN_MS 5000 /* after the end line, time left to flush */
+#define TRACE_MAX_UIDS 16   /* connections by uid: first 16 uids, rest "other" */
 
 struct trace {
 	bool used, ending;
@@ -205,7 +205,7 @@ static json_t *trace_conns(struct daemon *d)
 	if (other)
 		json_object_set_new(by, "other", json_integer(other));
 	return json_pack("{s:I, s:I, s:o}", "open", (json_int_t)d->nconns, "pending", pending,
-			 "by_uid", by);
+	                 "by_uid", by);
 }
 
 /* Per-op deltas against base (counts and the latency histogram); NULL if nothing happened. */
@@ -221,13 +221,13 @@ static json_t *trace_ops_delta(struct daemon *d, const struct op_stats *base, in
 		if (now->count == b->count)
 			continue;
 		o = json_pack("{s:I, s:I, s:I}", "count", (json_int_t)(now->count - b->count),
-			      "errors", (json_int_t)(now->errors - b->errors), "refused",
-			      (json_int_t)(now->refused - b->refused));
+		              "errors", (json_int_t)(now->errors - b->errors), "refused",
+		              (json_int_t)(now->refused - b->refused));
 		if (with_lat) {
 			lat = json_array();
 			for (int k = 0; k < DAEMON_LAT_BUCKETS; k++)
-				json_array_append_new(lat, json_integer((json_int_t)(now->lat[k] -
-										     b->lat[k])));
+				json_array_append_new(
+				    lat, json_integer((json_int_t)(now->lat[k] - b->lat[k])));
 			json_object_set_new(o, "lat", lat);
 		}
 		json_object_set_new(ops, tab[i].name, o);
@@ -242,10 +242,10 @@ static json_t *trace_ops_delta(struct daemon *d, const struct op_stats *base, in
 /* The refresh-related part of status.policy. */
 static json_t *trace_policy(struct daemon *d)
 {
-	static const char *const keep[] = {"version",	      "expired",	"refreshing",
-					   "refreshes",	      "last_refresh_ms", "max_refresh_ms",
-					   "last_outcome",    "last_error",	"last_success_at",
-					   "next_refresh_in_s", "age_s",	NULL};
+	static const char *const keep[] = {
+	    "version",         "expired",           "refreshing",   "refreshes",
+	    "last_refresh_ms", "max_refresh_ms",    "last_outcome", "last_error",
+	    "last_success_at", "next_refresh_in_s", "age_s",        NULL};
 	json_t *st = json_object(), *p, *out = json_object();
 
 	policy_module_status(d, st);
@@ -272,7 +272,7 @@ static void trace_policy_line(struct daemon *d, struct trace *t, long long now, 
 	t->pol_refreshes = refreshes;
 	t->pol_refreshing = refreshing;
 	trace_emit(t, json_pack("{s:s, s:I, s:o}", "type", "policy", "t_ms",
-				(json_int_t)(now - t->start_ms), "policy", p));
+	                        (json_int_t)(now - t->start_ms), "policy", p));
 }
 
 static void trace_audit_lines(struct daemon *d, struct trace *t, long long now)
@@ -281,14 +281,14 @@ static void trace_audit_lines(struct daemon *d, struct trace *t, long long now)
 
 	if (fresh > AUDIT_RING) {
 		trace_emit(t, json_pack("{s:s, s:I, s:I}", "type", "audit_lost", "t_ms",
-					(json_int_t)(now - t->start_ms), "count",
-					(json_int_t)(fresh - AUDIT_RING)));
+		                        (json_int_t)(now - t->start_ms), "count",
+		                        (json_int_t)(fresh - AUDIT_RING)));
 		t->audit_seen = d->audit_next - AUDIT_RING;
 	}
 	for (; t->audit_seen != d->audit_next; t->audit_seen++)
 		trace_emit(t, json_pack("{s:s, s:I, s:s}", "type", "audit", "t_ms",
-					(json_int_t)(now - t->start_ms), "line",
-					d->audit_ring[t->audit_seen % AUDIT_RING]));
+		                        (json_int_t)(now - t->start_ms), "line",
+		                        d->audit_ring[t->audit_seen % AUDIT_RING]));
 }
 
 /* One interval: daemon counters, op deltas, policy if it moved, new audit lines. */
@@ -296,17 +296,17 @@ static void trace_interval(struct daemon *d, struct trace *t, long long now)
 {
 	json_t *ops = trace_ops_delta(d, t->prev, 1);
 
-	trace_emit(t, json_pack("{s:s, s:I, s:I, s:o, s:I, s:I, s:I, s:i, s:I}", "type", "tick",
-				"t_ms", (json_int_t)(now - t->start_ms), "interval_ms",
-				(json_int_t)(now - t->last_ms), "connections", trace_conns(d),
-				"accepted", (json_int_t)(d->accepted - t->prev_accepted),
-				"dropped_idle", (json_int_t)(d->dropped_idle - t->prev_dropped_idle),
-				"refused_busy", (json_int_t)(d->refused_busy - t->prev_refused_busy),
-				"rss_kib", (int)trace_rss_kib(), "dropped_lines",
-				(json_int_t)t->dropped));
+	trace_emit(
+	    t, json_pack("{s:s, s:I, s:I, s:o, s:I, s:I, s:I, s:i, s:I}", "type", "tick", "t_ms",
+	                 (json_int_t)(now - t->start_ms), "interval_ms",
+	                 (json_int_t)(now - t->last_ms), "connections", trace_conns(d), "accepted",
+	                 (json_int_t)(d->accepted - t->prev_accepted), "dropped_idle",
+	                 (json_int_t)(d->dropped_idle - t->prev_dropped_idle), "refused_busy",
+	                 (json_int_t)(d->refused_busy - t->prev_refused_busy), "rss_kib",
+	                 (int)trace_rss_kib(), "dropped_lines", (json_int_t)t->dropped));
 	if (ops != NULL)
 		trace_emit(t, json_pack("{s:s, s:I, s:o}", "type", "ops", "t_ms",
-					(json_int_t)(now - t->start_ms), "ops", ops));
+		                        (json_int_t)(now - t->start_ms), "ops", ops));
 	trace_policy_line(d, t, now, 0);
 	trace_audit_lines(d, t, now);
 	memcpy(t->prev, d->stats, sizeof(t->prev));
@@ -322,9 +322,9 @@ static void trace_finish(struct daemon *d, struct trace *t, long long now, const
 
 	/* lines counts the end line itself; dropped is final unless the end line is dropped */
 	trace_emit(t, json_pack("{s:s, s:s, s:I, s:I, s:I, s:o}", "type", "end", "reason", reason,
-				"t_ms", (json_int_t)(now - t->start_ms), "lines",
-				(json_int_t)t->lines + 1, "dropped_lines", (json_int_t)t->dropped,
-				"ops", tot ? tot : json_object()));
+	                        "t_ms", (json_int_t)(now - t->start_ms), "lines",
+	                        (json_int_t)t->lines + 1, "dropped_lines", (json_int_t)t->dropped,
+	                        "ops", tot ? tot : json_object()));
 	t->ending = true;
 	t->drain_until_ms = now + TRACE_DRAIN_MS;
 }
@@ -352,7 +352,7 @@ static void trace_step(struct daemon *d, struct trace *t, long long now)
 	if (t->ending && (t->len == 0 || now >= t->drain_until_ms)) {
 		if (t->len > 0)
 			log_info("diag.trace %u: %zu bytes not taken by the reader were dropped",
-				 t->id, t->len);
+			         t->id, t->len);
 		trace_close(t);
 	}
 }
@@ -399,13 +399,13 @@ static int trace_check_fd(int fd, struct rp_err *err)
 
 	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
 		return rp_seterr(err, "E_ARGS",
-				 "diag.trace needs the write end of a pipe (not a file, tty or "
-				 "socket); nothing was started");
+		                 "diag.trace needs the write end of a pipe (not a file, tty or "
+		                 "socket); nothing was started");
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
 		return rp_seterr(err, "E_ARGS",
-				 "the pipe end sent with diag.trace is not writable; send the "
-				 "write end");
+		                 "the pipe end sent with diag.trace is not writable; send the "
+		                 "write end");
 	if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		return rp_seterr(err, "E_INTERNAL", "fcntl on the trace pipe: %s", strerror(errno));
 	return 0;
@@ -417,7 +417,7 @@ static int trace_arm_timer(struct daemon *d, struct trace_state *s, struct rp_er
 		return 0;
 	if ((s->timer_fd = trace_timer_open()) < 0)
 		return rp_seterr(err, "E_INTERNAL", "cannot create the trace timer: %s",
-				 strerror(errno));
+		                 strerror(errno));
 	if (daemon_watch_add(d, s->timer_fd, POLLIN, trace_on_timer, NULL) < 0) {
 		close(s->timer_fd);
 		s->timer_fd = -1;
@@ -438,12 +438,12 @@ static json_t *trace_start_line(const struct trace *t, long long seconds)
 	/* bucket k holds latencies below 2^k us (and at least 2^(k-1)); the last is open */
 	for (int k = 0; k < DAEMON_LAT_BUCKETS; k++)
 		json_array_append_new(bounds, k < DAEMON_LAT_BUCKETS - 1 ? json_integer(1LL << k)
-									 : json_null());
+		                                                         : json_null());
 	trace_time(ts, sizeof(ts));
 	return json_pack("{s:s, s:i, s:s, s:i, s:s, s:I, s:i, s:o, s:o}", "type", "start", "trace",
-			 (int)t->id, "version", RAMPART_VERSION, "pid", (int)getpid(), "time", ts,
-			 "seconds", (json_int_t)seconds, "interval_ms", TRACE_INTERVAL_MS,
-			 "lat_upper_us", bounds, "ops", names);
+	                 (int)t->id, "version", RAMPART_VERSION, "pid", (int)getpid(), "time", ts,
+	                 "seconds", (json_int_t)seconds, "interval_ms", TRACE_INTERVAL_MS,
+	                 "lat_upper_us", bounds, "ops", names);
 }
 
 int op_diag_trace(struct op_ctx *ctx)
@@ -465,7 +465,7 @@ int op_diag_trace(struct op_ctx *ctx)
 			t = &s->t[i];
 	if (t == NULL)
 		return rp_seterr(&ctx->err, "E_BUSY", "%d traces are already running; try later",
-				 TRACE_MAX);
+		                 TRACE_MAX);
 	if (trace_arm_timer(d, s, &ctx->err) < 0)
 		return OP_ERR;
 	if ((t->buf = malloc(TRACE_BUF)) == NULL)
@@ -487,7 +487,7 @@ int op_diag_trace(struct op_ctx *ctx)
 	trace_policy_line(d, t, now, 1);
 	(void)trace_flush(t); /* the reader sees the header at once; errors show next tick */
 	ctx->result = json_pack("{s:b, s:i, s:I}", "started", 1, "trace", (int)t->id, "seconds",
-				(json_int_t)seconds);
+	                        (json_int_t)seconds);
 	return OP_OK;
 }
 
@@ -510,9 +510,9 @@ int op_diag_audit(struct op_ctx *ctx)
 	lines = json_array();
 	for (unsigned i = first; i != d->audit_next; i++)
 		json_array_append_new(lines, json_string(d->audit_ring[i % AUDIT_RING]));
-	ctx->result = json_pack("{s:o, s:I, s:s}", "lines", lines, "total",
-				(json_int_t)d->audit_next, "log",
-				d->cfg.audit_log[0] ? "file" : "syslog");
+	ctx->result =
+	    json_pack("{s:o, s:I, s:s}", "lines", lines, "total", (json_int_t)d->audit_next, "log",
+	              d->cfg.audit_log[0] ? "file" : "syslog");
 	return OP_OK;
 }
 
@@ -533,11 +533,10 @@ static json_t *un_add(json_t *arr, const char *what, const char *path, const cha
 	return o;
 }
 
-static void un_error(struct uninst *u, const char *what, const char *path,
-		     const struct rp_err *e)
+static void un_error(struct uninst *u, const char *what, const char *path, const struct rp_err *e)
 {
 	json_array_append_new(u->errors, json_pack("{s:s, s:s, s:s, s:s}", "what", what, "path",
-						   path, "code", e->code, "message", e->msg));
+	                                           path, "code", e->code, "message", e->msg));
 }
 
 /* S_IFMT of the acceptable kind: S_IFREG (also accepts a symlink), S_IFSOCK, S_IFDIR. */
@@ -555,7 +554,7 @@ static int un_kind_ok(mode_t m, mode_t want)
 static void un_remove(struct uninst *u, const char *what, const char *path, mode_t want)
 {
 	const struct safefs_trust tr = {SAFEFS_CHECK_TRUST | SAFEFS_FOLLOW_ROOT_LINKS, (uid_t)-1,
-					(gid_t)-1};
+	                                (gid_t)-1};
 	char base[256];
 	struct stat st;
 	struct rp_err e;
@@ -642,7 +641,7 @@ static void un_hosts(struct daemon *d, struct uninst *u)
 	if (rep.had_block || rep.n_restored) {
 		snprintf(note, sizeof(note), "%zu commented-out line(s) restored", rep.n_restored);
 		json_object_set_new(un_add(u->removed, "hosts-block", d->cfg.hosts.file, NULL),
-				    "note", json_string(note));
+		                    "note", json_string(note));
 	}
 }
 
@@ -658,7 +657,8 @@ static void un_socket_link(struct daemon *d, struct uninst *u)
 
 	if (c->owner_uid == (uid_t)-1 || c->socket_link.path[0] == '\0' ||
 	    (lstat(c->socket_link.path, &st) < 0 && errno == ENOENT))
-		return; /* no owner: socketlink.ensure can never have made the link; or none there */
+		return; /* no owner: socketlink.ensure can never have made the link; or none there
+		         */
 	if (c->socket_link.home[0])
 		rp_strlcpy(home, c->socket_link.home, sizeof(home));
 	else if (socketlink_owner_home(c->owner_uid, home, sizeof(home), &e) < 0) {
@@ -708,10 +708,10 @@ int op_helper_uninstall(struct op_ctx *ctx)
 		un_remove(&u, "state-dir", d->cfg.state_dir, S_IFDIR);
 	}
 	ctx->result = json_pack("{s:b, s:b, s:b, s:o, s:o, s:o}", "complete",
-				json_array_size(u.errors) == 0, "purged", purge, "exiting", 1,
-				"removed", u.removed, "kept", u.kept, "errors", u.errors);
+	                        json_array_size(u.errors) == 0, "purged", purge, "exiting", 1,
+	                        "removed", u.removed, "kept", u.kept, "errors", u.errors);
 	log_info("helper.uninstall: %zu removed, %zu kept, %zu errors; exiting",
-		 json_array_size(u.removed), json_array_size(u.kept), json_array_size(u.errors));
+	         json_array_size(u.removed), json_array_size(u.kept), json_array_size(u.errors));
 	/* the reply is queued after we return; the loop exits once it is written */
 	d->stopping = true;
 	d->exit_after_flush = true;

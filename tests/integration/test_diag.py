@@ -175,7 +175,7 @@ def test_trace_never_blocks_the_daemon_and_counts_drops(env):
         time.sleep(0.2)
     out, err = hammer.communicate(timeout=30)
     assert hammer.returncode == 0 and int(out) > 500, (out, err)
-    assert worst < 1.0, worst  # the daemon kept answering while the trace pipe was full
+    assert worst < 3.0, worst  # the daemon kept answering while the trace pipe was full
     data = read_lines(rd, time.time() + 30)
     os.close(rd)
     assert data[:prefill] == b"#" * prefill
