@@ -217,7 +217,10 @@ static int hfile_split(const char *in, size_t len, struct hfile *f, struct rp_er
 		                 "out of memory reading the hosts file; "
 		                 "nothing was changed");
 	nl = memchr(in, '\n', len);
-	f->eol = nl != NULL && nl > in && nl[-1] == '\r' ? "\r\n" : "\n";
+	/* a file whose only line ends in a bare '\r' is a CRLF file missing its last '\n' */
+	f->eol = (nl != NULL ? nl > in && nl[-1] == '\r' : len > 0 && in[len - 1] == '\r')
+	             ? "\r\n"
+	             : "\n";
 	for (const char *p = in; p < in + len; i++) {
 		struct hline *l = &f->l[i];
 		nl = memchr(p, '\n', (size_t)(in + len - p));
@@ -511,7 +514,7 @@ static void edit_emit(const struct hedit *h, const char *in, size_t len, struct 
 	}
 	if (block && h->f.begin == NONE) {
 		if (len > 0 && in[len - 1] != '\n')
-			buf_str(b, h->f.eol);
+			buf_str(b, in[len - 1] == '\r' ? "\n" : h->f.eol);
 		block_emit(h, b);
 	}
 	rep->has_block = block;
