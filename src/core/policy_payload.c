@@ -346,7 +346,7 @@ int policy_payload_check_host(const char *host, enum policy_kind *kind, const ch
 static int payload_host(json_t *v, const char *field, struct policy_registry *r,
 			struct rp_err *err)
 {
-	const char *s, *why;
+	const char *s, *why = NULL;
 	size_t len;
 	char esc[160];
 
