@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Fuzz entry points, one per parser.  The libFuzzer drivers (fuzz_main.c) and
+ * the replay test (tests/unit/test_fuzz_regressions.c) call the same
+ * functions, so every crash input found once is checked by the normal suite.
+ */
+#ifndef RAMPART_FUZZ_H
+#define RAMPART_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Each returns 0; a broken property aborts (via fuzz_fail) so libFuzzer records it. */
+int fuzz_frame(const uint8_t *d, size_t n);     /* frame decoder, whole and streamed */
+int fuzz_request(const uint8_t *d, size_t n);   /* byte 0 picks the peer, rest is the JSON */
+int fuzz_dsse(const uint8_t *d, size_t n);      /* envelope parse + verify, base64 */
+int fuzz_payload(const uint8_t *d, size_t n);   /* payload validator + decision index */
+int fuzz_reference(const uint8_t *d, size_t n); /* ref_normalize, idempotence */
+int fuzz_hosts(const uint8_t *d, size_t n);     /* byte 0 flags, rest is a hosts file */
+
+/* Frees what fuzz_request set up (temp dir, fake daemon); safe to call twice. */
+void fuzz_request_cleanup(void);
+
+/* Name of the input being replayed (printed by fuzz_fail), or NULL. */
+extern const char *fuzz_current_input;
+
+/* Reports a broken property and aborts. */
+void fuzz_fail(const char *target, const char *what) __attribute__((noreturn));
+
+#endif

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
+"""Regenerates the checked-in seed corpora in tests/fuzz/corpus/<target>/.
+
+Seeds are small, deterministic and derived from the repo's own test vectors
+(tests/vectors/dsse, tests/vectors/hosts, the reference table in
+tests/unit/test_reference.c) plus hand-written cases.  Input formats:
+
+  frame      2 bytes max frame length - 1 (big-endian), then the byte stream
+  request    1 byte peer selector (0 root, 1 owner, 2 nobody, 3 admin group;
+             +0x10: an fd rides along), then one request's JSON
+  dsse       an envelope (JSON)
+  payload    a policy payload (JSON)
+  reference  an image reference
+  hosts      1 byte flags (bit 0 fix localhost, bits 1-2 how many extra names),
+             then a hosts file
+
+usage: tests/fuzz/make-seeds.py   (rewrites the corpus directories)
+"""
+import base64
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
+OUT = os.path.join(HERE, "corpus")
+
+
+def put(target, items):
+    d = os.path.join(OUT, target)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    seen = set()
+    for b in items:
+        if isinstance(b, str):
+            b = b.encode()
+        h = hashlib.sha1(b).hexdigest()[:16]
+        if h in seen:
+            continue
+        seen.add(h)
+        with open(os.path.join(d, "seed-" + h), "wb") as f:
+            f.write(b)
+    print("%-10s %3d seeds" % (target, len(seen)))
+
+
+def frame(b):
+    return struct.pack(">I", len(b)) + b
+
+
+def frames():
+    ping = json.dumps({"op": "ping", "id": 1}).encode()
+    mx = struct.pack(">H", 65535)
+    small = struct.pack(">H", 15)
+    return [mx + frame(ping), mx + frame(ping) + frame(ping), mx + frame(ping)[:7],
+            mx + b"\0\0\0\0", mx + b"\xff\xff\xff\xff" + ping, small + frame(ping),
+            mx + struct.pack(">I", 65536) + b"{", mx + b"\0\0", mx + frame(b"{}") + b"\0\0\0\x05{}"]
+
+
+def requests():
+    ops = [("ping", None), ("status", {}), ("daemon.reload", None),
+           ("policy.check", {"ref": "ghcr.io/org/app:1"}),
+           ("policy.check", {"ref": "x.corp.example/a"}),
+           ("policy.check", {"refs": ["alpine", "reg.example.com:5000/x", "Bad Ref"]}),
+           ("policy.check", {"ref": "a", "refs": ["b"]}),
+           ("policy.show", {"offset": 1, "limit": 2}), ("policy.show", {"limit": 0}),
+           ("policy.refresh", None), ("policy.refresh", {"x": 1}),
+           ("port.bind", {"proto": "tcp", "addr": "127.0.0.1", "port": 80, "backlog": 16}),
+           ("port.bind", {"proto": "udp", "addr": "::1", "port": 53, "v6only": True}),
+           ("port.bind", {"port": 70000}),
+           ("links.install", {"force": True}), ("links.remove", None),
+           ("hosts.ensure", {"fix_localhost": True}), ("hosts.remove", {}),
+           ("socketlink.ensure", {"force": False}), ("socketlink.remove", None),
+           ("socketlink.status", None), ("diag.trace", {"seconds": 2}),
+           ("diag.audit", {"max": 5}), ("helper.uninstall", {"purge": False}),
+           ("no.such.op", None)]
+    out = []
+    for i, (op, args) in enumerate(ops):
+        req = {"op": op, "id": i}
+        if args is not None:
+            req["args"] = args
+        body = json.dumps(req).encode()
+        peers = [0, 1, 2, 3] if i % 3 == 0 else [i % 4]
+        if op == "diag.trace":
+            peers = [0x10, 0x12]
+        for p in peers:
+            out.append(bytes([p]) + body)
+    out += [b"\x00" + x for x in (b"{", b"[]", b"null", b'{"op":1}', b'{"op":"ping","id":[1]}',
+                                  b'{"op":"ping","args":[]}', b'{"op":"ping","id":"s"}',
+                                  b'{"op":"ping","op":"ping"}', b'{"op":"policy.check","args":{"ref":"a\\u0000b"}}')]
+    return out
+
+
+def vector_envelopes():
+    out = []
+    for p in sorted(glob.glob(os.path.join(SRC, "tests/vectors/dsse/*.json"))):
+        with open(p) as f:
+            out.append(json.dumps(json.load(f)["envelope"], indent=1).encode())
+    return out
+
+
+def dsse():
+    envs = vector_envelopes()
+    e = json.loads(envs[0])
+    bad = [dict(e, payload="!!"), dict(e, payload="aGk"), dict(e, signatures=[]),
+           dict(e, signatures=[{"sig": "AAAA"}] * 17), dict(e, payloadType=7)]
+    return envs + [json.dumps(b).encode() for b in bad] + [b"{}", b"[", b'"x"']
+
+
+def payloads():
+    out = []
+    for p in sorted(glob.glob(os.path.join(SRC, "tests/vectors/dsse/*.json"))):
+        with open(p) as f:
+            env = json.load(f)["envelope"]
+        out.append(base64.b64decode(env["payload"]))
+    base = {"org": "acme", "version": 3, "issued_at": "2025-01-01T00:00:00Z",
+            "expires_at": "2099-12-31T23:59:59Z", "allow_docker_hub": True,
+            "registries": [{"host": "ghcr.io", "nickname": "GitHub"},
+                           {"host": "*.corp.example.com", "nickname": "corp"},
+                           {"host": "reg.example.com:5000"},
+                           {"host": "localhost:5000", "nickname": "dev"},
+                           {"host": "10.0.0.1", "nickname": ""}]}
+    out.append(json.dumps(base).encode())
+    for change in ({"version": 0}, {"version": 1.5}, {"org": ""}, {"extra": 1},
+                   {"expires_at": "2024-02-30T00:00:00Z"}, {"allow_docker_hub": "yes"},
+                   {"registries": [{"host": "A.example"}]}, {"registries": [{"host": "*.com"}]},
+                   {"registries": [{"host": "a.example:0"}]},
+                   {"registries": [{"host": "x.example"}, {"host": "x.example"}]},
+                   {"registries": [{"host": "x.example", "nickname": "\u202e"}]},
+                   {"registries": [{"host": "a\u0000b.example"}]}):
+        out.append(json.dumps(dict(base, **change)).encode())
+    return out
+
+
+def references():
+    with open(os.path.join(SRC, "tests/unit/test_reference.c"), encoding="utf-8") as f:
+        text = f.read()
+    refs = []
+    for m in re.finditer(r'^\s*\{"((?:[^"\\]|\\.)*)",', text, re.M):
+        s = m.group(1).encode().decode("unicode_escape").encode("latin-1")
+        refs.append(s)
+    h64 = b"0123456789abcdef" * 4
+    refs += [b"ghcr.io/org/app@sha256:" + h64, b"app:v1@sha256:" + h64,
+             b"[2001:db8::1]:5000/a/b:c", b"Foo/bar", b"a" * 300, b"x/" * 200]
+    return refs
+
+
+def hosts():
+    out = []
+    for p in sorted(glob.glob(os.path.join(SRC, "tests/vectors/hosts/*.in"))):
+        with open(p, "rb") as f:
+            data = f.read()
+        for flags in (0, 1, 4, 7):
+            out.append(bytes([flags]) + data)
+    out.append(b"\x00")
+    out.append(b"\x03127.0.0.1 localhost\n# BEGIN rampart\n::1 localhost\n# END rampart")
+    return out
+
+
+def main():
+    put("frame", frames())
+    put("request", requests())
+    put("dsse", dsse())
+    put("payload", payloads())
+    put("reference", references())
+    put("hosts", hosts())
+
+
+if __name__ == "__main__":
+    main()
