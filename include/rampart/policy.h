@@ -100,10 +100,19 @@ struct rampart_policy;
  * flags: RAMPART_POLICY_ALLOW_WHEN_NO_POLICY, and one of
  * RAMPART_POLICY_COARSE_RELOAD (the default) or RAMPART_POLICY_STRICT_RELOAD.
  *
- * Returns 0 and sets *out (free it with rampart_policy_close), or -1 and
- * writes "E_CODE: sentence" into errbuf (if errbuf is non-NULL and errlen > 0)
- * when an argument is invalid, memory runs out, or the file exists but cannot
- * be read as a policy store.
+ * Returns 0 and sets *out (free it with rampart_policy_close), or -1 with
+ * *out NULL and "E_CODE: sentence" in errbuf (if errbuf is non-NULL and
+ * errlen > 0; truncated to fit) when an argument is invalid (E_INVAL),
+ * memory runs out (E_NOMEM, E_STORE_NOMEM), or the file exists but cannot
+ * be read as a policy store (E_STORE, E_STORE_IO, E_STORE_CORRUPT,
+ * E_STORE_SCHEMA).
+ *
+ * The file is trusted as found (its signatures are not re-checked here, and
+ * its owner is not checked): pass the path rampartd writes, in a root-owned
+ * directory, never a path a user controls.  `rampart policy verify` audits a
+ * store against the signing keys; see docs/security.md.
+ *
+ * Thread-safety: may be called from any thread; handles are independent.
  */
 RAMPART_API int rampart_policy_open(const char *db_path, unsigned flags,
                                     struct rampart_policy **out, char *errbuf, size_t errlen);
@@ -132,20 +141,30 @@ RAMPART_API int rampart_policy_check(struct rampart_policy *h, const char *ref,
  */
 RAMPART_API int rampart_policy_info(struct rampart_policy *h, struct rampart_policy_info *out);
 
-/* Version of the cached policy, or -1 when none is cached (or h is NULL). */
+/*
+ * Version of the cached policy, or -1 when none is cached (or h is NULL).
+ * Reloads first, like rampart_policy_check.
+ */
 RAMPART_API int64_t rampart_policy_version(struct rampart_policy *h);
 
-/* expires_at (unix seconds) of the cached policy, or -1 when none is cached. */
+/*
+ * expires_at (unix seconds) of the cached policy, or -1 when none is cached
+ * (or h is NULL).  Reloads first, like rampart_policy_check.
+ */
 RAMPART_API int64_t rampart_policy_expires_at(struct rampart_policy *h);
 
 /*
  * Copies the cached policy's org into buf (always NUL-terminated when
  * len > 0).  Returns 0, 1 when no policy is cached (buf = ""), or -1 when an
  * argument is invalid or buf is too small (buf then holds a truncated copy).
+ * RAMPART_ORG_MAX bytes are always enough.  Reloads first.
  */
 RAMPART_API int rampart_policy_org(struct rampart_policy *h, char *buf, size_t len);
 
-/* Frees the handle and everything it owns.  NULL-safe. */
+/*
+ * Frees the handle and everything it owns.  NULL-safe.  No other call on
+ * the same handle may be running or made afterwards.
+ */
 RAMPART_API void rampart_policy_close(struct rampart_policy *h);
 
 #ifdef __cplusplus
