@@ -203,31 +203,55 @@ static json_t *diag_quiet_call(struct cli *cli, const char *op, const char *args
 	return out;
 }
 
-/* "scheme://user:pass@host/p?q#f" -> "scheme://host/p"; other strings unchanged. */
+/* The last '@' in [p, end), or NULL. */
+static const char *diag_last_at(const char *p, const char *end)
+{
+	const char *at = NULL;
+	for (; p < end; p++)
+		if (*p == '@')
+			at = p;
+	return at;
+}
+
+/*
+ * s with the user:password@, query and fragment of every URL in it removed
+ * ("scheme://user:pw@host/p?q#f" -> "scheme://host/p"); NULL if nothing was removed.
+ * A URL ends at white space, a quote or angle bracket.
+ */
 static json_t *diag_redact_url(const char *s)
 {
-	const char *scheme = strstr(s, "://"), *host, *at, *slash;
+	const char *p = s, *u;
+	size_t o = 0;
+	int changed = 0;
+	json_t *out = NULL;
 	char *buf;
-	size_t n;
-	json_t *out;
 
-	if (scheme == NULL)
+	if (strstr(s, "://") == NULL || (buf = malloc(strlen(s) + 1)) == NULL)
 		return NULL;
-	host = scheme + 3;
-	slash = host + strcspn(host, "/?#");
-	at = memchr(host, '@', (size_t)(slash - host));
-	if (at == NULL && slash[strcspn(slash, "?#")] == '\0')
-		return NULL; /* nothing to remove */
-	if ((buf = malloc(strlen(s) + 16)) == NULL)
-		return NULL;
-	n = (size_t)(host - s);
-	memcpy(buf, s, n);
-	if (at != NULL)
-		host = at + 1;
-	memcpy(buf + n, host, strcspn(host, "?#"));
-	n += strcspn(host, "?#");
-	buf[n] = '\0';
-	out = json_string(buf);
+	while ((u = strstr(p, "://")) != NULL) {
+		const char *host = u + 3, *end = host + strcspn(host, " \t\r\n\"'<>");
+		const char *auth = host + strcspn(host, "/?#"), *at, *q;
+
+		if (auth > end)
+			auth = end;
+		memcpy(buf + o, p, (size_t)(host - p));
+		o += (size_t)(host - p);
+		if ((at = diag_last_at(host, auth)) != NULL) {
+			host = at + 1;
+			changed = 1;
+		}
+		q = host + strcspn(host, "?#");
+		if (q < end)
+			changed = 1;
+		else
+			q = end;
+		memcpy(buf + o, host, (size_t)(q - host));
+		o += (size_t)(q - host);
+		p = end;
+	}
+	memcpy(buf + o, p, strlen(p) + 1);
+	if (changed)
+		out = json_string(buf);
 	free(buf);
 	return out;
 }
