@@ -82,7 +82,8 @@ static int dispatch_parse(struct conn *c, const uint8_t *buf, size_t len, json_t
 
 void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_t len)
 {
-	json_t *req = NULL, *id = NULL, *args = NULL, *empty = NULL;
+	static json_t *no_args; /* shared {} for requests without "args"; never modified */
+	json_t *req = NULL, *id = NULL, *args = NULL;
 	const struct op_def *op = NULL;
 	struct op_ctx ctx;
 	long long t0 = dispatch_now_us();
@@ -94,8 +95,13 @@ void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_
 	ctx.out_fd = -1;
 	if (dispatch_parse(c, buf, len, &req, &id, &op, &args) < 0)
 		goto out;
-	if (args == NULL)
-		args = empty = json_object();
+	if (args == NULL) {
+		if (no_args == NULL && (no_args = json_object()) == NULL) {
+			server_reply_error(c, id, "E_INTERNAL", "out of memory");
+			goto out;
+		}
+		args = no_args;
+	}
 	if (!ops_authorise_conn(d, op, c, &ctx.err)) {
 		dispatch_count(d, op, OP_ERR, dispatch_now_us() - t0, 1);
 		audit_log(d, op->name, &c->peer, "refused", ctx.err.code, ctx.err.msg);
@@ -126,7 +132,9 @@ void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_
 	} else if (rc == OP_OK) {
 		c->out_fd = ctx.out_fd;
 		ctx.out_fd = -1;
-		server_reply_ok(c, id, ctx.result ? ctx.result : json_object());
+		if (ctx.result == NULL)
+			ctx.result = json_object();
+		server_reply_ok(c, id, ctx.result);
 	} else {
 		server_reply_error(c, id, ctx.err.code[0] ? ctx.err.code : "E_INTERNAL",
 				   ctx.err.msg[0] ? ctx.err.msg : "internal error");
@@ -137,6 +145,5 @@ out:
 	if (ctx.out_fd >= 0)
 		close(ctx.out_fd);
 	json_decref(ctx.result);
-	json_decref(empty);
 	json_decref(req);
 }

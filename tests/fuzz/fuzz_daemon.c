@@ -9,6 +9,7 @@
 #include "../../src/daemon/audit.c"
 #include "../../src/daemon/dispatch.c"
 #include "../../src/daemon/ops.c"
+#include "../../src/daemon/jsonout.c"
 #include "../../src/daemon/server.c"
 #include "../../src/daemon/op_core.c"
 #include "../../src/daemon/op_policy.c"
