@@ -538,6 +538,7 @@ static int disk_full_child(const char *dir)
 	struct policy p;
 	struct store_meta m;
 	struct rp_err err = {0};
+	int rc;
 
 	snprintf(mnt, sizeof(mnt), "%s/small", dir);
 	if (mkdir(mnt, 0755) < 0 || unshare(CLONE_NEWNS) < 0 ||
@@ -548,7 +549,10 @@ static int disk_full_child(const char *dir)
 	commit_ok(db, 3, 1);
 	make_policy(&p, POLICY_MAX_REGISTRIES, 2);
 	make_meta(&m, sha_a);
-	if (store_commit(db, &p, &m, envelope_a, 3, &err) != -1)
+	rc = store_commit(db, &p, &m, envelope_a, 3, &err);
+	policy_free(&p);
+	store_meta_free(&m);
+	if (rc != -1)
 		return 11;
 	if (strcmp(err.code, "E_STORE_DISK_FULL") != 0 || strstr(err.msg, "disk full") == NULL) {
 		fprintf(stderr, "got %s: %s\n", err.code, err.msg);
