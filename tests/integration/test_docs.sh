@@ -207,8 +207,13 @@ mutate daemon-option-missing 's/^\.It Fl \\-check-config$/.It Fl \\-check-cfg/' 
 
 prefix=$tmp/prefix
 if ! cmake --install "$BUILD" --prefix "$prefix" >"$tmp/install.log" 2>&1; then
-	cat "$tmp/install.log" >&2
-	fail "cmake --install $BUILD --prefix $prefix"
+	if grep -q "install_manifest.txt" "$tmp/install.log" && [ ! -w "$BUILD" ]; then
+		# run as another user than the build's owner: only the manifest failed
+		echo "note: could not write $BUILD/install_manifest.txt (not our build dir)"
+	else
+		cat "$tmp/install.log" >&2
+		fail "cmake --install $BUILD --prefix $prefix"
+	fi
 fi
 pc=$(find "$prefix" -name rampart.pc -print -quit)
 if [ -z "$pc" ]; then
