@@ -48,6 +48,13 @@ struct policy_state {
 	int64_t last_error_at, last_attempt_at, last_success_at;
 	uint64_t refreshes;
 	long long last_duration_ms, max_duration_ms;
+	/* policy.show cache: the whole store, reloaded only when the file changes,
+	 * so any user asking for it cannot make the daemon re-read 10,000 rows
+	 * per request */
+	bool show_valid;
+	struct store_stat show_st;
+	struct policy show_p;
+	struct store_meta show_m;
 };
 
 static struct policy_state *pst(struct daemon *d)
@@ -347,6 +354,8 @@ void policy_module_fini(struct daemon *d)
 		json_decref(s->waiters[i].req_id);
 	keys_trust_free(&s->trust);
 	rampart_policy_close(s->h);
+	policy_free(&s->show_p);
+	store_meta_free(&s->show_m);
 	free(s);
 	d->policy = NULL;
 }
@@ -480,11 +489,43 @@ int op_policy_check(struct op_ctx *ctx)
 	return OP_OK;
 }
 
+/* Returns 1 and the cached store (reloaded if the file changed), 0 when none, -1 error. */
+static int policy_show_load(struct daemon *d, struct rp_err *err)
+{
+	struct policy_state *s = pst(d);
+	struct store_stat st;
+	int r = store_stat(d->cfg.db_path, &st, err);
+
+	if (r != 0) {
+		if (r == 1 && s->show_valid) {
+			policy_free(&s->show_p);
+			store_meta_free(&s->show_m);
+			s->show_valid = false;
+		}
+		return r == 1 ? 0 : -1;
+	}
+	if (s->show_valid && st.dev == s->show_st.dev && st.ino == s->show_st.ino &&
+	    st.size == s->show_st.size && st.mtime == s->show_st.mtime)
+		return 1;
+	policy_free(&s->show_p);
+	store_meta_free(&s->show_m);
+	memset(&s->show_p, 0, sizeof(s->show_p));
+	memset(&s->show_m, 0, sizeof(s->show_m));
+	s->show_valid = false;
+	r = store_load(d->cfg.db_path, &s->show_p, &s->show_m, NULL, NULL, err);
+	if (r != 0)
+		return r == 1 ? 0 : -1;
+	s->show_st = s->show_m.file.ino ? s->show_m.file : st;
+	s->show_valid = true;
+	return 1;
+}
+
 int op_policy_show(struct op_ctx *ctx)
 {
 	static const char *const known[] = {"offset", "limit", NULL};
-	struct policy p;
-	struct store_meta m;
+	struct policy_state *s = pst(ctx->d);
+	const struct policy *p = &s->show_p;
+	const struct store_meta *m = &s->show_m;
 	long long off = 0, lim = POLICY_SHOW_MAX;
 	json_t *r, *ents;
 	int rc;
@@ -493,34 +534,30 @@ int op_policy_show(struct op_ctx *ctx)
 	    args_int(ctx->args, "offset", 0, 0, POLICY_MAX_REGISTRIES, &off, &ctx->err) < 0 ||
 	    args_int(ctx->args, "limit", 0, 1, POLICY_SHOW_MAX, &lim, &ctx->err) < 0)
 		return OP_ERR;
-	memset(&p, 0, sizeof(p));
-	memset(&m, 0, sizeof(m));
-	rc = store_load(ctx->d->cfg.db_path, &p, &m, NULL, NULL, &ctx->err);
+	rc = policy_show_load(ctx->d, &ctx->err);
 	if (rc < 0)
 		return OP_ERR;
-	if (rc == 1) {
+	if (rc == 0) {
 		ctx->result = json_pack("{s:b, s:s}", "cached", 0, "reason", "no policy cached");
 		return OP_OK;
 	}
 	ents = json_array();
-	for (size_t i = (size_t)off; i < p.n_registries && i < (size_t)(off + lim); i++)
+	for (size_t i = (size_t)off; i < p->n_registries && i < (size_t)(off + lim); i++)
 		json_array_append_new(ents, json_pack("{s:s, s:s, s:s}", "host",
-						      p.registries[i].host, "nickname",
-						      p.registries[i].nickname, "kind",
-						      p.registries[i].kind == POLICY_WILDCARD ? "wildcard"
-						      : p.registries[i].kind == POLICY_PORT   ? "port"
-											      : "exact"));
+						      p->registries[i].host, "nickname",
+						      p->registries[i].nickname, "kind",
+						      p->registries[i].kind == POLICY_WILDCARD ? "wildcard"
+						      : p->registries[i].kind == POLICY_PORT   ? "port"
+											       : "exact"));
 	r = json_pack("{s:b, s:s, s:I, s:b, s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "cached", 1,
-		      "org", p.org, "version", (json_int_t)p.version, "allow_docker_hub",
-		      p.allow_docker_hub, "expired", (int64_t)time(NULL) >= p.expires_at, "source",
-		      m.source ? m.source : "", "signers", m.signers ? m.signers : "",
-		      "payload_sha256", m.payload_sha256, "total", (json_int_t)p.n_registries,
+		      "org", p->org, "version", (json_int_t)p->version, "allow_docker_hub",
+		      p->allow_docker_hub, "expired", (int64_t)time(NULL) >= p->expires_at, "source",
+		      m->source ? m->source : "", "signers", m->signers ? m->signers : "",
+		      "payload_sha256", m->payload_sha256, "total", (json_int_t)p->n_registries,
 		      "offset", (json_int_t)off, "limit", (json_int_t)lim, "registries", ents);
-	policy_time(r, "issued_at", p.issued_at);
-	policy_time(r, "expires_at", p.expires_at);
-	policy_time(r, "fetched_at", m.fetched_at);
-	policy_free(&p);
-	store_meta_free(&m);
+	policy_time(r, "issued_at", p->issued_at);
+	policy_time(r, "expires_at", p->expires_at);
+	policy_time(r, "fetched_at", m->fetched_at);
 	ctx->result = r;
 	return OP_OK;
 }
