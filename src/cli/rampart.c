@@ -5,7 +5,7 @@
  * policy DB).  Exit codes: 0 ok, 1 refused/denied/failed, 2 usage or invalid
  * input, 3 daemon unreachable.
  */
-#include <curl/curl.h>
+#include <curl/curlver.h> /* LIBCURL_VERSION only: nothing of libcurl is linked */
 #include <getopt.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -49,10 +49,10 @@ static void usage(FILE *f)
 
 static void version(void)
 {
-	curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
-	printf("rampart %s\nOpenSSL %s\nlibcurl %s\nSQLite %s\njansson %s\n", RAMPART_VERSION,
-	       OpenSSL_version(OPENSSL_VERSION_STRING), cv->version, sqlite3_libversion(),
-	       jansson_version_str());
+	printf("rampart %s\nOpenSSL %s\nlibcurl %s (compiled against; used by rampart-fetch)\n"
+	       "SQLite %s\njansson %s\n",
+	       RAMPART_VERSION, OpenSSL_version(OPENSSL_VERSION_STRING), LIBCURL_VERSION,
+	       sqlite3_libversion(), jansson_version_str());
 }
 
 int cli_usage_error(struct cli *cli, const char *fmt, ...)

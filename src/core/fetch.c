@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Policy download.  The parent (root) validates the request, reads the CA and
- * pinned-key files, and forks; the child drops to an unprivileged user before
- * touching the network, runs libcurl (https only, capped, time-bounded) and
- * writes one fixed header plus the body to a pipe.  The parent trusts nothing
- * the child sends: every length and string in the header is checked.
+ * Policy download, parent side.  The parent (root) validates the request,
+ * reads the CA and pinned-key files, writes the options to a memfd, and forks;
+ * the child drops to an unprivileged user and only then execs the separate
+ * rampart-fetch helper (src/fetch/), which alone links libcurl.  The parent
+ * trusts nothing the helper sends: every length and string in the answer is
+ * checked.  No libcurl header or library is used here.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -25,53 +29,34 @@
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
+#ifdef __APPLE__
+#include <mach-o/dyld.h>
+#endif
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "fetch.h"
+#include "fetch_wire.h"
 #include "log.h"
 
-#define FETCH_WIRE_MAGIC 0x72706631u /* "rpf1" */
-#define FETCH_MAX_URL 8192
-#define FETCH_MAX_CA_FILE (4u << 20)
-#define FETCH_MAX_PIN 1024
+#ifndef RAMPART_LIBEXECDIR
+#define RAMPART_LIBEXECDIR "/usr/local/libexec"
+#endif
+
 #define FETCH_HARD_MAX_BYTES (64u << 20)
 #define FETCH_GRACE_MS 5000
-#define FETCH_WIRE_FD 3
-
-/* What the child reports.  Same binary on both ends, so a plain struct. */
-enum fetch_wire_kind {
-	FW_OK = 1,
-	FW_NOT_MODIFIED,
-	FW_HTTP,      /* unexpected HTTP status */
-	FW_TOO_LARGE, /* body cap hit */
-	FW_CURL,      /* libcurl error: curl_code + text */
-	FW_PRIV,      /* privilege drop failed: nothing fetched */
-	FW_SETUP,     /* curl could not be set up */
-	FW_KIND_MAX
-};
-
-struct fetch_wire {
-	uint32_t magic;
-	uint32_t kind;
-	int32_t http_code;
-	int32_t curl_code;
-	uint32_t uid, gid;
-	uint64_t body_len;
-	char etag[FETCH_MAX_ETAG + 1];
-	char text[256];
-};
+#define FETCH_HELPER_FD 5 /* the checked helper binary, close-on-exec, for fexecve */
 
 enum { JS_IDLE = 0, JS_READING, JS_DONE, JS_BAD };
 
 /* Everything the child needs, prepared by the parent before fork(). */
 struct fetch_plan {
-	char *url;     /* normalised by the URL parser */
-	bool insecure; /* http://127.0.0.1 or http://[::1] */
+	const char *url; /* checked; the caller's string */
+	bool insecure;   /* http://127.0.0.1 or http://[::1] */
+	char host[FETCH_MAX_HOST + 1];
 	char *etag;
 	char *ca; /* CA bundle contents */
 	size_t ca_len;
@@ -81,13 +66,9 @@ struct fetch_plan {
 	gid_t gid;
 	size_t max_bytes;
 	long connect_ms, total_ms, low_bytes, low_s;
-};
-
-struct fetch_body {
-	unsigned char *buf;
-	size_t len, cap, max;
-	bool too_large;
-	char etag[FETCH_MAX_ETAG + 1];
+	char helper[PATH_MAX];
+	int helper_fd; /* opened and checked; -1 when none */
+	int opts_fd;   /* the options record; -1 when none */
 };
 
 static long long fetch_now_ms(void)
@@ -98,105 +79,142 @@ static long long fetch_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- request validation (parent) --------------------------------------- */
-
 static int fetch_printable(const char *s, size_t max)
 {
-	size_t n = strnlen(s, max + 1);
-
-	if (n > max)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	return 1;
+	return fetch_wire_printable(s, strnlen(s, max + 1), max);
 }
 
-static int fetch_url_part(CURLU *u, CURLUPart part, char **out)
+/* ---- URL check (parent, no libcurl) ------------------------------------ */
+
+/*
+ * A deliberately narrow reading of RFC 3986: scheme "://" authority, where
+ * the authority is a host (a name of letters, digits, '-', '.', '_', or a
+ * bracketed IPv6 literal with an optional %25 zone) and an optional port.
+ * The helper parses the same string again with libcurl's URL API and refuses
+ * to fetch if libcurl sees another scheme or host (FW_URL).
+ */
+struct fetch_url {
+	bool insecure;
+	bool zone;
+	char host[FETCH_MAX_HOST + 1];
+};
+
+static int fetch_url_bad(const char *url, struct rp_err *err)
 {
-	*out = NULL;
-	return curl_url_get(u, part, out, 0) == CURLUE_OK;
+	return rp_seterr(err, "E_FETCH_URL", "the policy URL %s cannot be parsed; use https://host/path",
+	                 url);
 }
 
-/* Parses and checks url; on success *norm (may be NULL) gets the normalised URL. */
-static int fetch_check_url2(const char *url, bool allow_loopback, char **norm, bool *insecure,
+static int fetch_url_scheme(const char *url, struct fetch_url *u, const char **rest,
                             struct rp_err *err)
 {
-	CURLU *u = NULL;
-	char *scheme = NULL, *host = NULL, *tmp = NULL;
-	int ret = -1;
+	size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+	char scheme[33];
 
+	if (n == 0 || n >= sizeof(scheme) || strncmp(url + n, "://", 3) != 0 ||
+	    !((url[0] | 0x20) >= 'a' && (url[0] | 0x20) <= 'z'))
+		return fetch_url_bad(url, err);
+	for (size_t i = 0; i < n; i++)
+		scheme[i] = (char)((url[i] >= 'A' && url[i] <= 'Z') ? url[i] | 0x20 : url[i]);
+	scheme[n] = '\0';
+	u->insecure = strcmp(scheme, "http") == 0;
+	if (strcmp(scheme, "https") != 0 && !u->insecure)
+		return rp_seterr(err, "E_FETCH_URL",
+		                 "the policy URL scheme \"%s\" is refused; only https is allowed",
+		                 scheme);
+	*rest = url + n + 3;
+	return 0;
+}
+
+/* "[v6]" with an optional "%25zone"; returns the length up to and including ']' or 0. */
+static size_t fetch_url_v6(const char *a, size_t alen, bool *zone)
+{
+	const char *close = memchr(a, ']', alen);
+	size_t addr_len, n;
+
+	if (close == NULL)
+		return 0;
+	n = (size_t)(close - a) + 1;
+	addr_len = strspn(a + 1, "0123456789abcdefABCDEF:.");
+	if (addr_len == 0 || memchr(a + 1, ':', addr_len) == NULL)
+		return 0;
+	*zone = a[1 + addr_len] == '%';
+	if (*zone && (strncmp(a + 1 + addr_len, "%25", 3) != 0 ||
+	              1 + addr_len + 3 + strspn(a + 1 + addr_len + 3,
+	                                        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                        "0123456789-._~") !=
+	                  n - 1 ||
+	              a[1 + addr_len + 3] == ']'))
+		return 0;
+	if (!*zone && 1 + addr_len != n - 1)
+		return 0;
+	return n;
+}
+
+static int fetch_url_authority(const char *url, const char *a, struct fetch_url *u,
+                               struct rp_err *err)
+{
+	size_t alen = strcspn(a, "/?#"), hlen;
+	const char *port;
+
+	if (memchr(a, '@', alen) != NULL)
+		return rp_seterr(err, "E_FETCH_URL",
+		                 "the policy URL carries a user name or password; "
+		                 "credentials in URLs are refused");
+	if (a[0] == '[') {
+		hlen = fetch_url_v6(a, alen, &u->zone);
+	} else {
+		hlen = strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._");
+		if (hlen > alen)
+			hlen = alen;
+	}
+	if (hlen == 0 || hlen > FETCH_MAX_HOST)
+		return fetch_url_bad(url, err);
+	port = a + hlen;
+	if (port < a + alen) {
+		size_t digits = strspn(port + 1, "0123456789");
+		long v = digits > 0 && digits <= 5 ? strtol(port + 1, NULL, 10) : 0;
+		if (*port != ':' || 1 + digits != alen - hlen || v < 1 || v > 65535)
+			return fetch_url_bad(url, err);
+	}
+	memcpy(u->host, a, hlen);
+	u->host[hlen] = '\0';
+	return 0;
+}
+
+static int fetch_url_parse(const char *url, bool allow_loopback, struct fetch_url *u,
+                           struct rp_err *err)
+{
+	const char *rest = NULL;
+
+	memset(u, 0, sizeof(*u));
 	if (url == NULL || url[0] == '\0')
 		return rp_seterr(err, "E_FETCH_URL", "no policy URL is configured");
 	if (!fetch_printable(url, FETCH_MAX_URL))
 		return rp_seterr(err, "E_FETCH_URL",
-		                 "the policy URL is too long or has control "
-		                 "characters");
-	u = curl_url();
-	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    !fetch_url_part(u, CURLUPART_SCHEME, &scheme) ||
-	    !fetch_url_part(u, CURLUPART_HOST, &host) || host[0] == '\0') {
-		rp_seterr(err, "E_FETCH_URL",
-		          "the policy URL %s cannot be parsed; use "
-		          "https://host/path",
-		          url);
-		goto out;
-	}
-	if (fetch_url_part(u, CURLUPART_USER, &tmp)) {
-		rp_seterr(err, "E_FETCH_URL",
-		          "the policy URL carries a user name or password; "
-		          "credentials in URLs are refused");
-		goto out;
-	}
-	*insecure = strcmp(scheme, "http") == 0;
-	if (strcmp(scheme, "https") != 0 && !*insecure) {
-		rp_seterr(err, "E_FETCH_URL",
-		          "the policy URL scheme \"%s\" is refused; only "
-		          "https is allowed",
-		          scheme);
-		goto out;
-	}
-	if (*insecure && !allow_loopback) {
-		rp_seterr(err, "E_FETCH_URL",
-		          "http:// policy URLs are refused; use https "
-		          "(allow_insecure_loopback permits http only to "
-		          "127.0.0.1 and [::1], for tests)");
-		goto out;
-	}
-	curl_free(tmp);
-	tmp = NULL;
-	if (*insecure && ((strcmp(host, "127.0.0.1") != 0 && strcmp(host, "[::1]") != 0) ||
-	                  fetch_url_part(u, CURLUPART_ZONEID, &tmp))) {
-		rp_seterr(err, "E_FETCH_URL",
-		          "http:// is allowed only to the literal addresses "
-		          "127.0.0.1 and [::1], not to \"%s\"; use https",
-		          host);
-		goto out;
-	}
-	curl_free(tmp);
-	tmp = NULL;
-	if (norm != NULL && !fetch_url_part(u, CURLUPART_URL, &tmp)) {
-		rp_seterr(err, "E_FETCH_URL", "the policy URL %s cannot be normalised", url);
-		goto out;
-	}
-	if (norm != NULL && (*norm = strdup(tmp)) == NULL) {
-		rp_seterr(err, "E_FETCH_NOMEM", "out of memory");
-		goto out;
-	}
-	ret = 0;
-out:
-	curl_free(tmp);
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
-	return ret;
+		                 "the policy URL is too long or has control characters");
+	if (strpbrk(url, " \\") != NULL) /* libcurl refuses spaces; '\\' is read as '/' by some */
+		return fetch_url_bad(url, err);
+	if (fetch_url_scheme(url, u, &rest, err) < 0 || fetch_url_authority(url, rest, u, err) < 0)
+		return -1;
+	if (u->insecure && !allow_loopback)
+		return rp_seterr(err, "E_FETCH_URL",
+		                 "http:// policy URLs are refused; use https "
+		                 "(allow_insecure_loopback permits http only to "
+		                 "127.0.0.1 and [::1], for tests)");
+	if (u->insecure && strcmp(u->host, "127.0.0.1") != 0 && strcmp(u->host, "[::1]") != 0)
+		return rp_seterr(err, "E_FETCH_URL",
+		                 "http:// is allowed only to the literal addresses "
+		                 "127.0.0.1 and [::1], not to \"%s\"; use https",
+		                 u->host);
+	return 0;
 }
 
 int fetch_check_url(const char *url, bool allow_insecure_loopback, struct rp_err *err)
 {
-	bool insecure;
+	struct fetch_url u;
 
-	return fetch_check_url2(url, allow_insecure_loopback, NULL, &insecure, err);
+	return fetch_url_parse(url, allow_insecure_loopback, &u, err);
 }
 
 static int fetch_read_file(const char *path, size_t max, char **buf, size_t *len,
@@ -326,14 +344,110 @@ static int fetch_user(const char *name, uid_t *uid, gid_t *gid, struct rp_err *e
 	return 0;
 }
 
+/* ---- the helper binary (parent, root) ---------------------------------- */
+
+/* Directory of the running executable, or -1. */
+static int fetch_self_dir(char *dir, size_t size)
+{
+	char buf[PATH_MAX];
+
+#if defined(__linux__)
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+#elif defined(__APPLE__)
+	uint32_t len = sizeof(buf);
+	if (_NSGetExecutablePath(buf, &len) != 0)
+		return -1;
+#else
+	return -1;
+#endif
+	if (buf[0] != '/' || strlen(buf) >= size)
+		return -1;
+	rp_strlcpy(dir, dirname(buf), size);
+	return 0;
+}
+
+/* 0 if "dir/rel" fits in out and exists. */
+static int fetch_helper_try(const char *dir, const char *rel, char *out, size_t size)
+{
+	struct stat sb;
+	int n = snprintf(out, size, "%s/%s", dir, rel);
+
+	return n > 0 && (size_t)n < size && stat(out, &sb) == 0 ? 0 : -1;
+}
+
+void fetch_helper_path(const char *configured, char *out, size_t size)
+{
+	char dir[PATH_MAX];
+
+	if (configured != NULL && configured[0] != '\0') {
+		rp_strlcpy(out, configured, size);
+		return;
+	}
+	/* a build tree (next to rampartd), then an install under any prefix (sbin/../libexec) */
+	if (fetch_self_dir(dir, sizeof(dir)) == 0 &&
+	    (fetch_helper_try(dir, FETCH_HELPER_NAME, out, size) == 0 ||
+	     fetch_helper_try(dir, "../libexec/rampart/" FETCH_HELPER_NAME, out, size) == 0))
+		return;
+	snprintf(out, size, "%s/rampart/%s", RAMPART_LIBEXECDIR, FETCH_HELPER_NAME);
+}
+
+/*
+ * Opens the helper and checks the opened file: a regular file owned by root
+ * that neither group nor others can write.  The child execs this very fd
+ * (fexecve), so the file checked is the file run, whatever happens to the
+ * path afterwards.
+ */
+static int fetch_helper_open(const char *path, int *fdp, struct rp_err *err)
+{
+	struct stat sb;
+	int fd;
+
+	*fdp = -1;
+	if (path[0] != '/')
+		return rp_seterr(err, "E_FETCH_HELPER",
+		                 "the fetch helper path \"%s\" is not absolute; set "
+		                 "policy.fetch_helper to the full path of rampart-fetch",
+		                 path);
+#ifdef O_PATH
+	fd = open(path, O_PATH | O_CLOEXEC);
+#else
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+#endif
+	if (fd < 0)
+		return rp_seterr(err, "E_FETCH_HELPER",
+		                 "cannot open the fetch helper %s: %s; nothing was fetched "
+		                 "(install rampart-fetch there or set policy.fetch_helper)",
+		                 path, strerror(errno));
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_uid != 0 ||
+	    (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		close(fd);
+		return rp_seterr(err, "E_FETCH_HELPER",
+		                 "refusing the fetch helper %s: it must be a regular file owned "
+		                 "by root and not writable by group or others (it has owner uid "
+		                 "%u, mode %04o); nothing was fetched",
+		                 path, (unsigned)sb.st_uid, (unsigned)(sb.st_mode & 07777));
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/* ---- the plan and the options record (parent, root) -------------------- */
+
 static void fetch_plan_free(struct fetch_plan *pl)
 {
-	free(pl->url);
 	free(pl->etag);
 	free(pl->ca);
 	free(pl->pin);
 	free(pl->proxy);
+	if (pl->helper_fd >= 0)
+		close(pl->helper_fd);
+	if (pl->opts_fd >= 0)
+		close(pl->opts_fd);
 	memset(pl, 0, sizeof(*pl));
+	pl->helper_fd = pl->opts_fd = -1;
 }
 
 static int fetch_plan_numbers(const struct fetch_opts *o, struct fetch_plan *pl, struct rp_err *err)
@@ -365,7 +479,10 @@ static int fetch_dup_opt(const char *s, char **out, struct rp_err *err)
 
 static int fetch_plan_make(const struct fetch_opts *o, struct fetch_plan *pl, struct rp_err *err)
 {
+	struct fetch_url u;
+
 	memset(pl, 0, sizeof(*pl));
+	pl->helper_fd = pl->opts_fd = -1;
 	if (o == NULL)
 		return rp_seterr(err, "E_FETCH_CONFIG", "no fetch options given");
 	if (o->etag != NULL && !fetch_printable(o->etag, FETCH_MAX_ETAG))
@@ -376,22 +493,154 @@ static int fetch_plan_make(const struct fetch_opts *o, struct fetch_plan *pl, st
 	if (o->proxy != NULL && !fetch_printable(o->proxy, FETCH_MAX_URL))
 		return rp_seterr(err, "E_FETCH_CONFIG", "the proxy setting has control characters");
 	if (fetch_plan_numbers(o, pl, err) < 0 ||
-	    fetch_check_url2(o->url, o->allow_insecure_loopback, &pl->url, &pl->insecure, err) <
-	        0 ||
+	    fetch_url_parse(o->url, o->allow_insecure_loopback, &u, err) < 0 ||
 	    fetch_user(o->user, &pl->uid, &pl->gid, err) < 0 ||
 	    fetch_dup_opt(o->etag, &pl->etag, err) < 0 ||
-	    fetch_dup_opt(pl->insecure ? NULL : o->proxy, &pl->proxy, err) < 0)
+	    fetch_dup_opt(u.insecure ? NULL : o->proxy, &pl->proxy, err) < 0)
 		return -1;
+	pl->url = o->url;
+	pl->insecure = u.insecure;
+	rp_strlcpy(pl->host, u.host, sizeof(pl->host));
 	if (o->ca_file != NULL && o->ca_file[0] != '\0' &&
 	    fetch_read_file(o->ca_file, FETCH_MAX_CA_FILE, &pl->ca, &pl->ca_len, err) < 0)
 		return -1;
 	if (o->pinned_pubkey != NULL && o->pinned_pubkey[0] != '\0' &&
 	    fetch_pin(o->pinned_pubkey, &pl->pin, err) < 0)
 		return -1;
+	fetch_helper_path(o->fetch_helper, pl->helper, sizeof(pl->helper));
+	return fetch_helper_open(pl->helper, &pl->helper_fd, err);
+}
+
+static int fetch_write_all(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
 	return 0;
 }
 
-/* ---- the child --------------------------------------------------------- */
+/* An anonymous file only this process (and the child it forks) can reach. */
+static int fetch_opts_file(void)
+{
+#ifdef __linux__
+	return memfd_create("rampart-fetch-opts", MFD_CLOEXEC);
+#else
+	char tmpl[] = "/tmp/rampart-fetch-opts.XXXXXX";
+	int fd = mkostemp(tmpl, O_CLOEXEC);
+
+	if (fd >= 0)
+		unlink(tmpl);
+	return fd;
+#endif
+}
+
+/* Writes the options record (see fetch_wire.h) to pl->opts_fd. */
+static int fetch_opts_write(struct fetch_plan *pl, struct rp_err *err)
+{
+	struct fetch_wire_opts h;
+	const char *s[FOS_N] = {pl->url, pl->host, pl->etag, pl->proxy, pl->ca, pl->pin};
+	int bad = 0;
+
+	memset(&h, 0, sizeof(h));
+	h.magic = FETCH_OPTS_MAGIC;
+	h.flags = pl->insecure ? FETCH_OPT_INSECURE : 0;
+	h.max_bytes = pl->max_bytes;
+	h.connect_ms = pl->connect_ms;
+	h.total_ms = pl->total_ms;
+	h.low_bytes = pl->low_bytes;
+	h.low_s = pl->low_s;
+	for (int i = 0; i < FOS_N; i++)
+		h.len[i] = s[i] == NULL ? 0 : (uint32_t)(i == FOS_CA ? pl->ca_len : strlen(s[i]));
+	pl->opts_fd = fetch_opts_file();
+	if (pl->opts_fd < 0)
+		return rp_seterr(err, "E_FETCH_CHILD", "cannot create the options file: %s",
+		                 strerror(errno));
+	bad |= fetch_write_all(pl->opts_fd, &h, sizeof(h));
+	for (int i = 0; i < FOS_N; i++)
+		if (h.len[i] > 0)
+			bad |= fetch_write_all(pl->opts_fd, s[i], h.len[i]);
+	if (bad || lseek(pl->opts_fd, 0, SEEK_SET) != 0)
+		return rp_seterr(err, "E_FETCH_CHILD", "cannot write the fetch options: %s",
+		                 strerror(errno));
+	return 0;
+}
+
+/* ---- the forked child, up to the exec ---------------------------------- */
+
+static void fetch_child_signals(void)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGALRM, SIGUSR1, SIGUSR2};
+	struct sigaction sa;
+	sigset_t all;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_DFL;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+/*
+ * stdin/out/err on /dev/null, the answer pipe on fd 3, the options on fd 4,
+ * the helper binary on fd 5 (close-on-exec), everything else closed.
+ */
+static int fetch_child_fds(int wfd, int ofd, int hfd)
+{
+	int src[3] = {wfd, ofd, hfd}, hi[3], nul;
+
+	for (int i = 0; i < 3; i++)
+		if ((hi[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 10)) < 0)
+			return -1;
+	nul = open("/dev/null", O_RDWR);
+	for (int fd = 0; fd < 3; fd++)
+		if (nul >= 0 && nul != fd)
+			dup2(nul, fd);
+	for (int i = 0; i < 3; i++)
+		if (dup2(hi[i], FETCH_WIRE_FD + i) != FETCH_WIRE_FD + i)
+			return -1;
+	if (fcntl(FETCH_HELPER_FD, F_SETFD, FD_CLOEXEC) < 0)
+		return -1;
+#if defined(__linux__) && defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
+	if (close_range(FETCH_HELPER_FD + 1, ~0U, 0) == 0)
+		return 0;
+#endif
+	{
+		long max = sysconf(_SC_OPEN_MAX);
+		if (max < 0 || max > 65536)
+			max = 65536;
+		for (int fd = FETCH_HELPER_FD + 1; fd < max; fd++)
+			close(fd);
+	}
+	return 0;
+}
+
+/* The child's own answer when it cannot get as far as the helper. */
+static _Noreturn void fetch_child_reply(uint32_t kind, const char *text)
+{
+	struct fetch_wire w;
+
+	memset(&w, 0, sizeof(w));
+	w.magic = FETCH_WIRE_MAGIC;
+	w.kind = kind;
+	w.uid = (uint32_t)geteuid();
+	w.gid = (uint32_t)getegid();
+	rp_strlcpy(w.text, text, sizeof(w.text));
+	if (fetch_write_all(FETCH_WIRE_FD, &w, sizeof(w)) < 0)
+		_exit(3);
+	_exit(0);
+}
 
 #ifdef __APPLE__
 /* No setresuid/getresuid: setgid/setuid as root set real, effective and saved ids. */
@@ -451,251 +700,36 @@ int fetch_drop_privileges(uid_t uid, gid_t gid, struct rp_err *err)
 	return 0;
 }
 
-static void fetch_child_signals(void)
-{
-	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGALRM, SIGUSR1, SIGUSR2};
-	struct sigaction sa;
-	sigset_t all;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_DFL;
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-}
-
-/* stdin/out/err on /dev/null, the pipe on fd 3, everything else closed. */
-static int fetch_child_fds(int wfd)
-{
-	int hi, nul;
-
-	hi = fcntl(wfd, F_DUPFD_CLOEXEC, 10);
-	if (hi < 0)
-		return -1;
-	nul = open("/dev/null", O_RDWR);
-	for (int fd = 0; fd < 3; fd++)
-		if (nul >= 0 && nul != fd)
-			dup2(nul, fd);
-	if (dup2(hi, FETCH_WIRE_FD) != FETCH_WIRE_FD)
-		return -1;
-#if defined(__linux__) && defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
-	if (close_range(FETCH_WIRE_FD + 1, ~0U, 0) == 0)
-		return 0;
-#endif
-	{
-		long max = sysconf(_SC_OPEN_MAX);
-		if (max < 0 || max > 65536)
-			max = 65536;
-		for (int fd = FETCH_WIRE_FD + 1; fd < max; fd++)
-			close(fd);
-	}
-	return 0;
-}
-
-static int fetch_write_all(int fd, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static _Noreturn void fetch_child_reply(struct fetch_wire *w, const struct fetch_body *b)
-{
-	w->magic = FETCH_WIRE_MAGIC;
-	w->uid = (uint32_t)geteuid();
-	w->gid = (uint32_t)getegid();
-	if (w->kind != FW_OK)
-		w->body_len = 0;
-	if (fetch_write_all(FETCH_WIRE_FD, w, sizeof(*w)) < 0 ||
-	    (w->body_len > 0 && fetch_write_all(FETCH_WIRE_FD, b->buf, w->body_len) < 0))
-		_exit(3);
-	_exit(0);
-}
-
-static size_t fetch_write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct fetch_body *b = ud;
-	size_t n = size * nmemb;
-
-	if (n > b->max - b->len) {
-		b->too_large = true;
-		return 0; /* abort the transfer now */
-	}
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
-		unsigned char *nb;
-		while (cap < b->len + n)
-			cap *= 2;
-		if (cap > b->max)
-			cap = b->max;
-		nb = realloc(b->buf, cap);
-		if (nb == NULL)
-			return 0;
-		b->buf = nb;
-		b->cap = cap;
-	}
-	memcpy(b->buf + b->len, ptr, n);
-	b->len += n;
-	return n;
-}
-
-/* Keeps the ETag of the last response (a status line starts a new one). */
-static size_t fetch_header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct fetch_body *b = ud;
-	size_t n = size * nmemb, vlen;
-	const char *v, *end;
-
-	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
-		b->etag[0] = '\0';
-		return n;
-	}
-	if (n < 5 || strncasecmp(ptr, "etag:", 5) != 0)
-		return n;
-	v = ptr + 5;
-	end = ptr + n;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	vlen = (size_t)(end - v);
-	b->etag[0] = '\0';
-	if (vlen > 0 && vlen <= FETCH_MAX_ETAG) {
-		memcpy(b->etag, v, vlen);
-		b->etag[vlen] = '\0';
-		if (!fetch_printable(b->etag, FETCH_MAX_ETAG))
-			b->etag[0] = '\0';
-	}
-	return n;
-}
-
-static int fetch_child_setopts(CURL *h, const struct fetch_plan *pl, struct fetch_body *b,
-                               char *errbuf, struct curl_slist **hdrs)
-{
-	char line[FETCH_MAX_ETAG + 32];
-	int bad = 0;
-
-#define SET(opt, val) bad |= curl_easy_setopt(h, opt, val) != CURLE_OK
-	SET(CURLOPT_ERRORBUFFER, errbuf);
-	SET(CURLOPT_URL, pl->url);
-	SET(CURLOPT_PROTOCOLS_STR, pl->insecure ? "http" : "https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
-	SET(CURLOPT_FOLLOWLOCATION, pl->insecure ? 0L : 1L);
-	SET(CURLOPT_MAXREDIRS, (long)FETCH_MAX_REDIRECTS);
-	SET(CURLOPT_DISALLOW_USERNAME_IN_URL, 1L);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, pl->connect_ms);
-	SET(CURLOPT_TIMEOUT_MS, pl->total_ms);
-	if (pl->low_bytes > 0 && pl->low_s > 0) {
-		SET(CURLOPT_LOW_SPEED_LIMIT, pl->low_bytes);
-		SET(CURLOPT_LOW_SPEED_TIME, pl->low_s);
-	}
-	SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)pl->max_bytes);
-	SET(CURLOPT_WRITEFUNCTION, fetch_write_cb);
-	SET(CURLOPT_WRITEDATA, b);
-	SET(CURLOPT_HEADERFUNCTION, fetch_header_cb);
-	SET(CURLOPT_HEADERDATA, b);
-	SET(CURLOPT_PROXY, pl->proxy != NULL ? pl->proxy : "");
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	SET(CURLOPT_USERAGENT, "rampartd/" RAMPART_VERSION);
-	if (pl->ca != NULL) {
-		struct curl_blob blob = {pl->ca, pl->ca_len, CURL_BLOB_COPY};
-		SET(CURLOPT_CAINFO_BLOB, &blob);
-		SET(CURLOPT_CAPATH, (char *)NULL);
-	}
-	if (pl->pin != NULL)
-		SET(CURLOPT_PINNEDPUBLICKEY, pl->pin);
-	if (pl->etag != NULL) {
-		snprintf(line, sizeof(line), "If-None-Match: %s", pl->etag);
-		*hdrs = curl_slist_append(NULL, line);
-		bad |= *hdrs == NULL;
-		SET(CURLOPT_HTTPHEADER, *hdrs);
-	}
-#undef SET
-	return bad ? -1 : 0;
-}
-
-/* Runs the transfer and fills w; returns nothing, the caller replies. */
-static void fetch_child_transfer(const struct fetch_plan *pl, struct fetch_body *b,
-                                 struct fetch_wire *w)
-{
-	char errbuf[CURL_ERROR_SIZE] = "";
-	struct curl_slist *hdrs = NULL;
-	CURL *h = NULL;
-	CURLcode rc;
-	long code = 0;
-
-	w->kind = FW_SETUP;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || (h = curl_easy_init()) == NULL) {
-		rp_strlcpy(w->text, "libcurl could not be initialised", sizeof(w->text));
-		return;
-	}
-	if (fetch_child_setopts(h, pl, b, errbuf, &hdrs) < 0) {
-		rp_strlcpy(w->text, "libcurl refused an option (too old a libcurl?)",
-		           sizeof(w->text));
-		return;
-	}
-	rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-	w->http_code = (int32_t)code;
-	w->curl_code = (int32_t)rc;
-	rp_strlcpy(w->etag, b->etag, sizeof(w->etag));
-	rp_strlcpy(w->text, errbuf[0] ? errbuf : curl_easy_strerror(rc), sizeof(w->text));
-	if ((rc == CURLE_WRITE_ERROR && b->too_large) || rc == CURLE_FILESIZE_EXCEEDED)
-		w->kind = FW_TOO_LARGE;
-	else if (rc != CURLE_OK)
-		w->kind = FW_CURL;
-	else if (code == 200)
-		w->kind = FW_OK;
-	else if (code == 304 && pl->etag != NULL)
-		w->kind = FW_NOT_MODIFIED;
-	else
-		w->kind = FW_HTTP;
-	w->body_len = w->kind == FW_OK ? b->len : 0;
-	/* h and hdrs are left to _exit(): the child ends right after replying */
-}
-
+/*
+ * Sandbox, drop root, then replace this copy of the daemon with the helper:
+ * a fresh address space that inherits none of the daemon's memory, with an
+ * empty environment, fds 0-4 as above and nothing else.
+ */
 static _Noreturn void fetch_child(const struct fetch_plan *pl, int wfd)
 {
-	struct fetch_wire w;
-	struct fetch_body b;
+	static char *const envp[] = {NULL};
+	char *const argv[] = {(char *)FETCH_HELPER_NAME, (char *)FETCH_HELPER_ARG, NULL};
+	char text[128];
 	struct rlimit zero = {0, 0};
 	struct rp_err err = {{0}, {0}};
 
-	memset(&w, 0, sizeof(w));
-	memset(&b, 0, sizeof(b));
-	b.max = pl->max_bytes;
 	fetch_child_signals();
-	if (fetch_child_fds(wfd) < 0)
+	if (fetch_child_fds(wfd, pl->opts_fd, pl->helper_fd) < 0)
 		_exit(2);
 	if (chdir("/") < 0)
 		_exit(2);
 	setrlimit(RLIMIT_CORE, &zero);
-	setrlimit(RLIMIT_FSIZE, &zero); /* the child writes no files; the pipe is exempt */
-	if (fetch_drop_privileges(pl->uid, pl->gid, &err) < 0) {
-		w.kind = FW_PRIV;
-		rp_strlcpy(w.text, err.msg, sizeof(w.text));
-		fetch_child_reply(&w, &b);
-	}
-	clearenv(); /* no proxy, SSLKEYLOGFILE, OPENSSL_CONF or CURL_* from the daemon */
-	alarm((unsigned)(pl->total_ms / 1000 + 10));
-	fetch_child_transfer(pl, &b, &w);
-	fetch_child_reply(&w, &b);
+	setrlimit(RLIMIT_FSIZE, &zero); /* the helper writes no files; the pipe is exempt */
+	if (fetch_drop_privileges(pl->uid, pl->gid, &err) < 0)
+		fetch_child_reply(FW_PRIV, err.msg);
+	alarm((unsigned)(pl->total_ms / 1000 + 10)); /* survives the exec: the watchdog */
+#ifdef __linux__
+	fexecve(FETCH_HELPER_FD, argv, envp);
+#else
+	execve(pl->helper, argv, envp);
+#endif
+	snprintf(text, sizeof(text), "exec as uid %u: %s", (unsigned)pl->uid, strerror(errno));
+	fetch_child_reply(FW_EXEC, text);
 }
 
 /* ---- parent side ------------------------------------------------------- */
@@ -711,6 +745,7 @@ static void fetch_job_release(struct fetch_job *job)
 {
 	if (job->fd >= 0)
 		close(job->fd);
+	free(job->helper);
 	free(job->hdr);
 	free(job->body);
 	fetch_job_init(job);
@@ -723,7 +758,7 @@ int fetch_start(const struct fetch_opts *o, struct fetch_job *job, struct rp_err
 	pid_t pid;
 
 	fetch_job_init(job);
-	if (fetch_plan_make(o, &pl, err) < 0)
+	if (fetch_plan_make(o, &pl, err) < 0 || fetch_opts_write(&pl, err) < 0)
 		goto out;
 	job->hdr = calloc(1, sizeof(struct fetch_wire));
 	if (job->hdr == NULL) {
@@ -755,6 +790,7 @@ int fetch_start(const struct fetch_opts *o, struct fetch_job *job, struct rp_err
 	job->fd = p[0];
 	p[0] = -1;
 	job->max_bytes = pl.max_bytes;
+	job->helper = strdup(pl.helper); /* for messages only; NULL is fine */
 	job->deadline_ms = fetch_now_ms() + pl.total_ms + FETCH_GRACE_MS;
 	job->state = JS_READING;
 	ret = 0;
@@ -877,44 +913,20 @@ void fetch_abort(struct fetch_job *job)
 
 static int fetch_curl_err(const struct fetch_wire *w, const char *text, struct rp_err *err)
 {
-	const char *code = "E_FETCH_NETWORK", *what = "network error";
+	static const struct {
+		const char *code, *what;
+	} cls[FWC_MAX] = {
+	    [FWC_NETWORK] = {"E_FETCH_NETWORK", "network error"},
+	    [FWC_TIMEOUT] = {"E_FETCH_TIMEOUT", "timed out (connect, total or low-speed limit)"},
+	    [FWC_PROTOCOL] = {"E_FETCH_PROTOCOL",
+	                      "refused a URL or redirect to a scheme other than https"},
+	    [FWC_REDIRECT] = {"E_FETCH_REDIRECT", "too many redirects"},
+	    [FWC_CONNECT] = {"E_FETCH_CONNECT", "could not connect"},
+	    [FWC_TLS] = {"E_FETCH_TLS", "TLS error (certificate, pinned key or handshake)"},
+	};
+	uint32_t c = w->err_class < FWC_MAX ? w->err_class : FWC_NETWORK;
 
-	switch (w->curl_code) {
-	case CURLE_OPERATION_TIMEDOUT:
-		code = "E_FETCH_TIMEOUT";
-		what = "timed out (connect, total or low-speed limit)";
-		break;
-	case CURLE_UNSUPPORTED_PROTOCOL:
-		code = "E_FETCH_PROTOCOL";
-		what = "refused a URL or redirect to a scheme other than https";
-		break;
-	case CURLE_TOO_MANY_REDIRECTS:
-		code = "E_FETCH_REDIRECT";
-		what = "too many redirects";
-		break;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-		code = "E_FETCH_CONNECT";
-		what = "could not connect";
-		break;
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-	case CURLE_SSL_CRL_BADFILE:
-	case CURLE_USE_SSL_FAILED:
-		code = "E_FETCH_TLS";
-		what = "TLS error (certificate, pinned key or handshake)";
-		break;
-	default:
-		break;
-	}
-	return rp_seterr(err, code, "policy fetch failed: %s (curl %d: %s)", what,
+	return rp_seterr(err, cls[c].code, "policy fetch failed: %s (curl %d: %s)", cls[c].what,
 	                 (int)w->curl_code, text);
 }
 
@@ -952,6 +964,13 @@ static int fetch_decode(const struct fetch_wire *w, struct fetch_job *job, struc
 		return fetch_curl_err(w, text, err);
 	case FW_PRIV:
 		return rp_seterr(err, "E_FETCH_PRIV", "fetch child: %s", text);
+	case FW_EXEC:
+		return rp_seterr(err, "E_FETCH_HELPER",
+		                 "the fetch helper %s could not be executed (%s); nothing was "
+		                 "fetched",
+		                 job->helper != NULL ? job->helper : "?", text);
+	case FW_URL:
+		return rp_seterr(err, "E_FETCH_URL", "fetch helper: %s; nothing was fetched", text);
 	default:
 		return rp_seterr(err, "E_FETCH_CHILD", "fetch child: %s", text);
 	}

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Policy download in a forked, unprivileged child (see docs/store.md).  The
- * child drops root before touching the network, runs libcurl (https only,
- * size-capped, time-bounded) and sends a fixed header plus the raw body over a
- * pipe; it never parses the policy.  The parent side is poll()-friendly.
+ * child drops root, then execs the separate rampart-fetch helper, which alone
+ * links libcurl (https only, size-capped, time-bounded) and sends a fixed
+ * header plus the raw body over a pipe; nobody on that side parses the
+ * policy.  The parent side is poll()-friendly and never loads libcurl.
  */
 #ifndef RAMPART_FETCH_H
 #define RAMPART_FETCH_H
@@ -14,15 +15,15 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "fetch_wire.h" /* FETCH_MAX_ETAG, FETCH_MAX_REDIRECTS */
 
 #define FETCH_DEFAULT_MAX_BYTES (1u << 20)
 #define FETCH_DEFAULT_CONNECT_MS 10000
 #define FETCH_DEFAULT_TOTAL_MS 60000
 #define FETCH_DEFAULT_LOW_SPEED_BYTES 1024
 #define FETCH_DEFAULT_LOW_SPEED_S 15
-#define FETCH_MAX_REDIRECTS 3
-#define FETCH_MAX_ETAG 255
 #define FETCH_DEFAULT_USER "nobody"
+#define FETCH_HELPER_NAME "rampart-fetch"
 
 /*
  * What to fetch and how.  Strings may be NULL or "" for "not set".  Zero
@@ -36,6 +37,7 @@ struct fetch_opts {
 	const char *pinned_pubkey; /* "sha256//<base64>[;sha256//...]" or a PEM/DER key file */
 	const char *proxy;         /* explicit proxy; NULL/"" = none (environment ignored) */
 	const char *user;          /* unprivileged user for the child; default "nobody" */
+	const char *fetch_helper;  /* absolute path of rampart-fetch; NULL/"" = fetch_helper_path() */
 	size_t max_bytes;          /* body cap, enforced while downloading */
 	long connect_timeout_ms;   /* TCP + TLS handshake */
 	long total_timeout_ms;     /* whole transfer incl. redirects */
@@ -55,7 +57,7 @@ struct fetch_result {
 	unsigned char *body; /* malloc'd, NUL-terminated (not counted); NULL if not modified */
 	size_t body_len;
 	char etag[FETCH_MAX_ETAG + 1]; /* ETag of the response, "" if none or unusable */
-	uid_t child_uid;               /* credentials the child ran libcurl with */
+	uid_t child_uid;               /* credentials the helper ran libcurl with */
 	gid_t child_gid;
 };
 
@@ -69,6 +71,7 @@ struct fetch_job {
 	int fd;                /* non-blocking read end: poll for POLLIN; -1 when none */
 	long long deadline_ms; /* CLOCK_MONOTONIC backstop, see fetch_timeout_ms() */
 	size_t max_bytes;
+	char *helper;       /* path of the helper, for messages */
 	unsigned char *hdr; /* fixed-size wire header being read */
 	size_t hdr_got;
 	unsigned char *body;
@@ -81,9 +84,12 @@ void fetch_job_init(struct fetch_job *job);
 
 /*
  * Validates opts (URL scheme and host, ETag), reads the CA file and pinned
- * key as the caller (root), looks up the user, and forks the child.  On
- * success job->fd is ready for poll().  Returns 0 or -1 (err filled, nothing
- * left running).  The caller keeps o's strings only until this returns.
+ * key as the caller (root), looks up the user, opens and checks the helper
+ * (regular file, owned by root, not writable by group or others: else
+ * E_FETCH_HELPER), writes the options record and forks the child, which drops
+ * privileges and execs that very file.  On success job->fd is ready for
+ * poll().  Returns 0 or -1 (err filled, nothing left running).  The caller
+ * keeps o's strings only until this returns.
  */
 int fetch_start(const struct fetch_opts *o, struct fetch_job *job, struct rp_err *err);
 
@@ -106,7 +112,9 @@ int fetch_timeout_ms(const struct fetch_job *job);
  * FETCH_OK (body) or FETCH_NOT_MODIFIED, or -1 with err: E_FETCH_TIMEOUT,
  * E_FETCH_TOO_LARGE, E_FETCH_HTTP, E_FETCH_TLS, E_FETCH_PROTOCOL (redirect to
  * a refused scheme), E_FETCH_REDIRECT, E_FETCH_CONNECT, E_FETCH_NETWORK,
- * E_FETCH_PRIV, E_FETCH_CHILD.  The job is released either way.
+ * E_FETCH_PRIV, E_FETCH_HELPER (the helper could not be executed),
+ * E_FETCH_URL (libcurl in the helper reads the URL differently),
+ * E_FETCH_CHILD.  The job is released either way.
  */
 int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err *err);
 
@@ -120,10 +128,23 @@ void fetch_result_free(struct fetch_result *res);
 
 /*
  * Checks a policy URL: https with a host, or http whose host is exactly
- * 127.0.0.1 or [::1] when allow_insecure_loopback; no user info.  Returns 0
- * or -1 with E_FETCH_URL.
+ * 127.0.0.1 or [::1] when allow_insecure_loopback; no user info, no spaces,
+ * host a plain name or a bracketed IPv6 literal, port 1-65535.  A narrow
+ * parser of our own (the daemon has no libcurl); the helper re-parses the URL
+ * with libcurl and refuses if scheme or host differ.  Returns 0 or -1 with
+ * E_FETCH_URL.
  */
 int fetch_check_url(const char *url, bool allow_insecure_loopback, struct rp_err *err);
+
+/*
+ * The helper fetch_start() runs: configured if not NULL/"", else the first
+ * that exists of "<directory of the running executable>/rampart-fetch" (a
+ * build tree) and "<that directory>/../libexec/rampart/rampart-fetch" (an
+ * install under any prefix or staging root), else the compiled-in
+ * RAMPART_LIBEXECDIR "/rampart/rampart-fetch".  Only resolves the path; the
+ * checks happen in fetch_start().
+ */
+void fetch_helper_path(const char *configured, char *out, size_t size);
 
 /*
  * The child's privilege drop, exposed for tests: setgroups(0), setresgid,

@@ -5,7 +5,7 @@
  * socket, and runs the event loop until SIGTERM.  Trusts only root-owned
  * configuration; everything from clients goes through the op table.
  */
-#include <curl/curl.h>
+#include <curl/curlver.h> /* LIBCURL_VERSION only: nothing of libcurl is linked */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -151,10 +151,10 @@ static void usage(FILE *f)
 
 static void version(void)
 {
-	curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
-	printf("rampartd %s\nOpenSSL %s\nlibcurl %s\nSQLite %s\njansson %s\n", RAMPART_VERSION,
-	       OpenSSL_version(OPENSSL_VERSION_STRING), cv->version, sqlite3_libversion(),
-	       jansson_version_str());
+	printf("rampartd %s\nOpenSSL %s\nlibcurl %s (compiled against; used by rampart-fetch)\n"
+	       "SQLite %s\njansson %s\n",
+	       RAMPART_VERSION, OpenSSL_version(OPENSSL_VERSION_STRING), LIBCURL_VERSION,
+	       sqlite3_libversion(), jansson_version_str());
 }
 
 enum { O_CHECK = 256, O_SOCKET, O_STATE, O_DB, O_AUDIT, O_HOSTS, O_BIN, O_APP, O_SYSLOG };
