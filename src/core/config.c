@@ -174,7 +174,7 @@ static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 	    "org", "url", "keys", "threshold", "refresh_interval_s", "jitter_s", "max_bytes",
 	    "connect_timeout_s", "total_timeout_s", "low_speed_bytes", "low_speed_time_s",
 	    "ca_file", "pinned_pubkey", "proxy", "allow_insecure_loopback", "fetch_user",
-	    "allow_when_no_policy", "refresh_on_start", NULL};
+	    "fetch_helper", "allow_when_no_policy", "refresh_on_start", NULL};
 	json_t *keys;
 	size_t i;
 
@@ -204,6 +204,9 @@ static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 		     err) ||
 	    cfg_str(s, "fetch_user", "policy", c->policy.fetch_user,
 		    sizeof(c->policy.fetch_user), 0, err) ||
+	    /* absolute; ownership and mode are checked by fetch_start() before each use */
+	    cfg_str(s, "fetch_helper", "policy", c->policy.fetch_helper,
+		    sizeof(c->policy.fetch_helper), 1, err) ||
 	    cfg_bool(s, "allow_when_no_policy", "policy", &c->policy.allow_when_no_policy,
 		     err) ||
 	    cfg_bool(s, "refresh_on_start", "policy", &c->policy.refresh_on_start, err))

@@ -67,6 +67,7 @@ struct config {
 		char proxy[1024];
 		bool allow_insecure_loopback;
 		char fetch_user[64];
+		char fetch_helper[4096]; /* rampart-fetch; "" = next to rampartd, else libexec */
 		bool allow_when_no_policy;
 		bool refresh_on_start;
 	} policy;
