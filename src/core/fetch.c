@@ -101,8 +101,8 @@ struct fetch_url {
 
 static int fetch_url_bad(const char *url, struct rp_err *err)
 {
-	return rp_seterr(err, "E_FETCH_URL", "the policy URL %s cannot be parsed; use https://host/path",
-	                 url);
+	return rp_seterr(err, "E_FETCH_URL",
+	                 "the policy URL %s cannot be parsed; use https://host/path", url);
 }
 
 static int fetch_url_scheme(const char *url, struct fetch_url *u, const char **rest,
@@ -129,26 +129,26 @@ static int fetch_url_scheme(const char *url, struct fetch_url *u, const char **r
 /* "[v6]" with an optional "%25zone"; returns the length up to and including ']' or 0. */
 static size_t fetch_url_v6(const char *a, size_t alen, bool *zone)
 {
-	const char *close = memchr(a, ']', alen);
-	size_t addr_len, n;
+	const char *close = memchr(a, ']', alen), *p = a + 1, *z;
+	size_t n;
 
 	if (close == NULL)
 		return 0;
-	n = (size_t)(close - a) + 1;
-	addr_len = strspn(a + 1, "0123456789abcdefABCDEF:.");
-	if (addr_len == 0 || memchr(a + 1, ':', addr_len) == NULL)
+	n = strspn(p, "0123456789abcdefABCDEF:.");
+	if (n == 0 || memchr(p, ':', n) == NULL)
 		return 0;
-	*zone = a[1 + addr_len] == '%';
-	if (*zone && (strncmp(a + 1 + addr_len, "%25", 3) != 0 ||
-	              1 + addr_len + 3 + strspn(a + 1 + addr_len + 3,
-	                                        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                                        "0123456789-._~") !=
-	                  n - 1 ||
-	              a[1 + addr_len + 3] == ']'))
-		return 0;
-	if (!*zone && 1 + addr_len != n - 1)
-		return 0;
-	return n;
+	p += n;
+	*zone = *p == '%';
+	if (*zone) {
+		if (strncmp(p, "%25", 3) != 0)
+			return 0;
+		z = p + 3;
+		p = z +
+		    strspn(z, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~");
+		if (p == z)
+			return 0;
+	}
+	return p == close ? (size_t)(close - a) + 1 : 0;
 }
 
 static int fetch_url_authority(const char *url, const char *a, struct fetch_url *u,
@@ -164,7 +164,8 @@ static int fetch_url_authority(const char *url, const char *a, struct fetch_url 
 	if (a[0] == '[') {
 		hlen = fetch_url_v6(a, alen, &u->zone);
 	} else {
-		hlen = strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._");
+		hlen =
+		    strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._");
 		if (hlen > alen)
 			hlen = alen;
 	}

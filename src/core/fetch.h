@@ -37,7 +37,7 @@ struct fetch_opts {
 	const char *pinned_pubkey; /* "sha256//<base64>[;sha256//...]" or a PEM/DER key file */
 	const char *proxy;         /* explicit proxy; NULL/"" = none (environment ignored) */
 	const char *user;          /* unprivileged user for the child; default "nobody" */
-	const char *fetch_helper;  /* absolute path of rampart-fetch; NULL/"" = fetch_helper_path() */
+	const char *fetch_helper;  /* rampart-fetch, absolute; NULL/"" = fetch_helper_path() */
 	size_t max_bytes;          /* body cap, enforced while downloading */
 	long connect_timeout_ms;   /* TCP + TLS handshake */
 	long total_timeout_ms;     /* whole transfer incl. redirects */

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FETCH_WIRE_FD 3 /* answer: helper -> parent (pipe) */
-#define FETCH_OPTS_FD 4 /* options: parent -> helper (memfd or unlinked temp file) */
+#define FETCH_WIRE_FD 3              /* answer: helper -> parent (pipe) */
+#define FETCH_OPTS_FD 4              /* options: parent -> helper (memfd or unlinked temp file) */
 #define FETCH_WIRE_MAGIC 0x72706631u /* "rpf1" */
 #define FETCH_OPTS_MAGIC 0x72706f32u /* "rpo2" */
 #define FETCH_HELPER_ARG "--fetch-child" /* argv[1] of the exec'd helper */
@@ -84,8 +84,8 @@ struct fetch_wire_opts {
 };
 
 static const uint32_t fetch_opts_max_len[FOS_N] = {
-    [FOS_URL] = FETCH_MAX_URL,     [FOS_HOST] = FETCH_MAX_HOST, [FOS_ETAG] = FETCH_MAX_ETAG,
-    [FOS_PROXY] = FETCH_MAX_URL,   [FOS_CA] = FETCH_MAX_CA_FILE, [FOS_PIN] = FETCH_MAX_PIN,
+    [FOS_URL] = FETCH_MAX_URL,   [FOS_HOST] = FETCH_MAX_HOST,  [FOS_ETAG] = FETCH_MAX_ETAG,
+    [FOS_PROXY] = FETCH_MAX_URL, [FOS_CA] = FETCH_MAX_CA_FILE, [FOS_PIN] = FETCH_MAX_PIN,
 };
 
 /* 1 if s[0..n) is printable ASCII (0x20..0x7e) and n <= max. */

@@ -97,7 +97,8 @@ static const char *fx_check_unprivileged(void)
 		       "fetch with a root uid or gid";
 #ifdef __linux__
 	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
-		return "rampart-fetch expects no_new_privs to be set by rampartd; refusing to fetch";
+		return "rampart-fetch expects no_new_privs to be set by rampartd; refusing to "
+		       "fetch";
 	if (getgroups(0, NULL) != 0)
 		return "rampart-fetch expects no supplementary groups; refusing to fetch";
 #endif
@@ -215,13 +216,15 @@ static int fx_url_check(const struct fx_opts *o, char **norm, char *text, size_t
 	else if (strcmp(scheme, insecure ? "http" : "https") != 0)
 		snprintf(text, size, "libcurl reads the URL scheme as \"%.32s\"", scheme);
 	else if (!fx_same_host(host, o->s[FOS_HOST]))
-		snprintf(text, size, "libcurl reads the URL host as \"%.80s\", rampartd as \"%.80s\"",
-		         host, o->s[FOS_HOST]);
+		snprintf(text, size,
+		         "libcurl reads the URL host as \"%.80s\", rampartd as \"%.80s\"", host,
+		         o->s[FOS_HOST]);
 	else if (fx_url_has(u, CURLUPART_USER) || fx_url_has(u, CURLUPART_PASSWORD))
 		snprintf(text, size, "libcurl finds credentials in the policy URL");
 	else if (insecure && fx_url_has(u, CURLUPART_ZONEID))
 		snprintf(text, size, "libcurl finds a zone id in the http:// loopback URL");
-	else if (curl_url_get(u, CURLUPART_URL, &tmp, 0) != CURLUE_OK || (*norm = strdup(tmp)) == NULL)
+	else if (curl_url_get(u, CURLUPART_URL, &tmp, 0) != CURLUE_OK ||
+	         (*norm = strdup(tmp)) == NULL)
 		snprintf(text, size, "libcurl cannot normalise the policy URL");
 	else
 		ret = 0;
@@ -427,7 +430,8 @@ static _Noreturn void fx_child(void)
 #endif
 	signal(SIGPIPE, SIG_IGN);
 	if (fstat(FETCH_WIRE_FD, &sb) < 0 || !S_ISFIFO(sb.st_mode)) {
-		fprintf(stderr, "rampart-fetch: started by rampartd only (no answer pipe on fd %d)\n",
+		fprintf(stderr,
+		        "rampart-fetch: started by rampartd only (no answer pipe on fd %d)\n",
 		        FETCH_WIRE_FD);
 		_exit(2);
 	}
@@ -449,9 +453,10 @@ int main(int argc, char **argv)
 		printf("rampart-fetch %s\n%s\n", RAMPART_VERSION, curl_version());
 		return 0;
 	}
-	fprintf(stderr, "usage: rampart-fetch --version\n"
-	                "rampart-fetch is the policy download helper of rampartd; rampartd runs it\n"
-	                "unprivileged with its options on fd %d and reads the answer from fd %d.\n",
-	                FETCH_OPTS_FD, FETCH_WIRE_FD);
+	fprintf(stderr,
+	        "usage: rampart-fetch --version\n"
+	        "rampart-fetch is the policy download helper of rampartd; rampartd runs it\n"
+	        "unprivileged with its options on fd %d and reads the answer from fd %d.\n",
+	        FETCH_OPTS_FD, FETCH_WIRE_FD);
 	return 2;
 }
