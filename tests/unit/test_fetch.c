@@ -4,7 +4,10 @@
  * (tests/integration/helpers/policy_server.py on 127.0.0.1 with a throwaway
  * self-signed certificate): https only, size caps both ways, timeouts,
  * redirects, TLS failures, ETags, and the child's credentials.  Needs root
- * (the privilege drop); every wait is bounded.
+ * (the privilege drop); every wait is bounded.  The child execs the
+ * rampart-fetch helper from $RAMPART_BUILD; this program doubles as a
+ * misbehaving helper (main() with FETCH_HELPER_ARG) to show that the parent
+ * trusts nothing the helper answers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -35,7 +39,11 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "config.h"
 #include "fetch.h"
+#include "fetch_wire.h"
+
+extern char **environ;
 
 static const char policy_body[] =
     "{\"org\":\"example-org\",\"version\":1,\"note\":\"not parsed by the fetch child\"}\n";
@@ -45,6 +53,10 @@ static struct {
 	char dir[64];
 	char ca[PATH_MAX];
 	char log[PATH_MAX];
+	char helper[PATH_MAX]; /* $RAMPART_BUILD/rampart-fetch */
+	char bin[128];         /* dir/bin: copies of this program and of the helper */
+	char fake[PATH_MAX];   /* dir/bin/test_fetch: this program as a fake helper */
+	char copy[PATH_MAX];   /* dir/bin/rampart-fetch */
 	pid_t pid;
 	int stdin_fd;
 	int https, http, garbage, hang, http6; /* http6: 0 when there is no ::1 */
@@ -107,6 +119,28 @@ static int read_line(int fd, char *buf, size_t size, int timeout_ms)
 	return 0;
 }
 
+static int copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[65536];
+	ssize_t n;
+	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, ret = -1;
+
+	if (in < 0)
+		return -1;
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (out < 0)
+		goto out;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			goto out;
+	ret = n == 0 && fchmod(out, mode) == 0 ? 0 : -1;
+out:
+	close(in);
+	if (out >= 0 && close(out) < 0)
+		ret = -1;
+	return ret;
+}
+
 static int start_server(void)
 {
 	const char *py = getenv("RAMPART_PYTHON"), *src = getenv("RAMPART_SRC");
@@ -157,6 +191,20 @@ static int group_setup(void **state)
 	snprintf(srv.dir, sizeof(srv.dir), "/tmp/rampart-fetch-XXXXXX");
 	if (mkdtemp(srv.dir) == NULL)
 		return -1;
+	if (getenv("RAMPART_BUILD") != NULL)
+		snprintf(srv.helper, sizeof(srv.helper), "%s/%s", getenv("RAMPART_BUILD"),
+		         FETCH_HELPER_NAME);
+	else
+		fetch_helper_path(NULL, srv.helper, sizeof(srv.helper));
+	snprintf(srv.bin, sizeof(srv.bin), "%s/bin", srv.dir);
+	snprintf(srv.fake, sizeof(srv.fake), "%s/test_fetch", srv.bin);
+	snprintf(srv.copy, sizeof(srv.copy), "%s/%s", srv.bin, FETCH_HELPER_NAME);
+	if (mkdir(srv.bin, 0755) < 0 || copy_file("/proc/self/exe", srv.fake, 0755) < 0 ||
+	    copy_file(srv.helper, srv.copy, 0711) < 0) {
+		fprintf(stderr, "test_fetch: cannot copy this program or %s (RAMPART_BUILD?)\n",
+		        srv.helper);
+		return geteuid() == 0 ? -1 : 0; /* as root the helper must be there */
+	}
 	pw = getpwnam("nobody");
 	if (geteuid() != 0 || pw == NULL)
 		return 0; /* every server test skips */
@@ -203,6 +251,7 @@ static void opts_for(struct fetch_opts *o, char *url, size_t urlsz, const char *
 	memset(o, 0, sizeof(*o));
 	snprintf(url, urlsz, "%s://127.0.0.1:%d%s", scheme, port, path);
 	o->url = url;
+	o->fetch_helper = srv.helper;
 	o->ca_file = srv.ca;
 	o->connect_timeout_ms = 2000;
 	o->total_timeout_ms = 4000;
@@ -263,6 +312,32 @@ static void test_check_url(void **state)
 	    {"https://", -1, -1},
 	    {"https://policy.example.com/p\r\nX: y", -1, -1},
 	    {"", -1, -1},
+	    /* our own parser (the daemon has no libcurl): ports, literals, odd characters */
+	    {"https://policy.example.com:8443/p?x=1#f", 0, 0},
+	    {"https://[::1]:8443/p", 0, 0},
+	    {"https://[fe80::1%25eth0]/p", 0, 0},
+	    {"http://[::1]/p", -1, 0},
+	    {"HTTP://127.0.0.1/p", -1, 0},
+	    {"https://policy.example.com:0/p", -1, -1},
+	    {"https://policy.example.com:65536/p", -1, -1},
+	    {"https://policy.example.com:/p", -1, -1},
+	    {"https://policy.example.com:84a3/p", -1, -1},
+	    {"https://[::1/p", -1, -1},
+	    {"https://[]/p", -1, -1},
+	    {"https://[127.0.0.1]/p", -1, -1},
+	    {"https://[::1]x/p", -1, -1},
+	    {"https://[fe80::1%eth0]/p", -1, -1},
+	    {"https://[fe80::1%25]/p", -1, -1},
+	    {"https://pol icy.example.com/p", -1, -1},
+	    {"https://policy.example.com/a b", -1, -1},
+	    {"https://evil.example\\@policy.example.com/p", -1, -1},
+	    {"https://policy.example.com\\x/p", -1, -1},
+	    {"https://%70olicy.example.com/p", -1, -1},
+	    {"https://:443/p", -1, -1},
+	    {"https:/policy.example.com/p", -1, -1},
+	    {"1https://policy.example.com/p", -1, -1},
+	    {"https://poli\xc3\xa7y.example.com/p", -1, -1},
+	    {"http://127.0.0.1:8080@127.0.0.1/p", -1, -1},
 	};
 	struct rp_err err;
 
@@ -743,6 +818,93 @@ static int proc_status_field(pid_t pid, const char *field, char *out, size_t out
 	return found;
 }
 
+static int proc_exe(pid_t pid, char *out, size_t size)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, out, size - 1);
+	if (n <= 0)
+		return -1;
+	out[n] = '\0';
+	return 0;
+}
+
+/* 1 if the file at path (e.g. /proc/PID/maps) contains needle. */
+static int file_has(const char *path, const char *needle)
+{
+	char line[1024];
+	int found = 0;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+static int has_socket(pid_t pid)
+{
+	char dir[64], link[PATH_MAX + 80], target[PATH_MAX];
+	struct dirent *de;
+	int found = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL) {
+		ssize_t n;
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		found = n > 7 && strncmp(target, "socket:", 7) == 0;
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * The exec'd helper: argv is fixed, the environment is empty, it is not
+ * dumpable (its /proc files stay root's), and libcurl is mapped there but not
+ * in this process, which links rampart_core exactly like rampartd.
+ */
+static void check_exec_image(pid_t pid)
+{
+	static const char want_cmdline[] = FETCH_HELPER_NAME "\0" FETCH_HELPER_ARG;
+	char path[64], buf[256];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	for (int i = 0; i < 100; i++) { /* empty for a moment while the exec sets up the stack */
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+		if (n != 0)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(n, sizeof(want_cmdline));
+	assert_memory_equal(buf, want_cmdline, sizeof(want_cmdline));
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 0);
+	close(fd);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	assert_int_equal(stat(path, &sb), 0);
+	/* non-dumpable although it runs as nobody, from the exec on: the helper is mode
+	 * 0711 (build and install), so the kernel starts it non-dumpable */
+	assert_int_equal(sb.st_uid, 0);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	assert_true(file_has(path, "libcurl"));
+	assert_false(file_has("/proc/self/maps", "libcurl"));
+}
+
 /* Every fd of the child: 0-2 are /dev/null, 3 is the pipe, the rest are sockets. */
 static void check_child_fds(pid_t pid)
 {
@@ -781,7 +943,7 @@ static void test_poll_api_and_sandbox(void **state)
 	struct fetch_job job;
 	struct fetch_result res;
 	struct rp_err err = {{0}, {0}};
-	char url[128], uid[128], val[128];
+	char url[128], uid[128], val[128], exe[PATH_MAX], helper[PATH_MAX];
 	int secret, rc = 0;
 	long long t0;
 
@@ -798,21 +960,29 @@ static void test_poll_api_and_sandbox(void **state)
 	assert_int_equal(fetch_on_readable(&job), 0); /* nothing yet, and no blocking */
 	assert_true(fetch_timeout_ms(&job) > 9000);
 
-	/* wait (bounded) until the child has dropped root, then inspect it */
+	/* wait (bounded) until the child has dropped root and exec'd the helper */
 	t0 = now_ms();
 	snprintf(uid, sizeof(uid), "\t%u\t%u\t%u\t%u\n", (unsigned)srv.nobody_uid,
 	         (unsigned)srv.nobody_uid, (unsigned)srv.nobody_uid, (unsigned)srv.nobody_uid);
+	assert_non_null(realpath(srv.helper, helper));
 	while (now_ms() - t0 < 3000 &&
-	       (proc_status_field(job.pid, "Uid:", val, sizeof(val)) < 0 || strcmp(val, uid) != 0))
+	       (proc_status_field(job.pid, "Uid:", val, sizeof(val)) < 0 || strcmp(val, uid) != 0 ||
+	        proc_exe(job.pid, exe, sizeof(exe)) < 0 || strcmp(exe, helper) != 0))
 		usleep(20000);
+	assert_string_equal(exe, helper); /* a fresh image: rampart-fetch, not a daemon copy */
 	assert_string_equal(val, uid);
+	check_exec_image(job.pid);
 	assert_int_equal(proc_status_field(job.pid, "Groups:", val, sizeof(val)), 0);
 	assert_true(strspn(val, " \t\n") == strlen(val)); /* no supplementary groups */
 	assert_int_equal(proc_status_field(job.pid, "NoNewPrivs:", val, sizeof(val)), 0);
 	assert_int_equal(atoi(val), 1);
 	assert_int_equal(proc_status_field(job.pid, "CapEff:", val, sizeof(val)), 0);
 	assert_int_equal(strtoull(val, NULL, 16), 0);
-	usleep(200000); /* let curl connect so its socket is there too */
+	/* let curl connect so its socket is there too (and the options fd is closed) */
+	t0 = now_ms();
+	while (now_ms() - t0 < 3000 && !has_socket(job.pid))
+		usleep(20000);
+	assert_true(has_socket(job.pid));
 	check_child_fds(job.pid);
 	close(secret);
 
@@ -846,7 +1016,402 @@ static void test_poll_api_and_sandbox(void **state)
 	assert_int_equal(fetch_finish(&job, &res, &err), -1); /* job was released */
 }
 
-int main(void)
+/* ---- the helper: where it is, which file may run, what it may answer ---- */
+
+/* Runs `ldd path`; returns 1 if its output mentions libcurl, 0 if not, -1 if ldd failed. */
+static int ldd_has_curl(const char *path)
+{
+	char cmd[PATH_MAX + 32], line[1024];
+	int found = 0, lines = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ldd '%s' 2>&1", path);
+	p = popen(cmd, "r");
+	if (p == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), p) != NULL) {
+		lines++;
+		found |= strstr(line, "libcurl") != NULL;
+	}
+	if (pclose(p) != 0 || lines < 2)
+		return -1;
+	return found;
+}
+
+/* rampartd and librampart do not load libcurl at all; rampart-fetch does. */
+static void test_daemon_without_libcurl(void **state)
+{
+	const char *build = getenv("RAMPART_BUILD");
+	char path[PATH_MAX];
+
+	(void)state;
+	if (build == NULL || (access("/usr/bin/ldd", X_OK) != 0 && access("/bin/ldd", X_OK) != 0))
+		skip();
+	snprintf(path, sizeof(path), "%s/%s", build, FETCH_HELPER_NAME);
+	assert_int_equal(ldd_has_curl(path), 1); /* the check can see libcurl */
+	snprintf(path, sizeof(path), "%s/rampartd", build);
+	assert_int_equal(ldd_has_curl(path), 0);
+	snprintf(path, sizeof(path), "%s/librampart.so", build);
+	assert_int_equal(ldd_has_curl(path), 0);
+	/* this program links rampart_core (fetch.c included) like rampartd */
+	assert_false(file_has("/proc/self/maps", "libcurl"));
+}
+
+/* Runs a copy of this program from dir and returns what fetch_helper_path(NULL) says there. */
+static void helper_path_from(const char *exe, char *out, size_t size)
+{
+	int p[2], st;
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		execl(exe, exe, "--print-helper-path", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	assert_int_equal(read_line(p[0], out, size, 10000), 0);
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void test_helper_default_path(void **state)
+{
+	char out[PATH_MAX], want[PATH_MAX + 64], moved[PATH_MAX + 16];
+
+	(void)state;
+	if (srv.copy[0] == '\0' || access(srv.copy, F_OK) != 0)
+		skip();
+	fetch_helper_path("/opt/x/rampart-fetch", out, sizeof(out)); /* configured: as given */
+	assert_string_equal(out, "/opt/x/rampart-fetch");
+	/* next to the running executable when it exists there ... */
+	helper_path_from(srv.fake, out, sizeof(out));
+	assert_string_equal(out, srv.copy);
+	/* ... else in ../libexec/rampart/ (an install under any prefix) ... */
+	snprintf(moved, sizeof(moved), "%s.moved", srv.copy);
+	assert_int_equal(rename(srv.copy, moved), 0);
+	snprintf(want, sizeof(want), "%s/libexec", srv.dir);
+	assert_int_equal(mkdir(want, 0755), 0);
+	snprintf(want, sizeof(want), "%s/libexec/rampart", srv.dir);
+	assert_int_equal(mkdir(want, 0755), 0);
+	snprintf(want, sizeof(want), "%s/libexec/rampart/%s", srv.dir, FETCH_HELPER_NAME);
+	assert_int_equal(copy_file(moved, want, 0711), 0);
+	helper_path_from(srv.fake, out, sizeof(out));
+	snprintf(want, sizeof(want), "%s/../libexec/rampart/%s", srv.bin, FETCH_HELPER_NAME);
+	assert_string_equal(out, want);
+	/* ... else the compiled-in libexec directory */
+	assert_int_equal(unlink(want), 0);
+	helper_path_from(srv.fake, out, sizeof(out));
+	assert_int_equal(rename(moved, srv.copy), 0);
+	assert_true(strncmp(out, srv.dir, strlen(srv.dir)) != 0);
+	assert_true(out[0] == '/');
+	assert_non_null(strstr(out, "/rampart/" FETCH_HELPER_NAME));
+}
+
+/*
+ * Only a regular file owned by root that neither group nor others can write
+ * may run; anything else is refused before the fork, with nothing fetched.
+ */
+static void test_helper_checks(void **state)
+{
+	struct fetch_opts o;
+	struct fetch_result res;
+	char url[128], link[PATH_MAX + 16], plain[PATH_MAX + 16];
+	int before;
+
+	(void)state;
+	NEED_SERVER();
+	opts_for(&o, url, sizeof(url), "https", srv.https, "/p/policy.json?x=helper");
+	o.fetch_helper = srv.copy; /* a root-owned 0711 copy works */
+	expect_ok(&o, &res);
+	assert_int_equal(res.child_uid, srv.nobody_uid);
+	fetch_result_free(&res);
+	before = log_count("x=helper");
+
+	assert_int_equal(chmod(srv.copy, 0771), 0); /* group-writable */
+	expect_fail(&o, "E_FETCH_HELPER");
+	assert_int_equal(chmod(srv.copy, 0713), 0); /* writable by others */
+	expect_fail(&o, "E_FETCH_HELPER");
+	assert_int_equal(chmod(srv.copy, 0711), 0);
+	assert_int_equal(chown(srv.copy, srv.nobody_uid, 0), 0); /* not root's */
+	expect_fail(&o, "E_FETCH_HELPER");
+	assert_int_equal(chown(srv.copy, 0, 0), 0);
+	o.fetch_helper = srv.bin; /* a directory */
+	expect_fail(&o, "E_FETCH_HELPER");
+	o.fetch_helper = FETCH_HELPER_NAME; /* relative */
+	expect_fail(&o, "E_FETCH_HELPER");
+	snprintf(link, sizeof(link), "%s/missing", srv.bin);
+	o.fetch_helper = link;
+	expect_fail(&o, "E_FETCH_HELPER");
+	/* root-owned but not executable by the fetch user: the exec fails, reported as such */
+	snprintf(plain, sizeof(plain), "%s/plain", srv.bin);
+	assert_int_equal(copy_file(srv.copy, plain, 0700), 0);
+	o.fetch_helper = plain;
+	expect_fail(&o, "E_FETCH_HELPER");
+	assert_int_equal(log_count("x=helper"), before); /* none of these reached the server */
+
+	/* a symlink is followed, and the file it leads to is what gets checked and run */
+	snprintf(link, sizeof(link), "%s/link", srv.bin);
+	assert_int_equal(symlink(srv.copy, link), 0);
+	o.fetch_helper = link;
+	expect_ok(&o, &res);
+	fetch_result_free(&res);
+	assert_int_equal(chmod(srv.copy, 0771), 0);
+	expect_fail(&o, "E_FETCH_HELPER");
+	assert_int_equal(chmod(srv.copy, 0711), 0);
+	unlink(link);
+	unlink(plain);
+}
+
+/* rampart-fetch itself refuses to fetch with root ids (say, run by hand or by a broken parent). */
+static void test_helper_refuses_root(void **state)
+{
+	struct fetch_wire_opts h;
+	struct fetch_wire w;
+	char url[128];
+	int p[2], ofd, st, before;
+	pid_t pid;
+
+	(void)state;
+	NEED_SERVER();
+	before = log_count("x=asroot");
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/p/policy.json?x=asroot", srv.https);
+	memset(&h, 0, sizeof(h));
+	h.magic = FETCH_OPTS_MAGIC;
+	h.max_bytes = 4096;
+	h.connect_ms = h.total_ms = 2000;
+	h.len[FOS_URL] = (uint32_t)strlen(url);
+	h.len[FOS_HOST] = 9;
+	ofd = memfd_create("opts", 0);
+	assert_true(ofd >= 0);
+	assert_int_equal(write(ofd, &h, sizeof(h)), sizeof(h));
+	assert_int_equal(write(ofd, url, strlen(url)), (ssize_t)strlen(url));
+	assert_int_equal(write(ofd, "127.0.0.1", 9), 9);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char *const argv[] = {(char *)FETCH_HELPER_NAME, (char *)FETCH_HELPER_ARG, NULL};
+		char *const envp[] = {NULL};
+		int a = fcntl(p[1], F_DUPFD, 10), b = fcntl(ofd, F_DUPFD, 10);
+		dup2(a, FETCH_WIRE_FD);
+		dup2(b, FETCH_OPTS_FD);
+		execve(srv.helper, argv, envp); /* as root, no drop */
+		_exit(127);
+	}
+	close(p[1]);
+	close(ofd);
+	assert_int_equal(read(p[0], &w, sizeof(w)), sizeof(w));
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(w.magic, FETCH_WIRE_MAGIC);
+	assert_int_equal(w.kind, FW_PRIV);
+	assert_int_equal(w.body_len, 0);
+	assert_non_null(strstr(w.text, "root"));
+	assert_int_equal(log_count("x=asroot"), before);
+}
+
+/* The parent's URL check and libcurl's must agree on the host, or nothing is fetched. */
+static void test_url_read_twice(void **state)
+{
+	struct fetch_opts o;
+	char url[128];
+	int before;
+
+	(void)state;
+	NEED_SERVER();
+	before = log_count("x=twice");
+	/* rampartd sees the name "0x7f.1"; libcurl reads 127.0.0.1 */
+	opts_for(&o, url, sizeof(url), "https", srv.https, "/p/policy.json?x=twice");
+	snprintf(url, sizeof(url), "https://0x7f.1:%d/p/policy.json?x=twice", srv.https);
+	assert_int_equal(fetch_check_url(url, false, &(struct rp_err){{0}, {0}}), 0);
+	expect_fail(&o, "E_FETCH_URL");
+	assert_int_equal(log_count("x=twice"), before);
+}
+
+/* ---- a misbehaving helper: the parent trusts nothing it answers --------- */
+
+static void fake_expect(const char *mode, const char *code)
+{
+	struct fetch_opts o;
+	char url[128];
+
+	opts_for(&o, url, sizeof(url), "https", 1, "/fake/");
+	rp_strlcpy(url + strlen(url), mode, sizeof(url) - strlen(url));
+	o.fetch_helper = srv.fake;
+	o.max_bytes = 4096;
+	expect_fail(&o, code);
+}
+
+static void test_untrusted_answers(void **state)
+{
+	struct fetch_opts o;
+	struct fetch_result res;
+	struct rp_err err = {{0}, {0}};
+	char url[128];
+
+	(void)state;
+	NEED_SERVER();
+	/* the well-behaved fake: also checks its own exec environment from inside */
+	opts_for(&o, url, sizeof(url), "https", 1, "/fake/probe");
+	o.fetch_helper = srv.fake;
+	o.etag = "\"e\"";
+	if (fetch_run(&o, &res, &err) != 0)
+		fprintf(stderr, "probe: %s: %s\n", err.code, err.msg);
+	assert_int_equal(res.status, FETCH_OK);
+	assert_int_equal(res.body_len, 8);
+	assert_memory_equal(res.body, "probe ok", 8);
+	assert_int_equal(res.child_uid, srv.nobody_uid);
+	fetch_result_free(&res);
+
+	fake_expect("uid0", "E_FETCH_PRIV");     /* claims to have fetched as root */
+	fake_expect("magic", "E_FETCH_CHILD");   /* wrong magic */
+	fake_expect("toolong", "E_FETCH_CHILD"); /* announces more than the cap */
+	fake_expect("extra", "E_FETCH_CHILD");   /* sends more than it announced */
+	fake_expect("short", "E_FETCH_CHILD");   /* sends less */
+	fake_expect("kind", "E_FETCH_CHILD");    /* unknown outcome */
+	fake_expect("notmod", "E_FETCH_CHILD");  /* a body with "not modified" */
+	fake_expect("exit1", "E_FETCH_CHILD");   /* good answer, bad exit status */
+	fake_expect("silent", "E_FETCH_CHILD");  /* nothing at all */
+	fake_expect("class", "E_FETCH_NETWORK"); /* unknown error class; text escaped */
+	opts_for(&o, url, sizeof(url), "https", 1, "/fake/class");
+	o.fetch_helper = srv.fake;
+	assert_int_equal(fetch_run(&o, &res, &err), -1);
+	assert_null(strchr(err.msg, '\x1b'));
+	assert_null(strchr(err.msg, '\n'));
+}
+
+/* ---- the config key ----------------------------------------------------- */
+
+static int write_str(const char *path, const char *s)
+{
+	return write_file(path, s, strlen(s));
+}
+
+static void test_config_fetch_helper(void **state)
+{
+	char path[PATH_MAX + 16];
+	struct config c;
+	struct rp_err err = {{0}, {0}};
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/cfg.json", srv.dir);
+	config_defaults(&c);
+	assert_string_equal(c.policy.fetch_helper, ""); /* default: next to rampartd, or libexec */
+	assert_int_equal(write_str(path, "{\"policy\":{\"fetch_helper\":\"rampart-fetch\"}}"), 0);
+	assert_int_equal(config_load(&c, path, false, &err), -1);
+	assert_string_equal(err.code, "E_CONFIG");
+	assert_non_null(strstr(err.msg, "fetch_helper"));
+	assert_int_equal(
+	    write_str(path, "{\"policy\":{\"fetch_helper\":\"/opt/r/rampart-fetch\"}}"), 0);
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, path, false, &err), 0);
+	assert_string_equal(c.policy.fetch_helper, "/opt/r/rampart-fetch");
+	unlink(path);
+}
+
+/* ---- this program as a fake helper (exec'd by fetch_start) -------------- */
+
+static int fake_write(const void *buf, size_t n)
+{
+	return write(FETCH_WIRE_FD, buf, n) == (ssize_t)n ? 0 : -1;
+}
+
+/* What a helper finds when it starts: returns NULL or what is wrong. */
+static const char *fake_probe(void)
+{
+	struct stat sb;
+	uid_t r, e, su;
+	gid_t rg, eg, sg;
+
+	if (getresuid(&r, &e, &su) < 0 || r == 0 || e == 0 || su == 0 || r != e || e != su)
+		return "uids";
+	if (getresgid(&rg, &eg, &sg) < 0 || rg == 0 || eg == 0 || sg == 0)
+		return "gids";
+	if (getgroups(0, NULL) != 0)
+		return "groups";
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		return "no_new_privs";
+	if (environ != NULL && environ[0] != NULL)
+		return "environment not empty";
+	for (int fd = 0; fd < 3; fd++)
+		if (fstat(fd, &sb) < 0 || !S_ISCHR(sb.st_mode))
+			return "stdio not /dev/null";
+	if (fstat(FETCH_WIRE_FD, &sb) < 0 || !S_ISFIFO(sb.st_mode))
+		return "fd 3 not a pipe";
+	if (fstat(FETCH_OPTS_FD, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return "fd 4 not the options";
+	for (int fd = FETCH_OPTS_FD + 1; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			return "an extra fd is open";
+	if (getcwd((char[PATH_MAX]){0}, PATH_MAX) == NULL)
+		return "cwd";
+	return NULL;
+}
+
+/* Reads the URL from the options record and answers as its last path component says. */
+static _Noreturn void fake_helper(void)
+{
+	struct fetch_wire_opts h;
+	struct fetch_wire w;
+	char url[FETCH_MAX_URL + 1] = "";
+	const char *mode, *why;
+	size_t body = 0;
+
+	if (pread(FETCH_OPTS_FD, &h, sizeof(h), 0) != sizeof(h) || h.len[FOS_URL] > FETCH_MAX_URL ||
+	    pread(FETCH_OPTS_FD, url, h.len[FOS_URL], sizeof(h)) != (ssize_t)h.len[FOS_URL])
+		_exit(5);
+	mode = strrchr(url, '/') != NULL ? strrchr(url, '/') + 1 : "";
+	memset(&w, 0, sizeof(w));
+	w.magic = FETCH_WIRE_MAGIC;
+	w.kind = FW_OK;
+	w.uid = (uint32_t)geteuid();
+	w.gid = (uint32_t)getegid();
+	w.http_code = 200;
+	if (strcmp(mode, "probe") == 0) {
+		why = fake_probe();
+		if (why != NULL) {
+			w.kind = FW_SETUP;
+			rp_strlcpy(w.text, why, sizeof(w.text));
+		}
+		w.body_len = why == NULL ? 8 : 0;
+		if (fake_write(&w, sizeof(w)) < 0 || (why == NULL && fake_write("probe ok", 8) < 0))
+			_exit(6);
+		_exit(0);
+	}
+	if (strcmp(mode, "silent") == 0)
+		_exit(0);
+	w.body_len = 4;
+	body = 4;
+	if (strcmp(mode, "uid0") == 0)
+		w.uid = w.gid = 0;
+	else if (strcmp(mode, "magic") == 0)
+		w.magic ^= 1;
+	else if (strcmp(mode, "toolong") == 0)
+		w.body_len = h.max_bytes + 1;
+	else if (strcmp(mode, "extra") == 0)
+		body = 5;
+	else if (strcmp(mode, "short") == 0)
+		w.body_len = 10;
+	else if (strcmp(mode, "kind") == 0)
+		w.kind = 99;
+	else if (strcmp(mode, "notmod") == 0)
+		w.kind = FW_NOT_MODIFIED;
+	else if (strcmp(mode, "class") == 0) {
+		w.kind = FW_CURL;
+		w.err_class = 77;
+		w.body_len = body = 0;
+		rp_strlcpy(w.text, "evil\x1b[31m\nX-Injected: 1", sizeof(w.text));
+	}
+	if (fake_write(&w, sizeof(w)) < 0 || (body > 0 && fake_write("abcde", body) < 0))
+		_exit(6);
+	_exit(strcmp(mode, "exit1") == 0 ? 1 : 0);
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_check_url),
@@ -865,7 +1430,23 @@ int main(void)
 	    cmocka_unit_test(test_timeouts),
 	    cmocka_unit_test(test_server_errors),
 	    cmocka_unit_test(test_poll_api_and_sandbox),
+	    cmocka_unit_test(test_daemon_without_libcurl),
+	    cmocka_unit_test(test_helper_default_path),
+	    cmocka_unit_test(test_helper_checks),
+	    cmocka_unit_test(test_helper_refuses_root),
+	    cmocka_unit_test(test_url_read_twice),
+	    cmocka_unit_test(test_untrusted_answers),
+	    cmocka_unit_test(test_config_fetch_helper),
 	};
+
+	if (argc == 2 && strcmp(argv[1], FETCH_HELPER_ARG) == 0)
+		fake_helper();
+	if (argc == 2 && strcmp(argv[1], "--print-helper-path") == 0) {
+		char out[PATH_MAX];
+		fetch_helper_path(NULL, out, sizeof(out));
+		printf("%s\n", out);
+		return 0;
+	}
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
