@@ -44,7 +44,14 @@ int cmd_bind(struct cli *cli, int argc, char **argv)
 		switch (ch) {
 		case 'u': udp = 1; break;
 		case 'a': addr = optarg; break;
-		case 'b': backlog = atoi(optarg); break;
+		case 'b': {
+			char *e;
+			long v = strtol(optarg, &e, 10);
+			if (*optarg == '\0' || *e != '\0' || v < 1 || v > 4096)
+				return cli_usage_error(cli, "bind: --backlog must be 1 to 4096");
+			backlog = (int)v;
+			break;
+		}
 		case '6': v6only = 1; break;
 		case 'h': fputs(bind_help, stdout); return 0;
 		default: fputs(bind_help, stderr); return RAMPART_EXIT_USAGE;
@@ -75,7 +82,8 @@ int cmd_bind(struct cli *cli, int argc, char **argv)
 	}
 	if (fd != 3) {
 		if (dup2(fd, 3) < 0) {
-			perror("dup2");
+			fprintf(stderr, "%s: bind: cannot move the socket to fd 3: %s; %s was not run\n",
+				cli->prog, strerror(errno), argv[optind]);
 			return RAMPART_EXIT_REFUSED;
 		}
 		close(fd);

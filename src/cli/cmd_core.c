@@ -62,6 +62,9 @@ static void status_print(json_t *r)
 		v = json_object_get(pol, "last_error");
 		if (json_is_string(v) && *json_string_value(v))
 			printf("policy last error: %s\n", json_string_value(v));
+		v = json_object_get(pol, "keys_error");
+		if (json_is_string(v) && *json_string_value(v))
+			printf("trusted keys unusable: %s\n", json_string_value(v));
 	}
 	json_object_foreach(ops, k, v) {
 		printf("  %-18s %6lld calls, %lld errors, %lld refused\n", k,

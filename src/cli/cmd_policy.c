@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "keys.h"
@@ -61,11 +62,14 @@ static int policy_opts(struct cli *cli, int argc, char **argv, struct popts *o)
 		case 'd': o->db = optarg; break;
 		case 'k': o->keys = optarg; break;
 		case 'o': o->org = optarg; break;
-		case 't':
-			o->threshold = atoi(optarg);
-			if (o->threshold < 1)
-				return cli_usage_error(cli, "--threshold must be >= 1");
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v < 1 || v > 16)
+				return cli_usage_error(cli, "--threshold must be a number from 1 to 16");
+			o->threshold = (int)v;
 			break;
+		}
 		case 'j': cli->json = 1; break;
 		case 'h': fputs(policy_help, stdout); return -1;
 		default: fputs(policy_help, stderr); return RAMPART_EXIT_USAGE;
@@ -277,7 +281,7 @@ static int policy_refresh(struct cli *cli, int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if (optind < argc)
 		return cli_usage_error(cli, "policy refresh takes no arguments");
-	if (!cli->json)
+	if (!cli->json && isatty(STDERR_FILENO))
 		fprintf(stderr, "refreshing the policy (this may take up to the fetch timeout)...\n");
 	if ((rc = cli_call(cli, "policy.refresh", NULL, -1, &r, NULL)) != 0)
 		return rc;

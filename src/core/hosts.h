@@ -2,7 +2,7 @@
 /*
  * /etc/hosts editing: make sure localhost and a few configured names resolve
  * to loopback, keeping every byte of the user's own lines.  Our lines live in
- * one "# BEGIN rampart" / "# END rampart" block.  See docs/ops-files.md.
+ * one "# BEGIN rampart" / "# END rampart" block.  See docs/ops.md.
  */
 #ifndef RAMPART_HOSTS_H
 #define RAMPART_HOSTS_H

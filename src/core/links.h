@@ -2,7 +2,7 @@
 /*
  * CLI links: bin_dir/NAME -> app_dir/NAME for a configured list of names
  * (e.g. /usr/local/bin/docker -> /Applications/X.app/.../bin/docker).
- * See docs/ops-files.md for the rules.
+ * See docs/ops.md for the rules.
  */
 #ifndef RAMPART_LINKS_H
 #define RAMPART_LINKS_H

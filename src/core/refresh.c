@@ -48,16 +48,41 @@ static void refresh_signers(const struct dsse_verified *v, char *buf, size_t len
 	}
 }
 
-/* Fills out->message from err and keeps the stored version in the sentence. */
+/* What to do about a refusal, by code (the message says what went wrong). */
+static const char *refresh_hint(const char *code)
+{
+	static const struct {
+		const char *code, *hint;
+	} hints[] = {
+	    {"E_TOO_BIG", "shrink the policy or raise policy.max_bytes"},
+	    {"E_ENVELOPE", "publish a well-formed DSSE envelope (see rampart-policy(5))"},
+	    {"E_PAYLOAD_TYPE", "sign with payloadType application/vnd.rampart.policy+json"},
+	    {"E_SIGNATURE", "sign with enough of the keys listed in policy.keys"},
+	    {"E_PAYLOAD", "fix the named field and re-sign"},
+	    {"E_ORG", "check policy.org in rampartd.json against the policy's org"},
+	    {"E_EXPIRED", "re-sign the policy with a later expires_at"},
+	    {"E_ROLLBACK", "publish the policy with a higher version"},
+	    {"E_STORE_DISK_FULL", "free space in the state directory"},
+	};
+	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
+		if (strcmp(code, hints[i].code) == 0)
+			return hints[i].hint;
+	return NULL;
+}
+
+/* Fills out->message from err: what went wrong, what is kept, what to do. */
 static int refresh_refuse(struct refresh_out *out, enum refresh_outcome o, struct rp_err *err)
 {
+	const char *hint = refresh_hint(err->code);
+	char kept[64];
+
 	out->outcome = o;
 	if (out->old_version > 0)
-		snprintf(out->message, sizeof(out->message), "%s: %s; keeping version %lld",
-			 refresh_outcome_name(o), err->msg, (long long)out->old_version);
+		snprintf(kept, sizeof(kept), "keeping version %lld", (long long)out->old_version);
 	else
-		snprintf(out->message, sizeof(out->message), "%s: %s; no policy is cached",
-			 refresh_outcome_name(o), err->msg);
+		snprintf(kept, sizeof(kept), "no policy is cached");
+	snprintf(out->message, sizeof(out->message), "%s: %s; %s%s%s", refresh_outcome_name(o),
+		 err->msg, kept, hint ? "; to fix: " : "", hint ? hint : "");
 	return -1;
 }
 

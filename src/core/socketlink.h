@@ -4,7 +4,7 @@
  * as a link to the owner's engine socket inside their home (e.g.
  * ~/.docker/run/docker.sock).  The target is always derived from the
  * configuration (home + relative pattern), never taken from a client.
- * See docs/ops-files.md.
+ * See docs/ops.md.
  */
 #ifndef RAMPART_SOCKETLINK_H
 #define RAMPART_SOCKETLINK_H

@@ -106,11 +106,15 @@ static const char *hosts_state_str(enum hosts_item_state s)
 static json_t *hosts_json(const struct hosts_report *rep)
 {
 	json_t *a = json_array();
-	for (size_t i = 0; i < rep->n_items; i++)
+	for (size_t i = 0; i < rep->n_items; i++) {
+		const char *st = hosts_state_str(rep->items[i].state);
+		/* nothing written: an item of our block was already there */
+		if (rep->items[i].state == HOSTS_ITEM_ADDED && !rep->changed && rep->had_block)
+			st = "in-block";
 		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i}", "name", rep->items[i].name,
-						   "addr", rep->items[i].addr, "state",
-						   hosts_state_str(rep->items[i].state), "line",
+						   "addr", rep->items[i].addr, "state", st, "line",
 						   (int)rep->items[i].line));
+	}
 	return json_pack("{s:b, s:b, s:b, s:i, s:i, s:o}", "changed", rep->changed,
 			 "localhost_conflict", rep->localhost_conflict, "has_block", rep->has_block,
 			 "disabled", (int)rep->n_disabled, "restored", (int)rep->n_restored, "items",

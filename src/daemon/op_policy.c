@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "fetch.h"
@@ -104,6 +105,19 @@ static void policy_open_reader(struct daemon *d)
 
 static long long policy_jitter_ms(const struct config *c)
 {
+	static bool seeded;
+
+	if (!seeded) { /* jitter must differ between machines, or they all poll at once */
+		unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+		FILE *f = fopen("/dev/urandom", "re");
+		if (f != NULL) {
+			if (fread(&seed, sizeof(seed), 1, f) != 1)
+				seed ^= (unsigned)daemon_now_ms();
+			fclose(f);
+		}
+		srandom(seed);
+		seeded = true;
+	}
 	return c->policy.jitter_s > 0 ? (long long)(random() % (c->policy.jitter_s * 1000L)) : 0;
 }
 
@@ -271,9 +285,12 @@ static int policy_start_fetch(struct daemon *d, struct rp_err *err)
 
 	if (c->policy.url[0] == '\0')
 		return rp_seterr(err, "E_NO_SOURCE",
-				 "no policy.url is configured, so there is nothing to refresh from");
+				 "no policy.url is configured, so there is nothing to refresh from; "
+				 "set policy.url in rampartd.json and run 'rampart reload'");
 	if (!s->trust_ok)
-		return rp_seterr(err, "E_KEYS", "trusted keys unusable: %s",
+		return rp_seterr(err, "E_KEYS",
+				 "trusted keys unusable: %s; nothing was fetched (fix policy.keys in "
+				 "rampartd.json and run 'rampart reload')",
 				 s->trust_err[0] ? s->trust_err : "policy.keys is empty");
 	etag = policy_stored_etag(d);
 	memset(&o, 0, sizeof(o));
@@ -283,7 +300,6 @@ static int policy_start_fetch(struct daemon *d, struct rp_err *err)
 	o.pinned_pubkey = c->policy.pinned_pubkey[0] ? c->policy.pinned_pubkey : NULL;
 	o.proxy = c->policy.proxy[0] ? c->policy.proxy : NULL;
 	o.user = c->policy.fetch_user;
-	o.fetch_helper = c->policy.fetch_helper[0] ? c->policy.fetch_helper : NULL;
 	o.max_bytes = (size_t)c->policy.max_bytes;
 	o.connect_timeout_ms = c->policy.connect_timeout_s * 1000L;
 	o.total_timeout_ms = c->policy.total_timeout_s * 1000L;
@@ -318,7 +334,8 @@ void policy_module_tick(struct daemon *d, long long now_ms, long long *next_ms)
 			daemon_watch_del(d, s->job.fd);
 			fetch_abort(&s->job);
 			s->job_active = false;
-			rp_seterr(&e, "E_FETCH_TIMEOUT", "the fetch did not finish in time");
+			rp_seterr(&e, "E_FETCH_TIMEOUT",
+				  "the fetch did not finish within policy.total_timeout_s");
 			snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
 				 e.msg);
 			policy_record(d, &out, false, &e);
@@ -421,7 +438,9 @@ int op_policy_refresh(struct op_ctx *ctx)
 	if (args_only(ctx->args, known, &ctx->err) < 0)
 		return OP_ERR;
 	if (s->nwaiters >= POLICY_MAX_WAITERS)
-		return rp_seterr(&ctx->err, "E_BUSY", "too many refresh requests waiting");
+		return rp_seterr(&ctx->err, "E_BUSY",
+				 "too many refresh requests are already waiting; try again in a "
+				 "moment");
 	if (!s->job_active && policy_start_fetch(ctx->d, &ctx->err) < 0)
 		return OP_ERR;
 	s->waiters[s->nwaiters].conn_id = ctx->conn_id;
@@ -467,7 +486,10 @@ int op_policy_check(struct op_ctx *ctx)
 	if (s->h == NULL)
 		policy_open_reader(ctx->d);
 	if (s->h == NULL)
-		return rp_seterr(&ctx->err, "E_STORE", "the policy store cannot be read");
+		return rp_seterr(&ctx->err, "E_STORE",
+				 "the policy store %s cannot be read (see the daemon's log); every "
+				 "check is refused until it can",
+				 ctx->d->cfg.db_path);
 	if ((ref == NULL) == (refs == NULL))
 		return rp_seterr(&ctx->err, "E_ARGS", "give exactly one of \"ref\" or \"refs\"");
 	if (ref != NULL) {

@@ -42,13 +42,17 @@ static int port_allowed(const struct config *c, long long port, struct rp_err *e
 				 port);
 	for (int i = 0; i < c->ports.n_deny; i++)
 		if (c->ports.deny[i] == port)
-			return rp_seterr(err, "E_PORT_DENIED", "port %lld is in the config's deny list",
+			return rp_seterr(err, "E_PORT_DENIED",
+					 "port %lld is in ports.deny of rampartd.json; nothing was "
+					 "bound (pick another port or ask an administrator)",
 					 port);
 	for (int i = 0; i < c->ports.n_allow; i++)
 		ok |= port >= c->ports.allow[i].lo && port <= c->ports.allow[i].hi;
 	if (!ok)
 		return rp_seterr(err, "E_PORT_DENIED",
-				 "port %lld is outside the config's allowed ranges", port);
+				 "port %lld is outside ports.allow of rampartd.json; nothing was "
+				 "bound (pick an allowed port or ask an administrator)",
+				 port);
 	return 0;
 }
 
@@ -114,7 +118,9 @@ int op_port_bind(struct op_ctx *ctx)
 		return OP_ERR;
 	fd = socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return rp_seterr(&ctx->err, port_errno_name(errno), "socket: %s", strerror(errno));
+		return rp_seterr(&ctx->err, port_errno_name(errno),
+				 "cannot create a %s socket: %s; nothing was bound", proto,
+				 strerror(errno));
 	if (!udp)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ss.ss_family == AF_INET6 && v6only >= 0)
@@ -122,8 +128,12 @@ int op_port_bind(struct op_ctx *ctx)
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || (!udp && listen(fd, (int)backlog) < 0)) {
 		int e = errno;
 		close(fd);
-		return rp_seterr(&ctx->err, port_errno_name(e), "cannot bind %s %s port %lld: %s",
-				 proto, addr ? addr : "127.0.0.1", port, strerror(e));
+		return rp_seterr(&ctx->err, port_errno_name(e),
+				 "cannot bind %s %s port %lld: %s; nothing was bound%s", proto,
+				 addr ? addr : "127.0.0.1", port, strerror(e),
+				 e == EADDRINUSE ? " (another process holds the port: stop it or pick "
+						   "another)"
+						 : "");
 	}
 	ctx->out_fd = fd;
 	ctx->result = json_pack("{s:s, s:s, s:I}", "proto", proto, "addr",

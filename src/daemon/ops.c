@@ -71,10 +71,13 @@ int ops_authorise_conn(const struct daemon *d, const struct op_def *op, const st
 		return 1;
 	if (op->cls == OP_ADMIN && ops_in_group(c, cfg->admin_gid))
 		return 1;
-	rp_seterr(err, "E_PERM", "%s is not allowed for uid %u: it needs %s", op->name,
-		  (unsigned)c->peer.uid,
+	rp_seterr(err, "E_PERM",
+		  "%s is not allowed for uid %u: it needs %s; nothing was done (run it as root, "
+		  "or have an administrator set %s in rampartd.json)",
+		  op->name, (unsigned)c->peer.uid,
 		  op->cls == OP_USER ? "root or the configured owner user/group"
-				     : "root or the configured admin group");
+				     : "root or the configured admin group",
+		  op->cls == OP_USER ? "owner_user/owner_group" : "admin_group");
 	return 0;
 }
 

@@ -227,7 +227,7 @@ int rampart_policy_info(struct rampart_policy *h, struct rampart_policy_info *ou
 		out->version = policy_index_version(h->idx);
 		out->issued_at = policy_index_issued_at(h->idx);
 		out->expires_at = policy_index_expires_at(h->idx);
-		out->expired = (int64_t)time(NULL) > out->expires_at;
+		out->expired = (int64_t)time(NULL) >= out->expires_at;
 		out->allow_docker_hub = policy_index_allow_docker_hub(h->idx);
 		out->n_registries = policy_index_entries(h->idx);
 		rp_strlcpy(out->org, policy_index_org(h->idx), sizeof(out->org));

@@ -480,7 +480,7 @@ void policy_decide(const struct policy_index *idx, bool allow_when_no_policy,
 	} else {
 		pm_deny(idx, ref, base, out);
 	}
-	if (now > idx->expires_at)
+	if (now >= idx->expires_at) /* as refresh.c: expired from expires_at on */
 		pm_expired(idx, out);
 }
 

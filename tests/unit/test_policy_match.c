@@ -255,10 +255,13 @@ static void test_expired(void **state)
 	assert_false(d.allowed); /* allow_when_no_policy does not apply: a policy is cached */
 	assert_true(d.expired);
 	assert_non_null(strstr(d.reason, "still enforced"));
-	/* at expires_at exactly it is not yet expired */
-	assert_int_equal(policy_check(idx, false, "ghcr.io/x", 1000, &d), 0);
+	/* one second before expires_at it is not expired; from expires_at on it is
+	 * (the same boundary refresh.c uses to refuse an expired policy) */
+	assert_int_equal(policy_check(idx, false, "ghcr.io/x", 999, &d), 0);
 	assert_false(d.expired);
 	assert_null(strstr(d.reason, "expired"));
+	assert_int_equal(policy_check(idx, false, "ghcr.io/x", 1000, &d), 0);
+	assert_true(d.expired);
 	policy_index_free(idx);
 }
 
