@@ -300,6 +300,7 @@ static int policy_start_fetch(struct daemon *d, struct rp_err *err)
 	o.pinned_pubkey = c->policy.pinned_pubkey[0] ? c->policy.pinned_pubkey : NULL;
 	o.proxy = c->policy.proxy[0] ? c->policy.proxy : NULL;
 	o.user = c->policy.fetch_user;
+	o.fetch_helper = c->policy.fetch_helper[0] ? c->policy.fetch_helper : NULL;
 	o.max_bytes = (size_t)c->policy.max_bytes;
 	o.connect_timeout_ms = c->policy.connect_timeout_s * 1000L;
 	o.total_timeout_ms = c->policy.total_timeout_s * 1000L;
