@@ -383,22 +383,41 @@ static int payload_nickname(json_t *v, const char *field, struct policy_registry
 	return 0;
 }
 
+/* "registries[<i>]<suffix>" without snprintf: this runs 10,000 times per policy. */
+static const char *payload_field(char *buf, size_t len, size_t i, const char *suffix)
+{
+	static const char pre[] = "registries[";
+	char num[24];
+	size_t n = sizeof(num), o = sizeof(pre) - 1, sl = strlen(suffix);
+
+	do {
+		num[--n] = (char)('0' + i % 10);
+		i /= 10;
+	} while (i != 0);
+	if (o + (sizeof(num) - n) + 1 + sl + 1 > len)
+		return "registries[?]";
+	memcpy(buf, pre, o);
+	memcpy(buf + o, num + n, sizeof(num) - n);
+	o += sizeof(num) - n;
+	buf[o++] = ']';
+	memcpy(buf + o, suffix, sl + 1);
+	return buf;
+}
+
 static int payload_registry(json_t *v, size_t i, struct policy_registry *r, struct rp_err *err)
 {
 	char field[64];
 
-	snprintf(field, sizeof(field), "registries[%zu]", i);
 	if (!json_is_object(v))
 		return rp_seterr(err, "E_PAYLOAD", "%s: must be an object {\"host\", \"nickname\"}, "
-				 "not %s", field, payload_kind(v));
-	snprintf(field, sizeof(field), "registries[%zu].", i);
-	if (payload_known(v, payload_reg_keys, field, err) < 0)
+				 "not %s", payload_field(field, sizeof(field), i, ""),
+				 payload_kind(v));
+	if (payload_known(v, payload_reg_keys, payload_field(field, sizeof(field), i, "."), err) <
+	    0)
 		return -1;
-	snprintf(field, sizeof(field), "registries[%zu].host", i);
-	if (payload_host(v, field, r, err) < 0)
+	if (payload_host(v, payload_field(field, sizeof(field), i, ".host"), r, err) < 0)
 		return -1;
-	snprintf(field, sizeof(field), "registries[%zu].nickname", i);
-	return payload_nickname(v, field, r, err);
+	return payload_nickname(v, payload_field(field, sizeof(field), i, ".nickname"), r, err);
 }
 
 struct payload_hidx {
