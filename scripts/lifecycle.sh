@@ -40,6 +40,7 @@ lc_layout() {
 	bindir=$LC_PREFIX/bin
 	sbindir=$LC_PREFIX/sbin
 	libdir=$LC_PREFIX/lib
+	libexecdir=$LC_PREFIX/libexec
 	incdir=$LC_PREFIX/include
 	mandir=$LC_PREFIX/share/man
 	sharedir=$LC_PREFIX/share/rampart

@@ -89,6 +89,8 @@ def write(p, data, mode=0o644):
 def expected_linux(prefix="usr/local", unitdir="usr/local/lib/systemd/system"):
     e = {
         prefix + "/sbin/rampartd": ("f", 0o755),
+        prefix + "/libexec/rampart": ("d", 0o755),
+        prefix + "/libexec/rampart/rampart-fetch": ("f", 0o711),
         prefix + "/bin/rampart": ("f", 0o755),
         prefix + "/lib/librampart.so.0.1.0": ("f", 0o755),
         prefix + "/lib/librampart.so.0": ("l", None),
