@@ -6,7 +6,7 @@
  * our stdout.  bundle collects what a support ticket needs and strips
  * credentials from URLs; everything it prints came from the daemon or libc.
  */
-#include <curl/curl.h>
+#include <curl/curlver.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -284,10 +284,10 @@ static void diag_redact(json_t *v)
 
 static json_t *diag_versions(void)
 {
-	curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
 	struct utsname u;
 	json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s}", "rampart", RAMPART_VERSION, "openssl",
-	                      OpenSSL_version(OPENSSL_VERSION_STRING), "libcurl", cv->version,
+	                      OpenSSL_version(OPENSSL_VERSION_STRING), "libcurl",
+	                      LIBCURL_VERSION " (compiled against; used by rampart-fetch)",
 	                      "sqlite", sqlite3_libversion(), "jansson", jansson_version_str());
 
 	/* no nodename: the host's name is not needed to debug rampart */
