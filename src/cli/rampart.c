@@ -26,7 +26,7 @@ static const struct cli_cmd commands[] = {
     {"links", cmd_links, "install or remove the CLI links in the bin dir"},
     {"hosts", cmd_hosts, "ensure or remove rampart's /etc/hosts entries"},
     {"socket-link", cmd_socket_link, "point the system engine socket at the owner's"},
-    {"diag", cmd_diag, "diagnostics: trace, bundle"},
+    {"diag", cmd_diag, "diagnostics: trace, bundle, audit"},
     {"helper", cmd_helper, "helper lifecycle: uninstall"},
 };
 
@@ -147,10 +147,15 @@ int main(int argc, char **argv)
 		case 's': cli.socket = optarg; break;
 		case 'j': cli.json = 1; break;
 		case 't':
-			cli.timeout_ms = atoi(optarg);
-			if (cli.timeout_ms <= 0)
-				return cli_usage_error(&cli, "--timeout needs a positive number");
+		{
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v <= 0 || v > 3600000)
+				return cli_usage_error(&cli, "--timeout needs milliseconds from 1 to "
+							     "3600000");
+			cli.timeout_ms = (int)v;
 			break;
+		}
 		case 'V': version(); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return RAMPART_EXIT_USAGE;

@@ -5,6 +5,7 @@
  * write it or its directory; every value is range-checked, unknown keys are
  * refused so a typo never silently falls back to a default.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <jansson.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "hosts.h"
 
 void config_defaults(struct config *c)
 {
@@ -360,9 +362,18 @@ static int cfg_hosts(struct config *c, json_t *s, struct rp_err *err)
 	c->hosts.n_names = 0;
 	json_object_foreach(v, k, a) {
 		struct host_entry *h = &c->hosts.names[c->hosts.n_names];
+		unsigned char bin[16];
 		if (!json_is_string(a) || strlen(k) >= sizeof(h->name) ||
-		    json_string_length(a) >= sizeof(h->addr))
-			return rp_seterr(err, "E_CONFIG", "hosts.names.%s must map to an address",
+		    json_string_length(a) >= sizeof(h->addr) ||
+		    (inet_pton(AF_INET, json_string_value(a), bin) != 1 &&
+		     inet_pton(AF_INET6, json_string_value(a), bin) != 1))
+			return rp_seterr(err, "E_CONFIG",
+					 "hosts.names: \"%.64s\" must map to an IPv4 or IPv6 address",
+					 k);
+		if (!hosts_name_ok(k))
+			return rp_seterr(err, "E_CONFIG",
+					 "hosts.names: \"%.64s\" is not a valid hostname (letters, "
+					 "digits, '-' and '.', at most 253 characters)",
 					 k);
 		rp_strlcpy(h->name, k, sizeof(h->name));
 		rp_strlcpy(h->addr, json_string_value(a), sizeof(h->addr));

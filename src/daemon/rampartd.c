@@ -117,7 +117,10 @@ int daemon_load_config(struct daemon *d, struct config *out, struct rp_err *err)
 	overrides_apply(&d->ov, out);
 	if (strlen(d->ov.socket_path ? d->ov.socket_path : out->socket_path) >=
 	    sizeof(out->socket_path))
-		return rp_seterr(err, "E_CONFIG", "socket path too long");
+		return rp_seterr(err, "E_CONFIG",
+				 "socket path is longer than %zu bytes (the UNIX socket limit); use "
+				 "a shorter path",
+				 sizeof(out->socket_path) - 1);
 	return 0;
 }
 

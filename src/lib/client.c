@@ -209,13 +209,17 @@ static int client_parse_reply(const char *text, long long id, struct rampart_err
 	int rc = -1;
 
 	if (r == NULL || !json_is_object(r)) {
-		client_seterr(err, "E_PROTO", "daemon sent an invalid reply");
+		client_seterr(err, "E_PROTO",
+			      "rampartd sent a reply that is not a JSON object; the request may or "
+			      "may not have been carried out (check 'rampart status')");
 		goto out;
 	}
 	ok = json_object_get(r, "ok");
 	rid = json_object_get(r, "id");
 	if (!json_is_boolean(ok) || !json_is_integer(rid) || json_integer_value(rid) != id) {
-		client_seterr(err, "E_PROTO", "daemon reply does not match the request");
+		client_seterr(err, "E_PROTO",
+			      "rampartd's reply does not match the request (is something else "
+			      "listening on the socket?)");
 		goto out;
 	}
 	if (json_is_true(ok)) {

@@ -132,8 +132,10 @@ static void pa_refresh(struct rampart_policy *h)
 			pa_drop(h);
 		} else if (h->idx == NULL) {
 			h->load_failed = true;
-			rp_seterr(&h->load_err, "E_STORE", "Cannot stat the policy store: %s.",
-			          strerror(errno));
+			rp_seterr(&h->load_err, "E_STORE",
+			          "Cannot stat the policy store %s: %s; every check is denied "
+			          "until it can be read.",
+			          h->path, strerror(errno));
 		}
 		return;
 	}

@@ -90,6 +90,9 @@ static void test_bad_values(void **st)
 	    {"{\"socket_link\": {\"target\": \"../../etc/shadow\"}}", "socket_link.target"},
 	    {"{\"socket\": \"/a\", \"socket\": \"/b\"}", "duplicate"},
 	    {"{\"audit_log\": \"/tmp/a\\u0001\"}", "control"},
+	    {"{\"hosts\": {\"names\": {\"bad name\": \"127.0.0.1\"}}}", "not a valid hostname"},
+	    {"{\"hosts\": {\"names\": {\"a\\nb\": \"127.0.0.1\"}}}", "not a valid hostname"},
+	    {"{\"hosts\": {\"names\": {\"ok.example\": \"300.1.1.1\"}}}", "IPv4 or IPv6"},
 	};
 	struct config c;
 	struct rp_err e;
