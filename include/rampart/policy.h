@@ -53,6 +53,13 @@ extern "C" {
  */
 #define RAMPART_POLICY_COARSE_RELOAD 0x2u
 #define RAMPART_POLICY_STRICT_RELOAD 0x4u
+/*
+ * RAMPART_POLICY_MANUAL_RELOAD: checks never look at the file; the handle
+ * keeps answering from the policy it has until rampart_policy_reload() is
+ * called.  For callers that must answer a batch from one policy (rampartd
+ * reloads right after each commit it makes).
+ */
+#define RAMPART_POLICY_MANUAL_RELOAD 0x8u
 
 #define RAMPART_CODE_MAX 40
 #define RAMPART_RULE_MAX 528
@@ -160,6 +167,13 @@ RAMPART_API int64_t rampart_policy_expires_at(struct rampart_policy *h);
  * RAMPART_ORG_MAX bytes are always enough.  Reloads first.
  */
 RAMPART_API int rampart_policy_org(struct rampart_policy *h, char *buf, size_t len);
+
+/*
+ * Looks at the DB path now and reloads if the file was replaced or removed,
+ * whatever the reload flag.  Returns 0, or -1 when h is NULL.  Thread-safe
+ * like rampart_policy_check().
+ */
+RAMPART_API int rampart_policy_reload(struct rampart_policy *h);
 
 /*
  * Frees the handle and everything it owns.  NULL-safe.  No other call on

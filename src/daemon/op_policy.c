@@ -6,6 +6,13 @@
  * refresh_apply() has verified them; a failure of any kind keeps the last
  * good policy and is recorded for status.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +45,18 @@ struct policy_state {
 	struct rampart_policy *h;
 	struct fetch_job job;
 	bool job_active;
+	/* the verify + store worker: a forked child (still root: it writes the DB)
+	 * so a 10,000-entry policy never stalls the event loop, and a crash while
+	 * parsing untrusted bytes takes down the worker, not the daemon */
+	bool apply_active;
+	pid_t apply_pid;
+	int apply_fd;
+	size_t apply_got;
+	struct apply_wire {
+		int ok;
+		struct refresh_out out;
+		struct rp_err err;
+	} apply_msg;
 	long long job_started_ms;
 	int64_t job_now; /* wall clock read once at the start of the update */
 	struct policy_waiter waiters[POLICY_MAX_WAITERS];
@@ -97,8 +116,10 @@ static void policy_open_reader(struct daemon *d)
 	rampart_policy_close(s->h);
 	s->h = NULL;
 	if (rampart_policy_open(d->cfg.db_path,
-				d->cfg.policy.allow_when_no_policy ? RAMPART_POLICY_ALLOW_WHEN_NO_POLICY
-								   : 0,
+				RAMPART_POLICY_MANUAL_RELOAD |
+				    (d->cfg.policy.allow_when_no_policy
+					 ? RAMPART_POLICY_ALLOW_WHEN_NO_POLICY
+					 : 0),
 				&s->h, eb, sizeof(eb)) < 0)
 		log_warnx("policy reader: %s", eb);
 }
@@ -196,6 +217,9 @@ static void policy_record(struct daemon *d, const struct refresh_out *out, bool 
 		s->last_error_at = s->job_now;
 		rp_strlcpy(s->last_error, out->message, sizeof(s->last_error));
 	}
+	/* the daemon is the writer: it moves its reader to the new file here, so a
+	 * batch of checks is always answered from one policy */
+	rampart_policy_reload(s->h);
 	log_info("policy refresh: %s", out->message);
 	audit_log(d, "policy.refresh", &(struct peer){0, 0, (pid_t)0},
 		  refresh_outcome_name(out->outcome), ok ? "" : err->code, out->message);
@@ -214,7 +238,107 @@ static void policy_record(struct daemon *d, const struct refresh_out *out, bool 
 	json_decref(res);
 }
 
-/* The fetch child has finished: verify and store, as root, here. */
+static void policy_on_apply(struct daemon *d, int fd, short revents, void *arg);
+
+/* Runs refresh_apply() in a forked worker; its outcome comes back on a pipe. */
+static int policy_apply_start(struct daemon *d, const struct refresh_in *in, struct rp_err *err)
+{
+	struct policy_state *s = pst(d);
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return rp_seterr(err, "E_INTERNAL", "pipe: %s", strerror(errno));
+	if ((pid = fork()) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return rp_seterr(err, "E_INTERNAL", "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		struct apply_wire w;
+		size_t off = 0;
+		pid_t parent = getppid();
+#ifdef __linux__
+		/* dies with the daemon, as an inline write would (the store stays
+		 * whole either way: temp file + rename) */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(1);
+#endif
+		(void)parent;
+		memset(&w, 0, sizeof(w));
+		close(p[0]);
+		w.ok = refresh_apply(in, &w.out, &w.err) == 0;
+		while (off < sizeof(w)) {
+			ssize_t n = write(p[1], (char *)&w + off, sizeof(w) - off);
+			if (n <= 0 && errno != EINTR)
+				_exit(1);
+			off += n > 0 ? (size_t)n : 0;
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	if (daemon_watch_add(d, p[0], POLLIN, policy_on_apply, NULL) < 0) {
+		/* cannot watch it: wait for it, bounded by the work itself */
+		s->apply_fd = p[0];
+		s->apply_pid = pid;
+		s->apply_active = true;
+		fcntl(p[0], F_SETFL, 0);
+		policy_on_apply(d, p[0], POLLIN, NULL);
+		return 0;
+	}
+	s->apply_fd = p[0];
+	s->apply_pid = pid;
+	s->apply_got = 0;
+	s->apply_active = true;
+	return 0;
+}
+
+/* The worker answered (or died): record the outcome it reported. */
+static void policy_on_apply(struct daemon *d, int fd, short revents, void *arg)
+{
+	struct policy_state *s = pst(d);
+	int status = 0;
+	ssize_t n;
+	(void)arg;
+	(void)revents;
+
+	while (s->apply_got < sizeof(s->apply_msg)) {
+		n = read(fd, (char *)&s->apply_msg + s->apply_got,
+			 sizeof(s->apply_msg) - s->apply_got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return; /* more to come */
+		if (n <= 0)
+			break;
+		s->apply_got += (size_t)n;
+	}
+	daemon_watch_del(d, fd);
+	close(fd);
+	while (waitpid(s->apply_pid, &status, 0) < 0 && errno == EINTR)
+		;
+	s->apply_active = false;
+	if (s->apply_got == sizeof(s->apply_msg) && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0) {
+		struct apply_wire *w = &s->apply_msg;
+		w->out.message[sizeof(w->out.message) - 1] = '\0';
+		w->err.code[sizeof(w->err.code) - 1] = '\0';
+		w->err.msg[sizeof(w->err.msg) - 1] = '\0';
+		policy_record(d, &w->out, w->ok != 0, &w->err);
+	} else {
+		struct refresh_out out = {.outcome = REFRESH_FAILED};
+		struct rp_err e;
+		rp_seterr(&e, "E_INTERNAL", "the verify/store worker died (%s %d)",
+			  WIFSIGNALED(status) ? "signal" : "status",
+			  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
+			 e.msg);
+		policy_record(d, &out, false, &e);
+	}
+}
+
+/* The fetch child has finished: verify and store, as root, in a worker. */
 static void policy_fetch_done(struct daemon *d)
 {
 	struct policy_state *s = pst(d);
@@ -243,8 +367,11 @@ static void policy_fetch_done(struct daemon *d)
 					.trust = &s->trust, .org = d->cfg.policy.org,
 					.now = s->job_now, .db_path = d->cfg.db_path,
 					.source = d->cfg.policy.url, .etag = fr.etag};
-		ok = refresh_apply(&in, &out, &e) == 0;
-		policy_record(d, &out, ok, &e);
+		if (policy_apply_start(d, &in, &e) < 0) {
+			/* no worker: do it here rather than not at all */
+			ok = refresh_apply(&in, &out, &e) == 0;
+			policy_record(d, &out, ok, &e);
+		}
 	}
 	fetch_result_free(&fr);
 }
@@ -329,6 +456,8 @@ void policy_module_tick(struct daemon *d, long long now_ms, long long *next_ms)
 
 	if (s == NULL)
 		return;
+	if (s->apply_active)
+		return; /* the worker is verifying and storing; nothing to schedule */
 	if (s->job_active) {
 		if (fetch_timeout_ms(&s->job) == 0) {
 			struct refresh_out out = {.outcome = REFRESH_FAILED};
@@ -369,6 +498,12 @@ void policy_module_fini(struct daemon *d)
 		return;
 	if (s->job_active)
 		fetch_abort(&s->job);
+	if (s->apply_active) { /* let the worker finish its write: the store stays whole */
+		int st;
+		close(s->apply_fd);
+		while (waitpid(s->apply_pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
 	for (int i = 0; i < s->nwaiters; i++)
 		json_decref(s->waiters[i].req_id);
 	keys_trust_free(&s->trust);
@@ -410,7 +545,7 @@ void policy_module_status(struct daemon *d, json_t *status)
 		json_object_set_new(p, "version", json_null());
 	}
 	json_object_set_new(p, "source", json_string(d->cfg.policy.url));
-	json_object_set_new(p, "refreshing", json_boolean(s->job_active));
+	json_object_set_new(p, "refreshing", json_boolean(s->job_active || s->apply_active));
 	json_object_set_new(p, "last_outcome", json_string(s->last_outcome));
 	json_object_set_new(p, "last_error", json_string(s->last_error));
 	policy_time(p, "last_error_at", s->last_error_at);
@@ -442,7 +577,7 @@ int op_policy_refresh(struct op_ctx *ctx)
 		return rp_seterr(&ctx->err, "E_BUSY",
 				 "too many refresh requests are already waiting; try again in a "
 				 "moment");
-	if (!s->job_active && policy_start_fetch(ctx->d, &ctx->err) < 0)
+	if (!s->job_active && !s->apply_active && policy_start_fetch(ctx->d, &ctx->err) < 0)
 		return OP_ERR;
 	s->waiters[s->nwaiters].conn_id = ctx->conn_id;
 	s->waiters[s->nwaiters].req_id = json_incref(ctx->req_id);

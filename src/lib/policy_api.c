@@ -22,7 +22,7 @@
 #define PA_COARSE_NS 1000000LL /* RAMPART_POLICY_COARSE_RELOAD: stat at most once per ms */
 #define PA_FLAGS                                                                            \
 	(RAMPART_POLICY_ALLOW_WHEN_NO_POLICY | RAMPART_POLICY_COARSE_RELOAD |                       \
-	 RAMPART_POLICY_STRICT_RELOAD)
+	 RAMPART_POLICY_STRICT_RELOAD | RAMPART_POLICY_MANUAL_RELOAD)
 
 /*
  * Identity of the file a policy was loaded from.  dev+ino say "replaced";
@@ -119,13 +119,14 @@ static bool pa_fresh_enough(struct rampart_policy *h)
 	return false;
 }
 
-/* One stat() per call (or per ms); reloads when the store file was replaced. */
-static void pa_refresh(struct rampart_policy *h)
+/* One stat() per call (or per ms, or only when forced); reloads when the store
+ * file was replaced. */
+static void pa_refresh_if(struct rampart_policy *h, bool force)
 {
 	struct stat st;
 	struct pa_key k;
 
-	if (pa_fresh_enough(h))
+	if (!force && ((h->flags & RAMPART_POLICY_MANUAL_RELOAD) || pa_fresh_enough(h)))
 		return;
 	if (stat(h->path, &st) != 0) {
 		if (errno == ENOENT || errno == ENOTDIR) {
@@ -143,6 +144,21 @@ static void pa_refresh(struct rampart_policy *h)
 	if (h->have_key && pa_key_eq(&k, &h->key) && (!h->load_failed || time(NULL) < h->retry_at))
 		return;
 	pa_load(h, &st);
+}
+
+static void pa_refresh(struct rampart_policy *h)
+{
+	pa_refresh_if(h, false);
+}
+
+RAMPART_API int rampart_policy_reload(struct rampart_policy *h)
+{
+	if (h == NULL)
+		return -1;
+	pthread_mutex_lock(&h->mu);
+	pa_refresh_if(h, true);
+	pthread_mutex_unlock(&h->mu);
+	return 0;
 }
 
 /* A store file exists but nothing could be loaded from it: deny. */
@@ -181,7 +197,7 @@ int rampart_policy_open(const char *db_path, unsigned flags, struct rampart_poli
 	}
 	pthread_mutex_init(&h->mu, NULL);
 	h->flags = flags;
-	pa_refresh(h);
+	pa_refresh_if(h, true);
 	if (h->load_failed && h->idx == NULL) {
 		pa_errbuf(errbuf, errlen, h->load_err.code, h->load_err.msg);
 		goto out;

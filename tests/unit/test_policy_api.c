@@ -308,7 +308,8 @@ static void test_bad_arguments(void **state)
 	assert_null(h);
 	assert_non_null(strstr(err, "E_INVAL"));
 	assert_int_equal(rampart_policy_open(fx->db, 0x80, &h, err, sizeof(err)), -1);
-	assert_int_equal(rampart_policy_open(fx->db, 0x8, &h, err, sizeof(err)), -1);
+	assert_int_equal(rampart_policy_open(fx->db, 0x10, &h, err, sizeof(err)), -1);
+	assert_int_equal(rampart_policy_reload(NULL), -1);
 	assert_int_equal(rampart_policy_open(fx->db, 0, NULL, NULL, 0), -1);
 	assert_int_equal(rampart_policy_check(NULL, "alpine", &d), -1);
 	assert_false(d.allowed);
@@ -344,6 +345,25 @@ static void test_coarse_reload(void **state)
 	rampart_policy_close(h);
 	h = open_ok(fx->db, RAMPART_POLICY_COARSE_RELOAD | RAMPART_POLICY_ALLOW_WHEN_NO_POLICY);
 	check(h, "quay.io/x", true, 0, "no policy cached");
+	rampart_policy_close(h);
+}
+
+/* MANUAL_RELOAD: answers stay on the loaded policy until rampart_policy_reload(). */
+static void test_manual_reload(void **state)
+{
+	struct fixture *fx = *state;
+	struct rampart_policy *h;
+	struct timespec pause = {0, 5 * 1000 * 1000};
+
+	commit(fx->db, 1, FUTURE, false, ghcr);
+	h = open_ok(fx->db, RAMPART_POLICY_MANUAL_RELOAD | RAMPART_POLICY_COARSE_RELOAD);
+	check(h, "ghcr.io/x", true, 1, "matches rule ghcr.io");
+	commit(fx->db, 2, FUTURE, false, quay);
+	nanosleep(&pause, NULL);
+	check(h, "ghcr.io/x", true, 1, "matches rule ghcr.io"); /* still version 1 */
+	assert_int_equal(rampart_policy_reload(h), 0);
+	check(h, "quay.io/x", true, 2, "matches rule quay.io");
+	check(h, "ghcr.io/x", false, 2, "no rule matches");
 	rampart_policy_close(h);
 }
 
@@ -421,6 +441,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unreadable_store, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_coarse_reload, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_manual_reload, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};
 
