@@ -273,14 +273,16 @@ static int cfg_port_ranges(struct config *c, json_t *a, struct rp_err *err)
 
 static int cfg_ports(struct config *c, json_t *s, struct rp_err *err)
 {
-	static const char *const known[] = {"allow", "deny", "allow_any_address", NULL};
+	static const char *const known[] = {"allow", "deny", "allow_any_address", "allow_udp",
+					    NULL};
 	json_t *v;
 	size_t i;
 
 	if (s == NULL)
 		return 0;
 	if (cfg_keys_known(s, "ports", known, err) < 0 ||
-	    cfg_bool(s, "allow_any_address", "ports", &c->ports.allow_any_address, err))
+	    cfg_bool(s, "allow_any_address", "ports", &c->ports.allow_any_address, err) ||
+	    cfg_bool(s, "allow_udp", "ports", &c->ports.allow_udp, err))
 		return -1;
 	if ((v = json_object_get(s, "allow")) != NULL && cfg_port_ranges(c, v, err) < 0)
 		return -1;

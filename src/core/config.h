@@ -78,6 +78,7 @@ struct config {
 		int deny[CONFIG_MAX_NAMES];
 		int n_deny;
 		bool allow_any_address;
+		bool allow_udp; /* a bound UDP socket can also send from the privileged port */
 	} ports;
 
 	struct {

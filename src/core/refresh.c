@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "dsse.h"
 #include "policy_payload.h"
@@ -86,21 +87,52 @@ static int refresh_refuse(struct refresh_out *out, enum refresh_outcome o, struc
 	return -1;
 }
 
-/* Version of the stored policy, 0 if none.  A damaged store does not block updates. */
-static int64_t refresh_stored_version(const char *db_path)
+/*
+ * The rollback floor: the stored version, 0 only when there is no store file.
+ * A store that exists but cannot be read fails closed (-1): otherwise one
+ * transient read error would let a replayed old policy lower the floor for good.
+ */
+static int refresh_stored_version(const char *db_path, int64_t *v, struct rp_err *err)
 {
 	struct policy p;
 	struct store_meta m;
 	struct rp_err e;
-	int64_t v = 0;
+	int r;
 
+	*v = 0;
 	memset(&p, 0, sizeof(p));
 	memset(&m, 0, sizeof(m));
-	if (store_load_meta(db_path, &p, &m, &e) == 0)
-		v = p.version;
+	r = store_load_meta(db_path, &p, &m, &e);
+	if (r == 0)
+		*v = p.version;
 	policy_free(&p);
 	store_meta_free(&m);
-	return v;
+	if (r < 0)
+		return rp_seterr(err, "E_STORE",
+				 "the stored policy %s cannot be read (%s), so the version floor "
+				 "is unknown; nothing was changed (if the file is damaged, an "
+				 "administrator may delete it to start over)",
+				 db_path, e.msg);
+	return 0;
+}
+
+/* The state directory decides who can replace the policy: root's alone. */
+static int refresh_check_state_dir(const char *db_path, struct rp_err *err)
+{
+	char dir[4096];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", db_path);
+	if (stat(dirname(dir), &st) < 0)
+		return rp_seterr(err, "E_STORE_IO", "state directory %s: %s; nothing was changed",
+				 dir, strerror(errno));
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022) != 0)
+		return rp_seterr(err, "E_STORE_INSECURE",
+				 "state directory %s must be owned by root and not writable by "
+				 "group or others (owner uid %u, mode %04o); nothing was stored "
+				 "(fix with: chown root %s && chmod go-w %s)",
+				 dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), dir, dir);
+	return 0;
 }
 
 int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct rp_err *err)
@@ -116,7 +148,12 @@ int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct r
 	memset(&v, 0, sizeof(v));
 	memset(&p, 0, sizeof(p));
 	memset(&m, 0, sizeof(m));
-	out->old_version = refresh_stored_version(in->db_path);
+	if (refresh_check_state_dir(in->db_path, err) < 0 ||
+	    refresh_stored_version(in->db_path, &out->old_version, err) < 0) {
+		out->outcome = REFRESH_FAILED;
+		snprintf(out->message, sizeof(out->message), "failed: %s", err->msg);
+		return -1;
+	}
 	if (in->len > in->max_bytes) {
 		rp_seterr(err, "E_TOO_BIG", "policy of %zu bytes exceeds the %zu-byte cap", in->len,
 			  in->max_bytes);

@@ -82,6 +82,7 @@ struct daemon {
 	uint64_t accepted, dropped_idle, refused_busy;
 	int sigpipe[2];
 	bool stopping;
+	long long accept_paused_until_ms; /* out of fds: listen socket not polled until then */
 	bool exit_after_flush; /* helper.uninstall: exit once replies are written */
 	struct watch watches[DAEMON_MAX_WATCH];
 	int audit_fd;

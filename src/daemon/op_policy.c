@@ -32,6 +32,7 @@
 #define POLICY_MAX_BATCH 256
 #define POLICY_SHOW_MAX 100
 #define POLICY_BACKOFF_BASE_MS 10000LL
+#define POLICY_APPLY_MAX_MS 120000LL /* verify + store of the largest policy: ~0.2 s */
 
 struct policy_waiter {
 	uint64_t conn_id;
@@ -49,6 +50,8 @@ struct policy_state {
 	 * so a 10,000-entry policy never stalls the event loop, and a crash while
 	 * parsing untrusted bytes takes down the worker, not the daemon */
 	bool apply_active;
+	long long apply_deadline_ms;
+	long long reopen_after_ms;
 	pid_t apply_pid;
 	int apply_fd;
 	size_t apply_got;
@@ -291,6 +294,7 @@ static int policy_apply_start(struct daemon *d, const struct refresh_in *in, str
 	s->apply_pid = pid;
 	s->apply_got = 0;
 	s->apply_active = true;
+	s->apply_deadline_ms = daemon_now_ms() + POLICY_APPLY_MAX_MS;
 	return 0;
 }
 
@@ -456,8 +460,17 @@ void policy_module_tick(struct daemon *d, long long now_ms, long long *next_ms)
 
 	if (s == NULL)
 		return;
-	if (s->apply_active)
-		return; /* the worker is verifying and storing; nothing to schedule */
+	if (s->apply_active) { /* the worker is verifying and storing */
+		if (now_ms >= s->apply_deadline_ms) {
+			/* wedged (stuck I/O?): kill it; the store stays whole (temp+rename) */
+			kill(s->apply_pid, SIGKILL);
+			s->apply_got = 0; /* recorded as a dead worker */
+			policy_on_apply(d, s->apply_fd, POLLIN, NULL);
+		} else if (s->apply_deadline_ms < *next_ms) {
+			*next_ms = s->apply_deadline_ms;
+		}
+		return;
+	}
 	if (s->job_active) {
 		if (fetch_timeout_ms(&s->job) == 0) {
 			struct refresh_out out = {.outcome = REFRESH_FAILED};
@@ -619,8 +632,13 @@ int op_policy_check(struct op_ctx *ctx)
 	if (args_only(ctx->args, known, &ctx->err) < 0 ||
 	    args_string(ctx->args, "ref", 0, &ref, &ctx->err) < 0)
 		return OP_ERR;
-	if (s->h == NULL)
+	if (s->h == NULL && daemon_now_ms() >= s->reopen_after_ms) {
+		/* rate-limited: a damaged store must not cost a full load per request */
+		s->reopen_after_ms = daemon_now_ms() + 1000;
 		policy_open_reader(ctx->d);
+	}
+	if (s->h != NULL) /* one stat(): sees an import or a deleted DB, once per request */
+		rampart_policy_reload(s->h);
 	if (s->h == NULL)
 		return rp_seterr(&ctx->err, "E_STORE",
 				 "the policy store %s cannot be read (see the daemon's log); every "
@@ -642,7 +660,10 @@ int op_policy_check(struct op_ctx *ctx)
 			json_decref(out);
 			return rp_seterr(&ctx->err, "E_ARGS", "refs[%zu] must be a string", i);
 		}
-		json_array_append_new(out, policy_check_one(s, json_string_value(v)));
+		if (json_array_append_new(out, policy_check_one(s, json_string_value(v))) < 0) {
+			json_decref(out); /* never a result list out of step with refs */
+			return rp_seterr(&ctx->err, "E_INTERNAL", "out of memory");
+		}
 	}
 	ctx->result = json_pack("{s:o}", "results", out);
 	return OP_OK;

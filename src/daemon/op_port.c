@@ -111,6 +111,11 @@ int op_port_bind(struct op_ctx *ctx)
 	if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0)
 		return rp_seterr(&ctx->err, "E_ARGS", "proto must be \"tcp\" or \"udp\"");
 	udp = proto[0] == 'u';
+	if (udp && !ctx->d->cfg.ports.allow_udp)
+		return rp_seterr(&ctx->err, "E_PORT_DENIED",
+				 "UDP binding is disabled (ports.allow_udp in rampartd.json): a "
+				 "bound UDP socket can also send from the privileged port; nothing "
+				 "was bound");
 	if (backlog == 0)
 		backlog = 128;
 	if (port_allowed(&ctx->d->cfg, port, &ctx->err) < 0 ||

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -224,6 +225,19 @@ int main(int argc, char **argv)
 	}
 	if (geteuid() != 0)
 		log_warnx("not running as root: privileged ops will fail");
+	{ /* each connection may hold a socket and one passed fd */
+		struct rlimit rl;
+		rlim_t need = (rlim_t)d.cfg.limits.max_connections * 2 + 64;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need)
+			log_warnx("open-file limit %llu is below the %llu that limits.max_connections "
+				  "%d may need; raise it (LimitNOFILE=) or lower max_connections",
+				  (unsigned long long)rl.rlim_cur, (unsigned long long)need,
+				  d.cfg.limits.max_connections);
+	}
 	/* libcurl (and the TLS stack under it) is initialised only in the fetch child */
 	signals_setup(&d);
 	audit_open(&d);

@@ -321,10 +321,18 @@ static void server_accept(struct daemon *d)
 		struct conn *c;
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			if (errno == EMFILE || errno == ENFILE) {
+				/* out of fds: the listen socket stays readable, so pause it
+				 * instead of spinning; idle connections expire meanwhile */
+				if (d->accept_paused_until_ms == 0)
+					log_warn("accept (pausing for 100 ms)");
+				d->accept_paused_until_ms = daemon_now_ms() + 100;
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 				log_warn("accept");
+			}
 			return;
 		}
+		d->accept_paused_until_ms = 0;
 		c = calloc(1, sizeof(*c));
 		if (c == NULL) {
 			close(fd);
@@ -564,7 +572,10 @@ int server_run(struct daemon *d)
 			cap = need;
 		}
 		pfd[n++] = (struct pollfd){.fd = d->sigpipe[0], .events = POLLIN};
-		pfd[n++] = (struct pollfd){.fd = d->stopping ? -1 : d->listen_fd, .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = d->stopping || now < d->accept_paused_until_ms
+							 ? -1
+							 : d->listen_fd,
+					   .events = POLLIN};
 		for (int i = 0; i < DAEMON_MAX_WATCH; i++) {
 			w_idx[i] = -1;
 			if (d->watches[i].cb != NULL) {

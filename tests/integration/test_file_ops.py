@@ -138,6 +138,10 @@ def test_socket_link_ensure_idempotent():
     assert out["state"] == "unchanged" and os.lstat(LINK).st_ino == ino, out
     out = j(env.cli("--json", "socket-link", "status", user="daemon"))
     assert out["found"] == "ours", out
+    # what the root walk saw inside the owner's home is not shown to other users
+    assert "target_ready" not in out and "note" not in out, out
+    out = j(env.cli("--json", "socket-link", "status", user="nobody"))
+    assert out["target_ready"] is True, out
 
 
 def test_socket_link_refusals():

@@ -234,6 +234,46 @@ def test_policy_survives_restart_and_status():
     assert st["org"] == "acme" and st["expired"] is False and st["registries"] == 2, st
 
 
+def test_daemon_sees_an_offline_import():
+    """root imports a newer signed policy without the daemon: checks over the socket
+    follow at once (the daemon's reader looks at the file once per request)."""
+    env_path = env.path("v9.json")
+    with open(env_path, "wb") as f:
+        f.write(sign(payload(9, ["ghcr.io", "imported.example"]), P.k[0]))
+    r = env.cli("policy", "import", "--db", DB, "--keys", P.keydir, "--org", "acme", env_path)
+    assert r.returncode == 0 and "3 -> 9" in r.stdout, r
+    rc, res = P.check("imported.example/x", user="nobody")
+    assert rc == 0 and res[0]["policy_version"] == 9, res
+
+
+def test_unreadable_store_fails_closed_on_rollback():
+    """A store that exists but cannot be read must not reset the version floor."""
+    with open(DB, "rb") as f:
+        good = f.read()
+    with open(DB, "wb") as f:
+        f.write(b"this is not a rampart store" * 10)
+    P.publish(sign(payload(2, ["evil.example"]), P.k[0]))   # an old, validly signed policy
+    r = P.refresh()
+    assert r.returncode == 1 and "E_STORE" in r.stdout and "floor" in r.stdout, r
+    with open(DB, "rb") as f:
+        assert f.read().startswith(b"this is not"), "the damaged store was replaced"
+    with open(DB, "wb") as f:
+        f.write(good)
+
+
+def test_insecure_state_dir_refused():
+    os.chmod(env.state, 0o777)
+    try:
+        P.publish(sign(payload(10, ["ghcr.io"]), P.k[0]))
+        r = P.refresh()
+        assert r.returncode == 1 and "E_STORE_INSECURE" in r.stdout, r
+        assert P.version() == 9
+    finally:
+        os.chmod(env.state, 0o755)
+    r = P.refresh()
+    assert r.returncode == 0 and "9 -> 10" in r.stdout, r
+
+
 try:
     env.start()
     rt.run_tests([test_no_policy_denies, test_first_refresh_and_checks, test_refresh_needs_admin,
@@ -242,6 +282,8 @@ try:
                   test_wrong_org_and_expired, test_malformed_envelopes,
                   test_threshold_two_distinct_keys, test_transport_failures_keep_policy,
                   test_show_and_verify_as_auditor, test_unprivileged_cannot_write_db,
-                  test_verify_detects_tampering, test_policy_survives_restart_and_status])
+                  test_verify_detects_tampering, test_policy_survives_restart_and_status,
+                  test_daemon_sees_an_offline_import, test_unreadable_store_fails_closed_on_rollback,
+                  test_insecure_state_dir_refused])
 finally:
     P.cleanup()

@@ -104,6 +104,13 @@ def test_address_policy():
 def test_udp_and_ipv6():
     port = free_port([53, 153, 253])
     check = "import socket;s=socket.socket(fileno=3);print(s.type, s.getsockname()[1])"
+    # UDP is opt-in: a bound UDP socket can also send from the privileged port
+    r = env.cli("bind", "--udp", str(port), "--", PY, "-c", check, user="nobody")
+    assert r.returncode == 1 and "allow_udp" in r.stderr, r
+    cfg = json.loads(json.dumps(env.config))
+    cfg["ports"]["allow_udp"] = True
+    env.write_config(cfg)
+    assert env.cli("reload").returncode == 0
     r = env.cli("bind", "--udp", str(port), "--", PY, "-c", check, user="nobody")
     assert r.returncode == 0 and r.stdout.split() == [str(int(socket.SOCK_DGRAM)), str(port)], r
     if socket.has_ipv6:
