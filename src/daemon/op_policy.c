@@ -52,6 +52,7 @@ struct policy_state {
 	bool apply_active;
 	long long apply_deadline_ms;
 	long long reopen_after_ms;
+	long long recheck_after_ms;
 	pid_t apply_pid;
 	int apply_fd;
 	size_t apply_got;
@@ -637,8 +638,12 @@ int op_policy_check(struct op_ctx *ctx)
 		s->reopen_after_ms = daemon_now_ms() + 1000;
 		policy_open_reader(ctx->d);
 	}
-	if (s->h != NULL) /* one stat(): sees an import or a deleted DB, once per request */
+	if (s->h != NULL && daemon_now_ms() >= s->recheck_after_ms) {
+		/* sees an offline import or a deleted DB within 1 ms, with no stat() on
+		 * every request; a batch is always answered from one policy */
+		s->recheck_after_ms = daemon_now_ms() + 1;
 		rampart_policy_reload(s->h);
+	}
 	if (s->h == NULL)
 		return rp_seterr(&ctx->err, "E_STORE",
 				 "the policy store %s cannot be read (see the daemon's log); every "
