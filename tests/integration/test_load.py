@@ -487,7 +487,7 @@ def test_fetch_faults_do_not_block_the_loop():
 
 def test_rss_with_10k_policy():
     """Also records how long a 10,000-entry refresh holds up a ping: verify and store
-    run on the event loop."""
+    run in a forked worker; only the reader's reload of the new entries is on the loop."""
     v = state["version"] + 1
     P.publish(sign(payload(v, ["h%05d.example" % i for i in range(10000)]), P.k[0]))
     box, lat = refresh_while_pinging()
