@@ -37,6 +37,7 @@
 #include <openssl/x509.h>
 
 #include "fetch.h"
+#include "safefs.h"
 #include "fetch_wire.h"
 #include "log.h"
 
@@ -510,22 +511,6 @@ static int fetch_plan_make(const struct fetch_opts *o, struct fetch_plan *pl, st
 	return fetch_helper_open(pl->helper, &pl->helper_fd, err);
 }
 
-static int fetch_write_all(int fd, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* An anonymous file only this process (and the child it forks) can reach. */
 static int fetch_opts_file(void)
 {
@@ -562,10 +547,10 @@ static int fetch_opts_write(struct fetch_plan *pl, struct rp_err *err)
 	if (pl->opts_fd < 0)
 		return rp_seterr(err, "E_FETCH_CHILD", "cannot create the options file: %s",
 		                 strerror(errno));
-	bad |= fetch_write_all(pl->opts_fd, &h, sizeof(h));
+	bad |= safefs_write_all(pl->opts_fd, &h, sizeof(h));
 	for (int i = 0; i < FOS_N; i++)
 		if (h.len[i] > 0)
-			bad |= fetch_write_all(pl->opts_fd, s[i], h.len[i]);
+			bad |= safefs_write_all(pl->opts_fd, s[i], h.len[i]);
 	if (bad || lseek(pl->opts_fd, 0, SEEK_SET) != 0)
 		return rp_seterr(err, "E_FETCH_CHILD", "cannot write the fetch options: %s",
 		                 strerror(errno));
@@ -636,7 +621,7 @@ static _Noreturn void fetch_child_reply(uint32_t kind, const char *text)
 	w.uid = (uint32_t)geteuid();
 	w.gid = (uint32_t)getegid();
 	rp_strlcpy(w.text, text, sizeof(w.text));
-	if (fetch_write_all(FETCH_WIRE_FD, &w, sizeof(w)) < 0)
+	if (safefs_write_all(FETCH_WIRE_FD, &w, sizeof(w)) < 0)
 		_exit(3);
 	_exit(0);
 }

@@ -337,7 +337,7 @@ int safefs_fsync_dir(int dirfd, const char *shown, struct rp_err *err)
 	return 0;
 }
 
-static int safefs_write_all(int fd, const void *buf, size_t len)
+int safefs_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 

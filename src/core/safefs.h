@@ -90,4 +90,7 @@ int safefs_fsync_dir(int dirfd, const char *shown, struct rp_err *err);
  */
 extern void (*safefs_test_hook)(const char *path, int fd);
 
+/* write() all of buf, retrying on EINTR and short writes; 0 or -1 (errno). */
+int safefs_write_all(int fd, const void *buf, size_t len);
+
 #endif

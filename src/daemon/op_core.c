@@ -24,7 +24,7 @@ int op_ping(struct op_ctx *ctx)
 	return OP_OK;
 }
 
-static long status_rss_kib(void)
+long status_rss_kib(void)
 {
 	long pages = 0, rss = 0;
 	FILE *f = fopen("/proc/self/statm", "re");

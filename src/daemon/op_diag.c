@@ -161,19 +161,6 @@ static void trace_close(struct trace *t)
 	t->fd = -1;
 }
 
-static long trace_rss_kib(void)
-{
-	long pages = 0, rss = -1;
-	FILE *f = fopen("/proc/self/statm", "re");
-
-	if (f == NULL)
-		return -1;
-	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-		rss = -1;
-	fclose(f);
-	return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 /* Connections: total, owed a reply, and a count per peer uid. */
 static json_t *trace_conns(struct daemon *d)
 {
@@ -303,7 +290,7 @@ static void trace_interval(struct daemon *d, struct trace *t, long long now)
 	                 (json_int_t)(d->accepted - t->prev_accepted), "dropped_idle",
 	                 (json_int_t)(d->dropped_idle - t->prev_dropped_idle), "refused_busy",
 	                 (json_int_t)(d->refused_busy - t->prev_refused_busy), "rss_kib",
-	                 (int)trace_rss_kib(), "dropped_lines", (json_int_t)t->dropped));
+	                 (int)status_rss_kib(), "dropped_lines", (json_int_t)t->dropped));
 	if (ops != NULL)
 		trace_emit(t, json_pack("{s:s, s:I, s:o}", "type", "ops", "t_ms",
 		                        (json_int_t)(now - t->start_ms), "ops", ops));

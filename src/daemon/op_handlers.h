@@ -11,6 +11,7 @@ int ops_authorise_conn(const struct daemon *d, const struct op_def *op, const st
 int args_only(json_t *args, const char *const *known, struct rp_err *err);
 
 /* op_core.c */
+long status_rss_kib(void); /* VmRSS in KiB from /proc, -1 if unknown */
 int op_ping(struct op_ctx *ctx);
 int op_status(struct op_ctx *ctx);
 int op_reload(struct op_ctx *ctx);
