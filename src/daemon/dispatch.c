@@ -5,6 +5,7 @@
  * client-controlled; nothing in it is trusted beyond its types.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_t len);
 void server_reply_error(struct conn *c, json_t *id, const char *code, const char *msg);
 void server_reply_ok(struct conn *c, json_t *id, json_t *result);
+void server_reply_ok_raw(struct conn *c, json_t *id, const char *text, size_t len);
 
 static void dispatch_count(struct daemon *d, const struct op_def *op, int rc, long long us,
 			   int refused)
@@ -132,9 +134,15 @@ void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_
 	} else if (rc == OP_OK) {
 		c->out_fd = ctx.out_fd;
 		ctx.out_fd = -1;
-		if (ctx.result == NULL)
-			ctx.result = json_object();
-		server_reply_ok(c, id, ctx.result);
+		if (ctx.raw.p != NULL && !ctx.raw.err) {
+			server_reply_ok_raw(c, id, ctx.raw.p, ctx.raw.len);
+		} else if (ctx.raw.err) {
+			server_reply_error(c, id, "E_INTERNAL", "cannot encode the reply");
+		} else {
+			if (ctx.result == NULL)
+				ctx.result = json_object();
+			server_reply_ok(c, id, ctx.result);
+		}
 	} else {
 		server_reply_error(c, id, ctx.err.code[0] ? ctx.err.code : "E_INTERNAL",
 				   ctx.err.msg[0] ? ctx.err.msg : "internal error");
@@ -145,5 +153,6 @@ out:
 	if (ctx.out_fd >= 0)
 		close(ctx.out_fd);
 	json_decref(ctx.result);
+	free(ctx.raw.p);
 	json_decref(req);
 }

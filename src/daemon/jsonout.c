@@ -77,7 +77,7 @@ static void jbuf_str(struct jbuf *b, const char *s, size_t n)
 	jbuf_put(b, "\"", 1);
 }
 
-static void jbuf_int(struct jbuf *b, json_int_t v)
+void jbuf_int(struct jbuf *b, long long v)
 {
 	char tmp[24];
 	size_t i = sizeof(tmp);
@@ -139,7 +139,7 @@ static void jbuf_any(struct jbuf *b, json_t *v, int depth)
 		jbuf_put(b, "]", 1);
 		break;
 	case JSON_STRING: jbuf_str(b, json_string_value(v), json_string_length(v)); break;
-	case JSON_INTEGER: jbuf_int(b, json_integer_value(v)); break;
+	case JSON_INTEGER: jbuf_int(b, (long long)json_integer_value(v)); break;
 	case JSON_REAL: jbuf_real(b, json_real_value(v)); break;
 	case JSON_TRUE: jbuf_put(b, "true", 4); break;
 	case JSON_FALSE: jbuf_put(b, "false", 5); break;
@@ -155,4 +155,59 @@ void jbuf_value(struct jbuf *b, json_t *v)
 		return;
 	}
 	jbuf_any(b, v, 0);
+}
+
+/* RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF. */
+int jbuf_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = u[i];
+		size_t k;
+		unsigned cp, min;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			k = 1, cp = c & 0x1f, min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			k = 2, cp = c & 0x0f, min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			k = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return 0;
+		}
+		if (n - i <= k)
+			return 0;
+		for (size_t j = 1; j <= k; j++) {
+			if ((u[i + j] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (u[i + j] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += k + 1;
+	}
+	return 1;
+}
+
+void jbuf_string(struct jbuf *b, const char *s, size_t n)
+{
+	if (s == NULL || !jbuf_utf8_valid(s, n)) {
+		b->err = 1;
+		return;
+	}
+	jbuf_str(b, s, n);
+}
+
+void jbuf_bool(struct jbuf *b, int v)
+{
+	if (v)
+		jbuf_put(b, "true", 4);
+	else
+		jbuf_put(b, "false", 5);
 }

@@ -21,4 +21,15 @@ void jbuf_put(struct jbuf *b, const char *s, size_t n);
 /* Appends v as compact JSON; depth-limited (64).  Sets b->err on failure. */
 void jbuf_value(struct jbuf *b, json_t *v);
 
+/*
+ * For handlers that write their result as text (op_ctx.raw) instead of
+ * building a json_t tree: the same bytes jansson would write.  jbuf_string
+ * checks that s is valid UTF-8 (as json_stringn would) and sets b->err if not,
+ * so a reply is never invalid JSON.
+ */
+int jbuf_utf8_valid(const char *s, size_t n);
+void jbuf_string(struct jbuf *b, const char *s, size_t n);
+void jbuf_int(struct jbuf *b, long long v);
+void jbuf_bool(struct jbuf *b, int v);
+
 #endif

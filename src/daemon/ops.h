@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "jsonout.h"
 
 struct daemon;
 
@@ -43,6 +44,9 @@ struct op_ctx {
 	int in_fd;          /* fd received with the request or -1; set to -1 if you keep it */
 	int out_fd;         /* set to an fd to send beside the reply; the server closes it */
 	json_t *result;     /* on OP_OK: new reference, the reply's "result" */
+	struct jbuf raw;    /* on OP_OK, instead of result: the result already written as
+	                       compact JSON (hot paths: no json_t tree to build, encode
+	                       and free); raw.err set means it could not be written */
 	struct rp_err err;  /* on OP_ERR */
 };
 

@@ -266,6 +266,7 @@ static void conn_queue_text(struct conn *c, const char *s, size_t n)
 
 void server_reply_error(struct conn *c, json_t *id, const char *code, const char *msg);
 void server_reply_ok(struct conn *c, json_t *id, json_t *result);
+void server_reply_ok_raw(struct conn *c, json_t *id, const char *text, size_t len);
 
 void server_reply_error(struct conn *c, json_t *id, const char *code, const char *msg)
 {
@@ -282,8 +283,10 @@ void server_reply_error(struct conn *c, json_t *id, const char *code, const char
 	free(s);
 }
 
-/* Written straight into the frame buffer: no second JSON tree, no copy. */
-void server_reply_ok(struct conn *c, json_t *id, json_t *result)
+/* Written straight into the frame buffer: no second JSON tree, no copy.  The
+ * result is a json_t (result) or text a handler already wrote (raw). */
+static void server_reply_ok_any(struct conn *c, json_t *id, json_t *result, const char *raw,
+				size_t rawlen)
 {
 	static const char pre[] = "{\"ok\":true,\"id\":", mid[] = ",\"result\":";
 	struct jbuf b = {NULL, 0, 0, 0};
@@ -295,7 +298,10 @@ void server_reply_ok(struct conn *c, json_t *id, json_t *result)
 	else
 		jbuf_put(&b, "null", 4);
 	jbuf_put(&b, mid, sizeof(mid) - 1);
-	jbuf_value(&b, result);
+	if (raw != NULL)
+		jbuf_put(&b, raw, rawlen);
+	else
+		jbuf_value(&b, result);
 	jbuf_put(&b, "}", 1);
 	if (b.err) {
 		free(b.p);
@@ -313,6 +319,16 @@ void server_reply_ok(struct conn *c, json_t *id, json_t *result)
 	c->wbuf = (uint8_t *)b.p;
 	c->wlen = b.len;
 	c->woff = 0;
+}
+
+void server_reply_ok(struct conn *c, json_t *id, json_t *result)
+{
+	server_reply_ok_any(c, id, result, NULL, 0);
+}
+
+void server_reply_ok_raw(struct conn *c, json_t *id, const char *text, size_t len)
+{
+	server_reply_ok_any(c, id, NULL, text, len);
 }
 
 static void server_accept(struct daemon *d)

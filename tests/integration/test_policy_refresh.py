@@ -53,9 +53,34 @@ def test_first_refresh_and_checks():
     assert [d["allowed"] for d in res] == [True, False, True, False], res
     rc, res = P.check("Not Valid!!")
     assert rc == 2 and res[0]["error"] == "E_REF", res
+    check_wire_format()
     st = os.stat(DB)
     assert st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o644
     assert not [f for f in os.listdir(env.state) if ".tmp." in f]
+
+
+def check_wire_format():
+    """The decision is written as text by the daemon (no json_t tree): every field,
+    in order, with its JSON type, for one ref, a batch, and an invalid ref."""
+    fields = ["allowed", "rule", "normalized", "policy_version", "reason", "expired",
+              "policy_cached"]
+    one = env.request("policy.check", {"ref": "ghcr.io/acme/app:1.2"}, rid="w1")
+    assert one["ok"] is True and one["id"] == "w1", one
+    d = one["result"]
+    assert list(d) == fields, d
+    assert d == {"allowed": True, "rule": "ghcr.io", "normalized": "ghcr.io/acme/app:1.2",
+                 "policy_version": 1, "reason": d["reason"], "expired": False,
+                 "policy_cached": True}, d
+    batch = env.request("policy.check", {"refs": ["quay.io/x", "BAD ref", "alpine"]}, rid=7)
+    r = batch["result"]["results"]
+    assert len(r) == 3 and batch["id"] == 7, batch
+    assert list(r[0]) == fields and r[0]["allowed"] is False and r[0]["rule"] is None, r
+    assert list(r[1]) == ["allowed", "rule", "normalized", "error", "reason"], r
+    assert r[1]["error"] == "E_REF" and r[1]["allowed"] is False and r[1]["rule"] is None, r
+    assert r[2]["normalized"] == "docker.io/library/alpine:latest", r
+    bad = env.request("policy.check", {"refs": ["ghcr.io/x", 5]})
+    assert bad["ok"] is False and bad["error"]["code"] == "E_ARGS", bad
+    assert "refs[1]" in bad["error"]["message"], bad
 
 
 def test_refresh_needs_admin():
