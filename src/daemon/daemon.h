@@ -90,6 +90,7 @@ struct daemon {
 	unsigned audit_next;
 	void *policy;  /* struct policy_state *, owned by op_policy.c */
 	void *trace;   /* struct trace_state *, owned by op_diag.c */
+	void *enforce; /* struct enforce_state *, owned by op_enforce.c */
 };
 
 long long daemon_now_ms(void);
@@ -121,5 +122,13 @@ void policy_module_status(struct daemon *d, json_t *status);
 void policy_module_fini(struct daemon *d);
 void policy_module_reload(struct daemon *d);
 void files_on_start(struct daemon *d);
+/* Engine enforcement (op_enforce.c); commit runs after every policy commit. */
+void enforce_module_init(struct daemon *d);
+void enforce_module_reload(struct daemon *d);
+void enforce_module_commit(struct daemon *d);
+void enforce_module_status(struct daemon *d, json_t *status);
+void enforce_module_fini(struct daemon *d);
+/* 1 if something was restored or removed (result names it), 0 if nothing, -1 error. */
+int enforce_module_uninstall(struct daemon *d, char *result, size_t size, struct rp_err *err);
 
 #endif

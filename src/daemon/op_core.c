@@ -77,6 +77,7 @@ int op_status(struct op_ctx *ctx)
 	json_object_set_new(st, "rss_kib", json_integer(status_rss_kib()));
 	json_object_set_new(st, "socket_activated", json_boolean(!d->own_socket));
 	policy_module_status(d, st);
+	enforce_module_status(d, st);
 	ctx->result = st;
 	return OP_OK;
 }
@@ -100,6 +101,7 @@ int op_reload(struct op_ctx *ctx)
 	d->cfg = nc;
 	audit_open(d);
 	policy_module_reload(d);
+	enforce_module_reload(d);
 	log_info("configuration reloaded from %s", d->config_loaded ? d->config_path : "defaults");
 	ctx->result = json_pack("{s:b, s:s}", "reloaded", 1, "note", note);
 	return OP_OK;

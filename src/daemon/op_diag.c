@@ -632,6 +632,23 @@ static void un_hosts(struct daemon *d, struct uninst *u)
 	}
 }
 
+static void un_enforce(struct daemon *d, struct uninst *u)
+{
+	char result[32];
+	struct rp_err e;
+	int r = enforce_module_uninstall(d, result, sizeof(result), &e);
+
+	if (r < 0)
+		un_error(u, "containers-policy", d->cfg.enforce.containers_policy, &e);
+	else if (r > 0)
+		json_object_set_new(un_add(strcmp(result, "kept-foreign") == 0 ? u->kept : u->removed,
+		                           "containers-policy", d->cfg.enforce.containers_policy,
+		                           strcmp(result, "kept-foreign") == 0
+		                               ? "changed by someone else since rampart wrote it"
+		                               : NULL),
+		                    "note", json_string(result));
+}
+
 static void un_socket_link(struct daemon *d, struct uninst *u)
 {
 	const struct config *c = &d->cfg;
@@ -686,6 +703,7 @@ int op_helper_uninstall(struct op_ctx *ctx)
 	un_links(d, &u);
 	un_hosts(d, &u);
 	un_socket_link(d, &u);
+	un_enforce(d, &u);
 	for (int i = 0; i < d->cfg.helper.n_unit_files; i++)
 		un_remove(&u, "unit", d->cfg.helper.unit_files[i], S_IFREG);
 	un_remove(&u, "binary", d->cfg.helper.binary, S_IFREG);

@@ -224,6 +224,8 @@ static void policy_record(struct daemon *d, const struct refresh_out *out, bool 
 	/* the daemon is the writer: it moves its reader to the new file here, so a
 	 * batch of checks is always answered from one policy */
 	rampart_policy_reload(s->h);
+	if (ok) /* also when unchanged: puts back a compiled file someone edited */
+		enforce_module_commit(d); /* module-table "commit" hook once i17 lands */
 	log_info("policy refresh: %s", out->message);
 	audit_log(d, "policy.refresh", &(struct peer){0, 0, (pid_t)0},
 		  refresh_outcome_name(out->outcome), ok ? "" : err->code, out->message);

@@ -84,6 +84,7 @@ int daemon_handle_signals(struct daemon *d)
 					d->cfg = nc;
 					audit_open(d);
 					policy_module_reload(d);
+					enforce_module_reload(d);
 					log_info("SIGHUP: configuration reloaded");
 				}
 			}
@@ -248,10 +249,12 @@ int main(int argc, char **argv)
 	d.started_ms = daemon_now_ms();
 	d.started_wall = time(NULL);
 	policy_module_init(&d);
+	enforce_module_init(&d);
 	files_on_start(&d);
 	log_info("rampartd %s serving %s", RAMPART_VERSION, d.cfg.socket_path);
 	server_run(&d);
 	policy_module_fini(&d);
+	enforce_module_fini(&d);
 	server_shutdown(&d);
 	log_info("exiting");
 	return 0;
