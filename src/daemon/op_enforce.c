@@ -178,6 +178,8 @@ void enforce_module_reload(struct daemon *d)
 	struct efile_report rep;
 	struct rp_err e;
 
+	if (s == NULL)
+		return;
 	if (s->path[0] && strcmp(s->path, d->cfg.enforce.containers_policy) != 0) {
 		enforce_target(d, s->path, &t); /* the path moved: take ours out of the old one */
 		if (efile_restore(&t, &rep, &e) < 0)
@@ -190,7 +192,8 @@ void enforce_module_commit(struct daemon *d)
 {
 	struct rp_err e;
 
-	enforce_run(d, &e);
+	if (est(d) != NULL)
+		enforce_run(d, &e);
 }
 
 void enforce_module_fini(struct daemon *d)
@@ -239,6 +242,8 @@ static json_t *enforce_status_json(struct daemon *d)
 
 void enforce_module_status(struct daemon *d, json_t *status)
 {
+	if (est(d) == NULL)
+		return;
 	json_object_set_new(status, "enforce",
 	                    json_pack("{s:o}", "containers", enforce_status_json(d)));
 }
@@ -249,6 +254,8 @@ int enforce_module_uninstall(struct daemon *d, char *result, size_t size, struct
 	struct efile_target t;
 	struct efile_report rep;
 
+	if (est(d) == NULL)
+		return 0;
 	enforce_target(d, d->cfg.enforce.containers_policy, &t);
 	if (efile_restore(&t, &rep, err) < 0)
 		return -1;
@@ -264,6 +271,8 @@ int op_enforce_status(struct op_ctx *ctx)
 
 	if (args_only(ctx->args, known, &ctx->err) < 0)
 		return OP_ERR;
+	if (est(ctx->d) == NULL)
+		return rp_seterr(&ctx->err, "E_INTERNAL", "the enforcement module is not running");
 	ctx->result = json_pack("{s:o}", "containers", enforce_status_json(ctx->d));
 	return OP_OK;
 }
@@ -274,6 +283,8 @@ int op_enforce_apply(struct op_ctx *ctx)
 
 	if (args_only(ctx->args, known, &ctx->err) < 0)
 		return OP_ERR;
+	if (est(ctx->d) == NULL)
+		return rp_seterr(&ctx->err, "E_INTERNAL", "the enforcement module is not running");
 	if (enforce_run(ctx->d, &ctx->err) < 0)
 		return OP_ERR;
 	ctx->result = json_pack("{s:o}", "containers", enforce_status_json(ctx->d));

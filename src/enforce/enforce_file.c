@@ -301,19 +301,38 @@ out:
 	return rc;
 }
 
-/* Removes <base>.rampart-next if it is a regular file. */
-static void ef_remove_next(int dfd, const char *base, struct efile_report *rep)
+/* "<state_path>.next": the SHA-256 of the .rampart-next rampart wrote. */
+static void ef_next_marker(const struct efile_target *t, char *out, size_t size)
 {
-	char next[256];
-	struct stat sb;
-	struct rp_err e;
+	snprintf(out, size, "%s.next", t->state_path);
+}
 
+/* Removes <base>.rampart-next if it holds exactly what rampart wrote there. */
+static void ef_remove_next(int dfd, const char *base, const struct efile_target *t,
+                           struct efile_report *rep)
+{
+	char next[256], marker[4200], sha[65], want[80] = "";
+	struct ef_file f;
+	struct rp_err e;
+	FILE *m;
+
+	ef_next_marker(t, marker, sizeof(marker));
+	if ((m = fopen(marker, "re")) == NULL)
+		return;
+	if (fgets(want, sizeof(want), m) == NULL)
+		want[0] = '\0';
+	fclose(m);
+	want[strcspn(want, "\n")] = '\0';
 	if (ef_name(next, sizeof(next), base, EFILE_NEXT_SUFFIX) == 0 &&
-	    fstatat(dfd, next, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
-	    unlinkat(dfd, next, 0) == 0) {
-		rep->removed_next = true;
-		safefs_fsync_dir(dfd, next, &e);
+	    ef_read(dfd, next, next, &f, &e) == 0 && f.exists) {
+		efile_sha256_hex(f.buf, f.len, sha);
+		if (strcmp(sha, want) == 0 && unlinkat(dfd, next, 0) == 0) {
+			rep->removed_next = true;
+			safefs_fsync_dir(dfd, next, &e);
+		}
+		free(f.buf);
 	}
+	unlink(marker);
 }
 
 /* Puts back what was there before rampart's file (which is at base now). */
@@ -389,8 +408,24 @@ int efile_restore(const struct efile_target *t, struct efile_report *rep, struct
 	if ((dfd = ef_open_target(t, base, sizeof(base), err)) < 0)
 		return -1;
 	rc = ef_restore_main(dfd, base, t, rep, err);
-	ef_remove_next(dfd, base, rep);
+	ef_remove_next(dfd, base, t, rep);
 	rep->ino = ef_ino(dfd, base);
+	close(dfd);
+	return rc;
+}
+
+static int ef_next_save(const struct efile_target *t, const char *sha, struct rp_err *err)
+{
+	char marker[4200], base[256], line[80];
+	struct efile_target mt = *t;
+	int dfd, rc;
+
+	ef_next_marker(t, marker, sizeof(marker));
+	mt.state_path = marker;
+	if ((dfd = ef_state_dir(&mt, base, sizeof(base), err)) < 0)
+		return -1;
+	snprintf(line, sizeof(line), "%s\n", sha);
+	rc = ef_write(dfd, base, line, strlen(line), t, 0644, err);
 	close(dfd);
 	return rc;
 }
@@ -413,13 +448,14 @@ int efile_stage(const struct efile_target *t, const char *text, size_t len,
 	if (ef_restore_main(dfd, base, t, rep, err) < 0 ||
 	    ef_read(dfd, next, t->path, &cur, err) < 0)
 		goto out;
+	efile_sha256_hex(text, len, rep->sha256);
 	if (ef_same(&cur, text, len))
 		rep->result = rep->result == EFILE_NOTHING ? EFILE_UNCHANGED : rep->result;
-	else if (ef_write(dfd, next, text, len, t, 0644, err) < 0)
+	else if (ef_next_save(t, rep->sha256, err) < 0 ||
+	         ef_write(dfd, next, text, len, t, 0644, err) < 0)
 		goto out;
 	else if (rep->result == EFILE_NOTHING)
 		rep->result = cur.exists ? EFILE_REPLACED : EFILE_CREATED;
-	efile_sha256_hex(text, len, rep->sha256);
 	rep->ino = ef_ino(dfd, next);
 	rc = 0;
 out:

@@ -131,8 +131,9 @@ static void fuzz_req_config(struct fuzz_req_state *s)
 	         "[\"docker\"]}, \"hosts\": {\"file\": \"%s/hosts\", \"names\": {\"rampart.test\":"
 	         " \"127.0.0.1\"}}, \"socket_link\": {\"path\": \"%s/docker.sock\","
 	         " \"home\": \"%s/home\", \"previous\": []}, \"helper\": {\"binary\":"
-	         " \"%s/no-such-binary\", \"unit_files\": []}}",
-	         dir, dir, dir, dir, dir, dir, dir, dir);
+	         " \"%s/no-such-binary\", \"unit_files\": []}, \"enforce\": {\"mode\": \"enforce\","
+	         " \"containers_policy\": \"%s/policy.json\"}}",
+	         dir, dir, dir, dir, dir, dir, dir, dir, dir);
 	snprintf(path, sizeof(path), "%s/rampartd.json", dir);
 	fuzz_req_write(path, json);
 	config_defaults(&s->d.cfg);
@@ -166,6 +167,7 @@ static struct fuzz_req_state *fuzz_req_get(void)
 	fuzz_req_policy(s->d.cfg.db_path);
 	audit_open(&s->d);
 	policy_module_init(&s->d);
+	enforce_module_init(&s->d);
 	return s;
 }
 
@@ -186,6 +188,7 @@ void fuzz_request_cleanup(void)
 		return;
 	fuzz_rs = NULL;
 	policy_module_fini(&s->d);
+	enforce_module_fini(&s->d);
 	if (s->d.audit_fd >= 0)
 		close(s->d.audit_fd);
 	nftw(s->dir, fuzz_req_rm, 16, FTW_DEPTH | FTW_PHYS);
