@@ -30,6 +30,7 @@ struct enforce_state {
 	bool compiled;         /* a compile has succeeded in this mode */
 	int64_t version;       /* policy version compiled from (0: none cached) */
 	bool have_policy;
+	bool accept_all;       /* no policy and allow_when_no_policy: every docker pull */
 	size_t allow, reject, omitted;
 	size_t omitted_by[CPOL_OMIT_N];
 	char result[32];       /* efile_result_name of the last run */
@@ -85,6 +86,7 @@ static void enforce_note(struct daemon *d, const struct cpol_model *m, const str
 
 	s->compiled = true;
 	s->have_policy = m->have_policy;
+	s->accept_all = m->docker_accept_all;
 	s->version = m->version;
 	s->allow = cpol_model_count(m, CPOL_ALLOW);
 	s->reject = cpol_model_count(m, CPOL_REJECT);
@@ -224,6 +226,7 @@ static json_t *enforce_status_json(struct daemon *d)
 	json_object_set_new(o, "compiled_version", s->compiled && s->have_policy
 	                                               ? json_integer(s->version)
 	                                               : json_null());
+	json_object_set_new(o, "accept_all", json_boolean(s->compiled && s->accept_all));
 	json_object_set_new(o, "scopes", json_integer((json_int_t)s->allow));
 	json_object_set_new(o, "reject_scopes", json_integer((json_int_t)s->reject));
 	json_object_set_new(o, "omitted", om);

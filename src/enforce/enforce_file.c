@@ -224,6 +224,40 @@ static int ef_open_target(const struct efile_target *t, char *base, size_t size,
 	return dfd;
 }
 
+/* "<state_path>.next": the SHA-256 of the .rampart-next rampart wrote. */
+static void ef_next_marker(const struct efile_target *t, char *out, size_t size)
+{
+	snprintf(out, size, "%s.next", t->state_path);
+}
+
+/* Removes <base>.rampart-next if it holds exactly what rampart wrote there. */
+static void ef_remove_next(int dfd, const char *base, const struct efile_target *t,
+                           struct efile_report *rep)
+{
+	char next[256], marker[4200], sha[65], want[80] = "";
+	struct ef_file f;
+	struct rp_err e;
+	FILE *m;
+
+	ef_next_marker(t, marker, sizeof(marker));
+	if ((m = fopen(marker, "re")) == NULL)
+		return;
+	if (fgets(want, sizeof(want), m) == NULL)
+		want[0] = '\0';
+	fclose(m);
+	want[strcspn(want, "\n")] = '\0';
+	if (ef_name(next, sizeof(next), base, EFILE_NEXT_SUFFIX) == 0 &&
+	    ef_read(dfd, next, next, &f, &e) == 0 && f.exists) {
+		efile_sha256_hex(f.buf, f.len, sha);
+		if (strcmp(sha, want) == 0 && unlinkat(dfd, next, 0) == 0) {
+			rep->removed_next = true;
+			safefs_fsync_dir(dfd, next, &e);
+		}
+		free(f.buf);
+	}
+	unlink(marker);
+}
+
 /* The previous file is not rampart's: keep it as .rampart-orig; says what original is. */
 static int ef_save_original(int dfd, const char *base, const struct efile_target *t,
                             const struct ef_file *cur, const struct ef_state *st,
@@ -293,46 +327,13 @@ int efile_install(const struct efile_target *t, const char *text, size_t len,
 	rc = 0;
 out:
 	if (rc == 0) {
+		ef_remove_next(dfd, base, t, rep); /* leaving warn mode */
 		rep->ino = ef_ino(dfd, base);
 		rp_strlcpy(rep->sha256, sha, sizeof(rep->sha256));
 	}
 	free(cur.buf);
 	close(dfd);
 	return rc;
-}
-
-/* "<state_path>.next": the SHA-256 of the .rampart-next rampart wrote. */
-static void ef_next_marker(const struct efile_target *t, char *out, size_t size)
-{
-	snprintf(out, size, "%s.next", t->state_path);
-}
-
-/* Removes <base>.rampart-next if it holds exactly what rampart wrote there. */
-static void ef_remove_next(int dfd, const char *base, const struct efile_target *t,
-                           struct efile_report *rep)
-{
-	char next[256], marker[4200], sha[65], want[80] = "";
-	struct ef_file f;
-	struct rp_err e;
-	FILE *m;
-
-	ef_next_marker(t, marker, sizeof(marker));
-	if ((m = fopen(marker, "re")) == NULL)
-		return;
-	if (fgets(want, sizeof(want), m) == NULL)
-		want[0] = '\0';
-	fclose(m);
-	want[strcspn(want, "\n")] = '\0';
-	if (ef_name(next, sizeof(next), base, EFILE_NEXT_SUFFIX) == 0 &&
-	    ef_read(dfd, next, next, &f, &e) == 0 && f.exists) {
-		efile_sha256_hex(f.buf, f.len, sha);
-		if (strcmp(sha, want) == 0 && unlinkat(dfd, next, 0) == 0) {
-			rep->removed_next = true;
-			safefs_fsync_dir(dfd, next, &e);
-		}
-		free(f.buf);
-	}
-	unlink(marker);
 }
 
 /* Puts back what was there before rampart's file (which is at base now). */
