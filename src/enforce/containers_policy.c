@@ -221,9 +221,10 @@ static const struct cpol_rule *cpol_find(const struct cpol_model *m, const char 
 }
 
 /*
- * rampart reads registry-1.docker.io as Docker Hub, so "*.docker.io" (or
- * "*.io") never allows it; containers/image matches the wildcard.  A reject
- * scope for the alias is more specific and keeps the two in step.
+ * rampart reads registry-1.docker.io as Docker Hub (domain docker.io), so
+ * "*.docker.io" never allows it, while containers/image matches the wildcard.
+ * A reject scope for the alias is more specific and keeps the two in step.
+ * ("*.io" covers docker.io itself in both matchers: no exception.)
  */
 static int cpol_hub_exceptions(struct cpol_model *m)
 {
@@ -232,12 +233,9 @@ static int cpol_hub_exceptions(struct cpol_model *m)
 
 	if (cpol_find(m, CPOL_HUB_ALIAS) != NULL)
 		return 0;
-	for (size_t i = 0; i < n && !need; i++) {
-		const char *s = m->rules[i].scope;
-		size_t sl = strlen(s), al = strlen(CPOL_HUB_ALIAS);
-		need = m->rules[i].action == CPOL_ALLOW && s[0] == '*' && sl - 1 < al &&
-		       strcmp(CPOL_HUB_ALIAS + al - (sl - 1), s + 1) == 0;
-	}
+	for (size_t i = 0; i < n && !need; i++)
+		need = m->rules[i].action == CPOL_ALLOW &&
+		       strcmp(m->rules[i].scope, "*." CPOL_HUB) == 0;
 	if (!need)
 		return 0;
 	if (cpol_push(m, CPOL_HUB_ALIAS, CPOL_REJECT, SIZE_MAX) < 0)

@@ -402,10 +402,15 @@ out:
 
 int efile_restore(const struct efile_target *t, struct efile_report *rep, struct rp_err *err)
 {
-	char base[256];
+	char base[256], marker[4200];
+	struct ef_state st;
 	int dfd, rc;
 
 	memset(rep, 0, sizeof(*rep));
+	ef_state_load(t, &st);
+	ef_next_marker(t, marker, sizeof(marker));
+	if (!st.valid && access(marker, F_OK) < 0)
+		return 0; /* rampart never wrote here: the target is not even opened */
 	if ((dfd = ef_open_target(t, base, sizeof(base), err)) < 0)
 		return -1;
 	rc = ef_restore_main(dfd, base, t, rep, err);
