@@ -104,6 +104,9 @@ def test_compiled_at_refresh():
     assert s["file"] == POLICY and s["last_error"] == "", s
     status = json.loads(P.env.cli("--json", "status").stdout)
     assert status["enforce"]["containers"]["compiled_version"] == 1, status
+    text = P.env.cli("status", user="nobody").stdout
+    assert "enforce containers: mode enforce, file %s" % POLICY in text, text
+    assert "compiled from policy version 1: 1 scope(s)" in text, text
     lines = audit_compiles()
     assert any("version=1" in x and "scopes=1" in x and "replaced" in x and POLICY in x
                for x in lines), lines
