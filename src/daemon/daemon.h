@@ -126,6 +126,7 @@ void files_on_start(struct daemon *d);
 void enforce_module_init(struct daemon *d);
 void enforce_module_reload(struct daemon *d);
 void enforce_module_commit(struct daemon *d);
+void enforce_module_tick(struct daemon *d, long long now_ms, long long *next_ms);
 void enforce_module_status(struct daemon *d, json_t *status);
 void enforce_module_fini(struct daemon *d);
 /* 1 if something was restored or removed (result names it), 0 if nothing, -1 error. */

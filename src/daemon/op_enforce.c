@@ -40,7 +40,12 @@ struct enforce_state {
 	unsigned long long ino;
 	char sha256[65];
 	double last_ms;
+	/* the store compiled from: an offline `policy import` replaces it */
+	struct store_stat db;
+	long long next_check_ms;
 };
+
+#define ENFORCE_CHECK_MS 1000 /* how often the store's identity is looked at */
 
 static struct enforce_state *est(struct daemon *d)
 {
@@ -130,6 +135,9 @@ static int enforce_run(struct daemon *d, struct rp_err *err)
 
 	memset(&m, 0, sizeof(m));
 	memset(&rep, 0, sizeof(rep));
+	memset(&s->db, 0, sizeof(s->db));
+	if (store_stat(d->cfg.db_path, &s->db, err) != 0)
+		memset(&s->db, 0, sizeof(s->db));
 	s->mode = d->cfg.enforce.mode;
 	enforce_target(d, d->cfg.enforce.containers_policy, &t);
 	if (s->mode == ENFORCE_OFF) {
@@ -196,6 +204,32 @@ void enforce_module_commit(struct daemon *d)
 
 	if (est(d) != NULL)
 		enforce_run(d, &e);
+}
+
+/*
+ * Looks at the store's identity once a second: a policy imported offline
+ * (`rampart policy import` into the live DB) is compiled within a second.
+ * The daemon's own commits call enforce_module_commit directly.
+ */
+void enforce_module_tick(struct daemon *d, long long now_ms, long long *next_ms)
+{
+	struct enforce_state *s = est(d);
+	struct store_stat st;
+	struct rp_err e;
+
+	if (s == NULL || d->cfg.enforce.mode == ENFORCE_OFF)
+		return;
+	if (now_ms >= s->next_check_ms) {
+		s->next_check_ms = now_ms + ENFORCE_CHECK_MS;
+		memset(&st, 0, sizeof(st));
+		if (store_stat(d->cfg.db_path, &st, &e) != 0)
+			memset(&st, 0, sizeof(st));
+		if (st.dev != s->db.dev || st.ino != s->db.ino || st.size != s->db.size ||
+		    st.mtime != s->db.mtime)
+			enforce_run(d, &e);
+	}
+	if (s->next_check_ms < *next_ms)
+		*next_ms = s->next_check_ms;
 }
 
 void enforce_module_fini(struct daemon *d)

@@ -611,6 +611,7 @@ int server_run(struct daemon *d)
 			pfd[n++] = (struct pollfd){.fd = c->fd, .events = ev};
 		}
 		policy_module_tick(d, now, &next);
+		enforce_module_tick(d, now, &next);
 		int timeout = (int)(next - now);
 		if (timeout < 0)
 			timeout = 0;

@@ -16,6 +16,7 @@ and `rampart helper uninstall` put the original back byte for byte.
 import json
 import os
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -152,6 +153,23 @@ def test_refresh_v2_allows_next_pull():
     assert containers_status()["compiled_version"] == 2
 
 
+def test_offline_import_compiled():
+    env_path = P.env.path("v3.json")
+    with open(env_path, "wb") as f:
+        f.write(rtpolicy.sign(rtpolicy.payload(3, hosts=["127.0.0.1:5001"]), P.k[0]))
+    r = P.env.cli("policy", "import", "--db", P.env.path("state", "policy.db"),
+                  "--keys", P.keydir, "--org", "acme", env_path)
+    assert r.returncode == 0, r.stderr + r.stdout
+    deadline = time.time() + 10
+    while time.time() < deadline and "127.0.0.1:5000" in read(POLICY):
+        time.sleep(0.1)
+    docker = json.loads(read(POLICY))["transports"]["docker"]
+    assert list(docker) == ["127.0.0.1:5001"], docker
+    assert containers_status()["compiled_version"] == 3
+    r = pull("skopeo", E.ref(5000))
+    assert r.returncode != 0 and rejected(E.ref(5000)) in r.stderr, r.stderr
+
+
 def set_mode(mode):
     cfg = json.loads(json.dumps(P.env.config))
     cfg["enforce"]["mode"] = mode
@@ -161,7 +179,7 @@ def set_mode(mode):
 
 
 def test_warn_mode():
-    publish(3, ["127.0.0.1:5000"])
+    publish(4, ["127.0.0.1:5000"])
     assert "127.0.0.1:5001" not in read(POLICY)
     set_mode("warn")
     assert read(POLICY) == e2e_env.ORIGINAL_POLICY   # the engine's own file again
@@ -169,7 +187,7 @@ def test_warn_mode():
     nxt = json.loads(read(NEXT))
     assert list(nxt["transports"]["docker"]) == ["127.0.0.1:5000"], nxt
     s = containers_status()
-    assert s["mode"] == "warn" and s["written_file"] == NEXT and s["compiled_version"] == 3, s
+    assert s["mode"] == "warn" and s["written_file"] == NEXT and s["compiled_version"] == 4, s
     r = pull("skopeo", E.ref(5001))   # warn: allowed (the policy would deny it)
     assert r.returncode == 0, r.stderr
     assert any("mode=warn" in x and NEXT.rsplit(".", 1)[0] in x for x in audit_compiles())
@@ -207,7 +225,7 @@ def main():
             P.env.start()
             rt.run_tests([test_compiled_at_refresh, test_skopeo, test_podman_root,
                           test_podman_rootless, test_buildah, test_refresh_v2_allows_next_pull,
-                          test_warn_mode, test_mode_off_restores, test_uninstall_restores])
+                          test_offline_import_compiled, test_warn_mode, test_mode_off_restores, test_uninstall_restores])
         finally:
             P.cleanup()
     finally:
