@@ -17,7 +17,7 @@
 
 /* Default paths (DESIGN.md "Paths"); every one is overridable in rampartd.json. */
 #ifdef __APPLE__
-#define RP_DEFAULT_CONFIG_PATH "/Library/Preferences/rampart/rampartd.json"
+#define RP_DEFAULT_CONFIG_PATH "/Library/Preferences/com.rampart.helper/rampartd.json"
 #define RP_DEFAULT_STATE_DIR "/Library/Application Support/rampart"
 #else
 #define RP_DEFAULT_CONFIG_PATH "/etc/rampart/rampartd.json"
