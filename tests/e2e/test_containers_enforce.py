@@ -117,6 +117,9 @@ def test_compiled_at_refresh():
 
 def test_skopeo():
     check_engine("skopeo")
+    # a local transport still works under the compiled file (oci layout -> dir)
+    r = E.run([e2e_env.SKOPEO, "copy", "oci:%s:1" % E.oci_layout, "dir:" + E.path("local")])
+    assert r.returncode == 0, r.stderr
 
 
 def test_podman_root():
