@@ -220,6 +220,24 @@ static const struct cpol_rule *cpol_find(const struct cpol_model *m, const char 
 	return NULL;
 }
 
+/* 1 if a host-level rule allows docker.io itself: "docker.io", or "*.io". */
+static int cpol_hub_allowed(const struct cpol_model *m)
+{
+	const struct cpol_rule *r = cpol_find(m, CPOL_HUB);
+	size_t hl = strlen(CPOL_HUB);
+
+	if (r != NULL)
+		return r->action == CPOL_ALLOW;
+	for (size_t i = 0; i < m->n_rules; i++) {
+		const char *s = m->rules[i].scope;
+		size_t sl = strlen(s);
+		if (m->rules[i].action == CPOL_ALLOW && s[0] == '*' && sl - 1 < hl &&
+		    strcmp(CPOL_HUB + hl - (sl - 1), s + 1) == 0)
+			return 1; /* "*.io": ".io" ends "docker.io" */
+	}
+	return 0;
+}
+
 /*
  * rampart reads registry-1.docker.io as Docker Hub (domain docker.io), so
  * "*.docker.io" never allows it, while containers/image matches the wildcard.
@@ -236,8 +254,8 @@ static int cpol_hub_exceptions(struct cpol_model *m)
 	for (size_t i = 0; i < n && !need; i++)
 		need = m->rules[i].action == CPOL_ALLOW &&
 		       strcmp(m->rules[i].scope, "*." CPOL_HUB) == 0;
-	if (!need)
-		return 0;
+	if (!need || cpol_hub_allowed(m))
+		return 0; /* rampart allows Hub, so the alias too: no exception */
 	if (cpol_push(m, CPOL_HUB_ALIAS, CPOL_REJECT, SIZE_MAX) < 0)
 		return -1;
 	cpol_sort_unique(m);

@@ -144,6 +144,7 @@ static void test_omitted_counts(void **state)
 static void test_hub(void **state)
 {
 	static const char *const wild[] = {"*.docker.io", NULL};
+	static const char *const both[] = {"*.docker.io", "*.io", NULL}; /* fuzzer find */
 	static const char *const none[] = {NULL};
 	struct cpol_model m;
 	char *text, got[256];
@@ -152,6 +153,12 @@ static void test_hub(void **state)
 	compile(true, none, &defaults, &m, &text);
 	scopes_of(&m, got, sizeof(got));
 	assert_string_equal(got, "docker.io registry-1.docker.io");
+	cpol_model_free(&m);
+	free(text);
+	/* "*.io" allows docker.io in rampart: the alias too, no exception */
+	compile(false, both, &defaults, &m, &text);
+	scopes_of(&m, got, sizeof(got));
+	assert_string_equal(got, "*.docker.io *.io");
 	cpol_model_free(&m);
 	free(text);
 	/* Hub allowed: the alias is allowed too, so no exception is needed */
