@@ -88,6 +88,8 @@ struct daemon {
 	int audit_fd;
 	char audit_ring[AUDIT_RING][512];
 	unsigned audit_next;
+	/* NULL: daemon_load_config reads config_path; tests supply a config here */
+	int (*load_config)(struct daemon *d, struct config *out, struct rp_err *err);
 	void *policy;  /* struct policy_state *, owned by op_policy.c */
 	void *trace;   /* struct trace_state *, owned by op_diag.c */
 };
@@ -107,8 +109,13 @@ void audit_open(struct daemon *d);
 void audit_log(struct daemon *d, const char *op, const struct peer *p, const char *result,
 	       const char *code, const char *detail);
 
-/* Loads (or reloads) the config file and applies overrides; 0 or -1 + err. */
+/* Loads (or reloads) the config file and applies overrides; 0 or -1 + err.
+ * d->load_config, when set (tests, fuzzers), supplies the config instead. */
 int daemon_load_config(struct daemon *d, struct config *out, struct rp_err *err);
+
+/* The signal pipe: SIGTERM/SIGINT stop, SIGHUP reloads (daemon.c). */
+void daemon_signals_setup(struct daemon *d);
+int daemon_handle_signals(struct daemon *d);
 
 int server_listen(struct daemon *d, struct rp_err *err);
 int server_run(struct daemon *d);

@@ -19,10 +19,8 @@
 
 #include <cmocka.h>
 
-/* The entry points, compiled into this test exactly as into the fuzzers. */
-#include "../fuzz/fuzz_daemon.c"
-#include "../fuzz/fuzz_request.c"
-#include "../fuzz/fuzz_targets.c"
+/* The entry points, linked into this test as into the fuzzers (rampart_fuzz_entries). */
+#include "fuzz.h"
 
 typedef int (*fuzz_fn)(const uint8_t *d, size_t n);
 
