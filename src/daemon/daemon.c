@@ -1,85 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The daemon's configuration life cycle: loading the root-owned config file,
- * re-applying command-line overrides, and the signal pipe (SIGTERM stops,
- * SIGHUP reloads).  Trusts only the config file (checked by config_load) and
- * the flags rampartd was started with.
+ * re-applying command-line overrides, and daemon_reload(), the one reload
+ * sequence SIGHUP and daemon.reload share.  Trusts only the config file
+ * (checked by config_load) and the flags rampartd was started with.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
-
-static int sig_wfd = -1;
-
-static void sig_handler(int sig)
-{
-	int e = errno;
-	unsigned char b = (unsigned char)sig;
-	if (write(sig_wfd, &b, 1) < 0) {
-		/* pipe full: a signal of each kind is already queued */
-	}
-	errno = e;
-}
-
-void daemon_signals_setup(struct daemon *d)
-{
-	struct sigaction sa;
-
-	if (pipe2(d->sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
-		fatal("pipe2");
-	sig_wfd = d->sigpipe[1];
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = sig_handler;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-}
-
-
-
-int daemon_handle_signals(struct daemon *d)
-{
-	unsigned char b[16];
-	ssize_t n;
-
-	while ((n = read(d->sigpipe[0], b, sizeof(b))) > 0) {
-		for (ssize_t i = 0; i < n; i++) {
-			if (b[i] == SIGTERM || b[i] == SIGINT) {
-				if (!d->stopping)
-					log_info("signal %d: finishing replies and exiting", b[i]);
-				d->stopping = true;
-			} else if (b[i] == SIGHUP) {
-				struct config nc;
-				struct rp_err e;
-				if (daemon_load_config(d, &nc, &e) < 0) {
-					log_warnx("SIGHUP: reload refused, keeping the running "
-						  "config: %s",
-						  e.msg);
-				} else {
-					rp_strlcpy(nc.socket_path, d->cfg.socket_path,
-						   sizeof(nc.socket_path));
-					d->cfg = nc;
-					audit_open(d);
-					policy_module_reload(d);
-					log_info("SIGHUP: configuration reloaded");
-				}
-			}
-		}
-	}
-	return 0;
-}
+#include "module.h"
 
 static void overrides_apply(const struct overrides *ov, struct config *c)
 {
@@ -116,3 +47,33 @@ int daemon_load_config(struct daemon *d, struct config *out, struct rp_err *err)
 	return 0;
 }
 
+
+/*
+ * Reads the config again and, when it is valid, puts it in force: the audit
+ * log is reopened and every module reloads, then sees a commit (the store
+ * path or the trusted keys may have changed).  An invalid file changes
+ * nothing: the running config stays and err says why.  The socket path cannot
+ * change while running; note (may be NULL) then says so.
+ */
+int daemon_reload(struct daemon *d, char *note, size_t notelen, struct rp_err *err)
+{
+	struct config nc;
+
+	if (note != NULL && notelen > 0)
+		note[0] = '\0';
+	if (daemon_load_config(d, &nc, err) < 0)
+		return -1;
+	if (strcmp(nc.socket_path, d->cfg.socket_path) != 0) {
+		if (note != NULL)
+			snprintf(note, notelen,
+				 "socket path change needs a restart; still serving %s",
+				 d->cfg.socket_path);
+		rp_strlcpy(nc.socket_path, d->cfg.socket_path, sizeof(nc.socket_path));
+	}
+	d->cfg = nc;
+	audit_open(d);
+	modules_reload(d);
+	modules_commit(d, DAEMON_COMMIT_RELOAD);
+	log_info("configuration reloaded from %s", d->config_loaded ? d->config_path : "defaults");
+	return 0;
+}

@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "hosts.h"
 #include "links.h"
+#include "module.h"
 #include "op_handlers.h"
 #include "socketlink.h"
 
@@ -257,7 +258,7 @@ int op_socketlink_status(struct op_ctx *ctx)
 }
 
 /* socket_link.on_start: ensure the link once at startup, as the daemon itself. */
-void files_on_start(struct daemon *d)
+static void files_on_start(struct daemon *d)
 {
 	struct op_ctx ctx;
 	struct peer self = {0, 0, 0};
@@ -277,3 +278,8 @@ void files_on_start(struct daemon *d)
 out:
 	json_decref(args);
 }
+
+const struct module_def files_module = {
+    .name = "files",
+    .init = files_on_start,
+};

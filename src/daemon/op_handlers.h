@@ -32,6 +32,7 @@ int op_socketlink_status(struct op_ctx *ctx);
 /* op_diag.c */
 int op_diag_trace(struct op_ctx *ctx);
 int op_diag_audit(struct op_ctx *ctx);
+/* op_uninstall.c */
 int op_helper_uninstall(struct op_ctx *ctx);
 
 #endif

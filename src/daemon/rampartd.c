@@ -23,6 +23,8 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "module.h"
+#include "server.h"
 
 #define EXIT_CONFIG 78 /* sysexits EX_CONFIG */
 
@@ -140,7 +142,7 @@ int main(int argc, char **argv)
 				  d.cfg.limits.max_connections);
 	}
 	/* libcurl (and the TLS stack under it) is initialised only in the fetch child */
-	daemon_signals_setup(&d);
+	loop_signals_setup(&d);
 	audit_open(&d);
 	if (server_listen(&d, &err) < 0) {
 		log_warnx("%s", err.msg);
@@ -148,11 +150,11 @@ int main(int argc, char **argv)
 	}
 	d.started_ms = daemon_now_ms();
 	d.started_wall = time(NULL);
-	policy_module_init(&d);
-	files_on_start(&d);
+	modules_init(&d);
+	modules_commit(&d, DAEMON_COMMIT_START);
 	log_info("rampartd %s serving %s", RAMPART_VERSION, d.cfg.socket_path);
-	server_run(&d);
-	policy_module_fini(&d);
+	loop_run(&d);
+	modules_fini(&d);
 	server_shutdown(&d);
 	log_info("exiting");
 	return 0;

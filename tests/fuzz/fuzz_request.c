@@ -20,13 +20,13 @@
 #include <jansson.h>
 
 #include "daemon.h"
+#include "dispatch.h"
 #include "frame.h"
 #include "fuzz.h"
 #include "log.h"
+#include "module.h"
 #include "op_handlers.h"
 #include "store.h"
-
-void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_t len);
 
 /* daemon.reload keeps the config set up below (the real one re-reads a file). */
 static int fuzz_req_load_config(struct daemon *d, struct config *out, struct rp_err *err)
@@ -158,7 +158,7 @@ static struct fuzz_req_state *fuzz_req_get(void)
 	fuzz_req_config(s);
 	fuzz_req_policy(s->d.cfg.db_path);
 	audit_open(&s->d);
-	policy_module_init(&s->d);
+	modules_init(&s->d);
 	return s;
 }
 
@@ -178,7 +178,7 @@ void fuzz_request_cleanup(void)
 	if (s == NULL)
 		return;
 	fuzz_rs = NULL;
-	policy_module_fini(&s->d);
+	modules_fini(&s->d);
 	if (s->d.audit_fd >= 0)
 		close(s->d.audit_fd);
 	nftw(s->dir, fuzz_req_rm, 16, FTW_DEPTH | FTW_PHYS);
