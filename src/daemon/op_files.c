@@ -4,7 +4,7 @@
  * desktop user.  Every path comes from the root-owned config, never from the
  * request; the request may only ask for "force" (honoured for root alone) or
  * "fix_localhost".  The file work itself (O_NOFOLLOW walks, temp + rename)
- * lives in src/core/links.c, hosts.c and socketlink.c.
+ * lives in src/sysfs/links.c, hosts.c and socketlink.c.
  */
 #include <string.h>
 

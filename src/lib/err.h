@@ -22,4 +22,11 @@ void rp_clearerr(struct rp_err *e);
 /* Safe string copy: always NUL-terminates, returns strlen(src). */
 size_t rp_strlcpy(char *dst, const char *src, size_t size);
 
+/*
+ * Escapes untrusted bytes for a log line: printable ASCII except '\\' and '"'
+ * is kept, everything else becomes \xNN.  Output is always NUL-terminated and
+ * truncated with "..." if it does not fit.  Returns dst.
+ */
+char *log_escape(char *dst, size_t dstlen, const char *src, size_t srclen);
+
 #endif
