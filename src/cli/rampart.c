@@ -25,7 +25,7 @@ static const struct cli_cmd commands[] = {
     {"bind", cmd_bind, "bind a privileged port and run a command with it"},
     {"links", cmd_links, "install or remove the CLI links in the bin dir"},
     {"hosts", cmd_hosts, "ensure or remove rampart's /etc/hosts entries"},
-    {"socket-link", cmd_socket_link, "point the system engine socket at the owner's"},
+    {"socket-link", cmd_socketlink, "point the system engine socket at the owner's"},
     {"diag", cmd_diag, "diagnostics: trace, bundle, audit"},
     {"helper", cmd_helper, "helper lifecycle: uninstall"},
 };

@@ -21,13 +21,9 @@
 #endif
 
 #include "daemon.h"
-#include "hosts.h"
-#include "links.h"
 #include "log.h"
 #include "module.h"
 #include "op_handlers.h"
-#include "safefs.h"
-#include "socketlink.h"
 
 #define TRACE_MAX 4           /* concurrent traces */
 #define TRACE_BUF (64 * 1024) /* per trace; a line that does not fit is dropped */

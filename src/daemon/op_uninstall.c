@@ -147,7 +147,7 @@ static void un_hosts(struct daemon *d, struct uninst *u)
 	}
 }
 
-static void un_socket_link(struct daemon *d, struct uninst *u)
+static void un_socketlink(struct daemon *d, struct uninst *u)
 {
 	const struct config *c = &d->cfg;
 	struct socketlink_cfg sc;
@@ -200,7 +200,7 @@ int op_helper_uninstall(struct op_ctx *ctx)
 	u.errors = json_array();
 	un_links(d, &u);
 	un_hosts(d, &u);
-	un_socket_link(d, &u);
+	un_socketlink(d, &u);
 	for (int i = 0; i < d->cfg.helper.n_unit_files; i++)
 		un_remove(&u, "unit", d->cfg.helper.unit_files[i], S_IFREG);
 	un_remove(&u, "binary", d->cfg.helper.binary, S_IFREG);
