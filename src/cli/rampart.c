@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "err.h"
 
 static const struct cli_cmd commands[] = {
     {"ping", cmd_ping, "check that rampartd answers"},
@@ -115,7 +116,7 @@ int cli_call(struct cli *cli, const char *op, json_t *args, int send_fd, json_t 
 		free(argstr);
 		return 0;
 	}
-	rc = rc < 0 ? RAMPART_EXIT_UNREACHABLE : RAMPART_EXIT_REFUSED;
+	rc = rc < 0 ? RAMPART_EXIT_UNREACHABLE : rp_errcode_exit(err.code);
 fail:
 	if (cli->json) {
 		json_t *e = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", err.code,

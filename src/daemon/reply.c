@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "frame.h"
 #include "jsonout.h"
+#include "log.h"
 #include "reply.h"
 
 /* Queues one reply frame.  The connection stops reading until it is written. */
@@ -30,6 +31,8 @@ static void reply_queue_text(struct conn *c, const char *s, size_t n)
 
 void reply_error(struct conn *c, json_t *id, const char *code, const char *msg)
 {
+	if (!rp_errcode_known(code)) /* a bug, not the client's doing: say so, answer anyway */
+		log_warnx("error code %s is not in the registry (src/lib/errcodes.h)", code);
 	json_t *r = json_pack("{s:b, s:O?, s:{s:s, s:s}}", "ok", 0, "id", id, "error", "code",
 			      code, "message", msg);
 	char *s = r ? json_dumps(r, JSON_COMPACT) : NULL;

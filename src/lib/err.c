@@ -8,6 +8,36 @@
 #include <string.h>
 
 #include "err.h"
+#include "errcodes.h"
+
+static const struct {
+	const char *code;
+	int exit;
+} err_registry[] = {
+#define X(code, exit, sentence) {#code, exit},
+    RP_ERRCODES(X)
+#undef X
+};
+
+static int err_find(const char *code)
+{
+	for (size_t i = 0; code != NULL && i < sizeof(err_registry) / sizeof(err_registry[0]); i++)
+		if (strcmp(err_registry[i].code, code) == 0)
+			return (int)i;
+	return -1;
+}
+
+int rp_errcode_known(const char *code)
+{
+	return err_find(code) >= 0;
+}
+
+int rp_errcode_exit(const char *code)
+{
+	int i = err_find(code);
+
+	return i < 0 ? 1 : err_registry[i].exit;
+}
 
 int rp_seterr(struct rp_err *e, const char *code, const char *fmt, ...)
 {
