@@ -124,7 +124,7 @@ static void refresher_check_import(struct daemon *d, long long now_ms)
 	struct rp_err e;
 	bool valid;
 
-	if (now_ms < s->import_check_ms)
+	if (now_ms < s->import_check_ms || s->apply_active) /* our own worker's commit */
 		return;
 	s->import_check_ms = now_ms + REFRESHER_IMPORT_CHECK_MS;
 	valid = store_stat(d->cfg.db_path, &st, &e) == 0;
