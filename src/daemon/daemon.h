@@ -58,6 +58,8 @@ struct op_stats {
 	uint64_t lat[DAEMON_LAT_BUCKETS];
 };
 
+struct rampart_policy;
+
 typedef void (*watch_cb)(struct daemon *d, int fd, short revents, void *arg);
 
 struct watch {
@@ -93,6 +95,7 @@ struct daemon {
 	/* NULL: daemon_load_config reads config_path; tests supply a config here */
 	int (*load_config)(struct daemon *d, struct config *out, struct rp_err *err);
 	void *policy;  /* struct policy_state *, owned by refresher.c */
+	struct rampart_policy *reader; /* the daemon's policy reader, owned by refresher.c */
 	void *trace;   /* struct trace_state *, owned by op_diag.c */
 };
 

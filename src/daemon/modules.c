@@ -10,7 +10,6 @@
 
 #include "daemon.h"
 #include "module.h"
-#include "refresher.h"
 
 #define MODULE_LIST(X) \
 	X(policy)      \
@@ -50,7 +49,7 @@ void modules_status(struct daemon *d, json_t *status)
 void modules_commit(struct daemon *d, enum daemon_commit_why why)
 {
 	static const char *const names[] = {"start", "refresh", "import", "reload"};
-	struct daemon_commit c = {why, names[why], d->cfg.db_path, refresher_reader(d)};
+	struct daemon_commit c = {why, names[why], d->cfg.db_path, d->reader};
 
 	for (size_t i = 0; i < MODULE_N; i++)
 		if (module_table[i]->commit != NULL)

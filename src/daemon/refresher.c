@@ -62,6 +62,7 @@ void refresher_open_reader(struct daemon *d)
 					 : 0),
 				&s->h, eb, sizeof(eb)) < 0)
 		log_warnx("policy reader: %s", eb);
+	d->reader = s->h;
 }
 
 static long long refresher_jitter_ms(const struct config *c)
@@ -100,11 +101,6 @@ static void refresher_schedule(struct daemon *d, bool failed)
 		delay = interval;
 	}
 	s->next_ms = daemon_now_ms() + delay + refresher_jitter_ms(&d->cfg);
-}
-
-struct rampart_policy *refresher_reader(struct daemon *d)
-{
-	return pst(d) != NULL ? pst(d)->h : NULL;
 }
 
 /* Remembers the store file now in force, so a replacement by someone else shows. */
@@ -147,6 +143,9 @@ static void refresher_reload(struct daemon *d)
 	refresher_note_store(d);
 }
 
+static void refresher_record(struct daemon *d, const struct refresh_out *out, bool ok,
+			     const struct rp_err *err);
+
 static void refresher_init(struct daemon *d)
 {
 	struct policy_state *s = calloc(1, sizeof(*s));
@@ -156,6 +155,7 @@ static void refresher_init(struct daemon *d)
 	if (s == NULL)
 		fatal("calloc");
 	d->policy = s;
+	s->record = refresher_record;
 	fetch_job_init(&s->job);
 	keys_trust_init(&s->trust);
 	if ((n = store_clean_temps(d->cfg.db_path, &e)) > 0)
@@ -177,8 +177,8 @@ static void refresher_reply_waiters(struct daemon *d, json_t *result, const stru
 	}
 }
 
-void refresher_record(struct daemon *d, const struct refresh_out *out, bool ok,
-			  const struct rp_err *err)
+static void refresher_record(struct daemon *d, const struct refresh_out *out, bool ok,
+			     const struct rp_err *err)
 {
 	struct policy_state *s = pst(d);
 	json_t *res;
@@ -292,6 +292,7 @@ static void refresher_fini(struct daemon *d)
 		json_decref(s->waiters[i].req_id);
 	keys_trust_free(&s->trust);
 	rampart_policy_close(s->h);
+	d->reader = NULL;
 	policy_free(&s->show_p);
 	store_meta_free(&s->show_m);
 	free(s);

@@ -54,6 +54,11 @@ struct policy_state {
 	int64_t job_now; /* wall clock read once at the start of the update */
 	struct policy_waiter waiters[POLICY_MAX_WAITERS];
 	int nwaiters;
+	/* refresher_record(), set at init: records an outcome (status fields, audit,
+	 * schedule, every waiter answered).  The child-role files report through
+	 * it, so calls go one way: refresher -> fetch -> worker. */
+	void (*record)(struct daemon *d, const struct refresh_out *out, bool ok,
+		       const struct rp_err *err);
 	/* the store file last committed or seen, to notice an offline import */
 	struct store_stat commit_st;
 	bool commit_st_valid;
@@ -80,15 +85,11 @@ static inline struct policy_state *pst(struct daemon *d)
 }
 
 /* refresher.c */
-/* The daemon's own reader (NULL when the store cannot be read). */
-struct rampart_policy *refresher_reader(struct daemon *d);
+/* (Re)opens the daemon's own reader, d->reader (NULL when the store cannot be read). */
 void refresher_open_reader(struct daemon *d);
 /* policy.refresh: starts a refresh unless one runs, and queues the caller for
  * its outcome; 0 (the caller is answered later) or -1 + err. */
 int refresher_request(struct daemon *d, uint64_t conn_id, json_t *req_id, struct rp_err *err);
-/* Records an outcome: status fields, audit, schedule, every waiter answered. */
-void refresher_record(struct daemon *d, const struct refresh_out *out, bool ok,
-		      const struct rp_err *err);
 /* Sets o[key] to an RFC 3339 time, or null for t <= 0. */
 void refresher_time(json_t *o, const char *key, int64_t t);
 

@@ -31,11 +31,11 @@ static void refresher_fetch_done(struct daemon *d)
 		out.outcome = REFRESH_FAILED;
 		snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
 			 e.msg);
-		refresher_record(d, &out, false, &e);
+		pst(d)->record(d, &out, false, &e);
 	} else if (fr.status == FETCH_NOT_MODIFIED) {
 		out.outcome = REFRESH_UNCHANGED;
 		snprintf(out.message, sizeof(out.message), "unchanged (HTTP 304 Not Modified)");
-		refresher_record(d, &out, true, NULL);
+		pst(d)->record(d, &out, true, NULL);
 	} else {
 		struct refresh_in in = {.envelope = fr.body, .len = fr.body_len,
 					.max_bytes = (size_t)d->cfg.policy.max_bytes,
@@ -45,7 +45,7 @@ static void refresher_fetch_done(struct daemon *d)
 		if (refresher_worker_start(d, &in, &e) < 0) {
 			/* no worker: do it here rather than not at all */
 			ok = refresh_apply(&in, &out, &e) == 0;
-			refresher_record(d, &out, ok, &e);
+			pst(d)->record(d, &out, ok, &e);
 		}
 	}
 	fetch_result_free(&fr);
@@ -135,5 +135,5 @@ void refresher_fetch_timeout(struct daemon *d)
 	s->job_active = false;
 	rp_seterr(&e, "E_FETCH_TIMEOUT", "the fetch did not finish within policy.total_timeout_s");
 	snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept", e.msg);
-	refresher_record(d, &out, false, &e);
+	pst(d)->record(d, &out, false, &e);
 }

@@ -102,7 +102,7 @@ static void refresher_worker_on_readable(struct daemon *d, int fd, short revents
 		w->out.message[sizeof(w->out.message) - 1] = '\0';
 		w->err.code[sizeof(w->err.code) - 1] = '\0';
 		w->err.msg[sizeof(w->err.msg) - 1] = '\0';
-		refresher_record(d, &w->out, w->ok != 0, &w->err);
+		pst(d)->record(d, &w->out, w->ok != 0, &w->err);
 	} else {
 		struct refresh_out out = {.outcome = REFRESH_FAILED};
 		struct rp_err e;
@@ -111,7 +111,7 @@ static void refresher_worker_on_readable(struct daemon *d, int fd, short revents
 			  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 		snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
 			 e.msg);
-		refresher_record(d, &out, false, &e);
+		pst(d)->record(d, &out, false, &e);
 	}
 }
 

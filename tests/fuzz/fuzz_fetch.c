@@ -44,10 +44,12 @@ static int fuzz_fetch_status(uint8_t sel)
 static void fuzz_fetch_check_ok(const struct fetch_result *res, const uint8_t *s, size_t n,
 				size_t max, int st)
 {
-	const struct fetch_wire *w = (const struct fetch_wire *)s;
+	struct fetch_wire hdr, *w = &hdr; /* a copy: the input need not be aligned */
 
 	FETCH_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	FETCH_CHECK(n >= sizeof(*w) && w->magic == FETCH_WIRE_MAGIC);
+	FETCH_CHECK(n >= sizeof(*w));
+	memcpy(&hdr, s, sizeof(hdr));
+	FETCH_CHECK(w->magic == FETCH_WIRE_MAGIC);
 	FETCH_CHECK(w->uid != 0 && w->gid != 0);
 	FETCH_CHECK(res->child_uid == w->uid && res->child_gid == w->gid);
 	if (res->status == FETCH_NOT_MODIFIED) {
