@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "daemon.h"
 #include "log.h"
 #include "module.h"
@@ -38,8 +39,8 @@ void loop_signals_setup(struct daemon *d)
 {
 	struct sigaction sa;
 
-	if (pipe2(d->sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
-		fatal("pipe2");
+	if (rp_pipe_cloexec(d->sigpipe, true) < 0)
+		fatal("pipe");
 	loop_sig_wfd = d->sigpipe[1];
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = loop_sig_handler;

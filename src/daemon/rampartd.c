@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "daemon.h"
 #include "log.h"
 #include "module.h"

@@ -14,12 +14,10 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
-#include "safefs.h"
+#include "compat.h"
 #include "refresher.h"
+#include "safefs.h"
 
 static void refresher_worker_on_readable(struct daemon *d, int fd, short revents, void *arg);
 
@@ -30,7 +28,7 @@ int refresher_worker_start(struct daemon *d, const struct refresh_in *in, struct
 	int p[2];
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
+	if (rp_pipe_cloexec(p, false) < 0)
 		return rp_seterr(err, "E_INTERNAL", "pipe: %s", strerror(errno));
 	if ((pid = fork()) < 0) {
 		close(p[0]);
@@ -40,13 +38,10 @@ int refresher_worker_start(struct daemon *d, const struct refresh_in *in, struct
 	if (pid == 0) {
 		struct apply_wire w;
 		pid_t parent = getppid();
-#ifdef __linux__
 		/* dies with the daemon, as an inline write would (the store stays
-		 * whole either way: temp file + rename) */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		 * whole either way: temp file + rename; macOS: see compat.h) */
+		if (rp_die_with_parent(parent) < 0)
 			_exit(1);
-#endif
-		(void)parent;
 		memset(&w, 0, sizeof(w));
 		close(p[0]);
 		w.ok = refresh_apply(in, &w.out, &w.err) == 0;
