@@ -5,8 +5,9 @@
  * policy is compiled into the configured policy.json (enforce), beside it
  * (warn), or rampart's file is taken out again (off).  Trusts the verified
  * policy store and the root-owned config; the file found at the target path
- * is data (src/enforce/enforce_file.c).  Entry points: enforce_module_init,
- * _reload, _commit, _status, _uninstall, _fini, and the enforce.* ops.
+ * is data (src/enforce/enforce_file.c).  A row of the module table
+ * (enforce_module: init, reload, status, commit, fini), helper.uninstall's
+ * enforce_module_uninstall, and the enforce.* ops.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "daemon.h"
 #include "enforce_file.h"
 #include "log.h"
+#include "module.h"
 #include "op_handlers.h"
 #include "store.h"
 
@@ -40,12 +42,7 @@ struct enforce_state {
 	unsigned long long ino;
 	char sha256[65];
 	double last_ms;
-	/* the store compiled from: an offline `policy import` replaces it */
-	struct store_stat db;
-	long long next_check_ms;
 };
-
-#define ENFORCE_CHECK_MS 1000 /* how often the store's identity is looked at */
 
 static struct enforce_state *est(struct daemon *d)
 {
@@ -135,9 +132,6 @@ static int enforce_run(struct daemon *d, struct rp_err *err)
 
 	memset(&m, 0, sizeof(m));
 	memset(&rep, 0, sizeof(rep));
-	memset(&s->db, 0, sizeof(s->db));
-	if (store_stat(d->cfg.db_path, &s->db, err) != 0)
-		memset(&s->db, 0, sizeof(s->db));
 	s->mode = d->cfg.enforce.mode;
 	enforce_target(d, d->cfg.enforce.containers_policy, &t);
 	if (s->mode == ENFORCE_OFF) {
@@ -172,16 +166,16 @@ static int enforce_run(struct daemon *d, struct rp_err *err)
 	return rc;
 }
 
-void enforce_module_init(struct daemon *d)
+/* The first compile is the commit hook's (DAEMON_COMMIT_START, right after init). */
+static void enforce_init(struct daemon *d)
 {
-	struct rp_err e;
-
 	if ((d->enforce = calloc(1, sizeof(struct enforce_state))) == NULL)
 		fatal("calloc");
-	enforce_run(d, &e);
 }
 
-void enforce_module_reload(struct daemon *d)
+/* A new config: if the path moved, rampart's file leaves the old one (the commit
+ * hook that follows, DAEMON_COMMIT_RELOAD, compiles into the new one). */
+static void enforce_reload(struct daemon *d)
 {
 	struct enforce_state *s = est(d);
 	struct efile_target t;
@@ -195,44 +189,19 @@ void enforce_module_reload(struct daemon *d)
 		if (efile_restore(&t, &rep, &e) < 0)
 			log_warnx("enforce: restoring %s: %s", s->path, e.msg);
 	}
-	enforce_run(d, &e);
 }
 
-void enforce_module_commit(struct daemon *d)
+/* Every commit (start, refresh, import, reload): compile in the configured mode. */
+static void enforce_commit(struct daemon *d, const struct daemon_commit *c)
 {
 	struct rp_err e;
 
+	(void)c;
 	if (est(d) != NULL)
 		enforce_run(d, &e);
 }
 
-/*
- * Looks at the store's identity once a second: a policy imported offline
- * (`rampart policy import` into the live DB) is compiled within a second.
- * The daemon's own commits call enforce_module_commit directly.
- */
-void enforce_module_tick(struct daemon *d, long long now_ms, long long *next_ms)
-{
-	struct enforce_state *s = est(d);
-	struct store_stat st;
-	struct rp_err e;
-
-	if (s == NULL || d->cfg.enforce.mode == ENFORCE_OFF)
-		return;
-	if (now_ms >= s->next_check_ms) {
-		s->next_check_ms = now_ms + ENFORCE_CHECK_MS;
-		memset(&st, 0, sizeof(st));
-		if (store_stat(d->cfg.db_path, &st, &e) != 0)
-			memset(&st, 0, sizeof(st));
-		if (st.dev != s->db.dev || st.ino != s->db.ino || st.size != s->db.size ||
-		    st.mtime != s->db.mtime)
-			enforce_run(d, &e);
-	}
-	if (s->next_check_ms < *next_ms)
-		*next_ms = s->next_check_ms;
-}
-
-void enforce_module_fini(struct daemon *d)
+static void enforce_fini(struct daemon *d)
 {
 	free(d->enforce);
 	d->enforce = NULL;
@@ -277,13 +246,20 @@ static json_t *enforce_status_json(struct daemon *d)
 	return o;
 }
 
-void enforce_module_status(struct daemon *d, json_t *status)
+static void enforce_status(struct daemon *d, json_t *status)
 {
 	if (est(d) == NULL)
 		return;
 	json_object_set_new(status, "enforce",
 	                    json_pack("{s:o}", "containers", enforce_status_json(d)));
 }
+
+const struct module_def enforce_module = {.name = "enforce",
+                                          .init = enforce_init,
+                                          .reload = enforce_reload,
+                                          .status = enforce_status,
+                                          .commit = enforce_commit,
+                                          .fini = enforce_fini};
 
 /* helper.uninstall: take rampart's policy.json out whatever the mode. */
 int enforce_module_uninstall(struct daemon *d, char *result, size_t size, struct rp_err *err)
