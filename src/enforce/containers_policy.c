@@ -223,8 +223,9 @@ static const struct cpol_rule *cpol_find(const struct cpol_model *m, const char 
 /* 1 if a host-level rule allows docker.io itself: "docker.io", or "*.io". */
 static int cpol_hub_allowed(const struct cpol_model *m)
 {
-	const struct cpol_rule *r = cpol_find(m, CPOL_HUB);
-	size_t hl = strlen(CPOL_HUB);
+	static const char hub[] = CPOL_HUB;
+	const struct cpol_rule *r = cpol_find(m, hub);
+	size_t hl = sizeof(hub) - 1;
 
 	if (r != NULL)
 		return r->action == CPOL_ALLOW;
@@ -232,7 +233,7 @@ static int cpol_hub_allowed(const struct cpol_model *m)
 		const char *s = m->rules[i].scope;
 		size_t sl = strlen(s);
 		if (m->rules[i].action == CPOL_ALLOW && s[0] == '*' && sl - 1 < hl &&
-		    strcmp(CPOL_HUB + hl - (sl - 1), s + 1) == 0)
+		    strcmp(&hub[hl - (sl - 1)], s + 1) == 0)
 			return 1; /* "*.io": ".io" ends "docker.io" */
 	}
 	return 0;
