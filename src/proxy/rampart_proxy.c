@@ -44,6 +44,7 @@
 #define PX_IDLE_TIMEOUT_S 300   /* a tunnel or relay idle this long is closed */
 #define PX_WRITE_TIMEOUT_S 60   /* a peer that stops reading this long is closed */
 #define PX_HIGH_WATER (256 * 1024) /* bytes queued to a slow peer before its source pauses */
+#define PX_IO_CHUNK (128 * 1024) /* bytes per read()/write() while relaying */
 #define PX_AUDIT_SLOTS 64
 #define PX_AUDIT_WINDOW_S 60
 
@@ -323,6 +324,11 @@ static void px_start_relay(struct px_conn *c, enum px_state st)
 	bufferevent_set_timeouts(c->client, &idle, &wr);
 	bufferevent_set_timeouts(c->up, &idle, &wr);
 	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
+	/* libevent reads 4 KiB per call by default: a blob would cost a callback per page */
+	bufferevent_set_max_single_read(c->client, PX_IO_CHUNK);
+	bufferevent_set_max_single_read(c->up, PX_IO_CHUNK);
+	bufferevent_set_max_single_write(c->client, PX_IO_CHUNK);
+	bufferevent_set_max_single_write(c->up, PX_IO_CHUNK);
 	bufferevent_enable(c->client, EV_READ | EV_WRITE);
 	bufferevent_enable(c->up, EV_READ | EV_WRITE);
 	if (evbuffer_get_length(bufferevent_get_input(c->client)) > 0)
