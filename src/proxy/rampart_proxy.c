@@ -375,6 +375,9 @@ static void px_up_event(struct bufferevent *bev, short what, void *arg)
 	struct px_conn *c = arg;
 
 	if (what & BEV_EVENT_CONNECTED) {
+		/* the head's fields point into the client's input: copy them out first */
+		if (!c->head.connect)
+			px_write_origin_request(c);
 		evbuffer_drain(bufferevent_get_input(c->client), c->head.head_len);
 		if (c->head.connect) {
 			c->px->tunnels++;
@@ -384,7 +387,6 @@ static void px_up_event(struct bufferevent *bev, short what, void *arg)
 			px_start_relay(c, PX_TUNNEL);
 		} else {
 			c->px->relays++;
-			px_write_origin_request(c);
 			px_start_relay(c, PX_RELAY);
 		}
 		return;
