@@ -56,6 +56,12 @@ void config_defaults(struct config *c)
 	rp_strlcpy(c->socket_link.path, "/var/run/docker.sock", sizeof(c->socket_link.path));
 	rp_strlcpy(c->socket_link.target, ".docker/run/docker.sock",
 		   sizeof(c->socket_link.target));
+	rp_strlcpy(c->enforce.mode, "off", sizeof(c->enforce.mode));
+	rp_strlcpy(c->enforce.docker.socket, "/run/docker/plugins/rampart.sock",
+		   sizeof(c->enforce.docker.socket));
+	rp_strlcpy(c->enforce.docker.user, "nobody", sizeof(c->enforce.docker.user));
+	rp_strlcpy(c->enforce.docker.stats_file, "/run/rampart-authz/stats",
+		   sizeof(c->enforce.docker.stats_file));
 }
 
 void config_set_state_dir(struct config *c, const char *dir)
@@ -449,6 +455,58 @@ static int cfg_helper(struct config *c, json_t *s, struct rp_err *err)
 	return 0;
 }
 
+static int cfg_enforce_docker(struct config *c, json_t *s, struct rp_err *err)
+{
+	static const char *const known[] = {"socket", "socket_group", "user", "audit_log",
+					    "stats_file", "block_load", NULL};
+	const char *w = "enforce.docker";
+
+	if (s == NULL)
+		return 0;
+	if (!json_is_object(s))
+		return rp_seterr(err, "E_CONFIG", "enforce.docker must be an object");
+	if (cfg_keys_known(s, w, known, err) < 0 ||
+	    cfg_str(s, "socket", w, c->enforce.docker.socket, sizeof(c->enforce.docker.socket),
+		    1, err) ||
+	    cfg_str(s, "socket_group", w, c->enforce.docker.socket_group,
+		    sizeof(c->enforce.docker.socket_group), 0, err) ||
+	    cfg_str(s, "user", w, c->enforce.docker.user, sizeof(c->enforce.docker.user), 0,
+		    err) ||
+	    cfg_str(s, "audit_log", w, c->enforce.docker.audit_log,
+		    sizeof(c->enforce.docker.audit_log), 1, err) ||
+	    cfg_str(s, "stats_file", w, c->enforce.docker.stats_file,
+		    sizeof(c->enforce.docker.stats_file), 1, err) ||
+	    cfg_bool(s, "block_load", w, &c->enforce.docker.block_load, err))
+		return -1;
+	if (c->enforce.docker.socket[0] == '\0')
+		return rp_seterr(err, "E_CONFIG", "enforce.docker.socket must not be empty");
+	if (c->enforce.docker.user[0] == '\0')
+		return rp_seterr(err, "E_CONFIG", "enforce.docker.user must not be empty");
+	return 0;
+}
+
+static int cfg_enforce(struct config *c, json_t *s, struct rp_err *err)
+{
+	static const char *const known[] = {"mode", "docker", NULL};
+	char mode[16] = "";
+
+	if (s == NULL)
+		return 0;
+	if (cfg_keys_known(s, "enforce", known, err) < 0 ||
+	    cfg_str(s, "mode", "enforce", mode, sizeof(mode), 0, err))
+		return -1;
+	if (*mode) {
+		if (strcmp(mode, "off") != 0 && strcmp(mode, "warn") != 0 &&
+		    strcmp(mode, "enforce") != 0)
+			return rp_seterr(err, "E_CONFIG",
+					 "enforce.mode must be \"off\", \"warn\" or \"enforce\" "
+					 "(got \"%s\")",
+					 mode);
+		rp_strlcpy(c->enforce.mode, mode, sizeof(c->enforce.mode));
+	}
+	return cfg_enforce_docker(c, json_object_get(s, "docker"), err);
+}
+
 /* --- ownership and ids ------------------------------------------------------ */
 
 static int cfg_check_secure(const char *path, const char *what, struct rp_err *err)
@@ -532,8 +590,9 @@ int config_load(struct config *c, const char *path, bool check_owner, struct rp_
 {
 	static const char *const known[] = {
 	    "socket", "state_dir", "db", "audit_log", "owner_user", "owner_group", "admin_group",
-	    "limits", "policy", "ports", "links", "hosts", "socket_link", "helper", NULL};
-	json_t *root, *lim, *pol, *por, *lnk, *hst, *skl, *hlp;
+	    "limits", "policy", "ports", "links", "hosts", "socket_link", "helper", "enforce",
+	    NULL};
+	json_t *root, *lim, *pol, *por, *lnk, *hst, *skl, *hlp, *enf;
 	struct rp_err e2;
 	char db[4096] = "";
 	int rc = -1;
@@ -553,7 +612,8 @@ int config_load(struct config *c, const char *path, bool check_owner, struct rp_
 	    cfg_section(root, "ports", &por, &e2) || cfg_section(root, "links", &lnk, &e2) ||
 	    cfg_section(root, "hosts", &hst, &e2) ||
 	    cfg_section(root, "socket_link", &skl, &e2) ||
-	    cfg_section(root, "helper", &hlp, &e2) || cfg_limits(c, lim, &e2) ||
+	    cfg_section(root, "helper", &hlp, &e2) || cfg_section(root, "enforce", &enf, &e2) ||
+	    cfg_limits(c, lim, &e2) || cfg_enforce(c, enf, &e2) ||
 	    cfg_policy(c, pol, &e2) || cfg_ports(c, por, &e2) || cfg_links(c, lnk, &e2) ||
 	    cfg_hosts(c, hst, &e2) || cfg_socket_link(c, skl, &e2) || cfg_helper(c, hlp, &e2) ||
 	    config_resolve_ids(c, &e2)) {

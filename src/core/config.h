@@ -103,6 +103,20 @@ struct config {
 		bool on_start;
 	} socket_link;
 
+	/* Engine enforcement (docs/enforcement.md).  mode: "off", "warn", "enforce". */
+	struct {
+		char mode[8];
+		/* The Docker authorization plugin rampart-authz (src/authz/). */
+		struct {
+			char socket[108];      /* dockerd looks in /run/docker/plugins/NAME.sock */
+			char socket_group[64]; /* "" = socket 0600, else 0660 with this group */
+			char user[64];         /* dropped to when started as root */
+			char audit_log[4096];  /* "" = syslog (LOG_AUTHPRIV) */
+			char stats_file[4096]; /* counters for rampart status; "" = none */
+			bool block_load;       /* refuse images/load and docker import */
+		} docker;
+	} enforce;
+
 	struct {
 		char unit_files[CONFIG_MAX_NAMES][4096]; /* removed by helper.uninstall */
 		int n_unit_files;
