@@ -77,19 +77,27 @@ static void verdict_refuse(struct authz_verdict *v, const char *msg)
 	rp_strlcpy(v->msg, msg, sizeof(v->msg));
 }
 
+/* An image reference that does not parse: refused with "Err". */
+static void verdict_badref(struct authz_verdict *v, const char *ref, const char *reason)
+{
+	char esc[600];
+
+	log_escape(esc, sizeof(esc), ref, strlen(ref));
+	snprintf(v->msg, sizeof(v->msg), "rampart: invalid image reference \"%s\": %s", esc,
+		 reason);
+	v->allow = false;
+	v->would_deny = v->is_err = true;
+}
+
 /* Checks ref against the policy and fills v (refusal text per docs/enforcement.md). */
 static void decide_ref(struct rampart_policy *pol, const char *ref, struct authz_verdict *v)
 {
 	struct rampart_decision d;
-	char org[RAMPART_ORG_MAX] = "", esc[600];
+	char org[RAMPART_ORG_MAX] = "";
 
 	rp_strlcpy(v->ref, ref, sizeof(v->ref));
 	if (rampart_policy_check(pol, ref, &d) != 0) {
-		log_escape(esc, sizeof(esc), ref, strlen(ref));
-		snprintf(v->msg, sizeof(v->msg), "rampart: invalid image reference \"%s\": %s", esc,
-			 d.reason);
-		v->allow = false;
-		v->would_deny = v->is_err = true;
+		verdict_badref(v, ref, d.reason);
 		v->policy_version = d.policy_version;
 		return;
 	}
@@ -173,7 +181,7 @@ static void decide_images_create(struct rampart_policy *pol, const struct authz_
 	}
 	rp_strlcpy(v->ref, image, sizeof(v->ref));
 	if (pull_ref(image, tag, ref, sizeof(ref), &err) < 0) {
-		verdict_error(v, err.code, err.msg);
+		verdict_badref(v, image, err.msg);
 		return;
 	}
 	decide_ref(pol, ref, v);
