@@ -26,7 +26,9 @@
 struct authz_req {
 	char method[16];
 	char *uri;                 /* RequestURI, NUL-terminated, owned */
-	char content_type[256];    /* RequestHeaders["Content-Type"], "" if absent */
+	char content_type[256];    /* RequestHeaders["Content-Type"] (dockerd keeps the last value) */
+	char content_length[32];   /* RequestHeaders["Content-Length"] */
+	bool has_content_type, has_content_length;
 	unsigned char *body;       /* RequestBody, base64-decoded, owned; NULL if absent */
 	size_t body_len;
 	char user[256];            /* User (TLS client name), "" for a UNIX socket */

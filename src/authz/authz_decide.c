@@ -118,18 +118,29 @@ static void decide_ref(struct rampart_policy *pol, const char *ref, struct authz
 }
 
 /*
- * Go's ParseForm also reads form values from an urlencoded body, and
- * FormValue from a multipart one, and those take precedence over the query:
- * dockerd would act on parameters the plugin never sees.  Refused.
+ * Go's ParseForm reads form values from an urlencoded body, and FormValue
+ * from a multipart one, ahead of the query: dockerd would act on parameters
+ * the plugin never sees.  dockerd passes only the last value of a repeated
+ * header, but parses with the first, so the Content-Type seen here proves
+ * nothing on its own.  A query-decided request is safe when dockerd passed
+ * its body (its first Content-Type was application/json), when it has no
+ * body (Content-Length 0), or when it has neither Content-Type nor
+ * Content-Length (a body without a type is never parsed as a form).
  */
-static bool form_body(const struct authz_req *r)
+static bool form_smuggling(const struct authz_req *r)
 {
 	const char *ct = r->content_type;
 
 	while (*ct == ' ' || *ct == '\t')
 		ct++;
-	return strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 ||
-	       strncasecmp(ct, "multipart/form-data", 19) == 0;
+	if (strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 ||
+	    strncasecmp(ct, "multipart/form-data", 19) == 0)
+		return true;
+	if (r->body != NULL)
+		return false;
+	if (r->has_content_length && strcmp(r->content_length, "0") == 0)
+		return false;
+	return r->has_content_type || r->has_content_length;
 }
 
 /* "repo[:tag]" from images/create's fromImage + tag, as dockerd's PullImage builds it. */
@@ -345,10 +356,10 @@ void authz_decide(struct rampart_policy *pol, const struct authz_opts *o,
 	if ((rt = route_find(path)) == NULL)
 		return;
 	v->kind = rt->kind;
-	if (form_body(r)) {
+	if (rt->kind != AUTHZ_CREATE && form_smuggling(r)) {
 		verdict_error(v, "E_AUTHZ_FORM",
-			      "form-encoded request bodies are refused on this endpoint: dockerd "
-			      "would read parameters from the body that rampart does not see");
+			      "a request body dockerd could read form parameters from is refused "
+			      "on this endpoint (send it without a body, or as application/json)");
 		goto out;
 	}
 	rt->fn(pol, o, r, query, v);
@@ -407,8 +418,9 @@ size_t authz_answer_json(const struct authz_verdict *v, char *buf, size_t size)
 		n = snprintf(buf, size, "{\"Allow\":true}");
 	else {
 		answer_escape(esc, sizeof(esc), v->msg);
-		n = snprintf(buf, size, "{\"Allow\":false,\"%s\":\"%s\"}", v->is_err ? "Err" : "Msg",
-			     esc);
+		n = v->is_err ? snprintf(buf, size, "{\"Allow\":false,\"Msg\":\"%s\",\"Err\":\"%s\"}",
+					 esc, esc)
+			      : snprintf(buf, size, "{\"Allow\":false,\"Msg\":\"%s\"}", esc);
 	}
 	return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
 }

@@ -69,7 +69,7 @@ static enum MHD_Result http_authz_req(struct authz_server *s, struct MHD_Connect
 				      struct http_body *b)
 {
 	struct authz_verdict v;
-	char out[sizeof(v.msg) * 6 + 64];
+	char out[sizeof(v.msg) * 12 + 64];
 	size_t n;
 
 	if (b->too_big) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Parses what dockerd posts to /AuthZPlugin.AuthZReq and .AuthZRes (moby
- * pkg/authorization: RequestMethod, RequestURI, RequestHeaders, RequestBody
+ * pkg/authorization: RequestMethod, RequestUri, RequestHeaders, RequestBody
  * as base64) and splits the URI the way dockerd's own Go router reads it.
  * Everything here is untrusted: every length is bounded, every escape
  * checked, and anything ambiguous is an error so the caller can refuse it.
@@ -64,27 +64,36 @@ bad:
 	return -1;
 }
 
-/* The Content-Type header, matched case-insensitively; two spellings are refused. */
-static int req_content_type(json_t *hdrs, struct authz_req *out, struct rp_err *err)
+/* One header, matched case-insensitively; two spellings of it are refused. */
+static int req_header(json_t *hdrs, const char *name, char *dst, size_t size, bool *has,
+		      struct rp_err *err)
 {
 	const char *k;
 	json_t *v;
-	int seen = 0;
 
+	json_object_foreach(hdrs, k, v) {
+		if (strcasecmp(k, name) != 0)
+			continue;
+		if (*has || !json_is_string(v) || json_string_length(v) >= size)
+			return rp_seterr(err, "E_AUTHZ_FIELD",
+					 "RequestHeaders %s is repeated, not a string or too long", name);
+		memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+		*has = true;
+	}
+	return 0;
+}
+
+static int req_headers(json_t *hdrs, struct authz_req *out, struct rp_err *err)
+{
 	if (hdrs == NULL || json_is_null(hdrs))
 		return 0;
 	if (!json_is_object(hdrs))
 		return rp_seterr(err, "E_AUTHZ_FIELD", "RequestHeaders must be an object");
-	json_object_foreach(hdrs, k, v) {
-		if (strcasecmp(k, "Content-Type") != 0)
-			continue;
-		if (seen++ || !json_is_string(v) ||
-		    json_string_length(v) >= sizeof(out->content_type))
-			return rp_seterr(err, "E_AUTHZ_FIELD",
-					 "RequestHeaders Content-Type is repeated, not a string "
-					 "or too long");
-		memcpy(out->content_type, json_string_value(v), json_string_length(v) + 1);
-	}
+	if (req_header(hdrs, "Content-Type", out->content_type, sizeof(out->content_type),
+		       &out->has_content_type, err) < 0 ||
+	    req_header(hdrs, "Content-Length", out->content_length, sizeof(out->content_length),
+		       &out->has_content_length, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -115,9 +124,9 @@ static int req_fields(json_t *root, struct authz_req *out, struct rp_err *err)
 	if (!json_is_object(root))
 		return rp_seterr(err, "E_AUTHZ_JSON", "the request must be a JSON object");
 	if (req_string(root, "RequestMethod", true, out->method, sizeof(out->method), err) ||
-	    req_string(root, "RequestURI", true, uri, sizeof(uri), err) ||
+	    req_string(root, "RequestUri", true, uri, sizeof(uri), err) ||
 	    req_string(root, "User", false, out->user, sizeof(out->user), err) ||
-	    req_content_type(json_object_get(root, "RequestHeaders"), out, err))
+	    req_headers(json_object_get(root, "RequestHeaders"), out, err))
 		return -1;
 	if ((out->uri = strdup(uri)) == NULL)
 		return rp_seterr(err, "E_NOMEM", "out of memory");

@@ -24,7 +24,7 @@ KINDS = ("other", "pull", "create", "plugin", "load")
 
 def docker_req(method, uri, body=None, headers=None):
     """The JSON dockerd posts to /AuthZPlugin.AuthZReq (moby pkg/authorization)."""
-    req = {"User": "", "UserAuthNMethod": "", "RequestMethod": method, "RequestURI": uri,
+    req = {"User": "", "UserAuthNMethod": "", "RequestMethod": method, "RequestUri": uri,
            "RequestHeaders": headers if headers is not None else {"User-Agent": "Docker-Client/20.10"}}
     if body is not None:
         if not isinstance(body, bytes):
