@@ -118,6 +118,8 @@ void server_shutdown(struct daemon *d);
 void policy_module_init(struct daemon *d);
 void policy_module_tick(struct daemon *d, long long now_ms, long long *next_ms);
 void policy_module_status(struct daemon *d, json_t *status);
+/* status.enforce.docker: rampart-authz's counters record (enforce_docker.c). */
+void enforce_docker_status(struct daemon *d, json_t *status);
 void policy_module_fini(struct daemon *d);
 void policy_module_reload(struct daemon *d);
 void files_on_start(struct daemon *d);

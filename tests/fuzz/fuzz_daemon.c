@@ -12,6 +12,7 @@
 #include "../../src/daemon/jsonout.c"
 #include "../../src/daemon/server.c"
 #include "../../src/daemon/op_core.c"
+#include "../../src/daemon/enforce_docker.c"
 #include "../../src/daemon/op_policy.c"
 #if __has_include("../../src/daemon/op_port.c")
 #include "../../src/daemon/op_port.c"

@@ -317,6 +317,48 @@ def test_socket_activation():
         a.cleanup()
 
 
+def test_rampart_status_shows_the_plugin():
+    e = env()
+    assert e.authz("GET", "/_ping") == {"Allow": True}
+    denied(e.authz("POST", "/v1.41/images/create?fromImage=127.0.0.1:5001/other/x&tag=1"))
+    assert e.authz("POST", "/v1.41/containers/create", {"Image": "127.0.0.1:5000/x:1"},
+                   {"Content-Type": "application/json"}) == {"Allow": True}
+    time.sleep(1.2)
+    with open(e.config_path) as f:
+        cfg = json.load(f)
+    cfg["audit_log"] = e.path("rampartd-audit.log")
+    with open(e.config_path, "w") as f:
+        json.dump(cfg, f)
+    log = open(e.path("rampartd.log"), "w")
+    d = subprocess.Popen([rt.RAMPARTD, "-c", e.config_path], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 10
+        while not os.path.exists(cfg["socket"]) and time.time() < deadline:
+            time.sleep(0.05)
+        r = subprocess.run([rt.CLI, "--socket", cfg["socket"], "--json", "status"], capture_output=True,
+                           text=True, timeout=20)
+        assert r.returncode == 0, r
+        p = json.loads(r.stdout)["enforce"]["docker"]
+        assert p["running"] is True and p["pid"] == e.proc.pid and p["serving_version"] == e.counters()["policy_version"], p
+        assert p["mode"] == "enforce" and p["plugin_mode"] == "enforce" and p["socket"] == e.sock, p
+        c = p["counters"]
+        assert c["denied"]["pull"] >= 1 and c["allowed"]["create"] >= 1 and c["undecided"] >= 1, c
+        r = subprocess.run([rt.CLI, "--socket", cfg["socket"], "status"], capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0 and "enforce docker: mode enforce, socket %s (rampart-authz pid %d" % (
+            e.sock, e.proc.pid) in r.stdout, r.stdout
+        # a forged or truncated record is reported, not believed
+        with open(e.stats, "r+b") as f:
+            f.truncate(10)
+        r = subprocess.run([rt.CLI, "--socket", cfg["socket"], "--json", "status"], capture_output=True,
+                           text=True, timeout=20)
+        p = json.loads(r.stdout)["enforce"]["docker"]
+        assert p["running"] is False and "not a 296-byte regular file" in p["error"] and "counters" not in p, p
+    finally:
+        d.terminate()
+        d.wait(timeout=20)
+        log.close()
+
+
 def test_config_errors():
     e = env()
     bad = e.path("bad.json")
@@ -343,7 +385,7 @@ if __name__ == "__main__":
                       test_malformed_requests_fail_closed, test_audit_lines_coalesced_and_counted,
                       test_warn_mode_allows_and_logs, test_policy_change_without_restart,
                       test_no_policy_cached_denies, test_unprivileged_socket_mode_and_no_openssl,
-                      test_socket_activation, test_config_errors])
+                      test_socket_activation, test_rampart_status_shows_the_plugin, test_config_errors])
     finally:
         if E is not None:
             E.cleanup()
