@@ -465,7 +465,7 @@ static int cfg_enforce_docker(struct config *c, json_t *s, struct rp_err *err)
 		return 0;
 	if (!json_is_object(s))
 		return rp_seterr(err, "E_CONFIG", "enforce.docker must be an object");
-	if (cfg_keys_known(s, w, known, err) < 0 ||
+	if (cfg_keys_known(s, "enforce.docker", known, err) < 0 ||
 	    cfg_str(s, "socket", w, c->enforce.docker.socket, sizeof(c->enforce.docker.socket),
 		    1, err) ||
 	    cfg_str(s, "socket_group", w, c->enforce.docker.socket_group,
