@@ -12,7 +12,8 @@ struct authz_server {
 	struct rampart_policy *policy;
 	struct authz_opts opts;
 	struct authz_audit *audit;
-	bool dirty; /* counters changed since the stats file was written */
+	bool dirty;         /* counters changed since the stats file was written */
+	bool stats_failing; /* the last write of the stats file failed (logged once) */
 };
 
 enum MHD_Result authz_http_handler(void *cls, struct MHD_Connection *c, const char *url,

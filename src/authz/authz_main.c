@@ -236,8 +236,16 @@ static void authz_write_stats(struct authz_server *srv, const struct config *c,
 	w.errors = st->errors;
 	w.audit_suppressed = st->audit_suppressed;
 	rp_strlcpy(w.socket, c->enforce.docker.socket, sizeof(w.socket));
-	if (authz_wire_write(c->enforce.docker.stats_file, &w) < 0)
-		log_warn("writing %s", c->enforce.docker.stats_file);
+	if (authz_wire_write(c->enforce.docker.stats_file, &w) < 0) {
+		if (!srv->stats_failing)
+			log_warn("writing %s (counters not visible in rampart status until it "
+				 "works again)", c->enforce.docker.stats_file);
+		srv->stats_failing = true;
+	} else {
+		if (srv->stats_failing)
+			log_info("writing %s works again", c->enforce.docker.stats_file);
+		srv->stats_failing = false;
+	}
 	srv->dirty = false;
 }
 

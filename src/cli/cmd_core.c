@@ -52,7 +52,10 @@ static void status_print_docker(json_t *p)
 	json_t *c = json_object_get(p, "counters"), *ver = json_object_get(p, "serving_version");
 	json_t *al = json_object_get(c, "allowed");
 	const char *e = json_string_value(json_object_get(p, "error"));
+	const char *mode = json_string_value(json_object_get(p, "mode"));
 
+	if (mode != NULL && strcmp(mode, "off") == 0 && !json_is_object(c))
+		return; /* not set up: --json still has it */
 	printf("enforce docker: mode %s, socket %s", json_string_value(json_object_get(p, "mode")),
 	       json_string_value(json_object_get(p, "socket")));
 	if (json_is_integer(json_object_get(p, "pid")))
