@@ -46,6 +46,7 @@ static const struct authz_route {
     {"/plugins/pull", NULL, AUTHZ_PLUGIN, decide_plugin_remote},
     {"/plugins/", "/upgrade", AUTHZ_PLUGIN, decide_plugin_remote},
     {"/images/load", NULL, AUTHZ_LOAD, decide_images_load},
+    {"/plugins/create", NULL, AUTHZ_LOAD, decide_images_load}, /* from a local tar */
 };
 
 const char *authz_kind_name(enum authz_kind k)

@@ -29,6 +29,23 @@ DENIED = ("Error response from daemon: authorization denied by plugin rampart: r
           "%s denied by policy acme v%d: no rule matches registry 127.0.0.1:5001")
 
 
+def set_mode(authz, sup, mode):
+    """Config edit + SIGHUP, then wait until the plugin's counters record shows the mode."""
+    authz.mode = mode
+    authz.write_config()
+    os.kill(sup.pid, signal.SIGHUP)
+    want = {"off": 0, "warn": 1, "enforce": 2}[mode]
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            if authz.counters()["mode"] == want:
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError("rampart-authz did not switch to %s" % mode)
+
+
 def expect_denied(r, ref, version):
     assert r.returncode != 0, r
     assert (DENIED % (ref, version)) in r.stderr, r.stderr
@@ -95,19 +112,13 @@ def main():
 
         # 4. warn mode: allowed and logged as a would-be refusal
         env.push(5001, "acme/warn", "1")
-        authz.mode = "warn"
-        authz.write_config()
-        os.kill(sup.pid, signal.SIGHUP)
-        time.sleep(0.3)
+        set_mode(authz, sup, "warn")
         wref = env.ref(5001, repo="acme/warn")
         r = dockerd.docker("pull", wref)
         assert r.returncode == 0, r
         assert any(" result=warn mode=warn " in ln and 'normalized="%s"' % wref in ln
                    for ln in authz.audit_lines()), authz.audit_lines()
-        authz.mode = "enforce"
-        authz.write_config()
-        os.kill(sup.pid, signal.SIGHUP)
-        time.sleep(0.3)
+        set_mode(authz, sup, "enforce")
         expect_denied(dockerd.docker("pull", wref), wref, 5)
         print("ok   warn mode allows and logs; back to enforce", flush=True)
 

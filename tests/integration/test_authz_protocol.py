@@ -161,6 +161,7 @@ def test_block_load():
     try:
         b.start()
         for uri in ("/v1.41/images/load", "/v1.41/images/create?fromSrc=http://127.0.0.1:9/x.tar",
+                    "/v1.41/plugins/create?name=p",
                     "/v1.41/images/create?fromImage=&fromSrc=-"):
             ans = b.authz("POST", uri)
             denied(ans, "rampart: loading or importing images is disabled (enforce.docker.block_load): "
