@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -27,6 +26,7 @@
 #include "authz.h"
 #include "authz_http.h"
 #include "authz_wire.h"
+#include "compat.h"
 #include "config.h"
 #include "log.h"
 
@@ -135,7 +135,7 @@ static void authz_unlink_stale(const char *path)
 	if (!S_ISSOCK(st.st_mode))
 		fatalx("%s exists and is not a socket; not removing it", path);
 	rp_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	if ((fd = rp_socket_cloexec(AF_UNIX, SOCK_STREAM, 0)) < 0)
 		fatal("socket");
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 		fatalx("%s is in use by another process (another rampart-authz?)", path);
@@ -158,7 +158,7 @@ static int authz_listen(const struct config *c)
 	if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
 		fatal("mkdir %s", dir);
 	authz_unlink_stale(path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	if ((fd = rp_socket_cloexec(AF_UNIX, SOCK_STREAM, 0)) < 0)
 		fatal("socket");
 	old = umask(0177);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
@@ -197,18 +197,15 @@ static void authz_stats_dir(const char *stats, uid_t uid, gid_t gid)
 static void authz_drop(const char *user, const char *stats)
 {
 	struct passwd *pw = getpwnam(user);
-	uid_t r, e, s;
 
 	if (pw == NULL)
 		fatalx("enforce.docker.user \"%s\" does not exist", user);
 	if (pw->pw_uid == 0)
 		fatalx("enforce.docker.user must not be root");
 	authz_stats_dir(stats, pw->pw_uid, pw->pw_gid);
-	if (setgroups(0, NULL) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+	if (rp_set_all_ids(pw->pw_uid, pw->pw_gid) < 0)
 		fatal("dropping privileges to %s", user);
-	if (getresuid(&r, &e, &s) < 0 || r != pw->pw_uid || e != pw->pw_uid || s != pw->pw_uid ||
-	    setuid(0) == 0)
+	if (rp_ids_are(pw->pw_uid, pw->pw_gid) != 1 || setuid(0) == 0)
 		fatalx("privileges were not dropped");
 }
 
@@ -390,7 +387,7 @@ int main(int argc, char **argv)
 		fatalx("out of memory");
 	if (geteuid() == 0)
 		authz_drop(c.enforce.docker.user, c.enforce.docker.stats_file);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		fatal("PR_SET_NO_NEW_PRIVS");
+	if (rp_harden_after_drop() < 0) /* no_new_privs, not dumpable (Linux) */
+		fatal("no_new_privs");
 	return authz_serve(&a, &c, lfd, audit);
 }
