@@ -9,10 +9,13 @@
  *   bench_authz client SOCK SECS REF [N]    N (default 1) keep-alive clients posting
  *                                           dockerd's AuthZReq for "docker pull REF";
  *                                           prints {"rate":..,"p50_us":..,"p99_us":..}
- *   bench_authz pair BASE SOCK SECS REF     one client alternating request by request
+ *   bench_authz pair BASE SOCK SECS REF [BASE_PID PLUGIN_PID]
+ *                                           one client alternating request by request
  *                                           between the baseline and the plugin, so
  *                                           load from elsewhere hits both alike; rate is
- *                                           requests per second of service time
+ *                                           requests per second of service time; with
+ *                                           the pids, also each server's CPU time per
+ *                                           request (/proc/PID/schedstat, ns on CPU)
  *
  * Input is our own; the client checks every answer is a 200 with a JSON body.
  */
@@ -179,13 +182,32 @@ static void ba_print(const char *name, double *lat, size_t n)
 	       lat[(size_t)((double)n * 0.99)], n);
 }
 
-static int ba_pair(const char *base, const char *sock, double secs, const char *ref)
+/* Nanoseconds pid has run on a CPU (/proc/PID/schedstat), or -1. */
+static double ba_cpu_ns(long pid)
+{
+	char path[64];
+	double ns = -1;
+	FILE *f;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%ld/schedstat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	if (fscanf(f, "%lf", &ns) != 1)
+		ns = -1;
+	fclose(f);
+	return ns;
+}
+
+static int ba_pair(const char *base, const char *sock, double secs, const char *ref,
+		   long pa, long pb)
 {
 	static double la[BA_MAX_LAT / 2], lb[BA_MAX_LAT / 2];
 	char req[4096];
 	int fa = ba_connect(base), fb = ba_connect(sock), len = ba_fill_req(req, sizeof(req), ref);
 	size_t n = 0;
-	double start = ba_now(), t;
+	double start = ba_now(), t, ca = ba_cpu_ns(pa), cb = ba_cpu_ns(pb);
 
 	while (ba_now() - start < secs && n < BA_MAX_LAT / 2) {
 		t = ba_now();
@@ -197,7 +219,9 @@ static int ba_pair(const char *base, const char *sock, double secs, const char *
 			return 1;
 		lb[n++] = (ba_now() - t) * 1e6;
 	}
-	printf("{");
+	ca = ca >= 0 ? (ba_cpu_ns(pa) - ca) / 1e3 / (double)n : -1;
+	cb = cb >= 0 ? (ba_cpu_ns(pb) - cb) / 1e3 / (double)n : -1;
+	printf("{\"base_cpu_us\": %.2f, \"plugin_cpu_us\": %.2f, ", ca, cb);
 	ba_print("base", la, n);
 	printf(", ");
 	ba_print("plugin", lb, n);
@@ -277,8 +301,9 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "allow") == 0)
 		return ba_server(argv[2]);
-	if (argc == 6 && strcmp(argv[1], "pair") == 0)
-		return ba_pair(argv[2], argv[3], atof(argv[4]), argv[5]);
+	if ((argc == 6 || argc == 8) && strcmp(argv[1], "pair") == 0)
+		return ba_pair(argv[2], argv[3], atof(argv[4]), argv[5],
+			       argc == 8 ? atol(argv[6]) : 0, argc == 8 ? atol(argv[7]) : 0);
 	if ((argc == 5 || argc == 6) && strcmp(argv[1], "client") == 0)
 		return ba_client(argv[2], atof(argv[3]), argv[4], argc == 6 ? atoi(argv[5]) : 1);
 	fprintf(stderr, "usage: bench_authz allow SOCK | client SOCK SECS REF [N] | "

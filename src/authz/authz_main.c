@@ -106,12 +106,14 @@ static int authz_load_config(const struct authz_args *a, struct config *c, struc
 /* systemd socket activation: exactly one listening AF_UNIX stream socket on fd 3. */
 static int authz_activated_fd(void)
 {
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	const char *pid = getenv("LISTEN_PID"), *env_fds = getenv("LISTEN_FDS");
 	int type = 0, listening = 0;
 	socklen_t l = sizeof(type);
+	char fds[16];
 
-	if (pid == NULL || fds == NULL || strtol(pid, NULL, 10) != (long)getpid())
+	if (pid == NULL || env_fds == NULL || strtol(pid, NULL, 10) != (long)getpid())
 		return -1;
+	rp_strlcpy(fds, env_fds, sizeof(fds)); /* unsetenv may free it */
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
