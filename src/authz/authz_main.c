@@ -84,12 +84,12 @@ static int authz_load_config(const struct authz_args *a, struct config *c, struc
 		return -1;
 	if (a->socket && rp_strlcpy(c->enforce.docker.socket, a->socket,
 				    sizeof(c->enforce.docker.socket)) >= sizeof(c->enforce.docker.socket))
-		return rp_seterr(err, "E_USAGE", "--socket path is too long");
+		return rp_seterr(err, "E_ARGS", "--socket path is too long");
 	if (a->db)
 		rp_strlcpy(c->db_path, a->db, sizeof(c->db_path));
 	if (a->mode) {
 		if (strcmp(a->mode, "off") && strcmp(a->mode, "warn") && strcmp(a->mode, "enforce"))
-			return rp_seterr(err, "E_USAGE", "--mode must be off, warn or enforce");
+			return rp_seterr(err, "E_ARGS", "--mode must be off, warn or enforce");
 		rp_strlcpy(c->enforce.mode, a->mode, sizeof(c->enforce.mode));
 	}
 	if (a->audit_log)

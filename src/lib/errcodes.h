@@ -101,6 +101,16 @@
 	X(E_SOCKLINK_CONFIG, 1, "the socket link configuration is missing or invalid (owner_user unset)") \
 	X(E_SOCKLINK_TARGET, 1, "the socket link target is not a real path inside the owner's home") \
 	X(E_SOCKLINK_OCCUPIED, 1, "the socket link path holds something rampart did not make") \
-	X(E_UNINSTALL, 1, "helper.uninstall could not remove an item (each is listed)")
+	X(E_UNINSTALL, 1, "helper.uninstall could not remove an item (each is listed)") \
+	/* the Docker plugin, rampart-authz */ \
+	X(E_AUTHZ_JSON, 1, "a Docker plugin request is not JSON, not an object, or has duplicate keys; refused") \
+	X(E_AUTHZ_FIELD, 1, "a Docker plugin request field is missing, of the wrong type, too long, or not base64; refused") \
+	X(E_AUTHZ_SIZE, 1, "a Docker plugin request is larger than 4 MiB; refused") \
+	X(E_AUTHZ_URI, 1, "a Docker API path has a bad %-escape, a NUL, or is not absolute; refused") \
+	X(E_AUTHZ_QUERY, 1, "a decided Docker API parameter is given twice, badly escaped, too long or missing, or the query uses ';'; refused") \
+	X(E_AUTHZ_FORM, 1, "a decided Docker API request carries a body dockerd could read parameters from; refused") \
+	X(E_AUTHZ_BODY, 1, "a container config dockerd did not pass on, or one without exactly one usable Image; refused") \
+	X(E_AUTHZ_STATS, 1, "rampart-authz's counters record is missing or malformed (status shows no counters)") \
+	X(E_DAEMONJSON, 1, "dockerd's daemon.json is not valid JSON or cannot be edited safely; nothing was changed")
 
 #endif
