@@ -137,4 +137,7 @@ int daemon_load_config(struct daemon *d, struct config *out, struct rp_err *err)
  * running config unchanged.  note (may be NULL) gets what could not change. */
 int daemon_reload(struct daemon *d, char *note, size_t notelen, struct rp_err *err);
 
+/* status.enforce.docker: rampart-authz's counters record (enforce_docker.c). */
+void enforce_docker_status(struct daemon *d, json_t *status);
+
 #endif
