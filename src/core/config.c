@@ -34,6 +34,8 @@ void config_defaults(struct config *c)
 	c->limits.max_per_uid = 64;
 	c->limits.idle_timeout_ms = 30000;
 	c->limits.max_frame = 65536;
+	c->limits.reserved = 32;
+	rp_strlcpy(c->limits.subid_file, "/etc/subuid", sizeof(c->limits.subid_file));
 	c->policy.threshold = 1;
 	c->policy.refresh_interval_s = 3600;
 	c->policy.jitter_s = 300;
@@ -157,7 +159,7 @@ static int cfg_section(json_t *root, const char *key, json_t **out, struct rp_er
 static int cfg_limits(struct config *c, json_t *s, struct rp_err *err)
 {
 	static const char *const known[] = {"max_connections", "max_per_uid", "idle_timeout_ms",
-					    "max_frame", NULL};
+					    "max_frame", "reserved", "subid_file", NULL};
 	if (s == NULL)
 		return 0;
 	if (cfg_keys_known(s, "limits", known, err) < 0 ||
@@ -165,8 +167,20 @@ static int cfg_limits(struct config *c, json_t *s, struct rp_err *err)
 	    cfg_int(s, "max_per_uid", "limits", 1, 4096, &c->limits.max_per_uid, err) ||
 	    cfg_int(s, "idle_timeout_ms", "limits", 100, 3600000, &c->limits.idle_timeout_ms,
 		    err) ||
-	    cfg_int(s, "max_frame", "limits", 256, 65536, &c->limits.max_frame, err))
+	    cfg_int(s, "max_frame", "limits", 256, 65536, &c->limits.max_frame, err) ||
+	    cfg_int(s, "reserved", "limits", 0, 4095, &c->limits.reserved, err) ||
+	    cfg_str(s, "subid_file", "limits", c->limits.subid_file,
+		    sizeof(c->limits.subid_file), 1, err))
 		return -1;
+	if (json_object_get(s, "reserved") == NULL) /* default: 32, at most a quarter */
+		c->limits.reserved = c->limits.max_connections / 4 < 32
+					 ? c->limits.max_connections / 4
+					 : 32;
+	if (c->limits.reserved >= c->limits.max_connections)
+		return rp_seterr(err, "E_CONFIG",
+				 "limits.reserved (%d) must be below limits.max_connections (%d), "
+				 "or nobody but root, the owner and admins could connect",
+				 c->limits.reserved, c->limits.max_connections);
 	return 0;
 }
 
@@ -176,7 +190,7 @@ static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 	    "org", "url", "keys", "threshold", "refresh_interval_s", "jitter_s", "max_bytes",
 	    "connect_timeout_s", "total_timeout_s", "low_speed_bytes", "low_speed_time_s",
 	    "ca_file", "pinned_pubkey", "proxy", "allow_insecure_loopback", "fetch_user",
-	    "fetch_helper", "allow_when_no_policy", "refresh_on_start", NULL};
+	    "fetch_helper", "allow_when_no_policy", "refresh_on_start", "max_age_s", NULL};
 	json_t *keys;
 	size_t i;
 
@@ -211,7 +225,8 @@ static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 		    sizeof(c->policy.fetch_helper), 1, err) ||
 	    cfg_bool(s, "allow_when_no_policy", "policy", &c->policy.allow_when_no_policy,
 		     err) ||
-	    cfg_bool(s, "refresh_on_start", "policy", &c->policy.refresh_on_start, err))
+	    cfg_bool(s, "refresh_on_start", "policy", &c->policy.refresh_on_start, err) ||
+	    cfg_int(s, "max_age_s", "policy", 0, 366 * 86400, &c->policy.max_age_s, err))
 		return -1;
 	if (*c->policy.url && strncmp(c->policy.url, "https://", 8) != 0 &&
 	    !(c->policy.allow_insecure_loopback && strncmp(c->policy.url, "http://", 7) == 0))

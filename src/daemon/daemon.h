@@ -38,6 +38,8 @@ struct conn {
 	struct peer peer;
 	gid_t groups[DAEMON_MAX_GROUPS];
 	int ngroups; /* -1: supplementary groups unknown */
+	uid_t slot_uid;           /* charged to this uid's per-uid cap (slots.c) */
+	bool slot_priv;           /* root, owner or admin: may use the reserved slots */
 	uint8_t *rbuf;
 	size_t rlen, rcap;
 	int in_fd;
@@ -90,6 +92,7 @@ struct daemon {
 	unsigned audit_next;
 	void *policy;  /* struct policy_state *, owned by op_policy.c */
 	void *trace;   /* struct trace_state *, owned by op_diag.c */
+	void *slots;   /* struct slots_state *, owned by slots.c */
 };
 
 long long daemon_now_ms(void);

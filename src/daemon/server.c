@@ -23,6 +23,7 @@
 #include "frame.h"
 #include "jsonout.h"
 #include "log.h"
+#include "slots.h"
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0
@@ -227,14 +228,6 @@ static int conn_peercred(struct conn *c)
 #endif
 }
 
-static int conn_count_uid(struct daemon *d, uid_t uid)
-{
-	int n = 0;
-	for (size_t i = 0; i < d->nconns; i++)
-		n += d->conns[i]->peer.uid == uid && !d->conns[i]->dead;
-	return n;
-}
-
 static void conn_free(struct conn *c)
 {
 	if (c->fd >= 0)
@@ -370,8 +363,7 @@ static void server_accept(struct daemon *d)
 			setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
 		}
 #endif
-		if ((int)d->nconns >= d->cfg.limits.max_connections ||
-		    (c->peer.uid != 0 && conn_count_uid(d, c->peer.uid) >= d->cfg.limits.max_per_uid)) {
+		if (!slots_admit(d, c)) {
 			/* Best effort: tell the client why, then drop it. */
 			d->refused_busy++;
 			server_reply_error(c, NULL, "E_BUSY",
@@ -662,6 +654,7 @@ void server_shutdown(struct daemon *d)
 	free(d->conns);
 	d->conns = NULL;
 	d->nconns = d->capconns = 0;
+	slots_fini(d);
 	if (d->listen_fd >= 0)
 		close(d->listen_fd);
 	d->listen_fd = -1;
