@@ -90,6 +90,7 @@ struct daemon {
 	int audit_fd;
 	char audit_ring[AUDIT_RING][512];
 	unsigned audit_next;
+	void *audit_state; /* refusal coalescing, owned by audit.c */
 	void *policy;  /* struct policy_state *, owned by op_policy.c */
 	void *trace;   /* struct trace_state *, owned by op_diag.c */
 	void *slots;   /* struct slots_state *, owned by slots.c */
@@ -109,6 +110,10 @@ void server_complete(struct daemon *d, uint64_t conn_id, json_t *req_id, json_t 
 void audit_open(struct daemon *d);
 void audit_log(struct daemon *d, const char *op, const struct peer *p, const char *result,
 	       const char *code, const char *detail);
+/* Writes the summaries of refusal windows that have ended (called by the loop). */
+void audit_tick(struct daemon *d);
+/* Writes every pending summary now (at exit). */
+void audit_flush(struct daemon *d);
 
 /* Loads (or reloads) the config file and applies overrides; 0 or -1 + err. */
 int daemon_load_config(struct daemon *d, struct config *out, struct rp_err *err);

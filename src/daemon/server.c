@@ -633,6 +633,7 @@ int server_run(struct daemon *d)
 				c->dead = true;
 		}
 		server_expire(d, daemon_now_ms());
+		audit_tick(d);
 		if (d->stopping) {
 			/* finish replies already owed, drop everyone else */
 			for (size_t i = 0; i < d->nconns; i++)
@@ -655,6 +656,7 @@ void server_shutdown(struct daemon *d)
 	d->conns = NULL;
 	d->nconns = d->capconns = 0;
 	slots_fini(d);
+	audit_flush(d);
 	if (d->listen_fd >= 0)
 		close(d->listen_fd);
 	d->listen_fd = -1;
