@@ -358,6 +358,71 @@ static void test_load_foreign_and_insane(void **state)
 	tamper(fx->db, "UPDATE envelope SET raw='text'", "E_STORE_CORRUPT");
 }
 
+/* Like tamper(), and the refusal must name the schema (not a later symptom). */
+static void tamper_schema(const char *db, const char *sql)
+{
+	struct policy q = {0};
+	struct store_meta lm = {0};
+	struct rp_err err = {0};
+	sqlite3 *h = NULL;
+
+	unlink(db);
+	commit_ok(db, 10, 3);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(h), SQLITE_OK);
+	assert_int_equal(store_load(db, &q, &lm, NULL, NULL, &err), -1);
+	assert_string_equal(err.code, "E_STORE_CORRUPT");
+	if (strstr(err.msg, "schema") == NULL)
+		fail_msg("%s: %s", sql, err.msg);
+	assert_int_equal(store_load_meta(db, &q, &lm, &err), -1);
+	assert_string_equal(err.code, "E_STORE_CORRUPT");
+}
+
+/*
+ * A reader runs no SQL from the file (issue 16): a user-owned DB whose
+ * registries is an endless recursive view used to hang `rampart policy check
+ * --db`; views, triggers and extra objects are refused before any query.
+ */
+static void test_load_hostile_schema(void **state)
+{
+	struct fixture *fx = *state;
+
+	tamper_schema(fx->db, "DROP TABLE registries; CREATE VIEW registries AS WITH RECURSIVE "
+	                      "c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT 'a.io' AS "
+	                      "host, 'n' AS nickname, 0 AS kind FROM c");
+	tamper_schema(fx->db, "CREATE VIEW v AS SELECT * FROM meta");
+	tamper_schema(fx->db, "CREATE TRIGGER t AFTER INSERT ON envelope BEGIN SELECT 1; END");
+	tamper_schema(fx->db, "CREATE INDEX i ON registries(nickname)");
+	tamper_schema(fx->db, "CREATE TABLE extra(x)");
+	tamper_schema(fx->db, "DROP TABLE envelope; CREATE TABLE envelope(raw BLOB NOT NULL, "
+	                      "x AS (length(raw)))");
+}
+
+/* A meta key this version does not know (a compatible future writer) is skipped. */
+static void test_load_unknown_meta_key(void **state)
+{
+	struct fixture *fx = *state;
+	struct policy q = {0};
+	struct store_meta lm = {0};
+	struct rp_err err = {0};
+	sqlite3 *h = NULL;
+
+	commit_ok(fx->db, 10, 3);
+	assert_int_equal(sqlite3_open(fx->db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "INSERT INTO meta VALUES('a_future_key', 1);"
+	                                 "INSERT INTO meta VALUES('zz_future_key', 'x')",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_close(h), SQLITE_OK);
+	if (store_load(fx->db, &q, &lm, NULL, NULL, &err) != 0)
+		fail_msg("%s: %s", err.code, err.msg);
+	assert_int_equal(q.version, 3);
+	assert_int_equal(q.n_registries, 10);
+	policy_free(&q);
+	store_meta_free(&lm);
+}
+
 /* Flips bytes all over a real store: every load must either fail cleanly or succeed. */
 static void test_load_bitflips(void **state)
 {
@@ -851,6 +916,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_load_directory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_foreign_and_insane, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_bitflips, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_hostile_schema, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_unknown_meta_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_missing_dir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_rename_fails_cleans_temp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_bad_input_keeps_live, setup, teardown),
