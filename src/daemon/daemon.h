@@ -94,6 +94,8 @@ struct daemon {
 	void *policy;  /* struct policy_state *, owned by op_policy.c */
 	void *trace;   /* struct trace_state *, owned by op_diag.c */
 	void *slots;   /* struct slots_state *, owned by slots.c */
+	bool stale_audited;          /* policy_stale.c: "stale" audited for this policy */
+	long long stale_checked_ms;  /* policy_stale.c: last look */
 };
 
 long long daemon_now_ms(void);
@@ -129,5 +131,9 @@ void policy_module_status(struct daemon *d, json_t *status);
 void policy_module_fini(struct daemon *d);
 void policy_module_reload(struct daemon *d);
 void files_on_start(struct daemon *d);
+struct rampart_policy *policy_module_reader(struct daemon *d); /* the daemon's handle */
+
+/* Audits, once, that the policy became stale (policy.max_age_s); policy_stale.c. */
+void policy_stale_tick(struct daemon *d);
 
 #endif

@@ -126,6 +126,12 @@ static void policy_open_reader(struct daemon *d)
 					 : 0),
 				&s->h, eb, sizeof(eb)) < 0)
 		log_warnx("policy reader: %s", eb);
+	rampart_policy_set_max_age(s->h, d->cfg.policy.max_age_s);
+}
+
+struct rampart_policy *policy_module_reader(struct daemon *d)
+{
+	return d->policy != NULL ? pst(d)->h : NULL;
 }
 
 static long long policy_jitter_ms(const struct config *c)
@@ -553,11 +559,15 @@ void policy_module_status(struct daemon *d, json_t *status)
 		policy_time(p, "issued_at", info.issued_at);
 		policy_time(p, "expires_at", info.expires_at);
 		json_object_set_new(p, "expired", json_boolean(info.expired));
+		json_object_set_new(p, "stale", json_boolean(info.stale));
+		json_object_set_new(p, "issued_age_s", json_integer(now - info.issued_at));
 		json_object_set_new(p, "registries", json_integer((json_int_t)info.n_registries));
 		json_object_set_new(p, "allow_docker_hub", json_boolean(info.allow_docker_hub));
 	} else {
 		json_object_set_new(p, "version", json_null());
 	}
+	json_object_set_new(p, "max_age_s", d->cfg.policy.max_age_s ? json_integer(d->cfg.policy.max_age_s)
+								   : json_null());
 	json_object_set_new(p, "source", json_string(d->cfg.policy.url));
 	json_object_set_new(p, "refreshing", json_boolean(s->job_active || s->apply_active));
 	json_object_set_new(p, "last_outcome", json_string(s->last_outcome));
@@ -634,6 +644,8 @@ static void policy_write_decision(struct jbuf *b, const struct rampart_decision 
 	jbuf_string(b, dc->reason, strlen(dc->reason));
 	JLIT(b, ",\"expired\":");
 	jbuf_bool(b, dc->expired);
+	JLIT(b, ",\"stale\":");
+	jbuf_bool(b, dc->stale);
 	JLIT(b, ",\"policy_cached\":");
 	jbuf_bool(b, dc->policy_cached);
 	JLIT(b, "}");

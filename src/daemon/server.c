@@ -634,6 +634,7 @@ int server_run(struct daemon *d)
 		}
 		server_expire(d, daemon_now_ms());
 		audit_tick(d);
+		policy_stale_tick(d);
 		if (d->stopping) {
 			/* finish replies already owed, drop everyone else */
 			for (size_t i = 0; i < d->nconns; i++)

@@ -25,6 +25,9 @@
 #if __has_include("../../src/daemon/op_helper.c")
 #include "../../src/daemon/op_helper.c"
 #endif
+#if __has_include("../../src/daemon/policy_stale.c")
+#include "../../src/daemon/policy_stale.c"
+#endif
 #if __has_include("../../src/daemon/slots.c")
 #include "../../src/daemon/slots.c"
 #endif
