@@ -395,8 +395,26 @@ void fetch_helper_path(const char *configured, char *out, size_t size)
 }
 
 /*
+ * A helper the fetch user may read is refused: exec of a file its user cannot
+ * read is what makes the kernel start the child non-dumpable (not ptrace-able
+ * by other processes of that user from its first instruction; PR_SET_DUMPABLE
+ * before the exec does not survive it).  Yama is not relied on: many kernels
+ * have none.  Only a tree built with RAMPART_READABLE_FETCH_HELPER (valgrind
+ * must read what it runs; scripts/check-deep) accepts one.
+ */
+static int fetch_helper_readable(const struct stat *sb)
+{
+#ifdef RAMPART_READABLE_FETCH_HELPER
+	(void)sb;
+	return 0;
+#else
+	return (sb->st_mode & (S_IRGRP | S_IROTH)) != 0;
+#endif
+}
+
+/*
  * Opens the helper and checks the opened file: a regular file owned by root
- * that neither group nor others can write.  The child execs this very fd
+ * that neither group nor others can write or read.  The child execs this very fd
  * (fexecve), so the file checked is the file run, whatever happens to the
  * path afterwards.
  */
@@ -429,6 +447,15 @@ static int fetch_helper_open(const char *path, int *fdp, struct rp_err *err)
 		                 "by root and not writable by group or others (it has owner uid "
 		                 "%u, mode %04o); nothing was fetched",
 		                 path, (unsigned)sb.st_uid, (unsigned)(sb.st_mode & 07777));
+	}
+	if (fetch_helper_readable(&sb)) {
+		close(fd);
+		return rp_seterr(err, "E_FETCH_HELPER",
+		                 "refusing the fetch helper %s: group or others can read it (mode "
+		                 "%04o), so the kernel would start it ptrace-able by other processes "
+		                 "of the fetch user, who could read its options and forge its "
+		                 "answer; nothing was fetched (fix with: chmod 0711 %s)",
+		                 path, (unsigned)(sb.st_mode & 07777), path);
 	}
 	*fdp = fd;
 	return 0;

@@ -217,7 +217,7 @@ static int group_setup(void **state)
 	snprintf(srv.bin, sizeof(srv.bin), "%s/bin", srv.dir);
 	snprintf(srv.fake, sizeof(srv.fake), "%s/test_fetch", srv.bin);
 	snprintf(srv.copy, sizeof(srv.copy), "%s/%s", srv.bin, FETCH_HELPER_NAME);
-	if (mkdir(srv.bin, 0755) < 0 || copy_file("/proc/self/exe", srv.fake, 0755) < 0 ||
+	if (mkdir(srv.bin, 0755) < 0 || copy_file("/proc/self/exe", srv.fake, helper_mode()) < 0 ||
 	    copy_file(srv.helper, srv.copy, helper_mode()) < 0) {
 		fprintf(stderr, "test_fetch: cannot copy this program or %s (RAMPART_BUILD?)\n",
 		        srv.helper);
@@ -1154,6 +1154,15 @@ static void test_helper_checks(void **state)
 	expect_fail(&o, "E_FETCH_HELPER");
 	assert_int_equal(chmod(srv.copy, 0713), 0); /* writable by others */
 	expect_fail(&o, "E_FETCH_HELPER");
+#ifndef RAMPART_READABLE_FETCH_HELPER
+	/* readable by the fetch user: it would start ptrace-able (issue 16) */
+	assert_int_equal(chmod(srv.copy, 0755), 0);
+	expect_fail(&o, "E_FETCH_HELPER");
+	assert_int_equal(chmod(srv.copy, 0751), 0);
+	expect_fail(&o, "E_FETCH_HELPER");
+	assert_int_equal(chmod(srv.copy, 0714), 0);
+	expect_fail(&o, "E_FETCH_HELPER");
+#endif
 	assert_int_equal(chmod(srv.copy, helper_mode()), 0);
 	assert_int_equal(chown(srv.copy, srv.nobody_uid, 0), 0); /* not root's */
 	expect_fail(&o, "E_FETCH_HELPER");
