@@ -43,7 +43,11 @@ def test_socket_mode_and_ping_as_nobody(env):
     r = env.cli("--json", "status", user="nobody")
     assert r.returncode == 0, r
     s = json.loads(r.stdout)
-    assert s["pid"] == env.proc.pid and s["ops"]["ping"]["count"] >= 1
+    assert s["pid"] == env.proc.pid and s["ops"]["count"] >= 1, s
+    # per-op counters would show the owner's activity: totals only for anyone (issue 16)
+    assert "ping" not in s["ops"] and "admin_group" in s["details"], s
+    s = env.request("status")["result"]  # root sees them
+    assert s["ops"]["ping"]["count"] >= 1 and "details" not in s, s
 
 
 @with_env()
