@@ -79,5 +79,30 @@ def test_no_max_age_never_stale():
         P.cleanup()
 
 
+def test_server_text_not_shown_to_users():
+    """A refusal message can quote the fetched bytes: any user's status must not carry
+    them (issue 16 item 7); root's does, so the admin can see what went wrong."""
+    P = rtpolicy.PolicyEnv("stale_text")
+    env = P.env
+    try:
+        env.start()
+        P.publish(b'{"payloadType": "SERVERTEXT-evil", "payload": "e30=", '
+                  b'"signatures": [{"keyid": "", "sig": "AAAA"}]}')
+        r = P.refresh()
+        assert r.returncode == 1, r
+        root = env.request("status")["result"]
+        assert "SERVERTEXT" in json.dumps(root), root["policy"]  # the check below can fail
+        r = env.cli("--json", "status", user="nobody")
+        assert r.returncode == 0, r
+        assert "SERVERTEXT" not in r.stdout, r.stdout
+        st = json.loads(r.stdout)["policy"]
+        assert st["last_outcome"] == "refused" and "admins only" in st["last_error"], st
+        r = env.cli("status", user="nobody")
+        assert r.returncode == 0 and "SERVERTEXT" not in r.stdout, r
+    finally:
+        P.cleanup()
+
+
 if __name__ == "__main__":
-    rt.run_tests([test_withheld_feed_is_flagged_stale, test_no_max_age_never_stale])
+    rt.run_tests([test_withheld_feed_is_flagged_stale, test_no_max_age_never_stale,
+                  test_server_text_not_shown_to_users])
