@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -32,6 +33,43 @@
 #include <sqlite3.h>
 
 #include "store.h"
+
+/*
+ * fsync() and rename() are interposed for this program (store.c's calls bind
+ * here) so a test can see their order; they pass through to the kernel and
+ * record only while order_log is on.
+ */
+#include <sys/syscall.h>
+#define ORDER_MAX 16
+static bool order_log;
+static int order_n;
+static char order_ev[ORDER_MAX][PATH_MAX + 16];
+
+static void order_note(const char *what, const char *path)
+{
+	if (order_log && order_n < ORDER_MAX)
+		snprintf(order_ev[order_n++], sizeof(order_ev[0]), "%s %s", what, path);
+}
+
+int fsync(int fd)
+{
+	char link[64], path[PATH_MAX] = "?";
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, path, sizeof(path) - 1)) >= 0)
+		path[n] = '\0';
+	order_note("fsync", path);
+	return (int)syscall(SYS_fsync, fd);
+}
+
+int rename(const char *from, const char *to)
+{
+	char path[PATH_MAX];
+
+	order_note("rename", realpath(from, path) ? path : from);
+	return renameat(AT_FDCWD, from, AT_FDCWD, to);
+}
 
 static const char sha_a[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 static const char sha_b[] = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
@@ -307,6 +345,43 @@ static void test_load_directory(void **state)
 
 	assert_int_equal(mkdir(fx->db, 0755), 0);
 	expect_load_error(fx->db, "E_STORE_CORRUPT");
+}
+
+/*
+ * The new file is fsynced before the rename that publishes it, and the
+ * directory after (issue 16): the DB is written with synchronous=OFF, so that
+ * fsync is the only durability the new policy has before it replaces the old.
+ */
+static void test_commit_fsync_before_rename(void **state)
+{
+	struct fixture *fx = *state;
+	char dir[PATH_MAX], tmp[PATH_MAX + 16] = "";
+	int f = -1, r = -1, d = -1;
+
+	assert_non_null(realpath(fx->dir, dir));
+	order_n = 0;
+	order_log = true;
+	commit_ok(fx->db, 10, 1);
+	order_log = false;
+	for (int i = 0; i < order_n; i++) {
+		if (strncmp(order_ev[i], "rename ", 7) == 0 && r < 0) {
+			r = i;
+			snprintf(tmp, sizeof(tmp), "fsync %s", order_ev[i] + 7);
+		}
+	}
+	assert_true(r >= 0);
+	assert_non_null(strstr(tmp, ".tmp."));
+	for (int i = 0; i < order_n; i++) {
+		if (strcmp(order_ev[i], tmp) == 0 && f < 0)
+			f = i;
+		if (i > r && strncmp(order_ev[i], "fsync ", 6) == 0 && strcmp(order_ev[i] + 6, dir) == 0)
+			d = i;
+	}
+	if (f < 0 || f > r || d < 0) {
+		for (int i = 0; i < order_n; i++)
+			fprintf(stderr, "  %d: %s\n", i, order_ev[i]);
+		fail_msg("want fsync of the temp file, then its rename, then fsync of %s", dir);
+	}
 }
 
 /* Runs SQL on a copy of a good store, then expects the load to fail with code. */
@@ -918,6 +993,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_load_bitflips, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_hostile_schema, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_unknown_meta_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_fsync_before_rename, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_missing_dir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_rename_fails_cleans_temp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_bad_input_keeps_live, setup, teardown),
