@@ -184,13 +184,42 @@ static int cfg_limits(struct config *c, json_t *s, struct rp_err *err)
 	return 0;
 }
 
+/* policy.redirect_hosts: host names or [v6] literals, joined with ',' for the helper. */
+static int cfg_redirect_hosts(struct config *c, json_t *a, struct rp_err *err)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_[]:";
+	char *out = c->policy.redirect_hosts;
+	size_t i, used = 0;
+
+	out[0] = '\0';
+	if (a == NULL)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > CONFIG_MAX_NAMES)
+		return rp_seterr(err, "E_CONFIG", "policy.redirect_hosts must be an array of at most "
+						  "%d host names", CONFIG_MAX_NAMES);
+	for (i = 0; i < json_array_size(a); i++) {
+		const char *h = json_string_value(json_array_get(a, i));
+		size_t n = h ? strlen(h) : 0;
+		if (h == NULL || n == 0 || n > 253 || strspn(h, ok) != n ||
+		    used + n + 2 > sizeof(c->policy.redirect_hosts))
+			return rp_seterr(err, "E_CONFIG",
+					 "policy.redirect_hosts[%zu] must be a host name or a "
+					 "bracketed IPv6 literal (no scheme, port or path)",
+					 i);
+		used += (size_t)snprintf(out + used, sizeof(c->policy.redirect_hosts) - used, "%s%s",
+					 used ? "," : "", h);
+	}
+	return 0;
+}
+
 static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 {
 	static const char *const known[] = {
 	    "org", "url", "keys", "threshold", "refresh_interval_s", "jitter_s", "max_bytes",
 	    "connect_timeout_s", "total_timeout_s", "low_speed_bytes", "low_speed_time_s",
 	    "ca_file", "pinned_pubkey", "proxy", "allow_insecure_loopback", "fetch_user",
-	    "fetch_helper", "allow_when_no_policy", "refresh_on_start", "max_age_s", NULL};
+	    "fetch_helper", "allow_when_no_policy", "refresh_on_start", "max_age_s",
+	    "redirect_hosts", NULL};
 	json_t *keys;
 	size_t i;
 
@@ -233,6 +262,8 @@ static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 		return rp_seterr(err, "E_CONFIG",
 				 "policy.url must start with https:// (http:// only with "
 				 "allow_insecure_loopback, for loopback test servers)");
+	if (cfg_redirect_hosts(c, json_object_get(s, "redirect_hosts"), err) < 0)
+		return -1;
 	keys = json_object_get(s, "keys");
 	if (keys != NULL) {
 		if (!json_is_array(keys) || json_array_size(keys) > CONFIG_MAX_KEYS)

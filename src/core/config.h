@@ -73,6 +73,7 @@ struct config {
 		bool allow_when_no_policy;
 		bool refresh_on_start;
 		int max_age_s; /* 0 = off; else stale when issued_at is older than this */
+		char redirect_hosts[1024]; /* extra hosts redirects may go to, comma-separated */
 	} policy;
 
 	struct {

@@ -578,6 +578,40 @@ static void test_redirect_https_followed(void **state)
 	fetch_result_free(&res);
 }
 
+/*
+ * Redirects stay on the policy URL's host (issue 16): libcurl would follow one
+ * to any https host.  The refusal comes before any connection to the other
+ * host; policy.redirect_hosts (here: o.redirect_hosts) lists exceptions.
+ */
+static void test_redirect_other_host_refused(void **state)
+{
+	struct fetch_opts o;
+	struct rp_err err;
+	struct fetch_result res;
+	char url[256], path[160];
+
+	(void)state;
+	NEED_SERVER();
+	snprintf(path, sizeof(path), "/redirect?to=https://[::1]:%d/p/policy.json", srv.https);
+	opts_for(&o, url, sizeof(url), "https", srv.https, path);
+	assert_int_equal(fetch_run(&o, &res, &err), -1);
+	assert_string_equal(err.code, "E_FETCH_REDIRECT");
+	assert_non_null(strstr(err.msg, "[::1]"));
+	/* relative and same-host absolute redirects are still followed */
+	snprintf(path, sizeof(path), "/redirect?to=https://127.0.0.1:%d/p/policy.json", srv.https);
+	opts_for(&o, url, sizeof(url), "https", srv.https, path);
+	expect_ok(&o, &res);
+	fetch_result_free(&res);
+	/* listed: followed (to wherever it leads: the server may not listen on ::1) */
+	snprintf(path, sizeof(path), "/redirect?to=https://[::1]:%d/p/policy.json", srv.https);
+	opts_for(&o, url, sizeof(url), "https", srv.https, path);
+	o.redirect_hosts = "example.invalid,[::1]";
+	if (fetch_run(&o, &res, &err) == 0)
+		fetch_result_free(&res);
+	else
+		assert_string_not_equal(err.code, "E_FETCH_REDIRECT");
+}
+
 /* ---- TLS --------------------------------------------------------------- */
 
 static char *pin_of_cert(const char *cert_path, const char *key_out)
@@ -1465,6 +1499,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_etag_not_modified),
 	    cmocka_unit_test(test_bad_etag_from_server_dropped),
 	    cmocka_unit_test(test_redirect_https_followed),
+	    cmocka_unit_test(test_redirect_other_host_refused),
 	    cmocka_unit_test(test_tls_failures),
 	    cmocka_unit_test(test_http_refused),
 	    cmocka_unit_test(test_redirect_to_http_refused),
