@@ -24,6 +24,8 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "module.h"
+#include "safefs.h"
 
 #define AUDIT_WINDOW_S 10
 #define AUDIT_KINDS 128
@@ -77,7 +79,7 @@ static void audit_emit(struct daemon *d, char *line)
 	d->audit_next++;
 	if (d->audit_fd >= 0) {
 		line[len] = '\n';
-		if (write(d->audit_fd, line, len + 1) < 0)
+		if (safefs_write_all(d->audit_fd, line, len + 1) < 0)
 			log_warn("audit write");
 		line[len] = '\0';
 	} else {
@@ -251,3 +253,13 @@ void audit_flush(struct daemon *d)
 	free(s);
 	d->audit_state = NULL;
 }
+
+static void audit_module_tick(struct daemon *d, long long now_ms, long long *next_ms)
+{
+	audit_tick(d);
+	if (d->audit_state != NULL && now_ms + 1000 < *next_ms)
+		*next_ms = now_ms + 1000; /* summaries are due once a second at the latest */
+}
+
+const struct module_def audit_module = {.name = "audit", .tick = audit_module_tick,
+					.fini = audit_flush};

@@ -13,20 +13,27 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "module.h"
 #include "rampart/policy.h"
 
 #define POLICY_STALE_EVERY_MS 1000
 
-void policy_stale_tick(struct daemon *d)
+static void policy_stale_tick(struct daemon *d, long long now, long long *next_ms)
 {
-	struct rampart_policy *h = policy_module_reader(d);
+	struct rampart_policy *h = d->reader;
 	struct rampart_policy_info info;
-	long long now = daemon_now_ms();
 	char detail[200];
 
-	if (h == NULL || now - d->stale_checked_ms < POLICY_STALE_EVERY_MS)
+	if (now - d->stale_checked_ms < POLICY_STALE_EVERY_MS) {
+		if (d->stale_checked_ms + POLICY_STALE_EVERY_MS < *next_ms)
+			*next_ms = d->stale_checked_ms + POLICY_STALE_EVERY_MS;
 		return;
+	}
 	d->stale_checked_ms = now;
+	if (now + POLICY_STALE_EVERY_MS < *next_ms)
+		*next_ms = now + POLICY_STALE_EVERY_MS;
+	if (h == NULL)
+		return;
 	memset(&info, 0, sizeof(info));
 	if (rampart_policy_info(h, &info) != 0 || !info.stale) {
 		d->stale_audited = false;
@@ -43,3 +50,5 @@ void policy_stale_tick(struct daemon *d)
 	audit_log(d, "policy.stale", &(struct peer){0, 0, (pid_t)0}, "stale", "E_POLICY_STALE",
 		  detail);
 }
+
+const struct module_def stale_module = {.name = "stale", .tick = policy_stale_tick};

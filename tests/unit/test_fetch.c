@@ -954,7 +954,7 @@ static void check_exec_image(pid_t pid)
 	if (!under_valgrind())
 		assert_int_equal(sb.st_uid, 0);
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	/* bounded: right after the exec the dynamic loader may still be mapping libraries */
+	/* the dynamic loader maps libcurl just after the exec: wait for it, bounded */
 	for (int i = 0; i < 200 && !file_has(path, "libcurl"); i++)
 		usleep(10000);
 	assert_true(file_has(path, "libcurl"));
