@@ -71,6 +71,8 @@ extern "C" {
 struct rampart_decision {
 	bool allowed;                /* may this reference be pulled */
 	bool expired;                /* the cached policy is past expires_at (still enforced) */
+	bool stale;                  /* issued_at is older than the handle's max age (see
+	                                rampart_policy_set_max_age; still enforced) */
 	bool policy_cached;          /* false: no policy is cached, the open flag decided */
 	int64_t policy_version;      /* version of the policy that decided; 0 if none cached */
 	char code[RAMPART_CODE_MAX]; /* "" when decided; "E_REF" invalid reference,
@@ -87,6 +89,7 @@ struct rampart_decision {
 struct rampart_policy_info {
 	bool cached;  /* false: no policy cached (other fields zero) */
 	bool expired; /* now > expires_at */
+	bool stale;   /* now - issued_at > the handle's max age (0: never) */
 	int64_t version;
 	int64_t issued_at;  /* unix seconds */
 	int64_t expires_at; /* unix seconds */
@@ -174,6 +177,15 @@ RAMPART_API int rampart_policy_org(struct rampart_policy *h, char *buf, size_t l
  * like rampart_policy_check().
  */
 RAMPART_API int rampart_policy_reload(struct rampart_policy *h);
+
+/*
+ * Flags decisions and info as stale (still enforced) once the cached
+ * policy's signed issued_at is more than max_age_s seconds old; 0, the
+ * default, never does.  A feed that keeps answering "not modified" while a
+ * newer policy is published is caught this way long before expires_at.
+ * Returns 0, or -1 when h is NULL or max_age_s is negative.
+ */
+RAMPART_API int rampart_policy_set_max_age(struct rampart_policy *h, int64_t max_age_s);
 
 /*
  * Frees the handle and everything it owns.  NULL-safe.  No other call on

@@ -100,7 +100,9 @@ static void status_print(json_t *r)
 			       json_integer_value(ver),
 			       json_is_true(json_object_get(pol, "expired")) ? "EXPIRED (still enforced)"
 									      : "valid",
-			       "");
+			       json_is_true(json_object_get(pol, "stale"))
+				   ? ", STALE: older than policy.max_age_s (still enforced)"
+				   : "");
 		else
 			printf("policy: none cached\n");
 		v = json_object_get(pol, "last_error");
@@ -111,6 +113,14 @@ static void status_print(json_t *r)
 			printf("trusted keys unusable: %s\n", json_string_value(v));
 	}
 	json_object_foreach(json_object_get(r, "enforce"), k, v) enforce_print_point(k, v);
+	if (json_is_string(json_object_get(r, "details"))) { /* not an admin: totals only */
+		printf("  %-18s %6lld calls, %lld errors, %lld refused\n", "all ops",
+		       json_integer_value(json_object_get(ops, "count")),
+		       json_integer_value(json_object_get(ops, "errors")),
+		       json_integer_value(json_object_get(ops, "refused")));
+		printf("(%s)\n", json_string_value(json_object_get(r, "details")));
+		return;
+	}
 	json_object_foreach(ops, k, v) {
 		printf("  %-18s %6lld calls, %lld errors, %lld refused\n", k,
 		       json_integer_value(json_object_get(v, "count")),

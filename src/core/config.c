@@ -34,6 +34,8 @@ void config_defaults(struct config *c)
 	c->limits.max_per_uid = 64;
 	c->limits.idle_timeout_ms = 30000;
 	c->limits.max_frame = 65536;
+	c->limits.reserved = 32;
+	rp_strlcpy(c->limits.subid_file, "/etc/subuid", sizeof(c->limits.subid_file));
 	c->policy.threshold = 1;
 	c->policy.refresh_interval_s = 3600;
 	c->policy.jitter_s = 300;
@@ -166,7 +168,7 @@ static int cfg_section(json_t *root, const char *key, json_t **out, struct rp_er
 static int cfg_limits(struct config *c, json_t *s, struct rp_err *err)
 {
 	static const char *const known[] = {"max_connections", "max_per_uid", "idle_timeout_ms",
-					    "max_frame", NULL};
+					    "max_frame", "reserved", "subid_file", NULL};
 	if (s == NULL)
 		return 0;
 	if (cfg_keys_known(s, "limits", known, err) < 0 ||
@@ -174,8 +176,48 @@ static int cfg_limits(struct config *c, json_t *s, struct rp_err *err)
 	    cfg_int(s, "max_per_uid", "limits", 1, 4096, &c->limits.max_per_uid, err) ||
 	    cfg_int(s, "idle_timeout_ms", "limits", 100, 3600000, &c->limits.idle_timeout_ms,
 		    err) ||
-	    cfg_int(s, "max_frame", "limits", 256, 65536, &c->limits.max_frame, err))
+	    cfg_int(s, "max_frame", "limits", 256, 65536, &c->limits.max_frame, err) ||
+	    cfg_int(s, "reserved", "limits", 0, 4095, &c->limits.reserved, err) ||
+	    cfg_str(s, "subid_file", "limits", c->limits.subid_file,
+		    sizeof(c->limits.subid_file), 1, err))
 		return -1;
+	if (json_object_get(s, "reserved") == NULL) /* default: 32, at most a quarter */
+		c->limits.reserved = c->limits.max_connections / 4 < 32
+					 ? c->limits.max_connections / 4
+					 : 32;
+	if (c->limits.reserved >= c->limits.max_connections)
+		return rp_seterr(err, "E_CONFIG",
+				 "limits.reserved (%d) must be below limits.max_connections (%d), "
+				 "or nobody but root, the owner and admins could connect",
+				 c->limits.reserved, c->limits.max_connections);
+	return 0;
+}
+
+/* policy.redirect_hosts: host names or [v6] literals, joined with ',' for the helper. */
+static int cfg_redirect_hosts(struct config *c, json_t *a, struct rp_err *err)
+{
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_[]:";
+	char *out = c->policy.redirect_hosts;
+	size_t i, used = 0;
+
+	out[0] = '\0';
+	if (a == NULL)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > CONFIG_MAX_NAMES)
+		return rp_seterr(err, "E_CONFIG", "policy.redirect_hosts must be an array of at most "
+						  "%d host names", CONFIG_MAX_NAMES);
+	for (i = 0; i < json_array_size(a); i++) {
+		const char *h = json_string_value(json_array_get(a, i));
+		size_t n = h ? strlen(h) : 0;
+		if (h == NULL || n == 0 || n > 253 || strspn(h, ok) != n ||
+		    used + n + 2 > sizeof(c->policy.redirect_hosts))
+			return rp_seterr(err, "E_CONFIG",
+					 "policy.redirect_hosts[%zu] must be a host name or a "
+					 "bracketed IPv6 literal (no scheme, port or path)",
+					 i);
+		used += (size_t)snprintf(out + used, sizeof(c->policy.redirect_hosts) - used, "%s%s",
+					 used ? "," : "", h);
+	}
 	return 0;
 }
 
@@ -185,7 +227,8 @@ static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 	    "org", "url", "keys", "threshold", "refresh_interval_s", "jitter_s", "max_bytes",
 	    "connect_timeout_s", "total_timeout_s", "low_speed_bytes", "low_speed_time_s",
 	    "ca_file", "pinned_pubkey", "proxy", "allow_insecure_loopback", "fetch_user",
-	    "fetch_helper", "allow_when_no_policy", "refresh_on_start", NULL};
+	    "fetch_helper", "allow_when_no_policy", "refresh_on_start", "max_age_s",
+	    "redirect_hosts", NULL};
 	json_t *keys;
 	size_t i;
 
@@ -220,13 +263,16 @@ static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 		    sizeof(c->policy.fetch_helper), 1, err) ||
 	    cfg_bool(s, "allow_when_no_policy", "policy", &c->policy.allow_when_no_policy,
 		     err) ||
-	    cfg_bool(s, "refresh_on_start", "policy", &c->policy.refresh_on_start, err))
+	    cfg_bool(s, "refresh_on_start", "policy", &c->policy.refresh_on_start, err) ||
+	    cfg_int(s, "max_age_s", "policy", 0, 366 * 86400, &c->policy.max_age_s, err))
 		return -1;
 	if (*c->policy.url && strncmp(c->policy.url, "https://", 8) != 0 &&
 	    !(c->policy.allow_insecure_loopback && strncmp(c->policy.url, "http://", 7) == 0))
 		return rp_seterr(err, "E_CONFIG",
 				 "policy.url must start with https:// (http:// only with "
 				 "allow_insecure_loopback, for loopback test servers)");
+	if (cfg_redirect_hosts(c, json_object_get(s, "redirect_hosts"), err) < 0)
+		return -1;
 	keys = json_object_get(s, "keys");
 	if (keys != NULL) {
 		if (!json_is_array(keys) || json_array_size(keys) > CONFIG_MAX_KEYS)

@@ -48,6 +48,8 @@ struct config {
 		int max_per_uid;
 		int idle_timeout_ms;
 		int max_frame;
+		int reserved; /* slots only root, the owner and admins may take */
+		char subid_file[4096]; /* /etc/subuid: a user's subordinate uids count as theirs */
 	} limits;
 
 	struct {
@@ -71,6 +73,8 @@ struct config {
 		char fetch_helper[4096]; /* rampart-fetch; "" = next to rampartd, else libexec */
 		bool allow_when_no_policy;
 		bool refresh_on_start;
+		int max_age_s; /* 0 = off; else stale when issued_at is older than this */
+		char redirect_hosts[1024]; /* extra hosts redirects may go to, comma-separated */
 	} policy;
 
 	struct {

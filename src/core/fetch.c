@@ -56,6 +56,7 @@ struct fetch_plan {
 	size_t ca_len;
 	char *pin; /* "sha256//..." */
 	char *proxy;
+	char *redirect; /* extra redirect hosts, comma-separated */
 	uid_t uid;
 	gid_t gid;
 	size_t max_bytes;
@@ -373,8 +374,26 @@ void fetch_helper_path(const char *configured, char *out, size_t size)
 }
 
 /*
+ * A helper the fetch user may read is refused: exec of a file its user cannot
+ * read is what makes the kernel start the child non-dumpable (not ptrace-able
+ * by other processes of that user from its first instruction; PR_SET_DUMPABLE
+ * before the exec does not survive it).  Yama is not relied on: many kernels
+ * have none.  Only a tree built with RAMPART_READABLE_FETCH_HELPER (valgrind
+ * must read what it runs; scripts/check-deep) accepts one.
+ */
+static int fetch_helper_readable(const struct stat *sb)
+{
+#ifdef RAMPART_READABLE_FETCH_HELPER
+	(void)sb;
+	return 0;
+#else
+	return (sb->st_mode & (S_IRGRP | S_IROTH)) != 0;
+#endif
+}
+
+/*
  * Opens the helper and checks the opened file: a regular file owned by root
- * that neither group nor others can write.  The child execs this very fd
+ * that neither group nor others can write or read.  The child execs this very fd
  * (fexecve), so the file checked is the file run, whatever happens to the
  * path afterwards.
  */
@@ -408,6 +427,15 @@ static int fetch_helper_open(const char *path, int *fdp, struct rp_err *err)
 		                 "%u, mode %04o); nothing was fetched",
 		                 path, (unsigned)sb.st_uid, (unsigned)(sb.st_mode & 07777));
 	}
+	if (fetch_helper_readable(&sb)) {
+		close(fd);
+		return rp_seterr(err, "E_FETCH_HELPER",
+		                 "refusing the fetch helper %s: group or others can read it (mode "
+		                 "%04o), so the kernel would start it ptrace-able by other processes "
+		                 "of the fetch user, who could read its options and forge its "
+		                 "answer; nothing was fetched (fix with: chmod 0711 %s)",
+		                 path, (unsigned)(sb.st_mode & 07777), path);
+	}
 	*fdp = fd;
 	return 0;
 }
@@ -420,6 +448,7 @@ static void fetch_plan_free(struct fetch_plan *pl)
 	free(pl->ca);
 	free(pl->pin);
 	free(pl->proxy);
+	free(pl->redirect);
 	if (pl->helper_fd >= 0)
 		close(pl->helper_fd);
 	if (pl->opts_fd >= 0)
@@ -470,11 +499,15 @@ static int fetch_plan_make(const struct fetch_opts *o, struct fetch_plan *pl, st
 		                 FETCH_MAX_ETAG);
 	if (o->proxy != NULL && !fetch_printable(o->proxy, FETCH_MAX_URL))
 		return rp_seterr(err, "E_FETCH_CONFIG", "the proxy setting has control characters");
+	if (o->redirect_hosts != NULL && !fetch_printable(o->redirect_hosts, FETCH_MAX_URL))
+		return rp_seterr(err, "E_FETCH_CONFIG",
+		                 "policy.redirect_hosts is too long or has control characters");
 	if (fetch_plan_numbers(o, pl, err) < 0 ||
 	    fetch_url_parse(o->url, o->allow_insecure_loopback, &u, err) < 0 ||
 	    fetch_user(o->user, &pl->uid, &pl->gid, err) < 0 ||
 	    fetch_dup_opt(o->etag, &pl->etag, err) < 0 ||
-	    fetch_dup_opt(u.insecure ? NULL : o->proxy, &pl->proxy, err) < 0)
+	    fetch_dup_opt(u.insecure ? NULL : o->proxy, &pl->proxy, err) < 0 ||
+	    fetch_dup_opt(o->redirect_hosts, &pl->redirect, err) < 0)
 		return -1;
 	pl->url = o->url;
 	pl->insecure = u.insecure;
@@ -499,7 +532,8 @@ static int fetch_opts_file(void)
 static int fetch_opts_write(struct fetch_plan *pl, struct rp_err *err)
 {
 	struct fetch_wire_opts h;
-	const char *s[FOS_N] = {pl->url, pl->host, pl->etag, pl->proxy, pl->ca, pl->pin};
+	const char *s[FOS_N] = {pl->url, pl->host, pl->etag, pl->proxy, pl->ca, pl->pin,
+	                        pl->redirect};
 	int bad = 0;
 
 	memset(&h, 0, sizeof(h));
@@ -839,6 +873,9 @@ static int fetch_curl_err(const struct fetch_wire *w, const char *text, struct r
 	    [FWC_REDIRECT] = {"E_FETCH_REDIRECT", "too many redirects"},
 	    [FWC_CONNECT] = {"E_FETCH_CONNECT", "could not connect"},
 	    [FWC_TLS] = {"E_FETCH_TLS", "TLS error (certificate, pinned key or handshake)"},
+	    [FWC_REDIRECT_HOST] = {"E_FETCH_REDIRECT",
+	                           "refused a redirect to another host (redirects stay on the "
+	                           "policy URL's host unless policy.redirect_hosts lists others)"},
 	};
 	uint32_t c = w->err_class < FWC_MAX ? w->err_class : FWC_NETWORK;
 

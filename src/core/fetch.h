@@ -44,6 +44,8 @@ struct fetch_opts {
 	long low_speed_bytes;      /* abort when slower than this many bytes/s ... */
 	long low_speed_time_s;     /* ... for this many seconds */
 	bool allow_insecure_loopback; /* allow http://127.0.0.1 and http://[::1] (tests) */
+	const char *redirect_hosts; /* comma-separated hosts redirects may go to besides the
+	                               URL's own; NULL/"" = the URL's host only */
 };
 
 enum fetch_status {

@@ -16,7 +16,7 @@
 #define FETCH_WIRE_FD 3              /* answer: helper -> parent (pipe) */
 #define FETCH_OPTS_FD 4              /* options: parent -> helper (memfd or unlinked temp file) */
 #define FETCH_WIRE_MAGIC 0x72706631u /* "rpf1" */
-#define FETCH_OPTS_MAGIC 0x72706f32u /* "rpo2" */
+#define FETCH_OPTS_MAGIC 0x72706f33u /* "rpo3" */
 #define FETCH_HELPER_ARG "--fetch-child" /* argv[1] of the exec'd helper */
 
 #define FETCH_MAX_REDIRECTS 3
@@ -25,7 +25,7 @@
 #define FETCH_MAX_HOST 1024
 #define FETCH_MAX_CA_FILE (4u << 20)
 #define FETCH_MAX_PIN 1024
-#define FETCH_MAX_OPTS (FETCH_MAX_CA_FILE + 4 * FETCH_MAX_URL)
+#define FETCH_MAX_OPTS (FETCH_MAX_CA_FILE + 5 * FETCH_MAX_URL)
 
 /* Outcome reported by the helper (or by the forked child before the exec). */
 enum fetch_wire_kind {
@@ -49,6 +49,7 @@ enum fetch_wire_class {
 	FWC_REDIRECT, /* too many redirects */
 	FWC_CONNECT,  /* resolve / connect failed */
 	FWC_TLS,      /* certificate, pin or handshake */
+	FWC_REDIRECT_HOST, /* a redirect to a host neither the URL's nor listed */
 	FWC_MAX
 };
 
@@ -65,7 +66,10 @@ struct fetch_wire {
 	char text[256];
 };
 
-enum fetch_opts_str { FOS_URL = 0, FOS_HOST, FOS_ETAG, FOS_PROXY, FOS_CA, FOS_PIN, FOS_N };
+/* FOS_REDIRECT: hosts redirects may lead to besides the URL's own, comma-separated */
+enum fetch_opts_str {
+	FOS_URL = 0, FOS_HOST, FOS_ETAG, FOS_PROXY, FOS_CA, FOS_PIN, FOS_REDIRECT, FOS_N
+};
 
 #define FETCH_OPT_INSECURE 1u /* http:// to a literal loopback address (tests) */
 
@@ -86,6 +90,7 @@ struct fetch_wire_opts {
 static const uint32_t fetch_opts_max_len[FOS_N] = {
     [FOS_URL] = FETCH_MAX_URL,   [FOS_HOST] = FETCH_MAX_HOST,  [FOS_ETAG] = FETCH_MAX_ETAG,
     [FOS_PROXY] = FETCH_MAX_URL, [FOS_CA] = FETCH_MAX_CA_FILE, [FOS_PIN] = FETCH_MAX_PIN,
+    [FOS_REDIRECT] = FETCH_MAX_URL,
 };
 
 /* 1 if s[0..n) is printable ASCII (0x20..0x7e) and n <= max. */

@@ -40,6 +40,8 @@ struct conn {
 	struct peer peer;
 	gid_t groups[DAEMON_MAX_GROUPS];
 	int ngroups; /* -1: supplementary groups unknown */
+	uid_t slot_uid;           /* charged to this uid's per-uid cap (slots.c) */
+	bool slot_priv;           /* root, owner or admin: may use the reserved slots */
 	uint8_t *rbuf;
 	size_t rlen, rcap;
 	int in_fd;
@@ -92,12 +94,16 @@ struct daemon {
 	int audit_fd;
 	char audit_ring[AUDIT_RING][512];
 	unsigned audit_next;
+	void *audit_state; /* refusal coalescing, owned by audit.c */
 	/* NULL: daemon_load_config reads config_path; tests supply a config here */
 	int (*load_config)(struct daemon *d, struct config *out, struct rp_err *err);
 	void *policy;  /* struct policy_state *, owned by refresher.c */
 	struct rampart_policy *reader; /* the daemon's policy reader, owned by refresher.c */
 	void *trace;   /* struct trace_state *, owned by op_diag.c */
 	void *enforce; /* struct enforce_state *, owned by op_enforce.c */
+	void *slots;   /* struct slots_state *, owned by slots.c */
+	bool stale_audited;          /* policy_stale.c: "stale" audited for this policy */
+	long long stale_checked_ms;  /* policy_stale.c: last look */
 };
 
 /* helper.uninstall (op_enforce.c): takes rampart's engine policy files out.
@@ -129,6 +135,10 @@ void server_complete(struct daemon *d, uint64_t conn_id, json_t *req_id, json_t 
 void audit_open(struct daemon *d);
 void audit_log(struct daemon *d, const char *op, const struct peer *p, const char *result,
 	       const char *code, const char *detail);
+/* Writes the summaries of refusal windows that have ended (called by the loop). */
+void audit_tick(struct daemon *d);
+/* Writes every pending summary now (at exit). */
+void audit_flush(struct daemon *d);
 
 /* daemon.c: loads (or reloads) the config file and applies overrides; 0 or
  * -1 + err.  d->load_config, when set (tests, fuzzers), supplies it instead. */

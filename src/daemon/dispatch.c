@@ -44,6 +44,25 @@ static long long dispatch_now_us(void)
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* A request has "op", "id" and "args" and nothing else: a typo is not ignored. */
+static int dispatch_known_keys(struct conn *c, json_t *req)
+{
+	static const char *const known[] = {"op", "id", "args", NULL};
+	json_t *id = json_object_get(req, "id");
+	struct rp_err e;
+	char msg[sizeof(e.msg) + 160];
+
+	if (args_only(req, known, &e) == 0)
+		return 0;
+	/* e.msg: unknown argument "<key, escaped>" */
+	snprintf(msg, sizeof(msg), "%s at the top level of the request (only \"op\", \"id\" and "
+		 "\"args\" are allowed; arguments go inside \"args\"); nothing was done",
+		 e.msg);
+	reply_error(c, json_is_integer(id) || json_is_string(id) ? id : NULL, "E_BAD_REQUEST",
+			   msg);
+	return -1;
+}
+
 /* Parses the envelope of a request; on failure replies and returns -1. */
 static int dispatch_parse(struct conn *c, const uint8_t *buf, size_t len, json_t **req,
 			  json_t **id, const struct op_def **op, json_t **args)
@@ -57,6 +76,8 @@ static int dispatch_parse(struct conn *c, const uint8_t *buf, size_t len, json_t
 				   *req ? "request must be a JSON object" : "request is not valid JSON");
 		return -1;
 	}
+	if (dispatch_known_keys(c, *req) < 0)
+		return -1;
 	*id = json_object_get(*req, "id");
 	if (*id != NULL && !json_is_integer(*id) && !json_is_string(*id)) {
 		reply_error(c, NULL, "E_BAD_REQUEST", "\"id\" must be an integer or string");
@@ -118,6 +139,7 @@ void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_
 		ctx.d = d;
 		ctx.peer = &c->peer;
 		ctx.conn_id = c->id;
+		ctx.admin = ops_is_admin(d, c) != 0;
 		ctx.req_id = id;
 		ctx.args = args;
 		rc = op->fn(&ctx);

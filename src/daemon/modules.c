@@ -14,7 +14,9 @@
 #define MODULE_LIST(X) \
 	X(policy)      \
 	X(files)       \
-	X(enforce)
+	X(enforce)     \
+	X(stale)       \
+	X(audit)
 
 #define X(name) extern const struct module_def name##_module;
 MODULE_LIST(X)

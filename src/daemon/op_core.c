@@ -55,6 +55,37 @@ static json_t *status_ops_json(struct daemon *d)
 	return ops;
 }
 
+/*
+ * What any local user may see of status: per-op counters only as totals (they
+ * would show when the owner binds a port or edits hosts), and no text the
+ * policy server controls (a refusal message can quote the fetched bytes):
+ * last_outcome keeps its first word, last_error only that there is one.
+ */
+static void status_for_anyone(json_t *st)
+{
+	json_t *ops = json_object_get(st, "ops"), *v, *p = json_object_get(st, "policy");
+	json_int_t count = 0, errors = 0, refused = 0;
+	const char *k, *outcome = json_string_value(json_object_get(p, "last_outcome"));
+	const char *lerr = json_string_value(json_object_get(p, "last_error"));
+	char word[32];
+
+	json_object_foreach(ops, k, v) {
+		count += json_integer_value(json_object_get(v, "count"));
+		errors += json_integer_value(json_object_get(v, "errors"));
+		refused += json_integer_value(json_object_get(v, "refused"));
+	}
+	json_object_set_new(st, "ops", json_pack("{s:I, s:I, s:I}", "count", count, "errors",
+						 errors, "refused", refused));
+	json_object_set_new(st, "details", json_string("per-op counters and refresh messages: "
+						       "run as root or a member of admin_group"));
+	if (outcome != NULL) {
+		snprintf(word, sizeof(word), "%.*s", (int)strcspn(outcome, ": ;"), outcome);
+		json_object_set_new(p, "last_outcome", json_string(word));
+	}
+	if (lerr != NULL && *lerr)
+		json_object_set_new(p, "last_error", json_string("(withheld: admins only)"));
+}
+
 int op_status(struct op_ctx *ctx)
 {
 	static const char *const known[] = {NULL};
@@ -76,6 +107,8 @@ int op_status(struct op_ctx *ctx)
 	json_object_set_new(st, "socket_activated", json_boolean(!d->own_socket));
 	modules_status(d, st);
 	enforce_docker_status(d, st);
+	if (!ctx->admin)
+		status_for_anyone(st);
 	ctx->result = st;
 	return OP_OK;
 }

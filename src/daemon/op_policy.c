@@ -64,6 +64,8 @@ static void policy_write_decision(struct jbuf *b, const struct rampart_decision 
 	jbuf_string(b, dc->reason, strlen(dc->reason));
 	JLIT(b, ",\"expired\":");
 	jbuf_bool(b, dc->expired);
+	JLIT(b, ",\"stale\":");
+	jbuf_bool(b, dc->stale);
 	JLIT(b, ",\"policy_cached\":");
 	jbuf_bool(b, dc->policy_cached);
 	JLIT(b, "}");

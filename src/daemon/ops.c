@@ -60,6 +60,11 @@ static int ops_in_group(const struct conn *c, gid_t g)
 	return 0;
 }
 
+int ops_is_admin(const struct daemon *d, const struct conn *c)
+{
+	return c->peer.uid == 0 || ops_in_group(c, d->cfg.admin_gid);
+}
+
 int ops_authorise_conn(const struct daemon *d, const struct op_def *op, const struct conn *c,
 		       struct rp_err *err)
 {

@@ -7,6 +7,7 @@
 #define RAMPART_OPS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -14,6 +15,7 @@
 #include "jsonout.h"
 
 struct daemon;
+struct conn;
 
 struct peer {
 	uid_t uid;
@@ -48,9 +50,13 @@ struct op_ctx {
 	                       compact JSON (hot paths: no json_t tree to build, encode
 	                       and free); raw.err set means it could not be written */
 	struct rp_err err;  /* on OP_ERR */
+	bool admin;         /* the caller is root or in admin_group (for what an op shows) */
 };
 
 typedef int (*op_handler)(struct op_ctx *ctx);
+
+/* 1 if the connection's caller is root or in admin_group (ops.c). */
+int ops_is_admin(const struct daemon *d, const struct conn *c);
 
 struct op_def {
 	const char *name;

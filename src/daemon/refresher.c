@@ -62,6 +62,7 @@ void refresher_open_reader(struct daemon *d)
 					 : 0),
 				&s->h, eb, sizeof(eb)) < 0)
 		log_warnx("policy reader: %s", eb);
+	rampart_policy_set_max_age(s->h, d->cfg.policy.max_age_s);
 	d->reader = s->h;
 }
 
@@ -324,11 +325,15 @@ static void refresher_status(struct daemon *d, json_t *status)
 		refresher_time(p, "issued_at", info.issued_at);
 		refresher_time(p, "expires_at", info.expires_at);
 		json_object_set_new(p, "expired", json_boolean(info.expired));
+		json_object_set_new(p, "stale", json_boolean(info.stale));
+		json_object_set_new(p, "issued_age_s", json_integer(now - info.issued_at));
 		json_object_set_new(p, "registries", json_integer((json_int_t)info.n_registries));
 		json_object_set_new(p, "allow_docker_hub", json_boolean(info.allow_docker_hub));
 	} else {
 		json_object_set_new(p, "version", json_null());
 	}
+	json_object_set_new(p, "max_age_s", d->cfg.policy.max_age_s ? json_integer(d->cfg.policy.max_age_s)
+								   : json_null());
 	json_object_set_new(p, "source", json_string(d->cfg.policy.url));
 	json_object_set_new(p, "refreshing", json_boolean(s->job_active || s->apply_active));
 	json_object_set_new(p, "last_outcome", json_string(s->last_outcome));

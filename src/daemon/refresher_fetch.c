@@ -109,6 +109,7 @@ int refresher_fetch_start(struct daemon *d, struct rp_err *err)
 	o.low_speed_bytes = c->policy.low_speed_bytes > 0 ? c->policy.low_speed_bytes : -1;
 	o.low_speed_time_s = c->policy.low_speed_time_s;
 	o.allow_insecure_loopback = c->policy.allow_insecure_loopback;
+	o.redirect_hosts = c->policy.redirect_hosts;
 	s->job_now = (int64_t)time(NULL);
 	s->last_attempt_at = s->job_now;
 	s->job_started_ms = daemon_now_ms();

@@ -24,6 +24,7 @@
 #include "frame.h"
 #include "jsonout.h"
 #include "log.h"
+#include "slots.h"
 #include "reply.h"
 #include "server.h"
 
@@ -197,14 +198,6 @@ static int conn_peercred(struct conn *c)
 	return 0;
 }
 
-static int conn_count_uid(struct daemon *d, uid_t uid)
-{
-	int n = 0;
-	for (size_t i = 0; i < d->nconns; i++)
-		n += d->conns[i]->peer.uid == uid && !d->conns[i]->dead;
-	return n;
-}
-
 static void conn_free(struct conn *c)
 {
 	if (c->fd >= 0)
@@ -257,8 +250,7 @@ void server_accept(struct daemon *d)
 			setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
 		}
 #endif
-		if ((int)d->nconns >= d->cfg.limits.max_connections ||
-		    (c->peer.uid != 0 && conn_count_uid(d, c->peer.uid) >= d->cfg.limits.max_per_uid)) {
+		if (!slots_admit(d, c)) {
 			/* Best effort: tell the client why, then drop it. */
 			d->refused_busy++;
 			reply_error(c, NULL, "E_BUSY",
@@ -469,6 +461,8 @@ void server_shutdown(struct daemon *d)
 	free(d->conns);
 	d->conns = NULL;
 	d->nconns = d->capconns = 0;
+	slots_fini(d);
+	audit_flush(d);
 	if (d->listen_fd >= 0)
 		close(d->listen_fd);
 	d->listen_fd = -1;

@@ -38,6 +38,11 @@ struct fx_body {
 	size_t len, cap, max;
 	bool too_large;
 	char etag[FETCH_MAX_ETAG + 1];
+	CURL *h;                  /* for the URL a Location: is relative to */
+	const struct fx_opts *o;
+	long status;              /* of the response whose headers are arriving */
+	bool redirect_refused;
+	char redirect_host[128];  /* the host it would have gone to */
 };
 
 static void fx_strlcpy(char *dst, const char *src, size_t size)
@@ -260,6 +265,65 @@ static size_t fx_write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+/* 1 if host is the policy URL's host or one listed in FOS_REDIRECT. */
+static bool fx_redirect_ok(const struct fx_opts *o, const char *host)
+{
+	const char *list = o->s[FOS_REDIRECT];
+	char one[FETCH_MAX_HOST + 1];
+
+	if (fx_same_host(host, o->s[FOS_HOST]))
+		return true;
+	while (list != NULL && *list != '\0') {
+		size_t n = strcspn(list, ",");
+		if (n > 0 && n < sizeof(one)) {
+			memcpy(one, list, n);
+			one[n] = '\0';
+			if (fx_same_host(host, one))
+				return true;
+		}
+		list += n + (list[n] == ',');
+	}
+	return false;
+}
+
+/*
+ * A Location: on a redirect, resolved against the URL being fetched: libcurl
+ * would follow it to any https host; a host that is neither the policy URL's
+ * nor listed stops the transfer here, before any connection to it.
+ */
+static bool fx_location_ok(struct fx_body *b, const char *v, size_t vlen)
+{
+	char *cur = NULL, *loc = strndup(v, vlen), *host = NULL;
+	CURLU *u = curl_url();
+	bool ok = true; /* what libcurl cannot parse it will not follow either */
+
+	if (u != NULL && loc != NULL &&
+	    curl_easy_getinfo(b->h, CURLINFO_EFFECTIVE_URL, &cur) == CURLE_OK && cur != NULL &&
+	    curl_url_set(u, CURLUPART_URL, cur, 0) == CURLUE_OK &&
+	    curl_url_set(u, CURLUPART_URL, loc, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		ok = fx_redirect_ok(b->o, host);
+		fx_strlcpy(b->redirect_host, host, sizeof(b->redirect_host));
+	}
+	curl_free(host);
+	curl_url_cleanup(u);
+	free(loc);
+	return ok;
+}
+
+/* Trims a header value in place; returns its start, *vlen its length. */
+static const char *fx_header_value(const char *ptr, size_t n, size_t skip, size_t *vlen)
+{
+	const char *v = ptr + skip, *end = ptr + n;
+
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*vlen = (size_t)(end - v);
+	return v;
+}
+
 /* Keeps the ETag of the last response (a status line starts a new one). */
 static size_t fx_header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -268,7 +332,17 @@ static size_t fx_header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 	const char *v, *end;
 
 	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+		const char *sp = memchr(ptr, ' ', n);
 		b->etag[0] = '\0';
+		b->status = sp != NULL ? strtol(sp + 1, NULL, 10) : 0;
+		return n;
+	}
+	if (b->status >= 300 && b->status < 400 && n > 9 && strncasecmp(ptr, "location:", 9) == 0) {
+		v = fx_header_value(ptr, n, 9, &vlen);
+		if (vlen > 0 && !fx_location_ok(b, v, vlen)) {
+			b->redirect_refused = true;
+			return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+		}
 		return n;
 	}
 	if (n < 5 || strncasecmp(ptr, "etag:", 5) != 0)
@@ -390,6 +464,8 @@ static void fx_transfer(const struct fx_opts *o, struct fx_body *b, struct fetch
 		           sizeof(w->text));
 		return;
 	}
+	b->h = h;
+	b->o = o;
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	w->http_code = (int32_t)code;
@@ -397,7 +473,12 @@ static void fx_transfer(const struct fx_opts *o, struct fx_body *b, struct fetch
 	w->err_class = fx_class(rc);
 	fx_strlcpy(w->etag, b->etag, sizeof(w->etag));
 	fx_strlcpy(w->text, errbuf[0] ? errbuf : curl_easy_strerror(rc), sizeof(w->text));
-	if ((rc == CURLE_WRITE_ERROR && b->too_large) || rc == CURLE_FILESIZE_EXCEEDED)
+	if (b->redirect_refused) {
+		w->kind = FW_CURL;
+		w->err_class = FWC_REDIRECT_HOST;
+		snprintf(w->text, sizeof(w->text), "redirect to host %.120s refused",
+		         b->redirect_host[0] ? b->redirect_host : "?");
+	} else if ((rc == CURLE_WRITE_ERROR && b->too_large) || rc == CURLE_FILESIZE_EXCEEDED)
 		w->kind = FW_TOO_LARGE;
 	else if (rc != CURLE_OK)
 		w->kind = FW_CURL;

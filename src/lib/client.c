@@ -211,7 +211,10 @@ static int client_parse_reply(const char *text, long long id, struct rampart_err
 	}
 	ok = json_object_get(r, "ok");
 	rid = json_object_get(r, "id");
-	if (!json_is_boolean(ok) || !json_is_integer(rid) || json_integer_value(rid) != id) {
+	/* id null + ok false: an error about the connection itself (E_BUSY at accept,
+	 * a framing error), sent before any request was read; report it as it is */
+	if (!(json_is_false(ok) && json_is_null(rid) && json_is_object(json_object_get(r, "error"))) &&
+	    (!json_is_boolean(ok) || !json_is_integer(rid) || json_integer_value(rid) != id)) {
 		client_seterr(err, "E_PROTO",
 			      "rampartd's reply does not match the request (is something else "
 			      "listening on the socket?)");

@@ -48,7 +48,7 @@
 	X(E_FETCH_TIMEOUT, 1, "the fetch did not finish within its time limits") \
 	X(E_FETCH_NETWORK, 1, "the network failed during the fetch (reset, DNS, unreachable)") \
 	X(E_FETCH_PROTOCOL, 1, "the server broke HTTP (bad headers, bad chunking)") \
-	X(E_FETCH_REDIRECT, 1, "the server redirected; redirects are never followed") \
+	X(E_FETCH_REDIRECT, 1, "too many redirects, or one to a host not in policy.redirect_hosts") \
 	X(E_FETCH_TOO_LARGE, 1, "the policy is larger than policy.max_bytes") \
 	X(E_FETCH_PRIV, 1, "the fetch child could not drop root as required") \
 	X(E_FETCH_CHILD, 1, "the fetch child could not be started, failed, or sent a malformed answer") \
@@ -62,6 +62,8 @@
 	X(E_PAYLOAD, 1, "the signed payload breaks the policy format") \
 	X(E_ORG, 1, "the policy is for another organisation") \
 	X(E_EXPIRED, 1, "the policy has expired") \
+	X(E_ISSUED_FUTURE, 1, "the policy's issued_at is more than 300 s ahead of this clock") \
+	X(E_POLICY_STALE, 1, "the cached policy is older than policy.max_age_s (audit only)") \
 	X(E_ROLLBACK, 1, "the policy is older than the stored one; the stored one is kept") \
 	X(E_TRUST, 1, "no usable key set (no keys, a duplicate key, threshold out of range)") \
 	X(E_KEY_FILE, 1, "a key file cannot be read or does not hold exactly one public PEM key") \

@@ -48,6 +48,7 @@ struct rampart_policy {
 	time_t retry_at;
 	int64_t next_stat_ns; /* COARSE_RELOAD: monotonic time of the next stat() */
 	struct rp_err load_err;
+	int64_t max_age_s; /* 0: never stale */
 };
 
 static void pa_key_of(const struct stat *st, struct pa_key *k)
@@ -211,8 +212,37 @@ out:
 	return rc;
 }
 
+static bool pa_stale(const struct rampart_policy *h, int64_t now)
+{
+	return h->idx != NULL && h->max_age_s > 0 &&
+	       now - policy_index_issued_at(h->idx) > h->max_age_s;
+}
+
+static void pa_stale_reason(const struct rampart_policy *h, struct rampart_decision *out)
+{
+	size_t n = strlen(out->reason);
+
+	out->stale = true;
+	snprintf(out->reason + n, sizeof(out->reason) - n,
+	         "; policy is stale (issued %lld s ago, more than the %lld s allowed); still "
+	         "enforced",
+	         (long long)((int64_t)time(NULL) - policy_index_issued_at(h->idx)),
+	         (long long)h->max_age_s);
+}
+
+int rampart_policy_set_max_age(struct rampart_policy *h, int64_t max_age_s)
+{
+	if (h == NULL || max_age_s < 0)
+		return -1;
+	pthread_mutex_lock(&h->mu);
+	h->max_age_s = max_age_s;
+	pthread_mutex_unlock(&h->mu);
+	return 0;
+}
+
 int rampart_policy_check(struct rampart_policy *h, const char *ref, struct rampart_decision *out)
 {
+	int64_t now;
 	int rc;
 
 	if (out == NULL)
@@ -226,10 +256,14 @@ int rampart_policy_check(struct rampart_policy *h, const char *ref, struct rampa
 	}
 	pthread_mutex_lock(&h->mu);
 	pa_refresh(h);
-	rc = policy_check(h->idx, (h->flags & RAMPART_POLICY_ALLOW_WHEN_NO_POLICY) != 0, ref,
-	                  (int64_t)time(NULL), out);
+	now = (int64_t)time(NULL);
+	rc = policy_check(h->idx, (h->flags & RAMPART_POLICY_ALLOW_WHEN_NO_POLICY) != 0, ref, now,
+	                  out);
+	out->stale = false;
 	if (rc == 0 && h->idx == NULL && h->load_failed)
 		pa_unreadable(h, out);
+	if (rc == 0 && pa_stale(h, now))
+		pa_stale_reason(h, out);
 	pthread_mutex_unlock(&h->mu);
 	return rc;
 }
@@ -247,6 +281,7 @@ int rampart_policy_info(struct rampart_policy *h, struct rampart_policy_info *ou
 		out->issued_at = policy_index_issued_at(h->idx);
 		out->expires_at = policy_index_expires_at(h->idx);
 		out->expired = (int64_t)time(NULL) >= out->expires_at;
+		out->stale = pa_stale(h, (int64_t)time(NULL));
 		out->allow_docker_hub = policy_index_allow_docker_hub(h->idx);
 		out->n_registries = policy_index_entries(h->idx);
 		rp_strlcpy(out->org, policy_index_org(h->idx), sizeof(out->org));

@@ -30,11 +30,30 @@
 #define SQLITE_OPEN_EXRESCODE 0
 #endif
 
+/* A reader's budget of SQLite VM steps per load: reading a 10,000-entry store
+ * takes well under a million; a hostile file (a recursive view, say) stops here. */
+#define STORE_MAX_VM_STEPS (20LL * 1000 * 1000)
+#define STORE_PROGRESS_EVERY 1000
+
+#define STORE_SQL_META "CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID"
+#define STORE_SQL_REGISTRIES                                                                \
+	"CREATE TABLE registries(host TEXT PRIMARY KEY NOT NULL, nickname TEXT NOT NULL,"   \
+	" kind INTEGER NOT NULL)"
+#define STORE_SQL_ENVELOPE "CREATE TABLE envelope(raw BLOB NOT NULL)"
+
 static const char store_schema_sql[] =
-    "CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID;"
-    "CREATE TABLE registries(host TEXT PRIMARY KEY NOT NULL, nickname TEXT NOT NULL,"
-    " kind INTEGER NOT NULL);"
-    "CREATE TABLE envelope(raw BLOB NOT NULL);";
+    STORE_SQL_META ";" STORE_SQL_REGISTRIES ";" STORE_SQL_ENVELOPE ";";
+
+/* Every object of a store rampartd wrote, in sqlite_schema's name order: no views,
+ * no triggers, no extra tables or indexes, each with exactly the SQL we wrote. */
+static const struct {
+	const char *type, *name, *tbl, *sql; /* sql NULL: an automatic index */
+} store_objects[] = {
+    {"table", "envelope", "envelope", STORE_SQL_ENVELOPE},
+    {"table", "meta", "meta", STORE_SQL_META},
+    {"table", "registries", "registries", STORE_SQL_REGISTRIES},
+    {"index", "sqlite_autoindex_registries_1", "registries", NULL},
+};
 
 void store_meta_free(struct store_meta *m)
 {
@@ -585,6 +604,11 @@ static int store_load_err(struct rp_err *err, sqlite3 *db, int rc, const char *p
 
 	if (prim == SQLITE_NOMEM)
 		return rp_seterr(err, "E_STORE_NOMEM", "out of memory reading %s", path);
+	if (prim == SQLITE_INTERRUPT)
+		return rp_seterr(err, "E_STORE_CORRUPT",
+		                 "reading %s took more than the reader's work limit; it is not a "
+		                 "store rampartd wrote (refresh the policy as root to rebuild it)",
+		                 path);
 	if (prim == SQLITE_NOTADB || prim == SQLITE_CORRUPT || prim == SQLITE_ERROR ||
 	    prim == SQLITE_MISMATCH || prim == SQLITE_RANGE || prim == SQLITE_FORMAT)
 		return rp_seterr(err, "E_STORE_CORRUPT",
@@ -642,6 +666,69 @@ static int store_open_ro(const char *path, sqlite3 **db, struct store_stat *id, 
 	          path);
 out:
 	free(uri);
+	return ret;
+}
+
+/*
+ * A reader runs no SQL the file brings: the schema must be exactly ours, and
+ * the connection refuses views, triggers and schema-defined functions anyway
+ * (trusted_schema off, defensive on), with a VM-step budget per load.
+ */
+static int store_progress(void *arg)
+{
+	long long *left = arg;
+
+	*left -= STORE_PROGRESS_EVERY;
+	return *left < 0;
+}
+
+static void store_harden(sqlite3 *db, long long *budget)
+{
+	*budget = STORE_MAX_VM_STEPS;
+	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, (int *)NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, (int *)NULL);
+	sqlite3_progress_handler(db, STORE_PROGRESS_EVERY, store_progress, budget);
+}
+
+static int store_same_text(const unsigned char *got, const char *want)
+{
+	return want == NULL ? got == NULL : got != NULL && strcmp((const char *)got, want) == 0;
+}
+
+static int store_check_schema(sqlite3 *db, const char *path, struct rp_err *err)
+{
+	const size_t n = sizeof(store_objects) / sizeof(store_objects[0]);
+	sqlite3_stmt *st = NULL;
+	size_t i = 0;
+	int rc, ret = -1;
+
+	rc = sqlite3_prepare_v2(db, "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY name",
+	                        -1, &st, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (i == n || !store_same_text(sqlite3_column_text(st, 0), store_objects[i].type) ||
+		    !store_same_text(sqlite3_column_text(st, 1), store_objects[i].name) ||
+		    !store_same_text(sqlite3_column_text(st, 2), store_objects[i].tbl) ||
+		    !store_same_text(sqlite3_column_text(st, 3), store_objects[i].sql)) {
+			store_corrupt(err, path, "its schema is not the one rampartd writes (an extra "
+			                         "or changed table, index, view or trigger)");
+			goto out;
+		}
+		i++;
+		rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_DONE) {
+		store_load_err(err, db, rc, path);
+		goto out;
+	}
+	if (i != n) {
+		store_corrupt(err, path, "a table is missing");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
 	return ret;
 }
 
@@ -784,8 +871,10 @@ static int store_read_meta(sqlite3 *db, const char *path, struct policy *p, stru
 		for (k = 0; key != NULL && k < K_N; k++)
 			if (strcmp(key, store_keys[k]) == 0)
 				break;
-		if (key == NULL || k == K_N)
-			continue; /* unknown keys from a compatible future writer */
+		if (key == NULL || k == K_N) {
+			rc = SQLITE_OK; /* unknown keys from a compatible future writer */
+			continue;
+		}
 		if (seen[k]++) {
 			store_corrupt(err, path, "a meta key appears twice");
 			goto out;
@@ -967,6 +1056,7 @@ static int store_load_all(const char *db_path, int want_regs, struct policy *p,
                           struct store_meta *m, char **env, size_t *env_len, struct rp_err *err)
 {
 	sqlite3 *db = NULL;
+	long long budget;
 	int rc, ret = -1;
 
 	rc = store_open_ro(db_path, &db, &m->file, err);
@@ -974,7 +1064,8 @@ static int store_load_all(const char *db_path, int want_regs, struct policy *p,
 		ret = rc;
 		goto out;
 	}
-	if (store_check_app_id(db, db_path, err) < 0 ||
+	store_harden(db, &budget);
+	if (store_check_app_id(db, db_path, err) < 0 || store_check_schema(db, db_path, err) < 0 ||
 	    store_read_meta(db, db_path, p, m, err) < 0 ||
 	    store_count_registries(db, db_path, &m->n_registries, err) < 0)
 		goto out;

@@ -62,6 +62,7 @@ static const char *refresh_hint(const char *code)
 	    {"E_PAYLOAD", "fix the named field and re-sign"},
 	    {"E_ORG", "check policy.org in rampartd.json against the policy's org"},
 	    {"E_EXPIRED", "re-sign the policy with a later expires_at"},
+	    {"E_ISSUED_FUTURE", "check this machine's clock, or re-sign with a correct issued_at"},
 	    {"E_ROLLBACK", "publish the policy with a higher version"},
 	    {"E_STORE_DISK_FULL", "free space in the state directory"},
 	};
@@ -170,6 +171,15 @@ int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct r
 	if (strcmp(p.org, in->org) != 0) {
 		rp_seterr(err, "E_ORG", "policy is for org \"%s\", this machine trusts \"%s\"", p.org,
 			  in->org);
+		refresh_refuse(out, REFRESH_REFUSED, err);
+		goto out;
+	}
+	if (p.issued_at > in->now + REFRESH_MAX_SKEW_S) {
+		policy_payload_format_time(p.issued_at, when, sizeof(when));
+		rp_seterr(err, "E_ISSUED_FUTURE",
+			  "policy version %lld claims to be issued at %s, more than %d s after "
+			  "this machine's clock",
+			  (long long)p.version, when, REFRESH_MAX_SKEW_S);
 		refresh_refuse(out, REFRESH_REFUSED, err);
 		goto out;
 	}

@@ -20,6 +20,9 @@ enum refresh_outcome {
 	REFRESH_FAILED = 3,    /* fetch or store failed: last good policy kept */
 };
 
+/* A policy issued later than now + this is refused (clocks differ a little). */
+#define REFRESH_MAX_SKEW_S 300
+
 struct refresh_in {
 	const unsigned char *envelope;
 	size_t len;

@@ -13,6 +13,7 @@ how many did (a temp file was present right after the kill).
 Env: RAMPART_CRASH_ITERATIONS (default 200, 60 in the sanitizer tree)."""
 import json
 import os
+import signal
 import random
 import sys
 import time
@@ -63,11 +64,54 @@ def refresh_and_wait():
     return r["result"]
 
 
+def proc_stat(pid):
+    """(ppid, starttime) of pid, or None when it is gone (or a zombie: it did all it will)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            rest = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if rest[0] in ("Z", "X") else (int(rest[1]), int(rest[19]))
+
+
+def descendants(pid):
+    """Every live descendant of pid as {pid: starttime}."""
+    parent = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            st = proc_stat(int(name))
+            if st:
+                parent[int(name)] = st
+    out, todo = {}, [pid]
+    while todo:
+        p = todo.pop()
+        for c, (pp, start) in parent.items():
+            if pp == p and c not in out:
+                out[c] = start
+                todo.append(c)
+    return out
+
+
 def kill_daemon():
+    """SIGKILLs rampartd, then waits until its children are gone too.
+
+    The verify/store worker is a forked child that dies with the daemon
+    (PR_SET_PDEATHSIG), but only a moment later: it could still finish its
+    rename after the daemon was reaped, so a check made right after the reap
+    raced it (the flake of issue 16).  The daemon is stopped first so it can
+    fork nothing between the scan and the kill."""
+    pid = env.proc.pid
+    os.kill(pid, signal.SIGSTOP)
+    kids = descendants(pid)
     env.proc.kill()
     env.proc.wait()
     env.proc = None
     env.log.close()
+    deadline = time.monotonic() + 10
+    for c, start in kids.items():
+        while proc_stat(c) is not None and proc_stat(c)[1] == start:
+            assert time.monotonic() < deadline, "child %d of the killed daemon lingers" % c
+            time.sleep(0.005)
 
 
 def db_version_as_reader(expect_versions):

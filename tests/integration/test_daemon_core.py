@@ -43,7 +43,11 @@ def test_socket_mode_and_ping_as_nobody(env):
     r = env.cli("--json", "status", user="nobody")
     assert r.returncode == 0, r
     s = json.loads(r.stdout)
-    assert s["pid"] == env.proc.pid and s["ops"]["ping"]["count"] >= 1
+    assert s["pid"] == env.proc.pid and s["ops"]["count"] >= 1, s
+    # per-op counters would show the owner's activity: totals only for anyone (issue 16)
+    assert "ping" not in s["ops"] and "admin_group" in s["details"], s
+    s = env.request("status")["result"]  # root sees them
+    assert s["ops"]["ping"]["count"] >= 1 and "details" not in s, s
 
 
 @with_env()
@@ -99,6 +103,14 @@ def test_malformed_requests_get_errors_and_do_not_hurt_others(env):
     assert rt.read_reply(s)["error"]["code"] == "E_ARGS"
     s.sendall(rt.frame(b'{"op":"ping","op":"ping"}'))
     assert rt.read_reply(s)["error"]["code"] == "E_BAD_JSON"
+    # unknown top-level keys are refused, not ignored (a misplaced argument, issue 16)
+    for extra in ({"arsg": {}}, {"ref": "ghcr.io/x"}, {"\n": 1}):
+        req = {"op": "policy.check", "id": 10, "args": {"ref": "ghcr.io/x"}}
+        req.update(extra)
+        s.sendall(rt.frame(req))
+        r = rt.read_reply(s)
+        assert r["ok"] is False and r["error"]["code"] == "E_BAD_REQUEST" and r["id"] == 10, r
+        assert "top level" in r["error"]["message"] and "\n" not in r["error"]["message"], r
     # the same connection still works after all that
     s.sendall(rt.frame({"op": "ping", "id": 9}))
     r = rt.read_reply(s)
@@ -122,7 +134,7 @@ def test_oversize_and_zero_frames_close(env):
     assert s.recv(1) == b""
     # exactly at the limit is accepted as a frame (and then judged as JSON)
     s = env.connect()
-    body = b'{"op":"ping","id":1,"pad":"' + b"x" * (65536 - 29) + b'"}'
+    body = b'{"op":"ping","id":1' + b" " * (65536 - 20) + b'}'  # JSON whitespace as padding
     assert len(body) == 65536, len(body)
     s.sendall(rt.frame(body))
     assert rt.read_reply(s)["ok"] is True

@@ -247,10 +247,11 @@ if [ -z "$pc" ]; then
 else
 	export PKG_CONFIG_PATH
 	PKG_CONFIG_PATH=$(dirname "$pc")
-	# the .pc carries the configure-time prefix; point it at the temp install
-	pkgc="pkg-config --define-variable=prefix=$prefix"
+	# the .pc names its prefix relative to itself (${pcfiledir}): no --define-variable,
+	# so this shows `cmake --install --prefix` into another tree works as README says
+	pkgc="pkg-config"
 	cflags=$($pkgc --cflags rampart)
-	libdir=$($pkgc --variable=libdir rampart)
+	libdir=$(realpath -m "$($pkgc --variable=libdir rampart)")
 	case "$cflags" in
 	*"-I$prefix/"*) ok "pkg-config rampart: $cflags" ;;
 	*) fail "pkg-config rampart gives '$cflags', not the temp prefix $prefix" ;;
@@ -271,7 +272,9 @@ else
 fi
 
 if [ -x "$tmp/ex/check_image" ]; then
-	if LD_LIBRARY_PATH=$libdir ldd "$tmp/ex/check_image" | grep -q "$libdir/librampart.so"; then
+	# the whole ldd output first: `ldd | grep -q` under pipefail fails when grep exits early
+	linked=$(LD_LIBRARY_PATH=$libdir ldd "$tmp/ex/check_image" || true)
+	if grep -qF "$libdir/librampart.so" <<<"$linked"; then
 		ok "check_image uses the installed librampart"
 	else
 		fail "check_image is not linked against $libdir/librampart.so"

@@ -62,7 +62,7 @@ def test_first_refresh_and_checks():
 def check_wire_format():
     """The decision is written as text by the daemon (no json_t tree): every field,
     in order, with its JSON type, for one ref, a batch, and an invalid ref."""
-    fields = ["allowed", "rule", "normalized", "policy_version", "reason", "expired",
+    fields = ["allowed", "rule", "normalized", "policy_version", "reason", "expired", "stale",
               "policy_cached"]
     one = env.request("policy.check", {"ref": "ghcr.io/acme/app:1.2"}, rid="w1")
     assert one["ok"] is True and one["id"] == "w1", one
@@ -70,7 +70,7 @@ def check_wire_format():
     assert list(d) == fields, d
     assert d == {"allowed": True, "rule": "ghcr.io", "normalized": "ghcr.io/acme/app:1.2",
                  "policy_version": 1, "reason": d["reason"], "expired": False,
-                 "policy_cached": True}, d
+                 "stale": False, "policy_cached": True}, d
     batch = env.request("policy.check", {"refs": ["quay.io/x", "BAD ref", "alpine"]}, rid=7)
     r = batch["result"]["results"]
     assert len(r) == 3 and batch["id"] == 7, batch

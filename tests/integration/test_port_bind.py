@@ -99,6 +99,13 @@ def test_address_policy():
     assert r.returncode == 1 and "E_ADDR_DENIED" in r.stderr, r
     r = env.cli("bind", "--addr", "not-an-ip", "80", "--", "true", user="nobody")
     assert r.returncode == 1 and "E_ARGS" in r.stderr, r
+    # IPv6 too: on Linux a "::" socket also serves IPv4, so a privileged port would be on
+    # every interface; a mapped IPv4 address is not loopback either (issue 16)
+    for addr in ("::", "2001:db8::1", "::ffff:10.1.2.3", "::ffff:127.0.0.1", "fe80::1"):
+        r = env.request("port.bind", {"addr": addr, "port": 80})
+        assert r["ok"] is False and r["error"]["code"] == "E_ADDR_DENIED", (addr, r)
+        r = env.cli("bind", "--addr", addr, "80", "--", "true", user="nobody")
+        assert r.returncode == 1 and "E_ADDR_DENIED" in r.stderr, (addr, r)
 
 
 def test_udp_and_ipv6():

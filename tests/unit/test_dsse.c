@@ -453,6 +453,14 @@ static void test_same_key_twice(void **st)
 	assert_string_equal(e.code, "E_SIGNATURE");
 	assert_non_null(strstr(e.msg, "1 distinct trusted key(s) verified, 2 needed"));
 
+	/* the keyid-hint half: A's signature twice, both with A's own keyid (the hint
+	 * names a key already counted; it must not count again) */
+	env = signed_env(TYPE, BODY, &A, NULL);
+	json_array_append_new(json_object_get(env, "signatures"), json_deep_copy(sig_at(env, 0)));
+	assert_int_equal(verify_json(env, TYPE, &t, &e, &v), -1);
+	assert_string_equal(e.code, "E_SIGNATURE");
+	assert_non_null(strstr(e.msg, "1 distinct trusted key(s) verified, 2 needed"));
+
 	/* ECDSA: two different (randomised) signatures by B, one labelled as A */
 	env = signed_env(TYPE, BODY, &B, NULL);
 	env2 = signed_env(TYPE, BODY, &B, NULL);

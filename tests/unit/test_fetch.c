@@ -217,7 +217,7 @@ static int group_setup(void **state)
 	snprintf(srv.bin, sizeof(srv.bin), "%s/bin", srv.dir);
 	snprintf(srv.fake, sizeof(srv.fake), "%s/test_fetch", srv.bin);
 	snprintf(srv.copy, sizeof(srv.copy), "%s/%s", srv.bin, FETCH_HELPER_NAME);
-	if (mkdir(srv.bin, 0755) < 0 || copy_file("/proc/self/exe", srv.fake, 0755) < 0 ||
+	if (mkdir(srv.bin, 0755) < 0 || copy_file("/proc/self/exe", srv.fake, helper_mode()) < 0 ||
 	    copy_file(srv.helper, srv.copy, helper_mode()) < 0) {
 		fprintf(stderr, "test_fetch: cannot copy this program or %s (RAMPART_BUILD?)\n",
 		        srv.helper);
@@ -576,6 +576,40 @@ static void test_redirect_https_followed(void **state)
 	expect_ok(&o, &res);
 	assert_int_equal(res.body_len, sizeof(policy_body) - 1);
 	fetch_result_free(&res);
+}
+
+/*
+ * Redirects stay on the policy URL's host (issue 16): libcurl would follow one
+ * to any https host.  The refusal comes before any connection to the other
+ * host; policy.redirect_hosts (here: o.redirect_hosts) lists exceptions.
+ */
+static void test_redirect_other_host_refused(void **state)
+{
+	struct fetch_opts o;
+	struct rp_err err;
+	struct fetch_result res;
+	char url[256], path[160];
+
+	(void)state;
+	NEED_SERVER();
+	snprintf(path, sizeof(path), "/redirect?to=https://[::1]:%d/p/policy.json", srv.https);
+	opts_for(&o, url, sizeof(url), "https", srv.https, path);
+	assert_int_equal(fetch_run(&o, &res, &err), -1);
+	assert_string_equal(err.code, "E_FETCH_REDIRECT");
+	assert_non_null(strstr(err.msg, "[::1]"));
+	/* relative and same-host absolute redirects are still followed */
+	snprintf(path, sizeof(path), "/redirect?to=https://127.0.0.1:%d/p/policy.json", srv.https);
+	opts_for(&o, url, sizeof(url), "https", srv.https, path);
+	expect_ok(&o, &res);
+	fetch_result_free(&res);
+	/* listed: followed (to wherever it leads: the server may not listen on ::1) */
+	snprintf(path, sizeof(path), "/redirect?to=https://[::1]:%d/p/policy.json", srv.https);
+	opts_for(&o, url, sizeof(url), "https", srv.https, path);
+	o.redirect_hosts = "example.invalid,[::1]";
+	if (fetch_run(&o, &res, &err) == 0)
+		fetch_result_free(&res);
+	else
+		assert_string_not_equal(err.code, "E_FETCH_REDIRECT");
 }
 
 /* ---- TLS --------------------------------------------------------------- */
@@ -1157,6 +1191,15 @@ static void test_helper_checks(void **state)
 	expect_fail(&o, "E_FETCH_HELPER");
 	assert_int_equal(chmod(srv.copy, 0713), 0); /* writable by others */
 	expect_fail(&o, "E_FETCH_HELPER");
+#ifndef RAMPART_READABLE_FETCH_HELPER
+	/* readable by the fetch user: it would start ptrace-able (issue 16) */
+	assert_int_equal(chmod(srv.copy, 0755), 0);
+	expect_fail(&o, "E_FETCH_HELPER");
+	assert_int_equal(chmod(srv.copy, 0751), 0);
+	expect_fail(&o, "E_FETCH_HELPER");
+	assert_int_equal(chmod(srv.copy, 0714), 0);
+	expect_fail(&o, "E_FETCH_HELPER");
+#endif
 	assert_int_equal(chmod(srv.copy, helper_mode()), 0);
 	assert_int_equal(chown(srv.copy, srv.nobody_uid, 0), 0); /* not root's */
 	expect_fail(&o, "E_FETCH_HELPER");
@@ -1291,7 +1334,7 @@ static void test_untrusted_answers(void **state)
 
 	fake_expect("uid0", "E_FETCH_PRIV");     /* claims to have fetched as root */
 	fake_expect("magic", "E_FETCH_CHILD");   /* wrong magic */
-	fake_expect("toolong", "E_FETCH_CHILD"); /* announces more than the cap */
+	fake_expect("toolong", "E_FETCH_CHILD"); /* announces (and sends) more than the cap */
 	fake_expect("extra", "E_FETCH_CHILD");   /* sends more than it announced */
 	fake_expect("short", "E_FETCH_CHILD");   /* sends less */
 	fake_expect("kind", "E_FETCH_CHILD");    /* unknown outcome */
@@ -1374,6 +1417,8 @@ static const char *fake_probe(void)
 	return NULL;
 }
 
+#define FETCH_HARD_CAP_TEST (64 * 1024) /* largest body the fake sends */
+
 /* Reads the URL from the options record and answers as its last path component says. */
 static _Noreturn void fake_helper(void)
 {
@@ -1412,8 +1457,18 @@ static _Noreturn void fake_helper(void)
 		w.uid = w.gid = 0;
 	else if (strcmp(mode, "magic") == 0)
 		w.magic ^= 1;
-	else if (strcmp(mode, "toolong") == 0)
+	else if (strcmp(mode, "toolong") == 0) {
+		/* announces more than the cap and sends every byte of it, so only the
+		 * parent's cap on the announced size can refuse it (issue 16) */
+		static char big[FETCH_HARD_CAP_TEST];
 		w.body_len = h.max_bytes + 1;
+		if (w.body_len > sizeof(big))
+			_exit(7);
+		memset(big, 'a', sizeof(big));
+		if (fake_write(&w, sizeof(w)) < 0 || fake_write(big, (size_t)w.body_len) < 0)
+			_exit(6);
+		_exit(0);
+	}
 	else if (strcmp(mode, "extra") == 0)
 		body = 5;
 	else if (strcmp(mode, "short") == 0)
@@ -1444,6 +1499,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_etag_not_modified),
 	    cmocka_unit_test(test_bad_etag_from_server_dropped),
 	    cmocka_unit_test(test_redirect_https_followed),
+	    cmocka_unit_test(test_redirect_other_host_refused),
 	    cmocka_unit_test(test_tls_failures),
 	    cmocka_unit_test(test_http_refused),
 	    cmocka_unit_test(test_redirect_to_http_refused),

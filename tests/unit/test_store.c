@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -32,6 +33,43 @@
 #include <sqlite3.h>
 
 #include "store.h"
+
+/*
+ * fsync() and rename() are interposed for this program (store.c's calls bind
+ * here) so a test can see their order; they pass through to the kernel and
+ * record only while order_log is on.
+ */
+#include <sys/syscall.h>
+#define ORDER_MAX 16
+static bool order_log;
+static int order_n;
+static char order_ev[ORDER_MAX][PATH_MAX + 16];
+
+static void order_note(const char *what, const char *path)
+{
+	if (order_log && order_n < ORDER_MAX)
+		snprintf(order_ev[order_n++], sizeof(order_ev[0]), "%s %s", what, path);
+}
+
+int fsync(int fd)
+{
+	char link[64], path[PATH_MAX] = "?";
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, path, sizeof(path) - 1)) >= 0)
+		path[n] = '\0';
+	order_note("fsync", path);
+	return (int)syscall(SYS_fsync, fd);
+}
+
+int rename(const char *from, const char *to)
+{
+	char path[PATH_MAX];
+
+	order_note("rename", realpath(from, path) ? path : from);
+	return renameat(AT_FDCWD, from, AT_FDCWD, to);
+}
 
 static const char sha_a[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 static const char sha_b[] = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
@@ -309,6 +347,43 @@ static void test_load_directory(void **state)
 	expect_load_error(fx->db, "E_STORE_CORRUPT");
 }
 
+/*
+ * The new file is fsynced before the rename that publishes it, and the
+ * directory after (issue 16): the DB is written with synchronous=OFF, so that
+ * fsync is the only durability the new policy has before it replaces the old.
+ */
+static void test_commit_fsync_before_rename(void **state)
+{
+	struct fixture *fx = *state;
+	char dir[PATH_MAX], tmp[PATH_MAX + 16] = "";
+	int f = -1, r = -1, d = -1;
+
+	assert_non_null(realpath(fx->dir, dir));
+	order_n = 0;
+	order_log = true;
+	commit_ok(fx->db, 10, 1);
+	order_log = false;
+	for (int i = 0; i < order_n; i++) {
+		if (strncmp(order_ev[i], "rename ", 7) == 0 && r < 0) {
+			r = i;
+			snprintf(tmp, sizeof(tmp), "fsync %s", order_ev[i] + 7);
+		}
+	}
+	assert_true(r >= 0);
+	assert_non_null(strstr(tmp, ".tmp."));
+	for (int i = 0; i < order_n; i++) {
+		if (strcmp(order_ev[i], tmp) == 0 && f < 0)
+			f = i;
+		if (i > r && strncmp(order_ev[i], "fsync ", 6) == 0 && strcmp(order_ev[i] + 6, dir) == 0)
+			d = i;
+	}
+	if (f < 0 || f > r || d < 0) {
+		for (int i = 0; i < order_n; i++)
+			fprintf(stderr, "  %d: %s\n", i, order_ev[i]);
+		fail_msg("want fsync of the temp file, then its rename, then fsync of %s", dir);
+	}
+}
+
 /* Runs SQL on a copy of a good store, then expects the load to fail with code. */
 static void tamper(const char *db, const char *sql, const char *code)
 {
@@ -356,6 +431,71 @@ static void test_load_foreign_and_insane(void **state)
 	tamper(fx->db, "DELETE FROM envelope", "E_STORE_CORRUPT");
 	tamper(fx->db, "INSERT INTO envelope VALUES(x'00')", "E_STORE_CORRUPT");
 	tamper(fx->db, "UPDATE envelope SET raw='text'", "E_STORE_CORRUPT");
+}
+
+/* Like tamper(), and the refusal must name the schema (not a later symptom). */
+static void tamper_schema(const char *db, const char *sql)
+{
+	struct policy q = {0};
+	struct store_meta lm = {0};
+	struct rp_err err = {0};
+	sqlite3 *h = NULL;
+
+	unlink(db);
+	commit_ok(db, 10, 3);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(h), SQLITE_OK);
+	assert_int_equal(store_load(db, &q, &lm, NULL, NULL, &err), -1);
+	assert_string_equal(err.code, "E_STORE_CORRUPT");
+	if (strstr(err.msg, "schema") == NULL)
+		fail_msg("%s: %s", sql, err.msg);
+	assert_int_equal(store_load_meta(db, &q, &lm, &err), -1);
+	assert_string_equal(err.code, "E_STORE_CORRUPT");
+}
+
+/*
+ * A reader runs no SQL from the file (issue 16): a user-owned DB whose
+ * registries is an endless recursive view used to hang `rampart policy check
+ * --db`; views, triggers and extra objects are refused before any query.
+ */
+static void test_load_hostile_schema(void **state)
+{
+	struct fixture *fx = *state;
+
+	tamper_schema(fx->db, "DROP TABLE registries; CREATE VIEW registries AS WITH RECURSIVE "
+	                      "c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT 'a.io' AS "
+	                      "host, 'n' AS nickname, 0 AS kind FROM c");
+	tamper_schema(fx->db, "CREATE VIEW v AS SELECT * FROM meta");
+	tamper_schema(fx->db, "CREATE TRIGGER t AFTER INSERT ON envelope BEGIN SELECT 1; END");
+	tamper_schema(fx->db, "CREATE INDEX i ON registries(nickname)");
+	tamper_schema(fx->db, "CREATE TABLE extra(x)");
+	tamper_schema(fx->db, "DROP TABLE envelope; CREATE TABLE envelope(raw BLOB NOT NULL, "
+	                      "x AS (length(raw)))");
+}
+
+/* A meta key this version does not know (a compatible future writer) is skipped. */
+static void test_load_unknown_meta_key(void **state)
+{
+	struct fixture *fx = *state;
+	struct policy q = {0};
+	struct store_meta lm = {0};
+	struct rp_err err = {0};
+	sqlite3 *h = NULL;
+
+	commit_ok(fx->db, 10, 3);
+	assert_int_equal(sqlite3_open(fx->db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "INSERT INTO meta VALUES('a_future_key', 1);"
+	                                 "INSERT INTO meta VALUES('zz_future_key', 'x')",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_close(h), SQLITE_OK);
+	if (store_load(fx->db, &q, &lm, NULL, NULL, &err) != 0)
+		fail_msg("%s: %s", err.code, err.msg);
+	assert_int_equal(q.version, 3);
+	assert_int_equal(q.n_registries, 10);
+	policy_free(&q);
+	store_meta_free(&lm);
 }
 
 /* Flips bytes all over a real store: every load must either fail cleanly or succeed. */
@@ -851,6 +991,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_load_directory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_foreign_and_insane, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_bitflips, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_hostile_schema, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_unknown_meta_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_fsync_before_rename, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_missing_dir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_rename_fails_cleans_temp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_bad_input_keeps_live, setup, teardown),
