@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd_policy_draft.h"
 #include "keys.h"
 #include "policy_payload.h"
 #include "rampart/policy.h"
@@ -28,6 +29,12 @@ static const char policy_help[] =
     "  show [--db PATH] [--json]        the cached policy: org, version, signers, entries\n"
     "  check [--db PATH] [--json] REF...  may these images be pulled? (exit 0 all allowed,\n"
     "                                   1 any denied, 2 any invalid)\n"
+    "  check --payload FILE [--json] REF...\n"
+    "                                   the same under an unsigned draft payload (or the\n"
+    "                                   payload of an envelope, signatures not checked)\n"
+    "  diff [--json] OLD NEW [REF...]   what NEW allows or denies that OLD did not: rules\n"
+    "                                   added, removed and changed, and each REF's decision\n"
+    "                                   under both (exit 0 same, 1 changed, 2 bad input)\n"
     "  refresh                          fetch and apply the policy now (root/admin group)\n"
     "  verify [--db PATH] --keys DIR [--threshold N]\n"
     "                                   re-verify the stored policy offline, as any user\n"
@@ -39,7 +46,7 @@ static const char policy_help[] =
 
 /* Options shared by the subcommands. */
 struct popts {
-	const char *db, *keys, *org;
+	const char *db, *keys, *org, *payload;
 	int threshold;
 };
 
@@ -49,6 +56,7 @@ static int policy_opts(struct cli *cli, int argc, char **argv, struct popts *o)
 					   {"keys", required_argument, NULL, 'k'},
 					   {"org", required_argument, NULL, 'o'},
 					   {"threshold", required_argument, NULL, 't'},
+					   {"payload", required_argument, NULL, 'p'},
 					   {"json", no_argument, NULL, 'j'},
 					   {"help", no_argument, NULL, 'h'},
 					   {NULL, 0, NULL, 0}};
@@ -57,8 +65,9 @@ static int policy_opts(struct cli *cli, int argc, char **argv, struct popts *o)
 	memset(o, 0, sizeof(*o));
 	o->threshold = 1;
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+d:k:o:t:jh", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+d:k:o:t:p:jh", lo, NULL)) != -1) {
 		switch (ch) {
+		case 'p': o->payload = optarg; break;
 		case 'd': o->db = optarg; break;
 		case 'k': o->keys = optarg; break;
 		case 'o': o->org = optarg; break;
@@ -108,18 +117,7 @@ static json_t *check_local(struct cli *cli, const char *db, char **refs, int n, 
 	for (int i = 0; i < n; i++) {
 		struct rampart_decision dc;
 		memset(&dc, 0, sizeof(dc));
-		if (rampart_policy_check(h, refs[i], &dc) < 0)
-			json_array_append_new(arr, json_pack("{s:b, s:n, s:s, s:s, s:s}", "allowed", 0,
-							     "rule", "normalized", dc.normalized,
-							     "error", dc.code[0] ? dc.code : "E_REF",
-							     "reason", dc.reason));
-		else
-			json_array_append_new(
-			    arr, json_pack("{s:b, s:s?, s:s, s:I, s:s, s:b, s:b}", "allowed",
-					   dc.allowed, "rule", dc.rule[0] ? dc.rule : NULL,
-					   "normalized", dc.normalized, "policy_version",
-					   (json_int_t)dc.policy_version, "reason", dc.reason,
-					   "expired", dc.expired, "policy_cached", dc.policy_cached));
+		json_array_append_new(arr, cli_decision_json(&dc, rampart_policy_check(h, refs[i], &dc)));
 	}
 	rampart_policy_close(h);
 	return arr;
@@ -138,6 +136,10 @@ static int policy_check(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "policy check: give at least one image reference");
 	if (argc - optind > 256)
 		return cli_usage_error(cli, "policy check: at most 256 references at once");
+	if (o.payload && o.db)
+		return cli_usage_error(cli, "policy check: give --payload or --db, not both");
+	if (o.payload)
+		return cli_policy_check_payload(cli, o.payload, argv + optind, argc - optind);
 	if (o.db) {
 		arr = check_local(cli, o.db, argv + optind, argc - optind, &rc);
 		if (arr == NULL)
@@ -202,7 +204,7 @@ static int policy_show_remote(struct cli *cli)
 	} else {
 		printf("org:        %s\nversion:    %lld\nissued:     %s\nexpires:    %s%s\n"
 		       "fetched:    %s\nsource:     %s\nsigners:    %s\nsha256:     %s\n"
-		       "docker hub: %s\nregistries: %lld\n",
+		       "docker hub: %s\nschema:     %lld\nrules:      %lld\n",
 		       json_string_value(json_object_get(all, "org")),
 		       json_integer_value(json_object_get(all, "version")),
 		       json_string_value(json_object_get(all, "issued_at")),
@@ -213,11 +215,15 @@ static int policy_show_remote(struct cli *cli)
 		       json_string_value(json_object_get(all, "signers")),
 		       json_string_value(json_object_get(all, "payload_sha256")),
 		       json_is_true(json_object_get(all, "allow_docker_hub")) ? "allowed" : "denied",
-		       total);
+		       json_integer_value(json_object_get(all, "schema_version")), total);
 		json_array_foreach(json_object_get(all, "registries"), i, e) {
 			const char *nick = json_string_value(json_object_get(e, "nickname"));
-			printf("  %-40s %-8s %s\n", json_string_value(json_object_get(e, "host")),
-			       json_string_value(json_object_get(e, "kind")), nick ? nick : "");
+			const char *act = json_string_value(json_object_get(e, "action"));
+			const char *mode = json_string_value(json_object_get(e, "mode"));
+			printf("  %-5s %-40s %-8s %-7s %s\n", act ? act : "allow",
+			       json_string_value(json_object_get(e, "host")),
+			       json_string_value(json_object_get(e, "kind")), mode ? mode : "enforce",
+			       nick ? nick : "");
 		}
 	}
 	json_decref(all);
@@ -244,19 +250,23 @@ static int policy_show_local(struct cli *cli, const char *db)
 	policy_payload_format_time(info.issued_at, iss, sizeof(iss));
 	policy_payload_format_time(info.expires_at, exp, sizeof(exp));
 	if (cli->json) {
-		json_t *j = json_pack("{s:b, s:s, s:I, s:s, s:s, s:b, s:b, s:I}", "cached", 1, "org",
-				      info.org, "version", (json_int_t)info.version, "issued_at", iss,
-				      "expires_at", exp, "expired", info.expired, "allow_docker_hub",
-				      info.allow_docker_hub, "total", (json_int_t)info.n_registries);
+		json_t *j = json_pack("{s:b, s:s, s:I, s:s, s:s, s:b, s:b, s:I, s:i, s:I, s:I}",
+				      "cached", 1, "org", info.org, "version", (json_int_t)info.version,
+				      "issued_at", iss, "expires_at", exp, "expired", info.expired,
+				      "allow_docker_hub", info.allow_docker_hub, "total",
+				      (json_int_t)info.n_registries, "schema_version",
+				      info.schema_version, "deny", (json_int_t)info.n_deny, "warn",
+				      (json_int_t)info.n_warn);
 		cli_print_json(j);
 		json_decref(j);
 	} else {
 		printf("org:        %s\nversion:    %lld\nissued:     %s\nexpires:    %s%s\n"
-		       "docker hub: %s\nregistries: %zu\n(use 'rampart policy verify' to re-check "
-		       "signatures)\n",
+		       "docker hub: %s\nschema:     %d\nrules:      %zu (%zu deny, %zu in mode warn)\n"
+		       "(use 'rampart policy verify' to re-check signatures)\n",
 		       info.org, (long long)info.version, iss, exp,
 		       info.expired ? " (EXPIRED, still enforced)" : "",
-		       info.allow_docker_hub ? "allowed" : "denied", info.n_registries);
+		       info.allow_docker_hub ? "allowed" : "denied", info.schema_version,
+		       info.n_registries, info.n_deny, info.n_warn);
 	}
 	return 0;
 }
@@ -270,6 +280,21 @@ static int policy_show(struct cli *cli, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error(cli, "policy show takes no arguments");
 	return o.db ? policy_show_local(cli, o.db) : policy_show_remote(cli);
+}
+
+static int policy_diff(struct cli *cli, int argc, char **argv)
+{
+	struct popts o;
+	int rc = policy_opts(cli, argc, argv, &o);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (argc - optind < 2)
+		return cli_usage_error(cli, "policy diff: give OLD and NEW payload (or envelope) files");
+	if (argc - optind > 258)
+		return cli_usage_error(cli, "policy diff: at most 256 references at once");
+	return cli_policy_diff(cli, argv[optind], argv[optind + 1], argv + optind + 2,
+			       argc - optind - 2);
 }
 
 static int policy_refresh(struct cli *cli, int argc, char **argv)
@@ -403,7 +428,7 @@ int cmd_policy(struct cli *cli, int argc, char **argv)
 		int (*fn)(struct cli *, int, char **);
 	} sub[] = {{"show", policy_show},	 {"check", policy_check},
 		   {"refresh", policy_refresh}, {"verify", policy_verify},
-		   {"import", policy_import}};
+		   {"import", policy_import},	 {"diff", policy_diff}};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(policy_help, argc < 2 ? stderr : stdout);

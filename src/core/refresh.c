@@ -221,8 +221,10 @@ out:
 
 static int refresh_cmp_reg(const void *a, const void *b)
 {
-	return strcmp(((const struct policy_registry *)a)->host,
-		      ((const struct policy_registry *)b)->host);
+	const struct policy_registry *x = a, *y = b;
+	int c = strcmp(x->host, y->host);
+
+	return c != 0 ? c : (int)x->action - (int)y->action;
 }
 
 static int refresh_same_rows(struct policy *signed_p, struct policy *stored, struct rp_err *err)
@@ -238,14 +240,15 @@ static int refresh_same_rows(struct policy *signed_p, struct policy *stored, str
 	for (size_t i = 0; i < stored->n_registries; i++) {
 		struct policy_registry *a = &signed_p->registries[i], *b = &stored->registries[i];
 		if (strcmp(a->host, b->host) != 0 || strcmp(a->nickname, b->nickname) != 0 ||
-		    a->kind != b->kind)
+		    a->kind != b->kind || a->action != b->action || a->mode != b->mode)
 			return rp_seterr(err, "E_TAMPERED",
 					 "DB row \"%s\" does not match the signed policy", b->host);
 	}
 	if (signed_p->version != stored->version || strcmp(signed_p->org, stored->org) != 0 ||
 	    signed_p->expires_at != stored->expires_at ||
 	    signed_p->issued_at != stored->issued_at ||
-	    signed_p->allow_docker_hub != stored->allow_docker_hub)
+	    signed_p->allow_docker_hub != stored->allow_docker_hub ||
+	    signed_p->schema_version != stored->schema_version)
 		return rp_seterr(err, "E_TAMPERED",
 				 "DB meta (org, version, dates or allow_docker_hub) does not match "
 				 "the signed policy");
