@@ -1110,7 +1110,7 @@ static int store_load_all(const char *db_path, int want_regs, struct policy *p,
 		goto out;
 	if (want_regs && store_read_registries(db, db_path, format, p, m->n_registries, err) < 0)
 		goto out;
-	if (want_regs && format >= 2 && store_read_roots(db, db_path, m, err) < 0)
+	if (format >= 2 && store_read_roots(db, db_path, m, err) < 0) /* small: always */
 		goto out;
 	if (env != NULL && store_read_envelope(db, db_path, env, env_len, err) < 0)
 		goto out;

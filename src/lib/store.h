@@ -83,9 +83,10 @@ int store_load(const char *db_path, struct policy *p, struct store_meta *m, char
                size_t *envelope_len, struct rp_err *err);
 
 /*
- * Cheap variant of store_load(): reads only the meta table.  p gets org,
- * version, issued_at, expires_at and allow_docker_hub (p->registries stays
- * NULL, p->n_registries 0); m->n_registries gets the row count.  Same returns.
+ * Cheap variant of store_load(): reads only the meta table and the root
+ * chain.  p gets org, version, issued_at, expires_at, allow_docker_hub and
+ * schema_version (p->registries stays NULL, p->n_registries 0);
+ * m->n_registries gets the row count.  Same returns.
  */
 int store_load_meta(const char *db_path, struct policy *p, struct store_meta *m,
                     struct rp_err *err);
