@@ -360,7 +360,6 @@ int root_walk(struct root_chain *c, root_fetch_fn fetch, void *arg, size_t max_n
 		if (rc == 1)
 			break;
 		if (rc == 0 && w.n_new >= max_new) {
-			free(buf);
 			rc = rp_seterr(err, "E_ROOT_CHAIN", "more than %zu new roots in one refresh "
 			               "(root %lld is there too); the chain is endless or the cap "
 			               "(policy.max_root_rotations) too low", max_new,
