@@ -77,7 +77,7 @@ static int sign_fail(const struct rp_err *err)
 	return SIGN_EXIT_FAIL;
 }
 
-static int sign_read(const char *path, size_t max, char **buf, size_t *len, struct rp_err *err)
+int sign_read(const char *path, size_t max, char **buf, size_t *len, struct rp_err *err)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	char *b = NULL;
