@@ -20,6 +20,7 @@
 #include "policy_payload.h"
 #include "rampart/policy.h"
 #include "refresh.h"
+#include "root.h"
 
 #define DEFAULT_DB "/var/lib/rampart/policy.db"
 
@@ -38,6 +39,9 @@ static const char policy_help[] =
     "  refresh                          fetch and apply the policy now (root/admin group)\n"
     "  verify [--db PATH] --keys DIR [--threshold N]\n"
     "                                   re-verify the stored policy offline, as any user\n"
+    "  verify [--db PATH] --root FIRST.root.json\n"
+    "                                   prove it from the pinned first root alone: the\n"
+    "                                   stored root chain, then the policy's signatures\n"
     "  import --db PATH --keys DIR --org ORG [--threshold N] ENVELOPE\n"
     "                                   verify a signed envelope and store it (no daemon;\n"
     "                                   needs write access to the DB directory)\n"
@@ -46,7 +50,7 @@ static const char policy_help[] =
 
 /* Options shared by the subcommands. */
 struct popts {
-	const char *db, *keys, *org, *payload;
+	const char *db, *keys, *org, *payload, *root;
 	int threshold;
 };
 
@@ -57,6 +61,7 @@ static int policy_opts(struct cli *cli, int argc, char **argv, struct popts *o)
 					   {"org", required_argument, NULL, 'o'},
 					   {"threshold", required_argument, NULL, 't'},
 					   {"payload", required_argument, NULL, 'p'},
+					   {"root", required_argument, NULL, 'r'},
 					   {"json", no_argument, NULL, 'j'},
 					   {"help", no_argument, NULL, 'h'},
 					   {NULL, 0, NULL, 0}};
@@ -65,9 +70,10 @@ static int policy_opts(struct cli *cli, int argc, char **argv, struct popts *o)
 	memset(o, 0, sizeof(*o));
 	o->threshold = 1;
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+d:k:o:t:p:jh", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+d:k:o:t:p:r:jh", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'p': o->payload = optarg; break;
+		case 'r': o->root = optarg; break;
 		case 'd': o->db = optarg; break;
 		case 'k': o->keys = optarg; break;
 		case 'o': o->org = optarg; break;
@@ -338,6 +344,51 @@ static int policy_trust(struct cli *cli, const struct popts *o, struct trust_set
 	return 0;
 }
 
+/* verify --root: the chain from the pinned first root, then the policy. */
+static int policy_verify_root(struct cli *cli, const struct popts *o)
+{
+	struct verify_report rep;
+	struct rp_err e;
+	unsigned char *pin = NULL;
+	size_t n = 0;
+	int64_t rv = 0;
+	FILE *f = fopen(o->root, "rb");
+	int rc = RAMPART_EXIT_REFUSED;
+
+	if (f != NULL) {
+		pin = malloc(ROOT_MAX_BYTES + 1);
+		n = pin ? fread(pin, 1, ROOT_MAX_BYTES + 1, f) : 0;
+		fclose(f);
+	}
+	if (n == 0 || n > ROOT_MAX_BYTES) {
+		fprintf(stderr, "%s: policy verify: cannot read %s (at most %u bytes)\n", cli->prog,
+			o->root, ROOT_MAX_BYTES);
+		goto out;
+	}
+	if (refresh_verify_store_root(o->db ? o->db : DEFAULT_DB, pin, n, NULL, (int64_t)time(NULL),
+				      &rep, &rv, &e) < 0) {
+		fprintf(stderr, "%s: policy verify FAILED: %s (%s)\n", cli->prog, e.msg, e.code);
+		goto out;
+	}
+	if (cli->json) {
+		json_t *j = json_pack("{s:b, s:s, s:I, s:s, s:I, s:I}", "verified", 1, "org", rep.org,
+				      "version", (json_int_t)rep.version, "signers", rep.signers,
+				      "registries", (json_int_t)rep.n_registries, "root_version",
+				      (json_int_t)rv);
+		cli_print_json(j);
+		json_decref(j);
+	} else {
+		printf("verified from the pinned root %s: root chain up to version %lld, then policy "
+		       "version %lld of org %s (%zu rules) signed by %s%s\n",
+		       o->root, (long long)rv, (long long)rep.version, rep.org, rep.n_registries,
+		       rep.signers, rep.expired ? " (EXPIRED, still enforced)" : "");
+	}
+	rc = 0;
+out:
+	free(pin);
+	return rc;
+}
+
 static int policy_verify(struct cli *cli, int argc, char **argv)
 {
 	struct popts o;
@@ -349,6 +400,8 @@ static int policy_verify(struct cli *cli, int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	if (o.root != NULL)
+		return policy_verify_root(cli, &o);
 	if ((rc = policy_trust(cli, &o, &t)) != 0)
 		return rc;
 	if (refresh_verify_store(o.db ? o.db : DEFAULT_DB, &t, (int64_t)time(NULL), &rep, &e) <

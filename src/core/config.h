@@ -70,6 +70,10 @@ struct config {
 		char fetch_helper[4096]; /* rampart-fetch; "" = next to rampartd, else libexec */
 		bool allow_when_no_policy;
 		bool refresh_on_start;
+		char root[4096];        /* pinned first root (envelope file); "" = none */
+		char root_sha256[65];   /* or its sha256 (then fetched as 1.root.json) */
+		char root_url[2048];    /* "" = the policy URL's directory; N.root.json appended */
+		int max_root_rotations; /* new roots accepted in one refresh */
 	} policy;
 
 	struct {
@@ -119,6 +123,9 @@ void config_defaults(struct config *c);
  * tests).  Returns 0 or -1 with err naming the file and the field.
  */
 int config_load(struct config *c, const char *path, bool check_owner, struct rp_err *err);
+
+/* True when a signed root is configured (policy.root or policy.root_sha256). */
+bool config_has_root(const struct config *c);
 
 /* Sets state_dir and derives db_path = state_dir/policy.db. */
 void config_set_state_dir(struct config *c, const char *dir);

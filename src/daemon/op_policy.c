@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -26,6 +27,7 @@
 #include "policy_payload.h"
 #include "rampart/policy.h"
 #include "refresh.h"
+#include "root.h"
 #include "store.h"
 
 #define POLICY_MAX_WAITERS 32
@@ -43,6 +45,13 @@ struct policy_state {
 	struct trust_set trust;
 	char trust_err[512];
 	bool trust_ok;
+	/* the signed root, when configured: the pinned first root's bytes, and what
+	 * the last refresh learnt (the newest root, whether the stored policy is
+	 * still signed by its policy keys) */
+	unsigned char *root_pin;
+	size_t root_pin_len;
+	int64_t root_version;
+	int stored_untrusted;
 	struct rampart_policy *h;
 	struct fetch_job job;
 	bool job_active;
@@ -86,11 +95,60 @@ static struct policy_state *pst(struct daemon *d)
 	return d->policy;
 }
 
+/* The pinned first root: a root-owned file, checked as a first root now. */
+static int policy_load_root(struct daemon *d, struct rp_err *e)
+{
+	struct policy_state *s = pst(d);
+	const char *path = d->cfg.policy.root;
+	struct root r;
+	struct stat st;
+	FILE *f;
+	size_t n;
+
+	free(s->root_pin);
+	s->root_pin = NULL;
+	s->root_pin_len = 0;
+	if (path[0] == '\0')
+		return 0; /* pinned by sha256: 1.root.json is fetched and checked */
+	if ((f = fopen(path, "rb")) == NULL)
+		return rp_seterr(e, "E_ROOT_PIN", "policy.root %s: %s", path, strerror(errno));
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 022) != 0) {
+		fclose(f);
+		return rp_seterr(e, "E_KEY_PERM", "policy.root %s must be a regular file owned by "
+				 "root and not writable by group or others", path);
+	}
+	s->root_pin = malloc(ROOT_MAX_BYTES + 1);
+	n = s->root_pin ? fread(s->root_pin, 1, ROOT_MAX_BYTES + 1, f) : 0;
+	fclose(f);
+	if (n == 0 || n > ROOT_MAX_BYTES) {
+		free(s->root_pin);
+		s->root_pin = NULL;
+		return rp_seterr(e, "E_ROOT_PIN", "policy.root %s is empty, unreadable or larger "
+				 "than %u bytes", path, ROOT_MAX_BYTES);
+	}
+	s->root_pin_len = n;
+	if (root_trust_first(s->root_pin, n, d->cfg.policy.root_sha256, d->cfg.policy.org, &r,
+			     e) < 0)
+		return -1;
+	root_free(&r);
+	return 0;
+}
+
 static void policy_load_trust(struct daemon *d)
 {
 	struct policy_state *s = pst(d);
 	struct rp_err e;
 
+	if (config_has_root(&d->cfg)) {
+		s->trust_ok = policy_load_root(d, &e) == 0;
+		s->trust_err[0] = '\0';
+		if (!s->trust_ok) {
+			snprintf(s->trust_err, sizeof(s->trust_err), "%s: %.400s", e.code, e.msg);
+			log_warnx("signed root: %s", e.msg);
+		}
+		return;
+	}
 	keys_trust_free(&s->trust);
 	keys_trust_init(&s->trust);
 	s->trust_ok = false;
@@ -213,6 +271,10 @@ static void policy_record(struct daemon *d, const struct refresh_out *out, bool 
 		s->max_duration_ms = s->last_duration_ms;
 	s->refreshes++;
 	rp_strlcpy(s->last_outcome, out->message, sizeof(s->last_outcome));
+	if (out->root_version > 0) {
+		s->root_version = out->root_version;
+		s->stored_untrusted = out->stored_untrusted;
+	}
 	if (ok) {
 		s->failures = 0;
 		s->last_success_at = s->job_now;
@@ -343,6 +405,64 @@ static void policy_on_apply(struct daemon *d, int fd, short revents, void *arg)
 	}
 }
 
+/*
+ * N.root.json for the chain walk, from the worker: the same unprivileged
+ * fetch helper and limits as the policy, capped at ROOT_MAX_BYTES.  404 and
+ * 410 end the chain; any other failure fails the refresh (fail closed).
+ */
+static int policy_root_fetch(void *arg, int64_t version, unsigned char **buf, size_t *len,
+			     struct rp_err *err)
+{
+	const struct config *c = arg;
+	struct fetch_result fr;
+	struct fetch_opts o;
+	char url[2200], base[2100];
+	const char *slash;
+	int rc;
+
+	if (c->policy.root_url[0] != '\0') {
+		rp_strlcpy(base, c->policy.root_url, sizeof(base));
+	} else {
+		slash = strrchr(c->policy.url, '/');
+		snprintf(base, sizeof(base), "%.*s/",
+			 (int)(slash != NULL ? slash - c->policy.url : 0), c->policy.url);
+	}
+	snprintf(url, sizeof(url), "%s%s%lld.root.json", base,
+		 base[0] && base[strlen(base) - 1] == '/' ? "" : "/", (long long)version);
+	memset(&o, 0, sizeof(o));
+	memset(&fr, 0, sizeof(fr));
+	o.url = url;
+	o.ca_file = c->policy.ca_file[0] ? c->policy.ca_file : NULL;
+	o.pinned_pubkey = c->policy.pinned_pubkey[0] ? c->policy.pinned_pubkey : NULL;
+	o.proxy = c->policy.proxy[0] ? c->policy.proxy : NULL;
+	o.user = c->policy.fetch_user;
+	o.fetch_helper = c->policy.fetch_helper[0] ? c->policy.fetch_helper : NULL;
+	o.max_bytes = ROOT_MAX_BYTES;
+	o.connect_timeout_ms = c->policy.connect_timeout_s * 1000L;
+	o.total_timeout_ms = c->policy.total_timeout_s * 1000L;
+	o.low_speed_bytes = c->policy.low_speed_bytes > 0 ? c->policy.low_speed_bytes : -1;
+	o.low_speed_time_s = c->policy.low_speed_time_s;
+	o.allow_insecure_loopback = c->policy.allow_insecure_loopback;
+	rc = fetch_run(&o, &fr, err);
+	if (rc < 0 && strcmp(err->code, "E_FETCH_HTTP") == 0 &&
+	    (fr.http_code == 404 || fr.http_code == 410)) {
+		fetch_result_free(&fr);
+		return 1;
+	}
+	if (rc == 0 && fr.status != FETCH_OK)
+		rc = rp_seterr(err, "E_FETCH_HTTP", "%s: no body", url);
+	if (rc < 0 && strcmp(err->code, "E_FETCH_TOO_LARGE") == 0)
+		rp_seterr(err, "E_ROOT_TOO_BIG", "root %lld at %s is larger than %u bytes",
+			  (long long)version, url, ROOT_MAX_BYTES);
+	if (rc == 0) {
+		*buf = fr.body;
+		*len = fr.body_len;
+		fr.body = NULL;
+	}
+	fetch_result_free(&fr);
+	return rc < 0 ? -1 : 0;
+}
+
 /* The fetch child has finished: verify and store, as root, in a worker. */
 static void policy_fetch_done(struct daemon *d)
 {
@@ -362,16 +482,22 @@ static void policy_fetch_done(struct daemon *d)
 		snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
 			 e.msg);
 		policy_record(d, &out, false, &e);
-	} else if (fr.status == FETCH_NOT_MODIFIED) {
+	} else if (fr.status == FETCH_NOT_MODIFIED && !config_has_root(&d->cfg)) {
 		out.outcome = REFRESH_UNCHANGED;
 		snprintf(out.message, sizeof(out.message), "unchanged (HTTP 304 Not Modified)");
 		policy_record(d, &out, true, NULL);
 	} else {
+		/* with a root, a 304 still walks the root chain (envelope NULL) */
+		struct refresh_root root = {.pinned = s->root_pin, .pinned_len = s->root_pin_len,
+					    .pinned_sha256 = d->cfg.policy.root_sha256,
+					    .fetch = policy_root_fetch, .fetch_arg = &d->cfg,
+					    .max_new = (size_t)d->cfg.policy.max_root_rotations};
 		struct refresh_in in = {.envelope = fr.body, .len = fr.body_len,
 					.max_bytes = (size_t)d->cfg.policy.max_bytes,
 					.trust = &s->trust, .org = d->cfg.policy.org,
 					.now = s->job_now, .db_path = d->cfg.db_path,
-					.source = d->cfg.policy.url, .etag = fr.etag};
+					.source = d->cfg.policy.url, .etag = fr.etag,
+					.root = config_has_root(&d->cfg) ? &root : NULL};
 		if (policy_apply_start(d, &in, &e) < 0) {
 			/* no worker: do it here rather than not at all */
 			ok = refresh_apply(&in, &out, &e) == 0;
@@ -521,6 +647,7 @@ void policy_module_fini(struct daemon *d)
 	for (int i = 0; i < s->nwaiters; i++)
 		json_decref(s->waiters[i].req_id);
 	keys_trust_free(&s->trust);
+	free(s->root_pin);
 	rampart_policy_close(s->h);
 	policy_free(&s->show_p);
 	store_meta_free(&s->show_m);
@@ -573,8 +700,15 @@ void policy_module_status(struct daemon *d, json_t *status)
 	json_object_set_new(p, "refreshes", json_integer((json_int_t)s->refreshes));
 	json_object_set_new(p, "last_refresh_ms", json_integer(s->last_duration_ms));
 	json_object_set_new(p, "max_refresh_ms", json_integer(s->max_duration_ms));
-	if (!s->trust_ok && d->cfg.policy.n_keys > 0)
+	if (!s->trust_ok && (d->cfg.policy.n_keys > 0 || config_has_root(&d->cfg)))
 		json_object_set_new(p, "keys_error", json_string(s->trust_err));
+	if (config_has_root(&d->cfg)) {
+		json_object_set_new(p, "root_version", s->root_version ? json_integer(s->root_version)
+									: json_null());
+		/* after a rotation the stored policy may be signed by a retired key: it
+		 * stays enforced (fail closed) until a valid one arrives */
+		json_object_set_new(p, "policy_signed_by_root", json_boolean(!s->stored_untrusted));
+	}
 	json_object_set_new(status, "policy", p);
 }
 
