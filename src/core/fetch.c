@@ -1014,8 +1014,11 @@ int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err 
 		rp_strlcpy(res->etag, w.etag, sizeof(res->etag));
 	ret = fetch_decode(&w, job, res, err);
 out:
-	if (ret < 0)
+	if (ret < 0) {
+		long code = res->http_code; /* kept: a 404 ends the root chain walk */
 		fetch_result_free(res);
+		res->http_code = code;
+	}
 	fetch_job_release(job);
 	return ret;
 }
