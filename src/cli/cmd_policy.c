@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "cli.h"
 #include "cmd_policy_draft.h"
 #include "keys.h"
@@ -22,7 +23,7 @@
 #include "refresh.h"
 #include "root.h"
 
-#define DEFAULT_DB "/var/lib/rampart/policy.db"
+#define DEFAULT_DB RP_DEFAULT_STATE_DIR "/policy.db"
 
 static const char policy_help[] =
     "usage: rampart policy COMMAND [ARGS...]\n"
