@@ -139,12 +139,19 @@ static void test_hosts(void **state)
 	replay_target("hosts", fuzz_hosts);
 }
 
+static void test_root(void **state)
+{
+	(void)state;
+	replay_target("root", fuzz_root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_frame),     cmocka_unit_test(test_request),
 	    cmocka_unit_test(test_dsse),      cmocka_unit_test(test_payload),
 	    cmocka_unit_test(test_reference), cmocka_unit_test(test_hosts),
+	    cmocka_unit_test(test_root),
 	};
 
 	signal(SIGABRT, replay_on_signal);
