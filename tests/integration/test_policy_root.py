@@ -140,8 +140,42 @@ def test_offline_proof_from_the_pin():
     assert r.returncode == 1 and "E_TAMPERED" in r.stderr, r
 
 
+def test_draft_check_and_diff():
+    old = payload(5, ["ghcr.io", "quay.io"])
+    new = dict(payload(6, ["ghcr.io", "quay.io/acme/"]), schema_version=2,
+               deny=[{"host": "ghcr.io/old/", "mode": "warn"}])
+    paths = []
+    for name, doc in (("old", old), ("new", new)):
+        path = env.path("etc", name + ".json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        os.chmod(path, 0o644)
+        paths.append(path)
+    r = env.cli("--json", "policy", "check", "--payload", paths[1], "quay.io/acme/a",
+                "ghcr.io/old/x", user="nobody")
+    res = json.loads(r.stdout)
+    assert r.returncode == 0 and res[1]["warn"] is True, (r, res)
+    r = env.cli("policy", "check", "--payload", paths[1], "quay.io/other", user="nobody")
+    assert r.returncode == 1 and "not installed" in r.stdout, r
+    bad = env.path("etc", "bad.json")
+    with open(bad, "w") as f:
+        json.dump(dict(new, schema_version=3), f)
+    os.chmod(bad, 0o644)
+    r = env.cli("policy", "check", "--payload", bad, "ghcr.io/x", user="nobody")
+    assert r.returncode == 2 and "E_SCHEMA_VERSION" in r.stderr, r
+    r = env.cli("policy", "diff", paths[0], paths[1], "quay.io/other", "ghcr.io/x",
+                user="nobody")
+    assert r.returncode == 1, r
+    assert "- allow quay.io" in r.stdout and "+ allow quay.io/acme/" in r.stdout, r
+    assert "+ deny ghcr.io/old/ (mode warn)" in r.stdout, r
+    assert "CHANGED quay.io/other: allow -> deny" in r.stdout, r
+    assert "same    ghcr.io/x: allow -> allow" in r.stdout, r
+    r = env.cli("policy", "diff", paths[0], paths[0], "ghcr.io/x", user="nobody")
+    assert r.returncode == 0 and "(no rule changed)" in r.stdout, r
+
+
 try:
-    rt.run_tests([test_setup_and_first_root, test_root_attacks_refused,
+    rt.run_tests([test_draft_check_and_diff, test_setup_and_first_root, test_root_attacks_refused,
                   test_rotation_keeps_old_policy_flagged, test_new_policy_v2_with_new_key,
                   test_endless_chain_capped, test_offline_proof_from_the_pin])
 finally:

@@ -323,6 +323,20 @@ for i, c in enumerate(controls):
         print("FAIL drift control %d was not caught" % i)
         drift_errs.append("control %d" % i)
 
+# --- rampart-sign: rules that change nothing are warned about, --strict refuses --
+lint_doc = json.dumps(v2(regs=[{"host": "quay.io"}, {"host": "quay.io/acme/"}], deny=[]))
+lp = os.path.join(tmpdir, "lint.json")
+with open(lp, "w") as fh:
+    fh.write(lint_doc)
+r = subprocess.run([SIGN, "--check", lp], capture_output=True, text=True)
+if r.returncode != 0 or "warning: registries[1].host: allow quay.io/acme/ changes nothing" not in r.stderr:
+    print("FAIL lint warning: %r" % (r,))
+    drift_errs.append("lint")
+r = subprocess.run([SIGN, "--check", "--strict", lp], capture_output=True, text=True)
+if r.returncode != 1 or "E_LINT" not in r.stderr:
+    print("FAIL lint --strict: %r" % (r,))
+    drift_errs.append("lint strict")
+
 failures = len(drift_errs)
 for name, text, expect in CASES:
     try:
