@@ -43,7 +43,8 @@ static const char policy_help[] =
     "  verify [--db PATH] --root FIRST.root.json\n"
     "                                   prove it from the pinned first root alone: the\n"
     "                                   stored root chain, then the policy's signatures\n"
-    "  import --db PATH --keys DIR --org ORG [--threshold N] ENVELOPE\n"
+    "  import --db PATH (--keys DIR [--threshold N] | --root FIRST.root.json) --org ORG\n"
+    "         ENVELOPE                  (with --root, N.root.json are read next to it)\n"
     "                                   verify a signed envelope and store it (no daemon;\n"
     "                                   needs write access to the DB directory)\n"
     "\n"
@@ -438,6 +439,29 @@ static int policy_verify(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* import --root: N.root.json from the directory of the first root's file. */
+static int policy_import_root_fetch(void *arg, int64_t version, unsigned char **buf,
+				    size_t *len, struct rp_err *err)
+{
+	const char *first = arg, *slash = strrchr(first, '/');
+	char path[4200];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%.*s%lld.root.json", slash ? (int)(slash - first + 1) : 0,
+		 first, (long long)version);
+	if ((f = fopen(path, "rb")) == NULL)
+		return errno == ENOENT ? 1 : rp_seterr(err, "E_INPUT", "%s: %s", path, strerror(errno));
+	*buf = malloc(ROOT_MAX_BYTES + 2);
+	n = *buf ? fread(*buf, 1, ROOT_MAX_BYTES + 1, f) : 0;
+	fclose(f);
+	if (*buf == NULL)
+		return rp_seterr(err, "E_NOMEM", "out of memory");
+	(*buf)[n] = '\0';
+	*len = n;
+	return 0;
+}
+
 static int policy_import(struct cli *cli, int argc, char **argv)
 {
 	struct popts o;
@@ -452,10 +476,29 @@ static int policy_import(struct cli *cli, int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if (o.db == NULL || o.org == NULL || optind + 1 != argc)
-		return cli_usage_error(cli, "usage: rampart policy import --db PATH --keys DIR "
-					    "--org ORG [--threshold N] ENVELOPE");
-	if ((rc = policy_trust(cli, &o, &t)) != 0)
+		return cli_usage_error(cli, "usage: rampart policy import --db PATH (--keys DIR "
+					    "[--threshold N] | --root FIRST.root.json) --org ORG ENVELOPE");
+	keys_trust_init(&t);
+	if (o.root == NULL && (rc = policy_trust(cli, &o, &t)) != 0)
 		return rc;
+	struct refresh_root root = {.fetch = policy_import_root_fetch, .fetch_arg = (void *)o.root,
+				    .max_new = ROOT_DEFAULT_MAX_NEW};
+	if (o.root != NULL) {
+		size_t n = 0;
+		unsigned char *pin = NULL;
+		if ((f = fopen(o.root, "rb")) != NULL) {
+			pin = malloc(ROOT_MAX_BYTES + 2);
+			n = pin ? fread(pin, 1, ROOT_MAX_BYTES + 1, f) : 0;
+			fclose(f);
+		}
+		if (pin == NULL || n == 0) {
+			free(pin);
+			fprintf(stderr, "%s: %s: cannot read the first root\n", cli->prog, o.root);
+			return RAMPART_EXIT_USAGE;
+		}
+		root.pinned = pin;
+		root.pinned_len = n;
+	}
 	if ((f = fopen(argv[optind], "rb")) == NULL) {
 		keys_trust_free(&t);
 		fprintf(stderr, "%s: %s: %s\n", cli->prog, argv[optind], strerror(errno));
@@ -467,9 +510,11 @@ static int policy_import(struct cli *cli, int argc, char **argv)
 	fclose(f);
 	struct refresh_in in = {.envelope = buf, .len = len, .max_bytes = 1 << 24, .trust = &t,
 				.org = o.org, .now = (int64_t)time(NULL), .db_path = o.db,
-				.source = argv[optind], .etag = ""};
+				.source = argv[optind], .etag = "",
+				.root = o.root != NULL ? &root : NULL};
 	rc = refresh_apply(&in, &out, &e);
 	free(buf);
+	free((void *)root.pinned);
 	keys_trust_free(&t);
 	printf("%s\n", out.message);
 	return rc == 0 ? 0 : RAMPART_EXIT_REFUSED;

@@ -59,7 +59,7 @@ static const char *refresh_hint(const char *code)
 	    {"E_TOO_BIG", "shrink the policy or raise policy.max_bytes"},
 	    {"E_ENVELOPE", "publish a well-formed DSSE envelope (see rampart-policy(5))"},
 	    {"E_PAYLOAD_TYPE", "sign with payloadType application/vnd.rampart.policy+json"},
-	    {"E_SIGNATURE", "sign with enough of the keys listed in policy.keys"},
+	    {"E_SIGNATURE", "sign with enough of the policy keys (policy.keys, or with a root the newest root's policy_keys)"},
 	    {"E_PAYLOAD", "fix the named field and re-sign"},
 	    {"E_ORG", "check policy.org in rampartd.json against the policy's org"},
 	    {"E_EXPIRED", "re-sign the policy with a later expires_at"},

@@ -174,9 +174,36 @@ def test_draft_check_and_diff():
     assert r.returncode == 0 and "(no rule changed)" in r.stdout, r
 
 
+def test_import_with_root():
+    # offline install: the chain read next to the first root, then the policy
+    d = env.path("etc", "roots")
+    os.mkdir(d, 0o755)
+    for name in ("1.root.json",):
+        with open(PIN, "rb") as s, open(os.path.join(d, name), "wb") as o:
+            o.write(s.read())
+    for v in (2, 3):
+        with open(os.path.join(P.www, "%d.root.json" % v), "rb") as s, \
+                open(os.path.join(d, "%d.root.json" % v), "wb") as o:
+            o.write(s.read())
+    st = env.path("imported")
+    os.mkdir(st, 0o755)
+    db = os.path.join(st, "p.db")
+    cur = os.path.join(P.www, "current.json")
+    r = env.cli("policy", "import", "--db", db, "--root", os.path.join(d, "1.root.json"),
+                "--org", "acme", cur)
+    assert r.returncode == 0 and "root version 3" in r.stdout, r
+    old = env.path("etc", "old.dsse.json")
+    with open(old, "wb") as f:
+        f.write(sign(payload(9, ["x.example"]), P.k[0]))  # a retired policy key
+    r = env.cli("policy", "import", "--db", db, "--root", os.path.join(d, "1.root.json"),
+                "--org", "acme", old)
+    assert r.returncode == 1 and "signature threshold not met" in r.stdout, r
+
+
 try:
     rt.run_tests([test_draft_check_and_diff, test_setup_and_first_root, test_root_attacks_refused,
                   test_rotation_keeps_old_policy_flagged, test_new_policy_v2_with_new_key,
-                  test_endless_chain_capped, test_offline_proof_from_the_pin])
+                  test_endless_chain_capped, test_offline_proof_from_the_pin,
+                  test_import_with_root])
 finally:
     P.cleanup()
