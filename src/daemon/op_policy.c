@@ -701,8 +701,10 @@ void policy_module_status(struct daemon *d, json_t *status)
 		json_object_set_new(p, "root_version", s->root_version ? json_integer(s->root_version)
 									: json_null());
 		/* after a rotation the stored policy may be signed by a retired key: it
-		 * stays enforced (fail closed) until a valid one arrives */
-		json_object_set_new(p, "policy_signed_by_root", json_boolean(!s->stored_untrusted));
+		 * stays enforced (fail closed) until a valid one arrives; null until the
+		 * first refresh since start has walked the chain */
+		json_object_set_new(p, "policy_signed_by_root",
+				    s->root_version ? json_boolean(!s->stored_untrusted) : json_null());
 	}
 	json_object_set_new(status, "policy", p);
 }
