@@ -16,8 +16,9 @@ int fuzz_request(const uint8_t *d, size_t n);   /* byte 0 picks the peer, rest i
 int fuzz_dsse(const uint8_t *d, size_t n);      /* envelope parse + verify, base64 */
 int fuzz_payload(const uint8_t *d, size_t n);   /* payload validator + decision index */
 int fuzz_reference(const uint8_t *d, size_t n); /* ref_normalize, idempotence */
-int fuzz_hosts(const uint8_t *d, size_t n);
-int fuzz_root(const uint8_t *d, size_t n);      /* root payload, or 0x01 + envelope as root 2 */     /* byte 0 flags, rest is a hosts file */
+int fuzz_hosts(const uint8_t *d, size_t n);     /* byte 0 flags, rest is a hosts file */
+int fuzz_fetch(const uint8_t *d, size_t n);     /* byte 0 status + limit, rest the child's answer */
+int fuzz_root(const uint8_t *d, size_t n);      /* root payload, or 0x01 + envelope as root 2 */
 
 /* Frees what fuzz_request set up (temp dir, fake daemon); safe to call twice. */
 void fuzz_request_cleanup(void);

@@ -302,7 +302,7 @@ def drift(schema, csrc, hsrc, doc):
     return errs
 
 
-with open(os.path.join(SRC, "src/core/policy_payload.c")) as fh:
+with open(os.path.join(SRC, "src/trust/policy_payload.c")) as fh:
     CSRC = fh.read()
 with open(os.path.join(SRC, "src/lib/policy_model.h")) as fh:
     HSRC = fh.read()
