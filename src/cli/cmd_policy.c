@@ -16,10 +16,12 @@
 
 #include "compat.h"
 #include "cli.h"
+#include "cmd_policy_draft.h"
 #include "keys.h"
 #include "policy_payload.h"
 #include "rampart/policy.h"
 #include "refresh.h"
+#include "root.h"
 
 #define DEFAULT_DB RP_DEFAULT_STATE_DIR "/policy.db"
 
@@ -29,10 +31,20 @@ static const char policy_help[] =
     "  show [--db PATH] [--json]        the cached policy: org, version, signers, entries\n"
     "  check [--db PATH] [--json] REF...  may these images be pulled? (exit 0 all allowed,\n"
     "                                   1 any denied, 2 any invalid)\n"
+    "  check --payload FILE [--json] REF...\n"
+    "                                   the same under an unsigned draft payload (or the\n"
+    "                                   payload of an envelope, signatures not checked)\n"
+    "  diff [--json] OLD NEW [REF...]   what NEW allows or denies that OLD did not: rules\n"
+    "                                   added, removed and changed, and each REF's decision\n"
+    "                                   under both (exit 0 same, 1 changed, 2 bad input)\n"
     "  refresh                          fetch and apply the policy now (root/admin group)\n"
     "  verify [--db PATH] --keys DIR [--threshold N]\n"
     "                                   re-verify the stored policy offline, as any user\n"
-    "  import --db PATH --keys DIR --org ORG [--threshold N] ENVELOPE\n"
+    "  verify [--db PATH] --root FIRST.root.json\n"
+    "                                   prove it from the pinned first root alone: the\n"
+    "                                   stored root chain, then the policy's signatures\n"
+    "  import --db PATH (--keys DIR [--threshold N] | --root FIRST.root.json) --org ORG\n"
+    "         ENVELOPE                  (with --root, N.root.json are read next to it)\n"
     "                                   verify a signed envelope and store it (no daemon;\n"
     "                                   needs write access to the DB directory)\n"
     "\n"
@@ -40,7 +52,7 @@ static const char policy_help[] =
 
 /* Options shared by the subcommands. */
 struct popts {
-	const char *db, *keys, *org;
+	const char *db, *keys, *org, *payload, *root;
 	int threshold;
 };
 
@@ -50,6 +62,8 @@ static int policy_opts(struct cli *cli, int argc, char **argv, struct popts *o)
 					   {"keys", required_argument, NULL, 'k'},
 					   {"org", required_argument, NULL, 'o'},
 					   {"threshold", required_argument, NULL, 't'},
+					   {"payload", required_argument, NULL, 'p'},
+					   {"root", required_argument, NULL, 'r'},
 					   {"json", no_argument, NULL, 'j'},
 					   {"help", no_argument, NULL, 'h'},
 					   {NULL, 0, NULL, 0}};
@@ -58,8 +72,10 @@ static int policy_opts(struct cli *cli, int argc, char **argv, struct popts *o)
 	memset(o, 0, sizeof(*o));
 	o->threshold = 1;
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+d:k:o:t:jh", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+d:k:o:t:p:r:jh", lo, NULL)) != -1) {
 		switch (ch) {
+		case 'p': o->payload = optarg; break;
+		case 'r': o->root = optarg; break;
 		case 'd': o->db = optarg; break;
 		case 'k': o->keys = optarg; break;
 		case 'o': o->org = optarg; break;
@@ -109,18 +125,7 @@ static json_t *check_local(struct cli *cli, const char *db, char **refs, int n, 
 	for (int i = 0; i < n; i++) {
 		struct rampart_decision dc;
 		memset(&dc, 0, sizeof(dc));
-		if (rampart_policy_check(h, refs[i], &dc) < 0)
-			json_array_append_new(arr, json_pack("{s:b, s:n, s:s, s:s, s:s}", "allowed", 0,
-							     "rule", "normalized", dc.normalized,
-							     "error", dc.code[0] ? dc.code : "E_REF",
-							     "reason", dc.reason));
-		else
-			json_array_append_new(
-			    arr, json_pack("{s:b, s:s?, s:s, s:I, s:s, s:b, s:b}", "allowed",
-					   dc.allowed, "rule", dc.rule[0] ? dc.rule : NULL,
-					   "normalized", dc.normalized, "policy_version",
-					   (json_int_t)dc.policy_version, "reason", dc.reason,
-					   "expired", dc.expired, "policy_cached", dc.policy_cached));
+		json_array_append_new(arr, cli_decision_json(&dc, rampart_policy_check(h, refs[i], &dc)));
 	}
 	rampart_policy_close(h);
 	return arr;
@@ -139,6 +144,10 @@ static int policy_check(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "policy check: give at least one image reference");
 	if (argc - optind > 256)
 		return cli_usage_error(cli, "policy check: at most 256 references at once");
+	if (o.payload && o.db)
+		return cli_usage_error(cli, "policy check: give --payload or --db, not both");
+	if (o.payload)
+		return cli_policy_check_payload(cli, o.payload, argv + optind, argc - optind);
 	if (o.db) {
 		arr = check_local(cli, o.db, argv + optind, argc - optind, &rc);
 		if (arr == NULL)
@@ -203,7 +212,7 @@ static int policy_show_remote(struct cli *cli)
 	} else {
 		printf("org:        %s\nversion:    %lld\nissued:     %s\nexpires:    %s%s\n"
 		       "fetched:    %s\nsource:     %s\nsigners:    %s\nsha256:     %s\n"
-		       "docker hub: %s\nregistries: %lld\n",
+		       "docker hub: %s\nschema:     %lld\nrules:      %lld\n",
 		       json_string_value(json_object_get(all, "org")),
 		       json_integer_value(json_object_get(all, "version")),
 		       json_string_value(json_object_get(all, "issued_at")),
@@ -214,11 +223,15 @@ static int policy_show_remote(struct cli *cli)
 		       json_string_value(json_object_get(all, "signers")),
 		       json_string_value(json_object_get(all, "payload_sha256")),
 		       json_is_true(json_object_get(all, "allow_docker_hub")) ? "allowed" : "denied",
-		       total);
+		       json_integer_value(json_object_get(all, "schema_version")), total);
 		json_array_foreach(json_object_get(all, "registries"), i, e) {
 			const char *nick = json_string_value(json_object_get(e, "nickname"));
-			printf("  %-40s %-8s %s\n", json_string_value(json_object_get(e, "host")),
-			       json_string_value(json_object_get(e, "kind")), nick ? nick : "");
+			const char *act = json_string_value(json_object_get(e, "action"));
+			const char *mode = json_string_value(json_object_get(e, "mode"));
+			printf("  %-5s %-40s %-8s %-7s %s\n", act ? act : "allow",
+			       json_string_value(json_object_get(e, "host")),
+			       json_string_value(json_object_get(e, "kind")), mode ? mode : "enforce",
+			       nick ? nick : "");
 		}
 	}
 	json_decref(all);
@@ -245,19 +258,23 @@ static int policy_show_local(struct cli *cli, const char *db)
 	policy_payload_format_time(info.issued_at, iss, sizeof(iss));
 	policy_payload_format_time(info.expires_at, exp, sizeof(exp));
 	if (cli->json) {
-		json_t *j = json_pack("{s:b, s:s, s:I, s:s, s:s, s:b, s:b, s:I}", "cached", 1, "org",
-				      info.org, "version", (json_int_t)info.version, "issued_at", iss,
-				      "expires_at", exp, "expired", info.expired, "allow_docker_hub",
-				      info.allow_docker_hub, "total", (json_int_t)info.n_registries);
+		json_t *j = json_pack("{s:b, s:s, s:I, s:s, s:s, s:b, s:b, s:I, s:i, s:I, s:I}",
+				      "cached", 1, "org", info.org, "version", (json_int_t)info.version,
+				      "issued_at", iss, "expires_at", exp, "expired", info.expired,
+				      "allow_docker_hub", info.allow_docker_hub, "total",
+				      (json_int_t)info.n_registries, "schema_version",
+				      info.schema_version, "deny", (json_int_t)info.n_deny, "warn",
+				      (json_int_t)info.n_warn);
 		cli_print_json(j);
 		json_decref(j);
 	} else {
 		printf("org:        %s\nversion:    %lld\nissued:     %s\nexpires:    %s%s\n"
-		       "docker hub: %s\nregistries: %zu\n(use 'rampart policy verify' to re-check "
-		       "signatures)\n",
+		       "docker hub: %s\nschema:     %d\nrules:      %zu (%zu deny, %zu in mode warn)\n"
+		       "(use 'rampart policy verify' to re-check signatures)\n",
 		       info.org, (long long)info.version, iss, exp,
 		       info.expired ? " (EXPIRED, still enforced)" : "",
-		       info.allow_docker_hub ? "allowed" : "denied", info.n_registries);
+		       info.allow_docker_hub ? "allowed" : "denied", info.schema_version,
+		       info.n_registries, info.n_deny, info.n_warn);
 	}
 	return 0;
 }
@@ -271,6 +288,21 @@ static int policy_show(struct cli *cli, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error(cli, "policy show takes no arguments");
 	return o.db ? policy_show_local(cli, o.db) : policy_show_remote(cli);
+}
+
+static int policy_diff(struct cli *cli, int argc, char **argv)
+{
+	struct popts o;
+	int rc = policy_opts(cli, argc, argv, &o);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (argc - optind < 2)
+		return cli_usage_error(cli, "policy diff: give OLD and NEW payload (or envelope) files");
+	if (argc - optind > 258)
+		return cli_usage_error(cli, "policy diff: at most 256 references at once");
+	return cli_policy_diff(cli, argv[optind], argv[optind + 1], argv + optind + 2,
+			       argc - optind - 2);
 }
 
 static int policy_refresh(struct cli *cli, int argc, char **argv)
@@ -314,6 +346,51 @@ static int policy_trust(struct cli *cli, const struct popts *o, struct trust_set
 	return 0;
 }
 
+/* verify --root: the chain from the pinned first root, then the policy. */
+static int policy_verify_root(struct cli *cli, const struct popts *o)
+{
+	struct verify_report rep;
+	struct rp_err e;
+	unsigned char *pin = NULL;
+	size_t n = 0;
+	int64_t rv = 0;
+	FILE *f = fopen(o->root, "rb");
+	int rc = RAMPART_EXIT_REFUSED;
+
+	if (f != NULL) {
+		pin = malloc(ROOT_MAX_BYTES + 1);
+		n = pin ? fread(pin, 1, ROOT_MAX_BYTES + 1, f) : 0;
+		fclose(f);
+	}
+	if (n == 0 || n > ROOT_MAX_BYTES) {
+		fprintf(stderr, "%s: policy verify: cannot read %s (at most %u bytes)\n", cli->prog,
+			o->root, ROOT_MAX_BYTES);
+		goto out;
+	}
+	if (refresh_verify_store_root(o->db ? o->db : DEFAULT_DB, pin, n, NULL, (int64_t)time(NULL),
+				      &rep, &rv, &e) < 0) {
+		fprintf(stderr, "%s: policy verify FAILED: %s (%s)\n", cli->prog, e.msg, e.code);
+		goto out;
+	}
+	if (cli->json) {
+		json_t *j = json_pack("{s:b, s:s, s:I, s:s, s:I, s:I}", "verified", 1, "org", rep.org,
+				      "version", (json_int_t)rep.version, "signers", rep.signers,
+				      "registries", (json_int_t)rep.n_registries, "root_version",
+				      (json_int_t)rv);
+		cli_print_json(j);
+		json_decref(j);
+	} else {
+		printf("verified from the pinned root %s: root chain up to version %lld, then policy "
+		       "version %lld of org %s (%zu rules) signed by %s%s\n",
+		       o->root, (long long)rv, (long long)rep.version, rep.org, rep.n_registries,
+		       rep.signers, rep.expired ? " (EXPIRED, still enforced)" : "");
+	}
+	rc = 0;
+out:
+	free(pin);
+	return rc;
+}
+
 static int policy_verify(struct cli *cli, int argc, char **argv)
 {
 	struct popts o;
@@ -325,6 +402,8 @@ static int policy_verify(struct cli *cli, int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	if (o.root != NULL)
+		return policy_verify_root(cli, &o);
 	if ((rc = policy_trust(cli, &o, &t)) != 0)
 		return rc;
 	if (refresh_verify_store(o.db ? o.db : DEFAULT_DB, &t, (int64_t)time(NULL), &rep, &e) <
@@ -360,6 +439,29 @@ static int policy_verify(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* import --root: N.root.json from the directory of the first root's file. */
+static int policy_import_root_fetch(void *arg, int64_t version, unsigned char **buf,
+				    size_t *len, struct rp_err *err)
+{
+	const char *first = arg, *slash = strrchr(first, '/');
+	char path[4200];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%.*s%lld.root.json", slash ? (int)(slash - first + 1) : 0,
+		 first, (long long)version);
+	if ((f = fopen(path, "rb")) == NULL)
+		return errno == ENOENT ? 1 : rp_seterr(err, "E_INPUT", "%s: %s", path, strerror(errno));
+	*buf = malloc(ROOT_MAX_BYTES + 2);
+	n = *buf ? fread(*buf, 1, ROOT_MAX_BYTES + 1, f) : 0;
+	fclose(f);
+	if (*buf == NULL)
+		return rp_seterr(err, "E_NOMEM", "out of memory");
+	(*buf)[n] = '\0';
+	*len = n;
+	return 0;
+}
+
 static int policy_import(struct cli *cli, int argc, char **argv)
 {
 	struct popts o;
@@ -374,10 +476,29 @@ static int policy_import(struct cli *cli, int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if (o.db == NULL || o.org == NULL || optind + 1 != argc)
-		return cli_usage_error(cli, "usage: rampart policy import --db PATH --keys DIR "
-					    "--org ORG [--threshold N] ENVELOPE");
-	if ((rc = policy_trust(cli, &o, &t)) != 0)
+		return cli_usage_error(cli, "usage: rampart policy import --db PATH (--keys DIR "
+					    "[--threshold N] | --root FIRST.root.json) --org ORG ENVELOPE");
+	keys_trust_init(&t);
+	if (o.root == NULL && (rc = policy_trust(cli, &o, &t)) != 0)
 		return rc;
+	struct refresh_root root = {.fetch = policy_import_root_fetch, .fetch_arg = (void *)o.root,
+				    .max_new = ROOT_DEFAULT_MAX_NEW};
+	if (o.root != NULL) {
+		size_t n = 0;
+		unsigned char *pin = NULL;
+		if ((f = fopen(o.root, "rb")) != NULL) {
+			pin = malloc(ROOT_MAX_BYTES + 2);
+			n = pin ? fread(pin, 1, ROOT_MAX_BYTES + 1, f) : 0;
+			fclose(f);
+		}
+		if (pin == NULL || n == 0) {
+			free(pin);
+			fprintf(stderr, "%s: %s: cannot read the first root\n", cli->prog, o.root);
+			return RAMPART_EXIT_USAGE;
+		}
+		root.pinned = pin;
+		root.pinned_len = n;
+	}
 	if ((f = fopen(argv[optind], "rb")) == NULL) {
 		keys_trust_free(&t);
 		fprintf(stderr, "%s: %s: %s\n", cli->prog, argv[optind], strerror(errno));
@@ -389,9 +510,11 @@ static int policy_import(struct cli *cli, int argc, char **argv)
 	fclose(f);
 	struct refresh_in in = {.envelope = buf, .len = len, .max_bytes = 1 << 24, .trust = &t,
 				.org = o.org, .now = (int64_t)time(NULL), .db_path = o.db,
-				.source = argv[optind], .etag = ""};
+				.source = argv[optind], .etag = "",
+				.root = o.root != NULL ? &root : NULL};
 	rc = refresh_apply(&in, &out, &e);
 	free(buf);
+	free((void *)root.pinned);
 	keys_trust_free(&t);
 	printf("%s\n", out.message);
 	return rc == 0 ? 0 : RAMPART_EXIT_REFUSED;
@@ -404,7 +527,7 @@ int cmd_policy(struct cli *cli, int argc, char **argv)
 		int (*fn)(struct cli *, int, char **);
 	} sub[] = {{"show", policy_show},	 {"check", policy_check},
 		   {"refresh", policy_refresh}, {"verify", policy_verify},
-		   {"import", policy_import}};
+		   {"import", policy_import},	 {"diff", policy_diff}};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(policy_help, argc < 2 ? stderr : stdout);

@@ -45,6 +45,7 @@ void config_defaults(struct config *c)
 	c->policy.low_speed_bytes = 1024;
 	c->policy.low_speed_time_s = 15;
 	c->policy.refresh_on_start = true;
+	c->policy.max_root_rotations = 32; /* ROOT_DEFAULT_MAX_NEW */
 	rp_strlcpy(c->policy.fetch_user, "nobody", sizeof(c->policy.fetch_user));
 	c->ports.allow[0].lo = 1;
 	c->ports.allow[0].hi = 1023;
@@ -221,6 +222,25 @@ static int cfg_redirect_hosts(struct config *c, json_t *a, struct rp_err *err)
 	return 0;
 }
 
+bool config_has_root(const struct config *c)
+{
+	return c->policy.root[0] != '\0' || c->policy.root_sha256[0] != '\0';
+}
+
+/* policy.root_sha256 is 64 lowercase hex digits; root_url is a fetchable URL. */
+static int cfg_policy_root(const struct config *c, struct rp_err *err)
+{
+	const char *h = c->policy.root_sha256, *u = c->policy.root_url;
+
+	if (*h != '\0' && (strlen(h) != 64 || strspn(h, "0123456789abcdef") != 64))
+		return rp_seterr(err, "E_CONFIG", "policy.root_sha256 must be 64 lowercase hex digits "
+				 "(sha256sum of the first root's envelope file)");
+	if (*u && strncmp(u, "https://", 8) != 0 &&
+	    !(c->policy.allow_insecure_loopback && strncmp(u, "http://", 7) == 0))
+		return rp_seterr(err, "E_CONFIG", "policy.root_url must start with https://");
+	return 0;
+}
+
 static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 {
 	static const char *const known[] = {
@@ -228,7 +248,7 @@ static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 	    "connect_timeout_s", "total_timeout_s", "low_speed_bytes", "low_speed_time_s",
 	    "ca_file", "pinned_pubkey", "proxy", "allow_insecure_loopback", "fetch_user",
 	    "fetch_helper", "allow_when_no_policy", "refresh_on_start", "max_age_s",
-	    "redirect_hosts", NULL};
+	    "redirect_hosts", "root", "root_sha256", "root_url", "max_root_rotations", NULL};
 	json_t *keys;
 	size_t i;
 
@@ -264,7 +284,16 @@ static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 	    cfg_bool(s, "allow_when_no_policy", "policy", &c->policy.allow_when_no_policy,
 		     err) ||
 	    cfg_bool(s, "refresh_on_start", "policy", &c->policy.refresh_on_start, err) ||
-	    cfg_int(s, "max_age_s", "policy", 0, 366 * 86400, &c->policy.max_age_s, err))
+	    cfg_int(s, "max_age_s", "policy", 0, 366 * 86400, &c->policy.max_age_s, err) ||
+	    cfg_str(s, "root", "policy", c->policy.root, sizeof(c->policy.root), 1, err) ||
+	    cfg_str(s, "root_sha256", "policy", c->policy.root_sha256,
+		    sizeof(c->policy.root_sha256), 0, err) ||
+	    cfg_str(s, "root_url", "policy", c->policy.root_url, sizeof(c->policy.root_url), 0,
+		    err) ||
+	    cfg_int(s, "max_root_rotations", "policy", 1, 1024, &c->policy.max_root_rotations,
+		    err))
+		return -1;
+	if (cfg_policy_root(c, err) < 0)
 		return -1;
 	if (*c->policy.url && strncmp(c->policy.url, "https://", 8) != 0 &&
 	    !(c->policy.allow_insecure_loopback && strncmp(c->policy.url, "http://", 7) == 0))
@@ -291,8 +320,9 @@ static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 			c->policy.n_keys++;
 		}
 	}
-	if (*c->policy.url && c->policy.n_keys == 0)
-		return rp_seterr(err, "E_CONFIG", "policy.url is set but policy.keys is empty");
+	if (*c->policy.url && c->policy.n_keys == 0 && !config_has_root(c))
+		return rp_seterr(err, "E_CONFIG", "policy.url is set but neither policy.keys nor a "
+				 "root (policy.root or policy.root_sha256) is configured");
 	if (c->policy.n_keys > 0 && c->policy.threshold > c->policy.n_keys)
 		return rp_seterr(err, "E_CONFIG", "policy.threshold %d exceeds the %d key(s) given",
 				 c->policy.threshold, c->policy.n_keys);

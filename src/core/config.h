@@ -75,6 +75,10 @@ struct config {
 		bool refresh_on_start;
 		int max_age_s; /* 0 = off; else stale when issued_at is older than this */
 		char redirect_hosts[1024]; /* extra hosts redirects may go to, comma-separated */
+		char root[4096];        /* pinned first root (envelope file); "" = none */
+		char root_sha256[65];   /* or its sha256 (then fetched as 1.root.json) */
+		char root_url[2048];    /* "" = the policy URL's directory; N.root.json appended */
+		int max_root_rotations; /* new roots accepted in one refresh */
 	} policy;
 
 	struct {
@@ -149,6 +153,9 @@ void config_defaults(struct config *c);
  * tests).  Returns 0 or -1 with err naming the file and the field.
  */
 int config_load(struct config *c, const char *path, bool check_owner, struct rp_err *err);
+
+/* True when a signed root is configured (policy.root or policy.root_sha256). */
+bool config_has_root(const struct config *c);
 
 /* Sets state_dir and derives db_path = state_dir/policy.db. */
 void config_set_state_dir(struct config *c, const char *dir);

@@ -1011,8 +1011,11 @@ int fetch_finish_status(struct fetch_job *job, int st, struct fetch_result *res,
 		rp_strlcpy(res->etag, w.etag, sizeof(res->etag));
 	ret = fetch_decode(&w, job, res, err);
 out:
-	if (ret < 0)
+	if (ret < 0) {
+		long code = res->http_code; /* kept: a 404 ends the root chain walk */
 		fetch_result_free(res);
+		res->http_code = code;
+	}
 	fetch_job_release(job);
 	return ret;
 }

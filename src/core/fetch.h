@@ -116,7 +116,8 @@ int fetch_timeout_ms(const struct fetch_job *job);
  * a refused scheme), E_FETCH_REDIRECT, E_FETCH_CONNECT, E_FETCH_NETWORK,
  * E_FETCH_PRIV, E_FETCH_HELPER (the helper could not be executed),
  * E_FETCH_URL (libcurl in the helper reads the URL differently),
- * E_FETCH_CHILD.  The job is released either way.
+ * E_FETCH_CHILD.  The job is released either way.  On failure res->http_code
+ * still holds the server's status code (0 when none was received).
  */
 int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err *err);
 

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "log.h"
 #include "op_handlers.h"
 #include "rampart/policy.h"
 #include "refresher.h"
@@ -68,6 +69,15 @@ static void policy_write_decision(struct jbuf *b, const struct rampart_decision 
 	jbuf_bool(b, dc->stale);
 	JLIT(b, ",\"policy_cached\":");
 	jbuf_bool(b, dc->policy_cached);
+	JLIT(b, ",\"denied_by_rule\":");
+	jbuf_bool(b, dc->denied_by_rule);
+	JLIT(b, ",\"warn\":");
+	jbuf_bool(b, dc->warn);
+	JLIT(b, ",\"warn_rule\":");
+	if (dc->warn)
+		jbuf_string(b, dc->warn_rule, strlen(dc->warn_rule));
+	else
+		JLIT(b, "null");
 	JLIT(b, "}");
 }
 
@@ -75,8 +85,15 @@ static void policy_check_one(struct policy_state *s, const char *ref, struct jbu
 {
 	struct rampart_decision dc;
 
+	int rc;
+
 	memset(&dc, 0, sizeof(dc));
-	policy_write_decision(b, &dc, rampart_policy_check(s->h, ref, &dc));
+	rc = rampart_policy_check(s->h, ref, &dc);
+	if (rc == 0 && dc.warn) /* how a rule in mode warn is rolled out: its would-be effect */
+		log_info("policy.check %s: %s by %s; warn: %s", dc.normalized,
+			 dc.allowed ? "allowed" : "denied", dc.rule[0] ? dc.rule : "default",
+			 dc.warn_reason);
+	policy_write_decision(b, &dc, rc);
 }
 
 int op_policy_check(struct op_ctx *ctx)
@@ -164,6 +181,17 @@ static int policy_show_load(struct daemon *d, struct rp_err *err)
 	return 1;
 }
 
+/* One rule as policy.show lists it (kind, action and mode as words). */
+static json_t *policy_show_entry(const struct policy_registry *r)
+{
+	static const char *const kinds[] = {"exact", "port", "wildcard", "prefix"};
+
+	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "host", r->host, "nickname", r->nickname,
+			 "kind", kinds[r->kind <= POLICY_PREFIX ? r->kind : 0], "action",
+			 r->action == POLICY_DENY ? "deny" : "allow", "mode",
+			 r->mode == POLICY_WARN ? "warn" : "enforce");
+}
+
 int op_policy_show(struct op_ctx *ctx)
 {
 	static const char *const known[] = {"offset", "limit", NULL};
@@ -187,12 +215,7 @@ int op_policy_show(struct op_ctx *ctx)
 	}
 	ents = json_array();
 	for (size_t i = (size_t)off; i < p->n_registries && i < (size_t)(off + lim); i++)
-		json_array_append_new(ents, json_pack("{s:s, s:s, s:s}", "host",
-						      p->registries[i].host, "nickname",
-						      p->registries[i].nickname, "kind",
-						      p->registries[i].kind == POLICY_WILDCARD ? "wildcard"
-						      : p->registries[i].kind == POLICY_PORT   ? "port"
-											       : "exact"));
+		json_array_append_new(ents, policy_show_entry(&p->registries[i]));
 	r = json_pack("{s:b, s:s, s:I, s:b, s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "cached", 1,
 		      "org", p->org, "version", (json_int_t)p->version, "allow_docker_hub",
 		      p->allow_docker_hub, "expired", (int64_t)time(NULL) >= p->expires_at, "source",
@@ -202,6 +225,8 @@ int op_policy_show(struct op_ctx *ctx)
 	refresher_time(r, "issued_at", p->issued_at);
 	refresher_time(r, "expires_at", p->expires_at);
 	refresher_time(r, "fetched_at", m->fetched_at);
+	json_object_set_new(r, "schema_version",
+			    json_integer(p->schema_version > 0 ? p->schema_version : 1));
 	ctx->result = r;
 	return OP_OK;
 }

@@ -7,8 +7,10 @@
  * refresh_apply() has verified them, and a failure of any kind keeps the last
  * good policy and is recorded here for status.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,14 +21,64 @@
 #include "policy_payload.h"
 #include "rampart/policy.h"
 #include "refresher.h"
+#include "root.h"
 
 #define REFRESHER_IMPORT_CHECK_MS 1000 /* an offline import is noticed this late at most */
+
+/* The pinned first root: a root-owned file, checked as a first root now. */
+static int refresher_load_root(struct daemon *d, struct rp_err *e)
+{
+	struct policy_state *s = pst(d);
+	const char *path = d->cfg.policy.root;
+	struct root r;
+	struct stat st;
+	FILE *f;
+	size_t n;
+
+	free(s->root_pin);
+	s->root_pin = NULL;
+	s->root_pin_len = 0;
+	if (path[0] == '\0')
+		return 0; /* pinned by sha256: 1.root.json is fetched and checked */
+	if ((f = fopen(path, "rb")) == NULL)
+		return rp_seterr(e, "E_ROOT_PIN", "policy.root %s: %s", path, strerror(errno));
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & 022) != 0) {
+		fclose(f);
+		return rp_seterr(e, "E_KEY_PERM", "policy.root %s must be a regular file owned by "
+				 "root and not writable by group or others", path);
+	}
+	s->root_pin = malloc(ROOT_MAX_BYTES + 1);
+	n = s->root_pin ? fread(s->root_pin, 1, ROOT_MAX_BYTES + 1, f) : 0;
+	fclose(f);
+	if (n == 0 || n > ROOT_MAX_BYTES) {
+		free(s->root_pin);
+		s->root_pin = NULL;
+		return rp_seterr(e, "E_ROOT_PIN", "policy.root %s is empty, unreadable or larger "
+				 "than %u bytes", path, ROOT_MAX_BYTES);
+	}
+	s->root_pin_len = n;
+	if (root_trust_first(s->root_pin, n, d->cfg.policy.root_sha256, d->cfg.policy.org, &r,
+			     e) < 0)
+		return -1;
+	root_free(&r);
+	return 0;
+}
 
 static void refresher_load_trust(struct daemon *d)
 {
 	struct policy_state *s = pst(d);
 	struct rp_err e;
 
+	if (config_has_root(&d->cfg)) {
+		s->trust_ok = refresher_load_root(d, &e) == 0;
+		s->trust_err[0] = '\0';
+		if (!s->trust_ok) {
+			snprintf(s->trust_err, sizeof(s->trust_err), "%s: %.400s", e.code, e.msg);
+			log_warnx("signed root: %s", e.msg);
+		}
+		return;
+	}
 	keys_trust_free(&s->trust);
 	keys_trust_init(&s->trust);
 	s->trust_ok = false;
@@ -189,6 +241,10 @@ static void refresher_record(struct daemon *d, const struct refresh_out *out, bo
 		s->max_duration_ms = s->last_duration_ms;
 	s->refreshes++;
 	rp_strlcpy(s->last_outcome, out->message, sizeof(s->last_outcome));
+	if (out->root_version > 0) {
+		s->root_version = out->root_version;
+		s->stored_untrusted = out->stored_untrusted;
+	}
 	if (ok) {
 		s->failures = 0;
 		s->last_success_at = s->job_now;
@@ -292,6 +348,7 @@ static void refresher_fini(struct daemon *d)
 	for (int i = 0; i < s->nwaiters; i++)
 		json_decref(s->waiters[i].req_id);
 	keys_trust_free(&s->trust);
+	free(s->root_pin);
 	rampart_policy_close(s->h);
 	d->reader = NULL;
 	policy_free(&s->show_p);
@@ -349,8 +406,17 @@ static void refresher_status(struct daemon *d, json_t *status)
 	json_object_set_new(p, "refreshes", json_integer((json_int_t)s->refreshes));
 	json_object_set_new(p, "last_refresh_ms", json_integer(s->last_duration_ms));
 	json_object_set_new(p, "max_refresh_ms", json_integer(s->max_duration_ms));
-	if (!s->trust_ok && d->cfg.policy.n_keys > 0)
+	if (!s->trust_ok && (d->cfg.policy.n_keys > 0 || config_has_root(&d->cfg)))
 		json_object_set_new(p, "keys_error", json_string(s->trust_err));
+	if (config_has_root(&d->cfg)) {
+		json_object_set_new(p, "root_version", s->root_version ? json_integer(s->root_version)
+									: json_null());
+		/* after a rotation the stored policy may be signed by a retired key: it
+		 * stays enforced (fail closed) until a valid one arrives; null until the
+		 * first refresh since start has walked the chain */
+		json_object_set_new(p, "policy_signed_by_root",
+				    s->root_version ? json_boolean(!s->stored_untrusted) : json_null());
+	}
 	json_object_set_new(status, "policy", p);
 }
 

@@ -32,6 +32,13 @@ struct policy_state {
 	struct trust_set trust;
 	char trust_err[512];
 	bool trust_ok;
+	/* the signed root, when configured: the pinned first root's bytes, and what
+	 * the last refresh learnt (the newest root, whether the stored policy is
+	 * still signed by its policy keys) */
+	unsigned char *root_pin;
+	size_t root_pin_len;
+	int64_t root_version;
+	int stored_untrusted;
 	struct rampart_policy *h;
 	struct fetch_job job;
 	bool job_active;

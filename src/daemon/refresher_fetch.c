@@ -12,6 +12,65 @@
 #include <time.h>
 
 #include "refresher.h"
+#include "root.h"
+
+/*
+ * N.root.json for the chain walk, from the worker: the same unprivileged
+ * fetch helper and limits as the policy, capped at ROOT_MAX_BYTES.  404 and
+ * 410 end the chain; any other failure fails the refresh (fail closed).
+ */
+static int refresher_root_fetch(void *arg, int64_t version, unsigned char **buf, size_t *len,
+				struct rp_err *err)
+{
+	const struct config *c = arg;
+	struct fetch_result fr;
+	struct fetch_opts o;
+	char url[2200], base[2100];
+	const char *slash;
+	int rc;
+
+	if (c->policy.root_url[0] != '\0') {
+		rp_strlcpy(base, c->policy.root_url, sizeof(base));
+	} else {
+		slash = strrchr(c->policy.url, '/');
+		snprintf(base, sizeof(base), "%.*s/",
+			 (int)(slash != NULL ? slash - c->policy.url : 0), c->policy.url);
+	}
+	snprintf(url, sizeof(url), "%s%s%lld.root.json", base,
+		 base[0] && base[strlen(base) - 1] == '/' ? "" : "/", (long long)version);
+	memset(&o, 0, sizeof(o));
+	memset(&fr, 0, sizeof(fr));
+	o.url = url;
+	o.ca_file = c->policy.ca_file[0] ? c->policy.ca_file : NULL;
+	o.pinned_pubkey = c->policy.pinned_pubkey[0] ? c->policy.pinned_pubkey : NULL;
+	o.proxy = c->policy.proxy[0] ? c->policy.proxy : NULL;
+	o.user = c->policy.fetch_user;
+	o.fetch_helper = c->policy.fetch_helper[0] ? c->policy.fetch_helper : NULL;
+	o.max_bytes = ROOT_MAX_BYTES;
+	o.connect_timeout_ms = c->policy.connect_timeout_s * 1000L;
+	o.total_timeout_ms = c->policy.total_timeout_s * 1000L;
+	o.low_speed_bytes = c->policy.low_speed_bytes > 0 ? c->policy.low_speed_bytes : -1;
+	o.low_speed_time_s = c->policy.low_speed_time_s;
+	o.allow_insecure_loopback = c->policy.allow_insecure_loopback;
+	rc = fetch_run(&o, &fr, err);
+	if (rc < 0 && strcmp(err->code, "E_FETCH_HTTP") == 0 &&
+	    (fr.http_code == 404 || fr.http_code == 410)) {
+		fetch_result_free(&fr);
+		return 1;
+	}
+	if (rc == 0 && fr.status != FETCH_OK)
+		rc = rp_seterr(err, "E_FETCH_HTTP", "%s: no body", url);
+	if (rc < 0 && strcmp(err->code, "E_FETCH_TOO_LARGE") == 0)
+		rp_seterr(err, "E_ROOT_TOO_BIG", "root %lld at %s is larger than %u bytes",
+			  (long long)version, url, ROOT_MAX_BYTES);
+	if (rc == 0) {
+		*buf = fr.body;
+		*len = fr.body_len;
+		fr.body = NULL;
+	}
+	fetch_result_free(&fr);
+	return rc < 0 ? -1 : 0;
+}
 
 /* The fetch child has finished: verify and store, as root, in a worker. */
 static void refresher_fetch_done(struct daemon *d)
@@ -32,16 +91,22 @@ static void refresher_fetch_done(struct daemon *d)
 		snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
 			 e.msg);
 		pst(d)->record(d, &out, false, &e);
-	} else if (fr.status == FETCH_NOT_MODIFIED) {
+	} else if (fr.status == FETCH_NOT_MODIFIED && !config_has_root(&d->cfg)) {
 		out.outcome = REFRESH_UNCHANGED;
 		snprintf(out.message, sizeof(out.message), "unchanged (HTTP 304 Not Modified)");
 		pst(d)->record(d, &out, true, NULL);
 	} else {
+		/* with a root, a 304 still walks the root chain (envelope NULL) */
+		struct refresh_root root = {.pinned = s->root_pin, .pinned_len = s->root_pin_len,
+					    .pinned_sha256 = d->cfg.policy.root_sha256,
+					    .fetch = refresher_root_fetch, .fetch_arg = &d->cfg,
+					    .max_new = (size_t)d->cfg.policy.max_root_rotations};
 		struct refresh_in in = {.envelope = fr.body, .len = fr.body_len,
 					.max_bytes = (size_t)d->cfg.policy.max_bytes,
 					.trust = &s->trust, .org = d->cfg.policy.org,
 					.now = s->job_now, .db_path = d->cfg.db_path,
-					.source = d->cfg.policy.url, .etag = fr.etag};
+					.source = d->cfg.policy.url, .etag = fr.etag,
+					.root = config_has_root(&d->cfg) ? &root : NULL};
 		if (refresher_worker_start(d, &in, &e) < 0) {
 			/* no worker: do it here rather than not at all */
 			ok = refresh_apply(&in, &out, &e) == 0;

@@ -65,6 +65,16 @@
 	X(E_ISSUED_FUTURE, 1, "the policy's issued_at is more than 300 s ahead of this clock") \
 	X(E_POLICY_STALE, 1, "the cached policy is older than policy.max_age_s (audit only)") \
 	X(E_ROLLBACK, 1, "the policy is older than the stored one; the stored one is kept") \
+	X(E_SCHEMA_VERSION, 1, "the policy payload's schema_version is not 1 or 2; it was not read as an older format and the stored policy is kept") \
+	X(E_ROOT, 1, "a root document breaks a rule (field, key, threshold); the trusted root is kept") \
+	X(E_ROOT_SIGNATURE, 1, "root N+1 is not signed by a threshold of root N's root keys and of its own; the trusted root is kept") \
+	X(E_ROOT_VERSION, 1, "root N+1 does not have version N+1 (skipped or replayed); the trusted root is kept") \
+	X(E_ROOT_EXPIRED, 1, "the newest root has expired; the trusted root and the stored policy are kept") \
+	X(E_ROOT_CHAIN, 1, "more new roots than policy.max_root_rotations in one refresh; the trusted root is kept") \
+	X(E_ROOT_TOO_BIG, 1, "a root document is larger than 64 KiB; the trusted root is kept") \
+	X(E_ROOT_PIN, 1, "the pinned first root cannot be read or does not match policy.root_sha256") \
+	X(E_ROOT_STORED, 1, "the stored root chain does not follow from the pinned root") \
+	X(E_LINT, 1, "rampart-sign --strict: the policy has rules that change nothing") \
 	X(E_TRUST, 1, "no usable key set (no keys, a duplicate key, threshold out of range)") \
 	X(E_KEY_FILE, 1, "a key file cannot be read or does not hold exactly one public PEM key") \
 	X(E_KEY_PERM, 1, "a key file or its directory is not owned by root or is writable by others") \

@@ -284,6 +284,9 @@ int rampart_policy_info(struct rampart_policy *h, struct rampart_policy_info *ou
 		out->stale = pa_stale(h, (int64_t)time(NULL));
 		out->allow_docker_hub = policy_index_allow_docker_hub(h->idx);
 		out->n_registries = policy_index_entries(h->idx);
+		out->n_deny = policy_index_deny(h->idx);
+		out->n_warn = policy_index_warn(h->idx);
+		out->schema_version = policy_index_schema(h->idx);
 		rp_strlcpy(out->org, policy_index_org(h->idx), sizeof(out->org));
 	}
 	pthread_mutex_unlock(&h->mu);

@@ -2,8 +2,15 @@
 /*
  * Registry policy decisions.  The index is built from a policy that was
  * verified before it was stored; entries are still re-parsed with the
- * reference rules and a bad entry is skipped (it can only deny, never allow).
- * References are untrusted: they are normalised by ref_normalize first.
+ * reference rules and a bad entry is skipped (an allow that is skipped can
+ * only deny more; a deny that is skipped is counted, and policy_index_skipped
+ * reports it).  References are untrusted: they are normalised by
+ * ref_normalize first.
+ *
+ * The most specific matching rule decides (docs/lookups.md): repository
+ * prefixes by number of components, then the exact host, then wildcards by
+ * number of labels.  At equal specificity deny wins.  Rules in mode "warn"
+ * never decide; a check reports when one would have decided otherwise.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +20,14 @@
 #include "policy_match.h"
 
 #define PM_KEY_MAX RAMPART_RULE_MAX /* domain:port/path/ + NUL fits */
+#define PM_NRULE 4                  /* action * 2 + mode */
 
 struct pm_slot {
 	uint64_t hash;
 	size_t klen;
-	char *key;        /* canonical key; NULL marks an empty slot */
-	const char *rule; /* entry as signed; same allocation as key */
+	char *key;               /* canonical key; NULL marks an empty slot */
+	char *rule[PM_NRULE];    /* entry as signed, by action and mode; NULL if none */
+	size_t entry[PM_NRULE];  /* its index in struct policy */
 };
 
 struct pm_table {
@@ -31,9 +40,10 @@ enum pm_kind { PM_EXACT, PM_WILD, PM_PREFIX, PM_NKIND, PM_BAD = PM_NKIND };
 
 struct policy_index {
 	struct pm_table t[PM_NKIND];
-	size_t entries, skipped;
+	size_t entries, skipped, n_deny, n_warn;
 	int64_t version, issued_at, expires_at;
 	bool allow_docker_hub;
+	int schema_version;
 	char *org;
 };
 
@@ -65,8 +75,11 @@ static int pm_table_init(struct pm_table *t, size_t n)
 static void pm_table_free(struct pm_table *t)
 {
 	if (t->slots != NULL)
-		for (size_t i = 0; i <= t->mask; i++)
+		for (size_t i = 0; i <= t->mask; i++) {
 			free(t->slots[i].key);
+			for (int r = 0; r < PM_NRULE; r++)
+				free(t->slots[i].rule[r]);
+		}
 	free(t->slots);
 	memset(t, 0, sizeof(*t));
 }
@@ -87,23 +100,22 @@ static const struct pm_slot *pm_find(const struct pm_table *t, const char *key, 
 	return NULL;
 }
 
-/* Takes ownership of block ("key\0rule\0"); a duplicate key is dropped. */
-static void pm_insert(struct pm_table *t, char *block, size_t klen)
+/* The slot for key, created if needed (the table is sized for every entry). */
+static struct pm_slot *pm_slot_for(struct pm_table *t, const char *key, size_t klen)
 {
-	uint64_t h = pm_hash(block, klen);
+	uint64_t h = pm_hash(key, klen);
 	size_t i;
 
-	if (pm_find(t, block, klen) != NULL) {
-		free(block);
-		return;
-	}
 	for (i = h & t->mask; t->slots[i].key != NULL; i = (i + 1) & t->mask)
-		;
+		if (t->slots[i].hash == h && t->slots[i].klen == klen &&
+		    memcmp(t->slots[i].key, key, klen) == 0)
+			return &t->slots[i];
+	if ((t->slots[i].key = strndup(key, klen)) == NULL)
+		return NULL;
 	t->slots[i].hash = h;
 	t->slots[i].klen = klen;
-	t->slots[i].key = block;
-	t->slots[i].rule = block + klen + 1;
 	t->count++;
+	return &t->slots[i];
 }
 
 /* ---- entries ------------------------------------------------------------- */
@@ -123,7 +135,17 @@ static int pm_canon_domain(const char *s, size_t len, char *key, size_t size)
 	return n > 0 && (size_t)n < size ? n : -1;
 }
 
-/* "host[:port]/org/..." (extension): key "host[:port]/org/.../". */
+/* Number of '/'-separated components in s[0..len). */
+static size_t pm_components(const char *s, size_t len)
+{
+	size_t n = 1;
+
+	for (size_t i = 0; i < len; i++)
+		n += s[i] == '/';
+	return n;
+}
+
+/* "host[:port]/org/..." : key "host[:port]/org/.../". */
 static enum pm_kind pm_prefix_key(const char *h, const char *slash, char *key, size_t *klen)
 {
 	size_t plen = strlen(slash + 1);
@@ -131,7 +153,8 @@ static enum pm_kind pm_prefix_key(const char *h, const char *slash, char *key, s
 
 	if (plen > 0 && slash[plen] == '/')
 		plen--; /* one trailing '/' is the documented spelling */
-	if (plen == 0 || ref_check_path(slash + 1, plen, NULL) != 0)
+	if (plen == 0 || ref_check_path(slash + 1, plen, NULL) != 0 ||
+	    pm_components(slash + 1, plen) > POLICY_MAX_COMPONENTS)
 		return PM_BAD;
 	n = pm_canon_domain(h, (size_t)(slash - h), key, PM_KEY_MAX);
 	if (n < 0 || (size_t)n + plen + 3 > PM_KEY_MAX)
@@ -188,17 +211,40 @@ enum policy_entry_form policy_entry_canon(const char *host, char *key, size_t si
 				 : POLICY_FORM_PREFIX;
 }
 
-static char *pm_block(const char *key, size_t klen, const char *rule)
+int policy_rule_key(const char *rule, char *key, size_t size)
 {
-	size_t rlen = strlen(rule);
-	char *b = malloc(klen + rlen + 2);
+	char k[PM_KEY_MAX];
+	size_t klen;
+	enum pm_kind kind = pm_entry_key(rule, k, &klen);
 
-	if (b != NULL) {
-		memcpy(b, key, klen);
-		b[klen] = '\0';
-		memcpy(b + klen + 1, rule, rlen + 1);
-	}
-	return b;
+	if (kind == PM_BAD || klen + 3 > size)
+		return -1;
+	/* the table is part of the key: "*.a.b" and "a.b" must not collide */
+	snprintf(key, size, "%c %s", kind == PM_WILD ? 'w' : kind == PM_EXACT ? 'e' : 'p', k);
+	return 0;
+}
+
+static int pm_rule_slot(const struct policy_registry *r)
+{
+	int a = r->action == POLICY_DENY ? 1 : 0, m = r->mode == POLICY_WARN ? 1 : 0;
+
+	return a * 2 + m;
+}
+
+static int pm_add(struct policy_index *idx, enum pm_kind kind, const char *key, size_t klen,
+                  const struct policy_registry *r, size_t i)
+{
+	struct pm_slot *s = pm_slot_for(&idx->t[kind], key, klen);
+	int k = pm_rule_slot(r);
+
+	if (s == NULL)
+		return -1;
+	if (s->rule[k] != NULL)
+		return 0; /* a duplicate (refused when signing): the first one stays */
+	if ((s->rule[k] = strdup(r->host)) == NULL)
+		return -1;
+	s->entry[k] = i;
+	return 0;
 }
 
 static int pm_fill(struct policy_index *idx, const struct policy *p, enum pm_kind *kinds)
@@ -213,18 +259,18 @@ static int pm_fill(struct policy_index *idx, const struct policy *p, enum pm_kin
 			idx->skipped++;
 		else
 			count[kinds[i]]++;
+		idx->n_deny += p->registries[i].action == POLICY_DENY;
+		idx->n_warn += p->registries[i].mode == POLICY_WARN;
 	}
 	for (int k = 0; k < PM_NKIND; k++)
 		if (pm_table_init(&idx->t[k], count[k]) != 0)
 			return -1;
 	for (size_t i = 0; i < p->n_registries; i++) {
-		char *b;
 		if (kinds[i] == PM_BAD)
 			continue;
 		pm_entry_key(p->registries[i].host, key, &klen);
-		if ((b = pm_block(key, klen, p->registries[i].host)) == NULL)
+		if (pm_add(idx, kinds[i], key, klen, &p->registries[i], i) != 0)
 			return -1;
-		pm_insert(&idx->t[kinds[i]], b, klen);
 	}
 	return 0;
 }
@@ -246,6 +292,7 @@ int policy_index_build(const struct policy *p, struct policy_index **out, struct
 	idx->issued_at = p->issued_at;
 	idx->expires_at = p->expires_at;
 	idx->allow_docker_hub = p->allow_docker_hub;
+	idx->schema_version = p->schema_version > 0 ? p->schema_version : 1;
 	*out = idx;
 	idx = NULL;
 	rc = 0;
@@ -297,14 +344,148 @@ size_t policy_index_entries(const struct policy_index *idx)
 	return idx->entries;
 }
 
+size_t policy_index_deny(const struct policy_index *idx)
+{
+	return idx->n_deny;
+}
+
+size_t policy_index_warn(const struct policy_index *idx)
+{
+	return idx->n_warn;
+}
+
+int policy_index_schema(const struct policy_index *idx)
+{
+	return idx->schema_version;
+}
+
 const char *policy_index_org(const struct policy_index *idx)
 {
 	return idx->org;
 }
 
-/* ---- matching ------------------------------------------------------------ */
+/* ---- the walk: matching rules, most specific first ---------------------- */
 
-/* Most specific "*.suffix" entry covering a subdomain of domain, or NULL. */
+/*
+ * One step of the walk: a slot that matched, or the allow_docker_hub rule
+ * (which sits at the exact-host level of docker.io).
+ */
+struct pm_hit {
+	const struct pm_slot *s; /* NULL for the hub rule alone */
+	bool hub;                /* allow_docker_hub applies at this level */
+};
+
+/* What the walk found so far; it stops when nothing more can change. */
+struct pm_eval {
+	const char *eff;    /* the enforcing rule that decides; NULL = default */
+	int eff_action;     /* POLICY_ALLOW / POLICY_DENY */
+	const char *beaten; /* the next enforcing rule of the other action, if any */
+	bool tie;           /* beaten is at the same level */
+	const char *would;  /* the most specific rule of any mode */
+	int would_action;
+	bool would_found;
+	bool eff_hub;
+	bool no_deny;       /* the policy has no deny rule: an allow is never beaten */
+};
+
+static void pm_eval_init(struct pm_eval *e)
+{
+	memset(e, 0, sizeof(*e));
+}
+
+/* True when the walk may stop. */
+static bool pm_eval_step(struct pm_eval *e, const struct pm_hit *h)
+{
+	const struct pm_slot *s = h->s;
+	const char *ae = s ? s->rule[0] : NULL, *aw = s ? s->rule[1] : NULL;
+	const char *de = s ? s->rule[2] : NULL, *dw = s ? s->rule[3] : NULL;
+
+	bool hub = h->hub && ae == NULL;
+
+	if (hub)
+		ae = POLICY_HUB_RULE;
+	if (!e->would_found && (ae || aw || de || dw)) {
+		e->would_found = true;
+		e->would_action = (de || dw) ? POLICY_DENY : POLICY_ALLOW;
+		e->would = de ? de : dw ? dw : ae ? ae : aw;
+	}
+	if (e->eff == NULL && (ae || de)) {
+		e->eff_action = de ? POLICY_DENY : POLICY_ALLOW;
+		e->eff = de ? de : ae;
+		e->eff_hub = !de && hub;
+		if (de && ae) {
+			e->beaten = ae;
+			e->tie = true;
+		}
+		return e->beaten != NULL || (!de && e->no_deny);
+	}
+	if (e->eff != NULL && e->beaten == NULL) {
+		const char *other = e->eff_action == POLICY_DENY ? ae : de;
+		if (other != NULL)
+			e->beaten = other;
+	}
+	return e->eff != NULL && e->beaten != NULL;
+}
+
+struct pm_walk {
+	const char *domain; /* canonical host, no port */
+	unsigned port;
+	const char *base;   /* "host" or "host:port" */
+	const char *path;   /* "" for a host-level walk */
+	bool hub;           /* the reference is Docker Hub and allow_docker_hub is set */
+	int skip_level;     /* levels before this one are skipped (lint: the rule itself) */
+};
+
+/*
+ * Levels, most specific first: prefixes of path (longest first), the exact
+ * host, then "*.suffix" for each suffix of domain (longest first).  Calls
+ * pm_eval_step for each matching slot until it says stop.
+ */
+static void pm_walk_run(const struct policy_index *idx, const struct pm_walk *w, struct pm_eval *e)
+{
+	char buf[PM_KEY_MAX + REF_MAX_PATH + 2];
+	struct pm_hit h;
+	int level = 0, n = 0;
+	size_t blen = strlen(w->base);
+
+	if (idx->t[PM_PREFIX].count > 0 && w->path[0] != '\0') {
+		n = snprintf(buf, sizeof(buf), "%s/%s/", w->base, w->path);
+		if (n < 0 || (size_t)n >= sizeof(buf))
+			n = 0;
+		for (size_t k = (size_t)n; k > blen + 1; k--) {
+			if (buf[k - 1] != '/')
+				continue;
+			if (level++ < w->skip_level)
+				continue;
+			h.s = pm_find(&idx->t[PM_PREFIX], buf, k);
+			h.hub = false;
+			if (h.s != NULL && pm_eval_step(e, &h))
+				return;
+		}
+	} else if (w->path[0] != '\0') {
+		level += (int)pm_components(w->path, strlen(w->path));
+	}
+	if (level++ >= w->skip_level) {
+		h.s = pm_find(&idx->t[PM_EXACT], w->base, blen);
+		h.hub = w->hub;
+		if ((h.s != NULL || h.hub) && pm_eval_step(e, &h))
+			return;
+	}
+	if (w->port != 0 || idx->t[PM_WILD].count == 0 || ref_host_is_ip(w->domain))
+		return;
+	for (const char *dot = strchr(w->domain, '.'); dot != NULL; dot = strchr(dot + 1, '.')) {
+		if (level++ < w->skip_level)
+			continue;
+		h.s = pm_find(&idx->t[PM_WILD], dot + 1, strlen(dot + 1));
+		h.hub = false;
+		if (h.s != NULL && pm_eval_step(e, &h))
+			return;
+	}
+}
+
+/* ---- decisions ----------------------------------------------------------- */
+
+/* Most specific "*.suffix" entry with any rule covering a subdomain of domain. */
 static const struct pm_slot *pm_match_wild(const struct policy_index *idx, const char *domain)
 {
 	const struct pm_slot *s;
@@ -312,41 +493,10 @@ static const struct pm_slot *pm_match_wild(const struct policy_index *idx, const
 	if (idx->t[PM_WILD].count == 0 || ref_host_is_ip(domain))
 		return NULL;
 	for (const char *dot = strchr(domain, '.'); dot != NULL; dot = strchr(dot + 1, '.'))
-		if ((s = pm_find(&idx->t[PM_WILD], dot + 1, strlen(dot + 1))) != NULL)
+		if ((s = pm_find(&idx->t[PM_WILD], dot + 1, strlen(dot + 1))) != NULL &&
+		    s->rule[0] != NULL)
 			return s;
 	return NULL;
-}
-
-/* Shortest "base/prefix/" entry that covers whole leading path components. */
-static const struct pm_slot *pm_match_prefix(const struct policy_index *idx, const char *base,
-                                             const char *path)
-{
-	char buf[PM_KEY_MAX + REF_MAX_PATH];
-	int n;
-	size_t blen = strlen(base);
-	const struct pm_slot *s;
-
-	if (idx->t[PM_PREFIX].count == 0)
-		return NULL;
-	n = snprintf(buf, sizeof(buf), "%s/%s/", base, path);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return NULL;
-	for (size_t k = blen + 1; k < (size_t)n; k++)
-		if (buf[k] == '/' && (s = pm_find(&idx->t[PM_PREFIX], buf, k + 1)) != NULL)
-			return s;
-	return NULL;
-}
-
-static const struct pm_slot *pm_match(const struct policy_index *idx, const struct ref_parsed *ref,
-                                      const char *base)
-{
-	const struct pm_slot *s = pm_find(&idx->t[PM_EXACT], base, strlen(base));
-
-	if (s == NULL)
-		s = pm_match_prefix(idx, base, ref->path);
-	if (s == NULL && ref->port == 0)
-		s = pm_match_wild(idx, ref->domain);
-	return s;
 }
 
 /* Explains a near miss: a port-less rule for a ported reference, or "*.d" for "d". */
@@ -358,21 +508,22 @@ static void pm_hint(const struct policy_index *idx, const struct ref_parsed *ref
 	buf[0] = '\0';
 	if (ref->port != 0) {
 		s = pm_find(&idx->t[PM_EXACT], ref->domain, strlen(ref->domain));
-		if (s == NULL)
+		if (s == NULL || s->rule[0] == NULL)
 			s = pm_match_wild(idx, ref->domain);
 		if (s != NULL)
 			snprintf(buf, size,
 			         " (rule %s matches only the default port, written "
 			         "without a port)",
-			         s->rule);
-	} else if ((s = pm_find(&idx->t[PM_WILD], ref->domain, strlen(ref->domain))) != NULL) {
-		snprintf(buf, size, " (rule %s matches subdomains of %s, not %s itself)", s->rule,
+			         s->rule[0]);
+	} else if ((s = pm_find(&idx->t[PM_WILD], ref->domain, strlen(ref->domain))) != NULL &&
+	           s->rule[0] != NULL) {
+		snprintf(buf, size, " (rule %s matches subdomains of %s, not %s itself)", s->rule[0],
 		         ref->domain, ref->domain);
 	}
 }
 
-static void pm_deny(const struct policy_index *idx, const struct ref_parsed *ref, const char *base,
-                    struct rampart_decision *out)
+static void pm_deny_default(const struct policy_index *idx, const struct ref_parsed *ref,
+                            const char *base, struct rampart_decision *out)
 {
 	char hint[RAMPART_RULE_MAX + 128];
 
@@ -427,25 +578,73 @@ static size_t pm_cat(char *buf, size_t size, size_t len, const char *s)
 	return len + n;
 }
 
-/* "<base>[/<path>] matches rule <rule>", built without printf (hot path). */
-static void pm_allow(const struct ref_parsed *ref, const char *base, const struct pm_slot *s,
-                     struct rampart_decision *out)
+static const char *pm_verb(int action)
+{
+	return action == POLICY_DENY ? "deny " : "allow ";
+}
+
+/* " (deny X is more specific than allow Y)" or the tie wording. */
+static size_t pm_why(const struct pm_eval *e, char *buf, size_t sz, size_t n)
+{
+	int other = e->eff_action == POLICY_DENY ? POLICY_ALLOW : POLICY_DENY;
+
+	if (e->beaten == NULL)
+		return n;
+	n = pm_cat(buf, sz, n, " (");
+	n = pm_cat(buf, sz, n, pm_verb(e->eff_action));
+	n = pm_cat(buf, sz, n, e->eff);
+	n = pm_cat(buf, sz, n, e->tie ? " and " : " is more specific than ");
+	n = pm_cat(buf, sz, n, pm_verb(other));
+	n = pm_cat(buf, sz, n, e->beaten);
+	return pm_cat(buf, sz, n, e->tie ? " are equally specific; deny wins ties)" : ")");
+}
+
+/*
+ * "<base>[/<path>] matches [deny ]rule <rule>[ (why)]", built without printf
+ * (the allow case is the hot path).
+ */
+static void pm_decided(const struct ref_parsed *ref, const char *base, const struct pm_eval *e,
+                       struct rampart_decision *out)
 {
 	size_t n = 0;
 	const size_t sz = sizeof(out->reason);
 
-	out->allowed = true;
-	rp_strlcpy(out->rule, s->rule, sizeof(out->rule));
-	n = pm_cat(out->reason, sz, n, base);
-	if (strchr(s->rule, '/') != NULL) {
-		n = pm_cat(out->reason, sz, n, "/");
-		n = pm_cat(out->reason, sz, n, ref->path);
+	out->allowed = e->eff_action == POLICY_ALLOW;
+	out->denied_by_rule = !out->allowed;
+	rp_strlcpy(out->rule, e->eff, sizeof(out->rule));
+	if (e->eff_hub) {
+		n = pm_cat(out->reason, sz, n, "Docker Hub is allowed by the policy (allow_docker_hub)");
+	} else {
+		n = pm_cat(out->reason, sz, n, base);
+		if (strchr(e->eff, '/') != NULL) {
+			n = pm_cat(out->reason, sz, n, "/");
+			n = pm_cat(out->reason, sz, n, ref->path);
+		}
+		n = pm_cat(out->reason, sz, n, out->allowed ? " matches rule " : " matches deny rule ");
+		n = pm_cat(out->reason, sz, n, e->eff);
 	}
-	n = pm_cat(out->reason, sz, n, " matches rule ");
-	pm_cat(out->reason, sz, n, s->rule);
+	pm_why(e, out->reason, sz, n);
 }
 
-/* Resets every field (cheaper than zeroing the ~2.3 KiB struct). */
+/* A dry-run rule that would change the answer: warn, and say how. */
+static void pm_warn(const struct pm_eval *e, struct rampart_decision *out)
+{
+	bool would_allow = e->would_action == POLICY_ALLOW;
+	size_t n;
+
+	if (!e->would_found || would_allow == out->allowed)
+		return;
+	out->warn = true;
+	n = pm_cat(out->warn_rule, sizeof(out->warn_rule), 0, pm_verb(e->would_action));
+	pm_cat(out->warn_rule, sizeof(out->warn_rule), n, e->would);
+	snprintf(out->warn_reason, sizeof(out->warn_reason),
+	         "rule %s (mode warn) would %s this reference; it is not enforced yet",
+	         out->warn_rule, would_allow ? "allow" : "deny");
+	n = strlen(out->reason);
+	snprintf(out->reason + n, sizeof(out->reason) - n, "; warn: %s", out->warn_reason);
+}
+
+/* Resets every field (cheaper than zeroing the ~4.5 KiB struct). */
 static void pm_clear(struct rampart_decision *out)
 {
 	out->allowed = false;
@@ -456,6 +655,10 @@ static void pm_clear(struct rampart_decision *out)
 	out->rule[0] = '\0';
 	out->normalized[0] = '\0';
 	out->reason[0] = '\0';
+	out->denied_by_rule = false;
+	out->warn = false;
+	out->warn_rule[0] = '\0';
+	out->warn_reason[0] = '\0';
 }
 
 /* "host" or "host:port" for a parsed reference. */
@@ -474,7 +677,8 @@ void policy_decide(const struct policy_index *idx, bool allow_when_no_policy,
                    const struct ref_parsed *ref, int64_t now, struct rampart_decision *out)
 {
 	char base[REF_MAX_DOMAIN + 16];
-	const struct pm_slot *s;
+	struct pm_walk w;
+	struct pm_eval e;
 
 	pm_clear(out);
 	rp_strlcpy(out->normalized, ref->normalized, sizeof(out->normalized));
@@ -485,16 +689,18 @@ void policy_decide(const struct policy_index *idx, bool allow_when_no_policy,
 	out->policy_cached = true;
 	out->policy_version = idx->version;
 	pm_base(ref, base, sizeof(base));
-	if (ref->is_docker_hub && idx->allow_docker_hub) {
-		out->allowed = true;
-		rp_strlcpy(out->rule, POLICY_HUB_RULE, sizeof(out->rule));
-		rp_strlcpy(out->reason, "Docker Hub is allowed by the policy (allow_docker_hub)",
-		           sizeof(out->reason));
-	} else if ((s = pm_match(idx, ref, base)) != NULL) {
-		pm_allow(ref, base, s, out);
-	} else {
-		pm_deny(idx, ref, base, out);
-	}
+	w = (struct pm_walk){ref->domain, ref->port, base, ref->path,
+	                     ref->is_docker_hub && idx->allow_docker_hub, 0};
+	pm_eval_init(&e);
+	e.no_deny = idx->n_deny == 0;
+	pm_walk_run(idx, &w, &e);
+	if (e.eff != NULL)
+		pm_decided(ref, base, &e, out);
+	else
+		pm_deny_default(idx, ref, base, out);
+	if (e.eff == NULL)
+		e.eff_action = POLICY_DENY;
+	pm_warn(&e, out);
 	if (now >= idx->expires_at) /* as refresh.c: expired from expires_at on */
 		pm_expired(idx, out);
 }
@@ -515,4 +721,75 @@ int policy_check(const struct policy_index *idx, bool allow_when_no_policy, cons
 	}
 	policy_decide(idx, allow_when_no_policy, &r, now, out);
 	return 0;
+}
+
+/* ---- lint: rules that can never change a decision ------------------------ */
+
+/* Sets up a walk over the rules less specific than entry r (key k). */
+static int pm_lint_walk(const char *k, enum pm_kind kind, bool hub, struct pm_walk *w,
+                        char *domain, char *base)
+{
+	const char *slash = strchr(k, '/');
+	unsigned port = 0;
+	size_t blen = slash != NULL ? (size_t)(slash - k) : strlen(k);
+
+	if (kind == PM_WILD) {
+		/* "*.a.b" is covered by "*.b": walk "x.a.b" from its second wildcard level */
+		snprintf(domain, REF_MAX_DOMAIN + 3, "x.%s", k);
+		rp_strlcpy(base, domain, PM_KEY_MAX);
+		*w = (struct pm_walk){domain, 0, base, "", false, 2};
+		return 0;
+	}
+	memcpy(base, k, blen);
+	base[blen] = '\0';
+	if (ref_parse_domain(base, blen, domain, &port, NULL) != 0)
+		return -1;
+	if (port == 0 && ref_is_hub_host(domain))
+		rp_strlcpy(domain, REF_HUB_DOMAIN, REF_MAX_DOMAIN + 1);
+	*w = (struct pm_walk){domain, port, base, "", hub && port == 0 && strcmp(domain, REF_HUB_DOMAIN) == 0, 1};
+	if (slash != NULL) {
+		/* key "h/a/b/": the path "a/b", the rule itself is level 0 */
+		w->path = slash + 1;
+	}
+	return 0;
+}
+
+static void pm_lint_rule(const struct policy_index *idx, const struct pm_slot *s, int k,
+                         enum pm_kind kind, policy_lint_fn fn, void *arg)
+{
+	char domain[REF_MAX_DOMAIN + 3], base[PM_KEY_MAX], path[PM_KEY_MAX], msg[2 * PM_KEY_MAX + 160];
+	struct pm_walk w;
+	struct pm_eval e;
+	int action = k / 2, mode = k % 2;
+
+	rp_strlcpy(path, s->key, sizeof(path));
+	if (kind == PM_PREFIX) /* drop the trailing '/' of the key for the walk */
+		path[strlen(path) - 1] = '\0';
+	if (pm_lint_walk(path, kind, idx->allow_docker_hub, &w, domain, base) != 0)
+		return;
+	pm_eval_init(&e);
+	pm_walk_run(idx, &w, &e);
+	if (e.eff != NULL && e.eff_action == action)
+		snprintf(msg, sizeof(msg),
+		         "%s%s%s changes nothing: the less specific rule %s%s already %s "
+		         "everything it matches",
+		         pm_verb(action), s->rule[k], mode ? " (mode warn)" : "",
+		         pm_verb(e.eff_action), e.eff, action == POLICY_DENY ? "denies" : "allows");
+	else if (e.eff == NULL && action == POLICY_DENY)
+		snprintf(msg, sizeof(msg),
+		         "deny %s%s changes nothing: no less specific rule allows what it matches, "
+		         "so it is denied by default",
+		         s->rule[k], mode ? " (mode warn)" : "");
+	else
+		return;
+	fn(arg, s->entry[k], msg);
+}
+
+void policy_lint(const struct policy_index *idx, policy_lint_fn fn, void *arg)
+{
+	for (int t = 0; t < PM_NKIND; t++)
+		for (size_t i = 0; idx->t[t].slots != NULL && i <= idx->t[t].mask; i++)
+			for (int k = 0; k < PM_NRULE; k++)
+				if (idx->t[t].slots[i].key != NULL && idx->t[t].slots[i].rule[k] != NULL)
+					pm_lint_rule(idx, &idx->t[t].slots[i], k, (enum pm_kind)t, fn, arg);
 }

@@ -23,9 +23,11 @@ struct policy_index;
 
 /*
  * Builds an index of p's entries (p is not referenced afterwards).  Entries
- * that are not a valid "host", "host:port", "*.domain" or (extension)
- * "host[:port]/path/" are skipped and counted, never matched: a bad entry
- * can only deny.  Returns 0 and *out, or -1 (E_NOMEM).
+ * that are not a valid "host", "host:port", "*.domain" or "host[:port]/path/"
+ * are skipped and counted, never matched (the payload validator refuses them
+ * before anything is stored, so this only guards the reader).  A duplicate
+ * (same canonical key, action and mode) keeps the first.  Returns 0 and
+ * *out, or -1 (E_NOMEM).
  */
 int policy_index_build(const struct policy *p, struct policy_index **out, struct rp_err *err);
 
@@ -57,6 +59,27 @@ int64_t policy_index_expires_at(const struct policy_index *idx);
 bool policy_index_allow_docker_hub(const struct policy_index *idx);
 size_t policy_index_entries(const struct policy_index *idx);
 const char *policy_index_org(const struct policy_index *idx);
+size_t policy_index_deny(const struct policy_index *idx); /* deny rules */
+size_t policy_index_warn(const struct policy_index *idx); /* rules in mode warn */
+int policy_index_schema(const struct policy_index *idx);  /* payload schema_version */
+
+/*
+ * Canonical key of a rule, as the matcher indexes it ("e ghcr.io",
+ * "w corp.example", "p docker.io/library/"): two rules with the same key
+ * match exactly the same references.  -1 for an entry the matcher skips.
+ */
+int policy_rule_key(const char *rule, char *key, size_t size);
+
+/*
+ * Calls fn(arg, entry, message) for every rule that can never change a
+ * decision: a rule whose nearest less specific enforcing rule already does
+ * the same, or a deny that nothing less specific allows.  rampart-sign
+ * prints these as warnings; they are not errors (the policy means the same
+ * with or without them).  entry indexes the struct policy the index was
+ * built from.
+ */
+typedef void (*policy_lint_fn)(void *arg, size_t entry, const char *message);
+void policy_lint(const struct policy_index *idx, policy_lint_fn fn, void *arg);
 
 /*
  * Decides for an already-normalised reference.  idx NULL means no policy is

@@ -15,17 +15,37 @@ enum policy_kind {
 	POLICY_EXACT = 0,    /* "registry.example.com" (default port only) */
 	POLICY_PORT = 1,     /* "registry.example.com:5000" */
 	POLICY_WILDCARD = 2, /* "*.example.com": any subdomain, not the bare domain */
+	POLICY_PREFIX = 3,   /* "quay.io/acme/" (schema 2): whole leading path components */
+};
+
+/* What a rule does when it decides (schema 2 adds deny rules). */
+enum policy_action {
+	POLICY_ALLOW = 0,
+	POLICY_DENY = 1,
+};
+
+/* Enforced, or dry-run: a warn rule decides nothing, it only reports (schema 2). */
+enum policy_mode {
+	POLICY_ENFORCE = 0,
+	POLICY_WARN = 1,
 };
 
 #define POLICY_MAX_REGISTRIES 10000
 #define POLICY_MAX_HOST 253
 #define POLICY_MAX_NICKNAME 128
 #define POLICY_MAX_ORG 128
+#define POLICY_MAX_RULE 512      /* bytes of a rule: host[:port]/path/ */
+#define POLICY_MAX_COMPONENTS 64 /* path components of a repository rule */
+#define POLICY_SCHEMA_MIN 1
+#define POLICY_SCHEMA_MAX 2 /* payload schema_version values this code reads */
 
+/* One rule: an entry of "registries" (allow) or, in schema 2, of "deny". */
 struct policy_registry {
-	char *host;     /* as signed, lower-cased: "ghcr.io", "reg.x:5000", "*.corp.example" */
+	char *host;     /* as signed: "ghcr.io", "reg.x:5000", "*.corp.example", "quay.io/acme/" */
 	char *nickname; /* may be "" */
 	enum policy_kind kind;
+	enum policy_action action;
+	enum policy_mode mode;
 };
 
 struct policy {
@@ -34,7 +54,8 @@ struct policy {
 	int64_t issued_at;  /* unix seconds (payload carries RFC 3339 UTC) */
 	int64_t expires_at; /* unix seconds */
 	bool allow_docker_hub;
-	size_t n_registries;
+	int schema_version; /* of the payload: 1 or 2 (0 is read as 1) */
+	size_t n_registries; /* allow rules first, in signed order, then deny rules */
 	struct policy_registry *registries;
 };
 

@@ -35,23 +35,51 @@
 #define STORE_MAX_VM_STEPS (20LL * 1000 * 1000)
 #define STORE_PROGRESS_EVERY 1000
 
+/*
+ * The store formats, in one place (PRAGMA user_version and meta
+ * "schema_version" say which).  Format 1: allow rules only.  Format 2 (policy
+ * schema 2): registries gains action (0 allow, 1 deny) and mode (0 enforce,
+ * 1 warn), the primary key becomes (host, action), meta gains
+ * "policy_schema", and the table "roots" keeps the verified root chain.
+ * This code writes format 2 and reads 1 and 2 (a format-1 file reads as
+ * action 0, mode 0, policy schema 1, no roots).
+ */
 #define STORE_SQL_META "CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID"
-#define STORE_SQL_REGISTRIES                                                                \
+#define STORE_SQL_REGISTRIES_V1                                                             \
 	"CREATE TABLE registries(host TEXT PRIMARY KEY NOT NULL, nickname TEXT NOT NULL,"   \
 	" kind INTEGER NOT NULL)"
+#define STORE_SQL_REGISTRIES_V2                                                             \
+	"CREATE TABLE registries(host TEXT NOT NULL, nickname TEXT NOT NULL,"               \
+	" kind INTEGER NOT NULL, action INTEGER NOT NULL, mode INTEGER NOT NULL,"           \
+	" PRIMARY KEY(host, action))"
 #define STORE_SQL_ENVELOPE "CREATE TABLE envelope(raw BLOB NOT NULL)"
+#define STORE_SQL_ROOTS "CREATE TABLE roots(version INTEGER PRIMARY KEY NOT NULL, raw BLOB NOT NULL)"
 
-static const char store_schema_sql[] =
-    STORE_SQL_META ";" STORE_SQL_REGISTRIES ";" STORE_SQL_ENVELOPE ";";
+static const char store_schema_sql[] = STORE_SQL_META ";" STORE_SQL_REGISTRIES_V2
+    ";" STORE_SQL_ENVELOPE ";" STORE_SQL_ROOTS ";";
+static const char store_select_rules_v1[] =
+    "SELECT host, nickname, kind, 0, 0 FROM registries ORDER BY rowid";
+static const char store_select_rules_v2[] =
+    "SELECT host, nickname, kind, action, mode FROM registries ORDER BY rowid";
+#define STORE_SCHEMA_OLDEST 1 /* the oldest format this code reads */
 
-/* Every object of a store rampartd wrote, in sqlite_schema's name order: no views,
- * no triggers, no extra tables or indexes, each with exactly the SQL we wrote. */
-static const struct {
+/* Every object of a store rampartd wrote, per format, in sqlite_schema's name
+ * order: no views, no triggers, no extra tables or indexes, each with exactly
+ * the SQL we wrote. */
+struct store_object {
 	const char *type, *name, *tbl, *sql; /* sql NULL: an automatic index */
-} store_objects[] = {
+};
+static const struct store_object store_objects_v1[] = {
     {"table", "envelope", "envelope", STORE_SQL_ENVELOPE},
     {"table", "meta", "meta", STORE_SQL_META},
-    {"table", "registries", "registries", STORE_SQL_REGISTRIES},
+    {"table", "registries", "registries", STORE_SQL_REGISTRIES_V1},
+    {"index", "sqlite_autoindex_registries_1", "registries", NULL},
+};
+static const struct store_object store_objects_v2[] = {
+    {"table", "envelope", "envelope", STORE_SQL_ENVELOPE},
+    {"table", "meta", "meta", STORE_SQL_META},
+    {"table", "registries", "registries", STORE_SQL_REGISTRIES_V2},
+    {"table", "roots", "roots", STORE_SQL_ROOTS},
     {"index", "sqlite_autoindex_registries_1", "registries", NULL},
 };
 
@@ -62,6 +90,9 @@ void store_meta_free(struct store_meta *m)
 	free(m->source);
 	free(m->etag);
 	free(m->signers);
+	for (size_t i = 0; i < m->n_roots; i++)
+		free(m->roots[i].raw);
+	free(m->roots);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -114,11 +145,12 @@ static int store_valid_text(const char *s, size_t max, int allow_empty)
 
 static int store_valid_host(const char *h)
 {
-	if (!store_valid_text(h, POLICY_MAX_HOST, 0))
+	if (!store_valid_text(h, POLICY_MAX_RULE, 0))
 		return 0;
 	for (const char *c = h; *c != '\0'; c++) {
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '.' ||
-		      *c == '-' || *c == ':' || *c == '*' || *c == '_' || *c == '[' || *c == ']'))
+		      *c == '-' || *c == ':' || *c == '*' || *c == '_' || *c == '[' || *c == ']' ||
+		      *c == '/'))
 			return 0;
 	}
 	return 1;
@@ -161,10 +193,16 @@ static int store_check_policy(const struct policy *p, struct rp_err *err, const 
 			                 "registries[%zu].nickname is missing, too "
 			                 "long or has control characters",
 			                 i);
-		if (r->kind != POLICY_EXACT && r->kind != POLICY_PORT && r->kind != POLICY_WILDCARD)
+		if (r->kind != POLICY_EXACT && r->kind != POLICY_PORT && r->kind != POLICY_WILDCARD &&
+		    r->kind != POLICY_PREFIX)
 			return rp_seterr(err, code, "registries[%zu].kind %d is unknown", i,
 			                 (int)r->kind);
+		if ((r->action != POLICY_ALLOW && r->action != POLICY_DENY) ||
+		    (r->mode != POLICY_ENFORCE && r->mode != POLICY_WARN))
+			return rp_seterr(err, code, "registries[%zu] has an unknown action or mode", i);
 	}
+	if (p->schema_version < 0 || p->schema_version > POLICY_SCHEMA_MAX) /* 0 reads as 1 */
+		return rp_seterr(err, code, "policy schema_version %d is unknown", p->schema_version);
 	return 0;
 }
 
@@ -185,6 +223,14 @@ static int store_check_meta(const struct store_meta *m, struct rp_err *err, cons
 		                 "characters");
 	if (!store_valid_sha256(m->payload_sha256))
 		return rp_seterr(err, code, "meta payload_sha256 is not 64 lowercase hex digits");
+	if (m->n_roots > STORE_MAX_ROOTS || (m->n_roots > 0 && m->roots == NULL))
+		return rp_seterr(err, code, "the root chain has %zu roots (at most %d)", m->n_roots,
+		                 STORE_MAX_ROOTS);
+	for (size_t i = 0; i < m->n_roots; i++)
+		if (m->roots[i].version < 1 || m->roots[i].len > STORE_MAX_ROOT_BYTES ||
+		    (i > 0 && m->roots[i].version != m->roots[i - 1].version + 1))
+			return rp_seterr(err, code, "root %zu of the chain is out of range or out of "
+			                 "order", i);
 	return 0;
 }
 
@@ -295,7 +341,9 @@ static int store_write_meta(sqlite3 *db, const struct policy *p, const struct st
 	    store_put_text(db, st, "source", m->source, tmp, err) < 0 ||
 	    store_put_text(db, st, "etag", m->etag, tmp, err) < 0 ||
 	    store_put_text(db, st, "signers", m->signers, tmp, err) < 0 ||
-	    store_put_text(db, st, "payload_sha256", m->payload_sha256, tmp, err) < 0)
+	    store_put_text(db, st, "payload_sha256", m->payload_sha256, tmp, err) < 0 ||
+	    store_put_int(db, st, "policy_schema", p->schema_version > 0 ? p->schema_version : 1, tmp,
+	                  err) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -310,8 +358,8 @@ static int store_write_registries(sqlite3 *db, const struct policy *p, const cha
 	int rc, ret = -1;
 
 	rc = sqlite3_prepare_v2(db,
-	                        "INSERT INTO registries(host, nickname, kind) "
-	                        "VALUES(?1, ?2, ?3)",
+	                        "INSERT INTO registries(host, nickname, kind, action, mode) "
+	                        "VALUES(?1, ?2, ?3, ?4, ?5)",
 	                        -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		store_sqlite_err(err, db, rc, "writing", tmp);
@@ -322,6 +370,8 @@ static int store_write_registries(sqlite3 *db, const struct policy *p, const cha
 		sqlite3_bind_text(st, 1, r->host, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, r->nickname, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 3, (int)r->kind);
+		sqlite3_bind_int(st, 4, (int)r->action);
+		sqlite3_bind_int(st, 5, (int)r->mode);
 		rc = sqlite3_step(st);
 		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
 			rp_seterr(err, "E_STORE_ARG",
@@ -335,6 +385,30 @@ static int store_write_registries(sqlite3 *db, const struct policy *p, const cha
 			goto out;
 		}
 		sqlite3_reset(st);
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int store_write_roots(sqlite3 *db, const struct store_meta *m, const char *tmp,
+                             struct rp_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret = -1;
+
+	rc = sqlite3_prepare_v2(db, "INSERT INTO roots(version, raw) VALUES(?1, ?2)", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		store_sqlite_err(err, db, rc, "writing", tmp);
+		goto out;
+	}
+	for (size_t i = 0; i < m->n_roots; i++) {
+		sqlite3_bind_int64(st, 1, m->roots[i].version);
+		sqlite3_bind_blob64(st, 2, m->roots[i].len > 0 ? m->roots[i].raw : "",
+		                    (sqlite3_uint64)m->roots[i].len, SQLITE_STATIC);
+		if (store_step_done(db, st, tmp, err) < 0)
+			goto out;
 	}
 	ret = 0;
 out:
@@ -395,7 +469,7 @@ static int store_write_db(const char *tmp, const struct policy *p, const struct 
 	    store_write_meta(db, p, m, tmp, err) < 0 ||
 	    store_write_registries(db, p, tmp, err) < 0 ||
 	    store_write_envelope(db, env, env_len, tmp, err) < 0 ||
-	    store_exec(db, "COMMIT", tmp, err) < 0)
+	    store_write_roots(db, m, tmp, err) < 0 || store_exec(db, "COMMIT", tmp, err) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -697,9 +771,11 @@ static int store_same_text(const unsigned char *got, const char *want)
 	return want == NULL ? got == NULL : got != NULL && strcmp((const char *)got, want) == 0;
 }
 
-static int store_check_schema(sqlite3 *db, const char *path, struct rp_err *err)
+static int store_check_schema(sqlite3 *db, const char *path, int format, struct rp_err *err)
 {
-	const size_t n = sizeof(store_objects) / sizeof(store_objects[0]);
+	const struct store_object *objs = format < 2 ? store_objects_v1 : store_objects_v2;
+	const size_t n = format < 2 ? sizeof(store_objects_v1) / sizeof(store_objects_v1[0])
+	                            : sizeof(store_objects_v2) / sizeof(store_objects_v2[0]);
 	sqlite3_stmt *st = NULL;
 	size_t i = 0;
 	int rc, ret = -1;
@@ -707,10 +783,10 @@ static int store_check_schema(sqlite3 *db, const char *path, struct rp_err *err)
 	rc = sqlite3_prepare_v2(db, "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY name",
 	                        -1, &st, NULL);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (i == n || !store_same_text(sqlite3_column_text(st, 0), store_objects[i].type) ||
-		    !store_same_text(sqlite3_column_text(st, 1), store_objects[i].name) ||
-		    !store_same_text(sqlite3_column_text(st, 2), store_objects[i].tbl) ||
-		    !store_same_text(sqlite3_column_text(st, 3), store_objects[i].sql)) {
+		if (i == n || !store_same_text(sqlite3_column_text(st, 0), objs[i].type) ||
+		    !store_same_text(sqlite3_column_text(st, 1), objs[i].name) ||
+		    !store_same_text(sqlite3_column_text(st, 2), objs[i].tbl) ||
+		    !store_same_text(sqlite3_column_text(st, 3), objs[i].sql)) {
 			store_corrupt(err, path, "its schema is not the one rampartd writes (an extra "
 			                         "or changed table, index, view or trigger)");
 			goto out;
@@ -732,7 +808,7 @@ out:
 	return ret;
 }
 
-static int store_check_app_id(sqlite3 *db, const char *path, struct rp_err *err)
+static int store_check_app_id(sqlite3 *db, const char *path, int *format, struct rp_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1;
@@ -759,10 +835,11 @@ static int store_check_app_id(sqlite3 *db, const char *path, struct rp_err *err)
 		          path, (long long)uver, STORE_SCHEMA_VERSION);
 		goto out;
 	}
-	if (uver != STORE_SCHEMA_VERSION) {
+	if (uver < STORE_SCHEMA_OLDEST) {
 		store_corrupt(err, path, "unknown store format (user_version)");
 		goto out;
 	}
+	*format = (int)uver;
 	ret = 0;
 out:
 	sqlite3_finalize(st);
@@ -797,15 +874,17 @@ enum store_key {
 	K_ETAG,
 	K_SIGNERS,
 	K_SHA,
+	K_POLICY_SCHEMA, /* format 2 on */
 	K_N
 };
 
 static const char *const store_keys[K_N] = {
     "schema_version", "org",    "version", "issued_at", "expires_at",    "allow_docker_hub",
-    "fetched_at",     "source", "etag",    "signers",   "payload_sha256"};
+    "fetched_at",     "source", "etag",    "signers",   "payload_sha256", "policy_schema"};
 
 /* One meta row into p/m; returns 0, -1 (bad value), -2 (no memory). */
-static int store_meta_row(sqlite3_stmt *st, int k, struct policy *p, struct store_meta *m)
+static int store_meta_row(sqlite3_stmt *st, int k, int format, struct policy *p,
+                          struct store_meta *m)
 {
 	char *sha = NULL;
 	int64_t v;
@@ -834,7 +913,12 @@ static int store_meta_row(sqlite3_stmt *st, int k, struct policy *p, struct stor
 	v = sqlite3_column_int64(st, 1);
 	switch (k) {
 	case K_SCHEMA:
-		return v == STORE_SCHEMA_VERSION ? 0 : -1;
+		return v == format ? 0 : -1;
+	case K_POLICY_SCHEMA:
+		if (format < 2 || v < POLICY_SCHEMA_MIN || v > POLICY_SCHEMA_MAX)
+			return -1;
+		p->schema_version = (int)v;
+		break;
 	case K_VERSION:
 		p->version = v;
 		break;
@@ -858,8 +942,8 @@ static int store_meta_row(sqlite3_stmt *st, int k, struct policy *p, struct stor
 	return 0;
 }
 
-static int store_read_meta(sqlite3 *db, const char *path, struct policy *p, struct store_meta *m,
-                           struct rp_err *err)
+static int store_read_meta(sqlite3 *db, const char *path, int format, struct policy *p,
+                           struct store_meta *m, struct rp_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int seen[K_N] = {0};
@@ -879,7 +963,7 @@ static int store_read_meta(sqlite3 *db, const char *path, struct policy *p, stru
 			store_corrupt(err, path, "a meta key appears twice");
 			goto out;
 		}
-		rc = store_meta_row(st, k, p, m);
+		rc = store_meta_row(st, k, format, p, m);
 		if (rc == -2) {
 			rp_seterr(err, "E_STORE_NOMEM", "out of memory reading %s", path);
 			goto out;
@@ -896,8 +980,10 @@ static int store_read_meta(sqlite3 *db, const char *path, struct policy *p, stru
 		store_load_err(err, db, rc, path);
 		goto out;
 	}
+	if (format < 2)
+		p->schema_version = 1;
 	for (k = 0; k < K_N; k++) {
-		if (!seen[k]) {
+		if (!seen[k] && !(k == K_POLICY_SCHEMA && format < 2)) {
 			char what[96];
 			snprintf(what, sizeof(what), "meta %s is missing", store_keys[k]);
 			store_corrupt(err, path, what);
@@ -943,9 +1029,9 @@ out:
 static int store_registry_row(sqlite3_stmt *st, struct policy_registry *r)
 {
 	int rc;
-	int64_t kind;
+	int64_t kind, action, mode;
 
-	rc = store_col_text(st, 0, POLICY_MAX_HOST, &r->host);
+	rc = store_col_text(st, 0, POLICY_MAX_RULE, &r->host);
 	if (rc == 0)
 		rc = store_col_text(st, 1, POLICY_MAX_NICKNAME, &r->nickname);
 	if (rc != 0)
@@ -953,15 +1039,24 @@ static int store_registry_row(sqlite3_stmt *st, struct policy_registry *r)
 	if (sqlite3_column_type(st, 2) != SQLITE_INTEGER)
 		return -1;
 	kind = sqlite3_column_int64(st, 2);
-	if (kind < POLICY_EXACT || kind > POLICY_WILDCARD)
+	if (kind < POLICY_EXACT || kind > POLICY_PREFIX)
 		return -1;
 	r->kind = (enum policy_kind)kind;
+	if (sqlite3_column_type(st, 3) != SQLITE_INTEGER || sqlite3_column_type(st, 4) != SQLITE_INTEGER)
+		return -1;
+	action = sqlite3_column_int64(st, 3);
+	mode = sqlite3_column_int64(st, 4);
+	if ((action != POLICY_ALLOW && action != POLICY_DENY) ||
+	    (mode != POLICY_ENFORCE && mode != POLICY_WARN))
+		return -1;
+	r->action = (enum policy_action)action;
+	r->mode = (enum policy_mode)mode;
 	return 0;
 }
 
 /* Reads the registries in the order they were signed (rowid order). */
-static int store_read_registries(sqlite3 *db, const char *path, struct policy *p, size_t n,
-                                 struct rp_err *err)
+static int store_read_registries(sqlite3 *db, const char *path, int format, struct policy *p,
+                                 size_t n, struct rp_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1;
@@ -971,8 +1066,8 @@ static int store_read_registries(sqlite3 *db, const char *path, struct policy *p
 		rp_seterr(err, "E_STORE_NOMEM", "out of memory reading %s", path);
 		goto out;
 	}
-	rc = sqlite3_prepare_v2(db, "SELECT host, nickname, kind FROM registries ORDER BY rowid",
-	                        -1, &st, NULL);
+	rc = sqlite3_prepare_v2(db, format < 2 ? store_select_rules_v1 : store_select_rules_v2, -1,
+	                        &st, NULL);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (p->n_registries == n) {
 			store_corrupt(err, path, "registry count changed while reading");
@@ -1051,13 +1146,62 @@ out:
 	return ret;
 }
 
+/* The root chain (format 2 on), oldest first; refuses gaps, size and count excess. */
+static int store_read_roots(sqlite3 *db, const char *path, struct store_meta *m,
+                            struct rp_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret = -1;
+
+	rc = sqlite3_prepare_v2(db, "SELECT version, raw FROM roots ORDER BY version", -1, &st, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_root *r, *grown;
+		int n = sqlite3_column_bytes(st, 1);
+		if (m->n_roots >= STORE_MAX_ROOTS || sqlite3_column_type(st, 0) != SQLITE_INTEGER ||
+		    sqlite3_column_type(st, 1) != SQLITE_BLOB || n < 0 ||
+		    (size_t)n > STORE_MAX_ROOT_BYTES) {
+			store_corrupt(err, path, "a root row has a bad value");
+			goto out;
+		}
+		grown = realloc(m->roots, (m->n_roots + 1) * sizeof(*m->roots));
+		if (grown == NULL)
+			goto nomem;
+		m->roots = grown;
+		r = &m->roots[m->n_roots];
+		r->version = sqlite3_column_int64(st, 0);
+		r->len = (size_t)n;
+		if ((r->raw = malloc((size_t)n + 1)) == NULL)
+			goto nomem;
+		m->n_roots++;
+		if (n > 0)
+			memcpy(r->raw, sqlite3_column_blob(st, 1), (size_t)n);
+		r->raw[n] = '\0';
+		rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_DONE) {
+		store_load_err(err, db, rc, path);
+		goto out;
+	}
+	if (store_check_meta(m, NULL, "E_STORE_CORRUPT") < 0) {
+		store_corrupt(err, path, "the root chain is out of range or out of order");
+		goto out;
+	}
+	ret = 0;
+	goto out;
+nomem:
+	rp_seterr(err, "E_STORE_NOMEM", "out of memory reading %s", path);
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
 /* Reads everything asked for into locals; the caller's outputs are set only on success. */
 static int store_load_all(const char *db_path, int want_regs, struct policy *p,
                           struct store_meta *m, char **env, size_t *env_len, struct rp_err *err)
 {
 	sqlite3 *db = NULL;
 	long long budget;
-	int rc, ret = -1;
+	int rc, ret = -1, format = 0;
 
 	rc = store_open_ro(db_path, &db, &m->file, err);
 	if (rc != 0) {
@@ -1065,11 +1209,14 @@ static int store_load_all(const char *db_path, int want_regs, struct policy *p,
 		goto out;
 	}
 	store_harden(db, &budget);
-	if (store_check_app_id(db, db_path, err) < 0 || store_check_schema(db, db_path, err) < 0 ||
-	    store_read_meta(db, db_path, p, m, err) < 0 ||
+	if (store_check_app_id(db, db_path, &format, err) < 0 ||
+	    store_check_schema(db, db_path, format, err) < 0 ||
+	    store_read_meta(db, db_path, format, p, m, err) < 0 ||
 	    store_count_registries(db, db_path, &m->n_registries, err) < 0)
 		goto out;
-	if (want_regs && store_read_registries(db, db_path, p, m->n_registries, err) < 0)
+	if (want_regs && store_read_registries(db, db_path, format, p, m->n_registries, err) < 0)
+		goto out;
+	if (format >= 2 && store_read_roots(db, db_path, m, err) < 0) /* small: always */
 		goto out;
 	if (env != NULL && store_read_envelope(db, db_path, env, env_len, err) < 0)
 		goto out;

@@ -15,7 +15,7 @@
 #include "policy_model.h"
 
 /* Store format written by this code (meta "schema_version"; PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2 /* reads 1 and 2; see store_schema_sql in store.c */
 /* PRAGMA application_id of a rampart store ("rmpt"). */
 #define STORE_APPLICATION_ID 0x726d7074
 #define STORE_MAX_ETAG 255
@@ -31,12 +31,24 @@ struct store_stat {
 	int64_t mtime; /* unix seconds */
 };
 
+/* One verified root document (DSSE envelope), kept so the chain can be re-proved offline. */
+struct store_root {
+	int64_t version;
+	char *raw;
+	size_t len;
+};
+
+#define STORE_MAX_ROOTS 1024         /* roots kept in one store */
+#define STORE_MAX_ROOT_BYTES 65536   /* bytes of one root envelope */
+
 struct store_meta {
 	int64_t fetched_at;      /* unix seconds */
 	char *source;            /* URL the envelope came from ("" if local) */
 	char *etag;              /* HTTP ETag of that response, may be "" */
 	char *signers;           /* comma-separated keyids that verified */
 	char payload_sha256[65]; /* lowercase hex of the verified payload bytes */
+	struct store_root *roots; /* root chain, oldest first; NULL/0 without a root */
+	size_t n_roots;
 	/* Filled by store_load()/store_load_meta(), ignored by store_commit(): */
 	size_t n_registries;    /* rows in the registries table */
 	struct store_stat file; /* the file that was actually read */
@@ -71,9 +83,10 @@ int store_load(const char *db_path, struct policy *p, struct store_meta *m, char
                size_t *envelope_len, struct rp_err *err);
 
 /*
- * Cheap variant of store_load(): reads only the meta table.  p gets org,
- * version, issued_at, expires_at and allow_docker_hub (p->registries stays
- * NULL, p->n_registries 0); m->n_registries gets the row count.  Same returns.
+ * Cheap variant of store_load(): reads only the meta table and the root
+ * chain.  p gets org, version, issued_at, expires_at, allow_docker_hub and
+ * schema_version (p->registries stays NULL, p->n_registries 0);
+ * m->n_registries gets the row count.  Same returns.
  */
 int store_load_meta(const char *db_path, struct policy *p, struct store_meta *m,
                     struct rp_err *err);

@@ -14,7 +14,9 @@
 
 #include "dsse.h"
 #include "keys.h"
+#include "policy_match.h"
 #include "policy_payload.h"
+#include "sign_root.h"
 
 #define SIGN_EXIT_FAIL 1
 #define SIGN_EXIT_USAGE 2
@@ -31,6 +33,7 @@ struct sign_opts {
 	int threshold;
 	const char *type;
 	bool no_check;
+	bool strict; /* rules that change nothing are errors, not warnings */
 };
 
 static void sign_usage(FILE *f)
@@ -41,13 +44,16 @@ static void sign_usage(FILE *f)
 		"       rampart-sign --verify (--pub PUB.pem ... | --keys DIR) [--threshold N]\n"
 		"                    [--type TYPE] [--no-check] ENVELOPE.json > payload.json\n"
 		"       rampart-sign --keyid KEY.pem [KEY2.pem ...]\n"
-		"       rampart-sign --check PAYLOAD.json\n"
+		"       rampart-sign --check [--strict] PAYLOAD.json\n"
+		"       rampart-sign root --help     (root documents for key rotation)\n"
 		"\n"
 		"Signs a rampart policy (or any payload) into a DSSE envelope, and verifies one.\n"
 		"Keys are PEM files: Ed25519 or ECDSA P-256.  A FILE of \"-\" means stdin.\n"
 		"\n"
 		"  -k, --key FILE       private key to sign with (repeat for more signatures)\n"
 		"  -t, --type TYPE      payloadType (default %s)\n"
+		"      --strict         refuse (E_LINT) a policy with rules that change nothing\n"
+		"                       (duplicates and conflicts are always refused)\n"
 		"      --no-check       do not validate a policy payload before signing/after\n"
 		"                       verifying (validation runs only for the default type)\n"
 		"  -V, --verify         verify ENVELOPE; print the verified payload on stdout and\n"
@@ -71,7 +77,7 @@ static int sign_fail(const struct rp_err *err)
 	return SIGN_EXIT_FAIL;
 }
 
-static int sign_read(const char *path, size_t max, char **buf, size_t *len, struct rp_err *err)
+int sign_read(const char *path, size_t max, char **buf, size_t *len, struct rp_err *err)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	char *b = NULL;
@@ -128,6 +134,47 @@ static void sign_summary(const struct policy *p)
 		"issued %s, expires %s\n",
 		p->org, (long long)p->version, p->n_registries, p->n_registries == 1 ? "y" : "ies",
 		p->allow_docker_hub ? "allowed" : "denied", iss, exp);
+	if (p->schema_version >= 2) {
+		size_t deny = 0, warn = 0;
+		for (size_t i = 0; i < p->n_registries; i++) {
+			deny += p->registries[i].action == POLICY_DENY;
+			warn += p->registries[i].mode == POLICY_WARN;
+		}
+		fprintf(stderr, "rampart-sign: schema_version 2: %zu of them deny rules, %zu in mode "
+			"warn\n", deny, warn);
+	}
+}
+
+struct sign_lint_ctx {
+	const struct policy *p;
+	size_t n;
+};
+
+static void sign_lint_one(void *arg, size_t entry, const char *msg)
+{
+	struct sign_lint_ctx *c = arg;
+	char name[48];
+
+	policy_payload_rule_name(c->p, entry, name, sizeof(name));
+	fprintf(stderr, "rampart-sign: warning: %s.host: %s\n", name, msg);
+	c->n++;
+}
+
+/* Warns about rules that can never change a decision; with --strict they refuse. */
+static int sign_lint(const struct sign_opts *o, const struct policy *p, struct rp_err *err)
+{
+	struct policy_index *idx = NULL;
+	struct sign_lint_ctx c = {p, 0};
+
+	if (policy_index_build(p, &idx, err) < 0)
+		return -1;
+	policy_lint(idx, sign_lint_one, &c);
+	policy_index_free(idx);
+	if (c.n > 0 && o->strict)
+		return rp_seterr(err, "E_LINT", "%zu rule%s change%s nothing (see the warnings); "
+				 "remove them, or sign without --strict", c.n, c.n == 1 ? "" : "s",
+				 c.n == 1 ? "s" : "");
+	return 0;
 }
 
 /* Validates a policy payload when the type is the policy type (and not --no-check). */
@@ -141,6 +188,10 @@ static int sign_check_payload(const struct sign_opts *o, const void *buf, size_t
 	if (policy_payload_parse(buf, len, &p, err) < 0)
 		return -1;
 	sign_summary(&p);
+	if (sign_lint(o, &p, err) < 0) {
+		policy_free(&p);
+		return -1;
+	}
 	policy_free(&p);
 	return 0;
 }
@@ -236,7 +287,7 @@ static int sign_cmd_keyid(char **files, int n)
 	return fflush(stdout) == 0 ? 0 : SIGN_EXIT_FAIL;
 }
 
-static int sign_cmd_check(const char *path)
+static int sign_cmd_check(const struct sign_opts *o, const char *path)
 {
 	struct policy p;
 	struct rp_err err;
@@ -251,6 +302,11 @@ static int sign_cmd_check(const char *path)
 		goto out;
 	}
 	sign_summary(&p);
+	if (sign_lint(o, &p, &err) < 0) {
+		sign_fail(&err);
+		policy_free(&p);
+		goto out;
+	}
 	policy_free(&p);
 	rc = 0;
 out:
@@ -284,6 +340,7 @@ static int sign_parse_args(int argc, char **argv, struct sign_opts *o)
 		{"pub", required_argument, NULL, 'p'},	 {"keys", required_argument, NULL, 'K'},
 		{"threshold", required_argument, NULL, 'n'}, {"keyid", no_argument, NULL, 'i'},
 		{"check", no_argument, NULL, 'c'},	 {"help", no_argument, NULL, 'h'},
+		{"strict", no_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -305,6 +362,9 @@ static int sign_parse_args(int argc, char **argv, struct sign_opts *o)
 			break;
 		case 'N':
 			o->no_check = true;
+			break;
+		case 'S':
+			o->strict = true;
 			break;
 		case 'V':
 			o->mode = MODE_VERIFY;
@@ -354,6 +414,8 @@ int main(int argc, char **argv)
 	struct sign_opts o;
 	int r;
 
+	if (argc > 1 && strcmp(argv[1], "root") == 0)
+		return sign_root_main(argc - 1, argv + 1);
 	memset(&o, 0, sizeof(o));
 	o.type = DSSE_POLICY_TYPE;
 	o.threshold = 1;
@@ -372,7 +434,7 @@ int main(int argc, char **argv)
 	case MODE_KEYID:
 		return sign_cmd_keyid(argv + optind, argc - optind);
 	case MODE_CHECK:
-		return sign_cmd_check(argv[optind]);
+		return sign_cmd_check(&o, argv[optind]);
 	}
 	return SIGN_EXIT_USAGE;
 }

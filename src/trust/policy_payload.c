@@ -13,12 +13,21 @@
 
 #include <jansson.h>
 
+#include "policy_match.h"
 #include "policy_payload.h"
+#include "reference.h"
 
-static const char *const payload_top_keys[] = {
-	"org", "version", "issued_at", "expires_at", "allow_docker_hub", "registries", NULL,
+/* The fields of each schema_version (schema/policy.schema.json; test_docs checks both). */
+static const char *const payload_top_keys_v1[] = {
+	"schema_version", "org", "version", "issued_at", "expires_at", "allow_docker_hub",
+	"registries", NULL,
 };
-static const char *const payload_reg_keys[] = {"host", "nickname", NULL};
+static const char *const payload_top_keys_v2[] = {
+	"schema_version", "org", "version", "issued_at", "expires_at", "allow_docker_hub",
+	"registries", "deny", NULL,
+};
+static const char *const payload_reg_keys_v1[] = {"host", "nickname", NULL};
+static const char *const payload_reg_keys_v2[] = {"host", "nickname", "mode", NULL};
 
 static const char *payload_kind(const json_t *v)
 {
@@ -342,8 +351,62 @@ int policy_payload_check_host(const char *host, enum policy_kind *kind, const ch
 	return *why == NULL ? 0 : -1;
 }
 
-static int payload_host(json_t *v, const char *field, struct policy_registry *r,
-			struct rp_err *err)
+/* Parse state shared by the entry parsers. */
+struct payload_ctx {
+	int schema;                /* 1 or 2 */
+	const char *list;          /* "registries" or "deny" */
+	enum policy_action action; /* what the list's rules do */
+};
+
+/* "host[:port]/path/" (schema 2): the host part as above, whole path components. */
+static const char *payload_prefix_why(const char *s, size_t len, const char *slash)
+{
+	char host[POLICY_MAX_HOST + 1];
+	enum policy_kind k;
+	const char *why;
+	size_t hlen = (size_t)(slash - s), plen = len - hlen - 1, comps = 1;
+
+	if (hlen == 0 || hlen > POLICY_MAX_HOST)
+		return "the host part before the first '/' is empty or longer than 253 characters";
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (policy_payload_check_host(host, &k, &why) < 0)
+		return why;
+	if (k == POLICY_WILDCARD)
+		return "a wildcard entry cannot have a path";
+	if (plen < 2 || s[len - 1] != '/')
+		return "a repository rule ends with '/' after at least one path component, as in "
+		       "\"quay.io/acme/\"";
+	for (size_t i = hlen + 1; i < len - 1; i++)
+		comps += s[i] == '/';
+	if (comps > POLICY_MAX_COMPONENTS)
+		return "a repository rule has at most 64 path components";
+	if (ref_check_path(slash + 1, plen - 1, NULL) != 0)
+		return "a path component is not lower-case letters and digits joined by '.', '_', "
+		       "'__' or '-' (no empty components, no upper case)";
+	return NULL;
+}
+
+static const char *payload_rule_why(const struct payload_ctx *c, const char *s, size_t len,
+				    enum policy_kind *kind)
+{
+	const char *slash = memchr(s, '/', len), *why = NULL;
+
+	if (slash == NULL)
+		return policy_payload_check_host(s, kind, &why) < 0 ? why : NULL;
+	if (c->schema < 2)
+		return "repository prefixes (host/path/) need \"schema_version\": 2";
+	if (len > POLICY_MAX_RULE)
+		return "it is longer than 512 characters";
+	for (size_t i = 0; i < len; i++)
+		if (s[i] >= 'A' && s[i] <= 'Z')
+			return "it must be lower-case";
+	*kind = POLICY_PREFIX;
+	return payload_prefix_why(s, len, slash);
+}
+
+static int payload_host(const struct payload_ctx *c, json_t *v, const char *field,
+			struct policy_registry *r, struct rp_err *err)
 {
 	const char *s, *why = NULL;
 	size_t len;
@@ -351,15 +414,34 @@ static int payload_host(json_t *v, const char *field, struct policy_registry *r,
 
 	if (payload_string(v, "host", field, true, &s, &len, err) < 0)
 		return -1;
-	if (strlen(s) != len || policy_payload_check_host(s, &r->kind, &why) < 0) {
+	if (strlen(s) != len || (why = payload_rule_why(c, s, len, &r->kind)) != NULL) {
 		log_escape(esc, sizeof(esc), s, len);
-		return rp_seterr(err, "E_PAYLOAD",
-				 "%s: \"%s\" is not a hostname, host:port or *.domain: %s", field,
-				 esc, why != NULL ? why : "it contains a NUL byte");
+		return rp_seterr(err, "E_PAYLOAD", "%s: \"%s\" is not a %s: %s", field, esc,
+				 c->schema < 2 ? "hostname, host:port or *.domain"
+					       : "hostname, host:port, *.domain or host/path/",
+				 why != NULL ? why : "it contains a NUL byte");
 	}
 	if ((r->host = strdup(s)) == NULL)
 		return rp_seterr(err, "E_NOMEM", "out of memory");
 	return 0;
+}
+
+static int payload_mode(json_t *v, const char *field, struct policy_registry *r,
+			struct rp_err *err)
+{
+	const char *s;
+	size_t len;
+
+	r->mode = POLICY_ENFORCE;
+	if (payload_string(v, "mode", field, false, &s, &len, err) < 0)
+		return -1;
+	if (s == NULL || strcmp(s, "enforce") == 0)
+		return 0;
+	if (strcmp(s, "warn") == 0) {
+		r->mode = POLICY_WARN;
+		return 0;
+	}
+	return rp_seterr(err, "E_PAYLOAD", "%s: must be \"enforce\" or \"warn\"", field);
 }
 
 static int payload_nickname(json_t *v, const char *field, struct policy_registry *r,
@@ -382,20 +464,21 @@ static int payload_nickname(json_t *v, const char *field, struct policy_registry
 	return 0;
 }
 
-/* "registries[<i>]<suffix>" without snprintf: this runs 10,000 times per policy. */
-static const char *payload_field(char *buf, size_t len, size_t i, const char *suffix)
+/* "<list>[<i>]<suffix>" without snprintf: this runs 10,000 times per policy. */
+static const char *payload_field(char *buf, size_t len, const char *list, size_t i,
+				 const char *suffix)
 {
-	static const char pre[] = "registries[";
 	char num[24];
-	size_t n = sizeof(num), o = sizeof(pre) - 1, sl = strlen(suffix);
+	size_t n = sizeof(num), o = strlen(list), sl = strlen(suffix);
 
 	do {
 		num[--n] = (char)('0' + i % 10);
 		i /= 10;
 	} while (i != 0);
-	if (o + (sizeof(num) - n) + 1 + sl + 1 > len)
+	if (o + 1 + (sizeof(num) - n) + 1 + sl + 1 > len)
 		return "registries[?]";
-	memcpy(buf, pre, o);
+	memcpy(buf, list, o);
+	buf[o++] = '[';
 	memcpy(buf + o, num + n, sizeof(num) - n);
 	o += sizeof(num) - n;
 	buf[o++] = ']';
@@ -403,85 +486,232 @@ static const char *payload_field(char *buf, size_t len, size_t i, const char *su
 	return buf;
 }
 
-static int payload_registry(json_t *v, size_t i, struct policy_registry *r, struct rp_err *err)
+static int payload_registry(const struct payload_ctx *c, json_t *v, size_t i,
+			    struct policy_registry *r, struct rp_err *err)
 {
 	char field[64];
+	const char *f;
 
 	if (!json_is_object(v))
 		return rp_seterr(err, "E_PAYLOAD", "%s: must be an object {\"host\", \"nickname\"}, "
-				 "not %s", payload_field(field, sizeof(field), i, ""),
+				 "not %s", payload_field(field, sizeof(field), c->list, i, ""),
 				 payload_kind(v));
-	if (payload_known(v, payload_reg_keys, payload_field(field, sizeof(field), i, "."), err) <
+	r->action = c->action;
+	if (c->schema < 2 && json_object_get(v, "mode") != NULL)
+		return rp_seterr(err, "E_PAYLOAD", "%s: \"mode\" needs \"schema_version\": 2",
+				 payload_field(field, sizeof(field), c->list, i, ".mode"));
+	f = payload_field(field, sizeof(field), c->list, i, ".");
+	if (payload_known(v, c->schema < 2 ? payload_reg_keys_v1 : payload_reg_keys_v2, f, err) < 0)
+		return -1;
+	if (payload_host(c, v, payload_field(field, sizeof(field), c->list, i, ".host"), r, err) <
 	    0)
 		return -1;
-	if (payload_host(v, payload_field(field, sizeof(field), i, ".host"), r, err) < 0)
+	if (payload_mode(v, payload_field(field, sizeof(field), c->list, i, ".mode"), r, err) < 0)
 		return -1;
-	return payload_nickname(v, payload_field(field, sizeof(field), i, ".nickname"), r, err);
+	return payload_nickname(v, payload_field(field, sizeof(field), c->list, i, ".nickname"), r,
+				err);
+}
+
+/* "registries[3]" or "deny[0]" for rule i of p (allow rules come first). */
+void policy_payload_rule_name(const struct policy *p, size_t i, char *buf, size_t len)
+{
+	size_t n_allow = 0;
+
+	while (n_allow < p->n_registries && p->registries[n_allow].action == POLICY_ALLOW)
+		n_allow++;
+	if (i < n_allow)
+		payload_field(buf, len, "registries", i, "");
+	else
+		payload_field(buf, len, "deny", i - n_allow, "");
 }
 
 struct payload_hidx {
-	const char *host;
+	char *key;
 	size_t i;
+	int action;
 };
 
 static int payload_hidx_cmp(const void *a, const void *b)
 {
 	const struct payload_hidx *x = a, *y = b;
-	int c = strcmp(x->host, y->host);
+	int c = strcmp(x->key, y->key);
 
+	if (c == 0)
+		c = (x->action > y->action) - (x->action < y->action);
 	return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
 }
 
-/* Refuses a host listed twice; reports the duplicate with the lowest index. */
+/*
+ * Canonical keys of every rule, sorted; NULL on no memory.  A rule the
+ * matcher could not index is refused here, so every stored rule is live.
+ */
+static struct payload_hidx *payload_keys(const struct policy *p, struct rp_err *err)
+{
+	struct payload_hidx *v = calloc(p->n_registries + 1, sizeof(*v));
+	char key[POLICY_MAX_RULE + 8], name[48];
+
+	if (v == NULL) {
+		rp_seterr(err, "E_NOMEM", "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < p->n_registries; i++) {
+		v[i].i = i;
+		v[i].action = (int)p->registries[i].action;
+		if (policy_rule_key(p->registries[i].host, key, sizeof(key)) == 0)
+			v[i].key = strdup(key);
+		if (v[i].key == NULL) {
+			policy_payload_rule_name(p, i, name, sizeof(name));
+			rp_seterr(err, "E_PAYLOAD", "%s.host: cannot be matched against image "
+				  "references (or out of memory); fix the rule", name);
+			goto fail;
+		}
+	}
+	qsort(v, p->n_registries, sizeof(*v), payload_hidx_cmp);
+	return v;
+fail:
+	for (size_t i = 0; i < p->n_registries; i++)
+		free(v[i].key);
+	free(v);
+	return NULL;
+}
+
+/*
+ * Refuses the same rule twice in one list (also when spelt differently but
+ * matching the same references, as "index.docker.io" and "docker.io"), and
+ * an enforced allow and deny of the same rule (the allow could never
+ * decide).  Reports the pair with the lowest index.
+ */
 static int payload_dups(const struct policy *p, struct rp_err *err)
 {
 	struct payload_hidx *v;
 	size_t n = p->n_registries, dup = SIZE_MAX, first = 0;
-	char esc[160];
+	bool conflict = false;
+	char esc[160], a[48], b[48];
 
 	if (n < 2)
 		return 0;
-	if ((v = calloc(n, sizeof(*v))) == NULL)
-		return rp_seterr(err, "E_NOMEM", "out of memory");
-	for (size_t i = 0; i < n; i++)
-		v[i] = (struct payload_hidx){p->registries[i].host, i};
-	qsort(v, n, sizeof(*v), payload_hidx_cmp);
-	for (size_t k = 1; k < n; k++)
-		if (strcmp(v[k - 1].host, v[k].host) == 0 && v[k].i < dup) {
+	if ((v = payload_keys(p, err)) == NULL)
+		return -1;
+	for (size_t k = 1; k < n; k++) {
+		const struct policy_registry *x = &p->registries[v[k - 1].i], *y = &p->registries[v[k].i];
+		bool same = strcmp(v[k - 1].key, v[k].key) == 0;
+		bool clash = same && x->action != y->action && x->mode == POLICY_ENFORCE &&
+			     y->mode == POLICY_ENFORCE;
+		if (same && (x->action == y->action || clash) && v[k].i < dup) {
 			dup = v[k].i;
 			first = v[k - 1].i;
+			conflict = x->action != y->action;
 		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i].key);
 	free(v);
 	if (dup == SIZE_MAX)
 		return 0;
 	log_escape(esc, sizeof(esc), p->registries[dup].host, strlen(p->registries[dup].host));
-	return rp_seterr(err, "E_PAYLOAD",
-			 "registries[%zu].host: \"%s\" is listed twice (also registries[%zu]); "
-			 "remove one",
-			 dup, esc, first);
+	policy_payload_rule_name(p, dup, a, sizeof(a));
+	policy_payload_rule_name(p, first, b, sizeof(b));
+	if (conflict)
+		return rp_seterr(err, "E_PAYLOAD",
+				 "%s.host: \"%s\" is both allowed and denied (also %s); deny wins "
+				 "at equal specificity, so the allow could never decide; remove one "
+				 "(or give one \"mode\": \"warn\" while rolling out)",
+				 a, esc, b);
+	return rp_seterr(err, "E_PAYLOAD", "%s.host: \"%s\" is listed twice (also %s); remove one",
+			 a, esc, b);
 }
 
-static int payload_registries(json_t *root, struct policy *p, struct rp_err *err)
+/* An enforced deny of all of Docker Hub contradicts allow_docker_hub: true. */
+static int payload_hub_conflict(const struct policy *p, struct rp_err *err)
 {
-	json_t *a = json_object_get(root, "registries");
+	char key[POLICY_MAX_RULE + 8], name[48];
+
+	if (!p->allow_docker_hub)
+		return 0;
+	for (size_t i = 0; i < p->n_registries; i++) {
+		const struct policy_registry *r = &p->registries[i];
+		if (r->action != POLICY_DENY || r->mode != POLICY_ENFORCE ||
+		    policy_rule_key(r->host, key, sizeof(key)) != 0 || strcmp(key, "e docker.io") != 0)
+			continue;
+		policy_payload_rule_name(p, i, name, sizeof(name));
+		return rp_seterr(err, "E_PAYLOAD",
+				 "%s.host: \"%s\" denies all of Docker Hub while allow_docker_hub is "
+				 "true; set allow_docker_hub to false instead",
+				 name, r->host);
+	}
+	return 0;
+}
+
+static int payload_list(const struct payload_ctx *c, json_t *a, struct policy *p,
+			struct rp_err *err)
+{
+	size_t n = json_array_size(a), base = p->n_registries;
+
+	for (size_t i = 0; i < n; i++) {
+		/* count first so policy_free() releases a half-filled entry */
+		p->n_registries++;
+		if (payload_registry(c, json_array_get(a, i), i, &p->registries[base + i], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int payload_array(json_t *root, const char *key, bool required, json_t **out,
+			 struct rp_err *err)
+{
+	json_t *a = json_object_get(root, key);
+
+	*out = a;
+	if (a == NULL)
+		return required ? rp_seterr(err, "E_PAYLOAD",
+					    "%s: missing (required; [] is allowed)", key)
+				: 0;
+	if (!json_is_array(a))
+		return rp_seterr(err, "E_PAYLOAD", "%s: must be an array, not %s", key,
+				 payload_kind(a));
+	return 0;
+}
+
+static int payload_registries(json_t *root, int schema, struct policy *p, struct rp_err *err)
+{
+	struct payload_ctx allow = {schema, "registries", POLICY_ALLOW};
+	struct payload_ctx deny = {schema, "deny", POLICY_DENY};
+	json_t *a, *d;
 	size_t n;
 
-	if (a == NULL)
-		return rp_seterr(err, "E_PAYLOAD", "registries: missing (required; [] is allowed)");
-	if (!json_is_array(a))
-		return rp_seterr(err, "E_PAYLOAD", "registries: must be an array, not %s",
-				 payload_kind(a));
-	n = json_array_size(a);
+	if (payload_array(root, "registries", true, &a, err) < 0 ||
+	    payload_array(root, "deny", false, &d, err) < 0)
+		return -1;
+	n = json_array_size(a) + (d != NULL ? json_array_size(d) : 0);
 	if (n > POLICY_MAX_REGISTRIES)
-		return rp_seterr(err, "E_PAYLOAD", "registries: %zu entries; at most %d are allowed",
-				 n, POLICY_MAX_REGISTRIES);
+		return rp_seterr(err, "E_PAYLOAD", "%s: %zu entries; at most %d are allowed",
+				 d != NULL ? "registries and deny" : "registries", n,
+				 POLICY_MAX_REGISTRIES);
 	if ((p->registries = calloc(n > 0 ? n : 1, sizeof(*p->registries))) == NULL)
 		return rp_seterr(err, "E_NOMEM", "out of memory");
-	p->n_registries = n;
-	for (size_t i = 0; i < n; i++)
-		if (payload_registry(json_array_get(a, i), i, &p->registries[i], err) < 0)
-			return -1;
-	return payload_dups(p, err);
+	if (payload_list(&allow, a, p, err) < 0 || (d != NULL && payload_list(&deny, d, p, err) < 0))
+		return -1;
+	return payload_dups(p, err) < 0 ? -1 : payload_hub_conflict(p, err);
+}
+
+/* schema_version: absent means 1; anything but 1 or 2 is refused, never guessed at. */
+static int payload_schema(json_t *root, struct policy *p, struct rp_err *err)
+{
+	json_t *v = json_object_get(root, "schema_version");
+
+	p->schema_version = 1;
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v))
+		return rp_seterr(err, "E_PAYLOAD", "schema_version: must be the JSON integer 1 or 2, "
+				 "not %s", payload_kind(v));
+	if (json_integer_value(v) < POLICY_SCHEMA_MIN || json_integer_value(v) > POLICY_SCHEMA_MAX)
+		return rp_seterr(err, "E_SCHEMA_VERSION",
+				 "schema_version: %lld is not a policy format this rampart reads "
+				 "(it reads 1 and 2); the policy was not read as an older format",
+				 (long long)json_integer_value(v));
+	p->schema_version = (int)json_integer_value(v);
+	return 0;
 }
 
 static int payload_fields(json_t *root, struct policy *p, struct rp_err *err)
@@ -489,11 +719,16 @@ static int payload_fields(json_t *root, struct policy *p, struct rp_err *err)
 	if (!json_is_object(root))
 		return rp_seterr(err, "E_PAYLOAD", "payload: must be a JSON object, not %s",
 				 payload_kind(root));
-	if (payload_known(root, payload_top_keys, "", err) < 0 || payload_org(root, p, err) < 0 ||
-	    payload_version(root, p, err) < 0 || payload_times(root, p, err) < 0 ||
-	    payload_bool(root, p, err) < 0)
+	if (payload_schema(root, p, err) < 0)
 		return -1;
-	return payload_registries(root, p, err);
+	if (p->schema_version < 2 && json_object_get(root, "deny") != NULL)
+		return rp_seterr(err, "E_PAYLOAD", "deny: deny rules need \"schema_version\": 2");
+	if (payload_known(root, p->schema_version < 2 ? payload_top_keys_v1 : payload_top_keys_v2,
+			  "", err) < 0 ||
+	    payload_org(root, p, err) < 0 || payload_version(root, p, err) < 0 ||
+	    payload_times(root, p, err) < 0 || payload_bool(root, p, err) < 0)
+		return -1;
+	return payload_registries(root, p->schema_version, p, err);
 }
 
 int policy_payload_parse(const void *buf, size_t len, struct policy *p, struct rp_err *err)

@@ -31,6 +31,9 @@ int policy_payload_parse(const void *buf, size_t len, struct policy *p, struct r
  */
 int policy_payload_check_host(const char *host, enum policy_kind *kind, const char **why);
 
+/* The payload field of rule i of p: "registries[3]" or "deny[0]" (buf >= 48 bytes). */
+void policy_payload_rule_name(const struct policy *p, size_t i, char *buf, size_t len);
+
 /* Strict "YYYY-MM-DDTHH:MM:SSZ" (UTC, years 1970-9999) to unix seconds. */
 int policy_payload_parse_time(const char *s, int64_t *out);
 

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,12 +59,19 @@ static const char *refresh_hint(const char *code)
 	    {"E_TOO_BIG", "shrink the policy or raise policy.max_bytes"},
 	    {"E_ENVELOPE", "publish a well-formed DSSE envelope (see rampart-policy(5))"},
 	    {"E_PAYLOAD_TYPE", "sign with payloadType application/vnd.rampart.policy+json"},
-	    {"E_SIGNATURE", "sign with enough of the keys listed in policy.keys"},
+	    {"E_SIGNATURE", "sign with enough of the policy keys (policy.keys, or with a root the newest root's policy_keys)"},
 	    {"E_PAYLOAD", "fix the named field and re-sign"},
 	    {"E_ORG", "check policy.org in rampartd.json against the policy's org"},
 	    {"E_EXPIRED", "re-sign the policy with a later expires_at"},
 	    {"E_ISSUED_FUTURE", "check this machine's clock, or re-sign with a correct issued_at"},
 	    {"E_ROLLBACK", "publish the policy with a higher version"},
+	    {"E_SCHEMA_VERSION", "sign the policy in a format this rampart reads, or upgrade rampart"},
+	    {"E_ROOT_SIGNATURE", "sign root N+1 with a threshold of root N's root keys and of its own"},
+	    {"E_ROOT_VERSION", "publish roots with versions going up by exactly one"},
+	    {"E_ROOT_EXPIRED", "publish a new root (version + 1) with a later expires_at"},
+	    {"E_ROOT_CHAIN", "raise policy.max_root_rotations, or check what the root URL serves"},
+	    {"E_ROOT_TOO_BIG", "a root is at most 64 KiB"},
+	    {"E_ROOT_PIN", "check policy.root / policy.root_sha256 against the first root"},
 	    {"E_STORE_DISK_FULL", "free space in the state directory"},
 	};
 	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
@@ -92,22 +100,21 @@ static int refresh_refuse(struct refresh_out *out, enum refresh_outcome o, struc
  * The rollback floor: the stored version, 0 only when there is no store file.
  * A store that exists but cannot be read fails closed (-1): otherwise one
  * transient read error would let a replayed old policy lower the floor for good.
+ * m gets the stored meta, with the root chain.
  */
-static int refresh_stored_version(const char *db_path, int64_t *v, struct rp_err *err)
+static int refresh_stored_version(const char *db_path, int64_t *v, struct store_meta *m,
+				  struct rp_err *err)
 {
 	struct policy p;
-	struct store_meta m;
 	struct rp_err e;
 	int r;
 
 	*v = 0;
 	memset(&p, 0, sizeof(p));
-	memset(&m, 0, sizeof(m));
-	r = store_load_meta(db_path, &p, &m, &e);
+	r = store_load_meta(db_path, &p, m, &e);
 	if (r == 0)
 		*v = p.version;
 	policy_free(&p);
-	store_meta_free(&m);
 	if (r < 0)
 		return rp_seterr(err, "E_STORE",
 				 "the stored policy %s cannot be read (%s), so the version floor "
@@ -136,31 +143,58 @@ static int refresh_check_state_dir(const char *db_path, struct rp_err *err)
 	return 0;
 }
 
-int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct rp_err *err)
+/* The verified policy checks after the signatures: org, expiry, version. */
+static int refresh_policy_checks(const struct refresh_in *in, const struct policy *p,
+				 struct refresh_out *out, struct rp_err *err)
+{
+	char when[32];
+
+	if (strcmp(p->org, in->org) != 0)
+		return rp_seterr(err, "E_ORG", "policy is for org \"%s\", this machine trusts \"%s\"",
+				 p->org, in->org);
+	if (p->issued_at > in->now + REFRESH_MAX_SKEW_S) {
+		policy_payload_format_time(p->issued_at, when, sizeof(when));
+		return rp_seterr(err, "E_ISSUED_FUTURE",
+				 "policy version %lld claims to be issued at %s, more than %d s after "
+				 "this machine's clock",
+				 (long long)p->version, when, REFRESH_MAX_SKEW_S);
+	}
+	if (in->now >= p->expires_at) {
+		policy_payload_format_time(p->expires_at, when, sizeof(when));
+		return rp_seterr(err, "E_EXPIRED", "policy version %lld expired at %s",
+				 (long long)p->version, when);
+	}
+	if (p->version < out->old_version)
+		return rp_seterr(err, "E_ROLLBACK", "rollback %lld < %lld", (long long)p->version,
+				 (long long)out->old_version);
+	return 0;
+}
+
+/* The policy step: verify against trust, validate, check, store with the chain. */
+static int refresh_policy(const struct refresh_in *in, const struct trust_set *trust,
+			  const struct root_chain *chain, struct refresh_out *out,
+			  struct rp_err *err)
 {
 	struct dsse_verified v;
 	struct policy p;
 	struct store_meta m;
 	char signers[(KEYS_KEYID_LEN + 1) * KEYS_MAX_TRUSTED];
-	char when[32];
 	int rc = -1;
 
-	memset(out, 0, sizeof(*out));
 	memset(&v, 0, sizeof(v));
 	memset(&p, 0, sizeof(p));
 	memset(&m, 0, sizeof(m));
-	if (refresh_check_state_dir(in->db_path, err) < 0 ||
-	    refresh_stored_version(in->db_path, &out->old_version, err) < 0) {
-		out->outcome = REFRESH_FAILED;
-		snprintf(out->message, sizeof(out->message), "failed: %s", err->msg);
-		return -1;
+	if (in->envelope == NULL) {
+		out->outcome = REFRESH_UNCHANGED;
+		snprintf(out->message, sizeof(out->message), "unchanged (HTTP 304 Not Modified)");
+		return 0;
 	}
 	if (in->len > in->max_bytes) {
 		rp_seterr(err, "E_TOO_BIG", "policy of %zu bytes exceeds the %zu-byte cap", in->len,
 			  in->max_bytes);
 		return refresh_refuse(out, REFRESH_REFUSED, err);
 	}
-	if (dsse_verify(in->envelope, in->len, DSSE_POLICY_TYPE, in->trust, &v, err) < 0)
+	if (dsse_verify(in->envelope, in->len, DSSE_POLICY_TYPE, trust, &v, err) < 0)
 		return refresh_refuse(out, REFRESH_REFUSED, err);
 	if (policy_payload_parse(v.payload, v.payload_len, &p, err) < 0) {
 		refresh_refuse(out, REFRESH_REFUSED, err);
@@ -168,25 +202,7 @@ int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct r
 	}
 	out->new_version = p.version;
 	out->n_registries = p.n_registries;
-	if (strcmp(p.org, in->org) != 0) {
-		rp_seterr(err, "E_ORG", "policy is for org \"%s\", this machine trusts \"%s\"", p.org,
-			  in->org);
-		refresh_refuse(out, REFRESH_REFUSED, err);
-		goto out;
-	}
-	if (p.issued_at > in->now + REFRESH_MAX_SKEW_S) {
-		policy_payload_format_time(p.issued_at, when, sizeof(when));
-		rp_seterr(err, "E_ISSUED_FUTURE",
-			  "policy version %lld claims to be issued at %s, more than %d s after "
-			  "this machine's clock",
-			  (long long)p.version, when, REFRESH_MAX_SKEW_S);
-		refresh_refuse(out, REFRESH_REFUSED, err);
-		goto out;
-	}
-	if (in->now >= p.expires_at) {
-		policy_payload_format_time(p.expires_at, when, sizeof(when));
-		rp_seterr(err, "E_EXPIRED", "policy version %lld expired at %s",
-			  (long long)p.version, when);
+	if (refresh_policy_checks(in, &p, out, err) < 0) {
 		refresh_refuse(out, REFRESH_REFUSED, err);
 		goto out;
 	}
@@ -197,17 +213,15 @@ int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct r
 		rc = 0;
 		goto out;
 	}
-	if (p.version < out->old_version) {
-		rp_seterr(err, "E_ROLLBACK", "rollback %lld < %lld", (long long)p.version,
-			  (long long)out->old_version);
-		refresh_refuse(out, REFRESH_REFUSED, err);
-		goto out;
-	}
 	refresh_signers(&v, signers, sizeof(signers));
 	m.fetched_at = in->now;
 	m.source = (char *)(in->source ? in->source : "");
 	m.etag = (char *)(in->etag ? in->etag : "");
 	m.signers = signers;
+	if (chain != NULL) {
+		m.roots = chain->raw;
+		m.n_roots = chain->n;
+	}
 	refresh_sha256_hex(v.payload, v.payload_len, m.payload_sha256);
 	if (store_commit(in->db_path, &p, &m, (const char *)in->envelope, in->len, err) < 0) {
 		refresh_refuse(out, REFRESH_FAILED, err);
@@ -227,12 +241,137 @@ out:
 	return rc;
 }
 
+/* True when chain is not what the store holds (new roots, or a new pin). */
+static bool refresh_chain_changed(const struct root_chain *c, const struct store_meta *sm)
+{
+	if (c->n != sm->n_roots)
+		return true;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->raw[i].len != sm->roots[i].len ||
+		    memcmp(c->raw[i].raw, sm->roots[i].raw, c->raw[i].len) != 0)
+			return true;
+	return false;
+}
+
+/*
+ * The policy did not change but the root did: keep the stored policy, store
+ * the new chain with it, and re-check the stored policy against the newest
+ * root's policy keys (a policy signed only by a retired key stays enforced,
+ * flagged, until a valid one arrives).
+ */
+static int refresh_keep_policy(const struct refresh_in *in, const struct root_chain *c,
+			       struct refresh_out *out, struct rp_err *err)
+{
+	struct policy p;
+	struct store_meta m;
+	struct dsse_verified v;
+	struct rp_err e;
+	char *env = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	memset(&m, 0, sizeof(m));
+	memset(&v, 0, sizeof(v));
+	rc = store_load(in->db_path, &p, &m, &env, &len, err);
+	if (rc != 0) /* 1: nothing stored yet, so nothing to keep the chain with */
+		goto out;
+	out->stored_untrusted =
+	    dsse_verify(env, len, DSSE_POLICY_TYPE, &c->cur.policy_keys, &v, &e) < 0;
+	for (size_t i = 0; i < m.n_roots; i++)
+		free(m.roots[i].raw);
+	free(m.roots);
+	m.roots = c->raw;
+	m.n_roots = c->n;
+	rc = store_commit(in->db_path, &p, &m, env, len, err);
+	m.roots = NULL;
+	m.n_roots = 0;
+out:
+	policy_free(&p);
+	store_meta_free(&m);
+	dsse_verified_free(&v);
+	free(env);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Appends the root's part of the story to out->message. */
+static void refresh_root_message(struct refresh_out *out)
+{
+	size_t n = strlen(out->message);
+
+	if (out->root_version == 0)
+		return;
+	snprintf(out->message + n, sizeof(out->message) - n, "; root version %lld%s%s",
+		 (long long)out->root_version, out->roots_new ? " (rotated)" : "",
+		 out->stored_untrusted ? "; the stored policy is not signed by this root's policy "
+					 "keys: still enforced until a valid policy arrives"
+				       : "");
+}
+
+static int refresh_roots(const struct refresh_in *in, const struct store_meta *sm,
+			 struct root_chain *c, struct rp_err *err)
+{
+	const struct refresh_root *r = in->root;
+
+	if (root_chain_load(r->pinned, r->pinned_len, r->pinned_sha256, in->org, sm->roots,
+			    sm->n_roots, r->fetch, r->fetch_arg, c, err) < 0)
+		return -1;
+	return root_walk(c, r->fetch, r->fetch_arg, r->max_new ? r->max_new : ROOT_DEFAULT_MAX_NEW,
+			 in->now, err);
+}
+
+int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct rp_err *err)
+{
+	struct root_chain chain;
+	struct store_meta sm;
+	const struct trust_set *trust = in->trust;
+	struct rp_err e2;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&chain, 0, sizeof(chain));
+	memset(&sm, 0, sizeof(sm));
+	if (refresh_check_state_dir(in->db_path, err) < 0 ||
+	    refresh_stored_version(in->db_path, &out->old_version, &sm, err) < 0) {
+		out->outcome = REFRESH_FAILED;
+		snprintf(out->message, sizeof(out->message), "failed: %s", err->msg);
+		rc = -1;
+		goto out;
+	}
+	if (in->root != NULL) {
+		/* TUF 5.3: the root chain first, then the policy against its keys */
+		if (refresh_roots(in, &sm, &chain, err) < 0) {
+			rc = refresh_refuse(out, REFRESH_REFUSED, err);
+			goto out;
+		}
+		out->root_version = chain.cur.version;
+		trust = &chain.cur.policy_keys;
+	}
+	rc = refresh_policy(in, trust, in->root != NULL ? &chain : NULL, out, err);
+	if (in->root != NULL && out->outcome != REFRESH_UPDATED && refresh_chain_changed(&chain, &sm)) {
+		if (refresh_keep_policy(in, &chain, out, &e2) < 0 && rc == 0) {
+			*err = e2;
+			rc = refresh_refuse(out, REFRESH_FAILED, err);
+		}
+		out->roots_new = chain.n_new;
+	} else if (out->outcome == REFRESH_UPDATED) {
+		out->roots_new = chain.n_new;
+	}
+	refresh_root_message(out);
+out:
+	root_chain_free(&chain);
+	store_meta_free(&sm);
+	return rc;
+}
+
 /* --- offline audit ---------------------------------------------------------- */
 
 static int refresh_cmp_reg(const void *a, const void *b)
 {
-	return strcmp(((const struct policy_registry *)a)->host,
-		      ((const struct policy_registry *)b)->host);
+	const struct policy_registry *x = a, *y = b;
+	int c = strcmp(x->host, y->host);
+
+	return c != 0 ? c : (int)x->action - (int)y->action;
 }
 
 static int refresh_same_rows(struct policy *signed_p, struct policy *stored, struct rp_err *err)
@@ -248,14 +387,15 @@ static int refresh_same_rows(struct policy *signed_p, struct policy *stored, str
 	for (size_t i = 0; i < stored->n_registries; i++) {
 		struct policy_registry *a = &signed_p->registries[i], *b = &stored->registries[i];
 		if (strcmp(a->host, b->host) != 0 || strcmp(a->nickname, b->nickname) != 0 ||
-		    a->kind != b->kind)
+		    a->kind != b->kind || a->action != b->action || a->mode != b->mode)
 			return rp_seterr(err, "E_TAMPERED",
 					 "DB row \"%s\" does not match the signed policy", b->host);
 	}
 	if (signed_p->version != stored->version || strcmp(signed_p->org, stored->org) != 0 ||
 	    signed_p->expires_at != stored->expires_at ||
 	    signed_p->issued_at != stored->issued_at ||
-	    signed_p->allow_docker_hub != stored->allow_docker_hub)
+	    signed_p->allow_docker_hub != stored->allow_docker_hub ||
+	    signed_p->schema_version != stored->schema_version)
 		return rp_seterr(err, "E_TAMPERED",
 				 "DB meta (org, version, dates or allow_docker_hub) does not match "
 				 "the signed policy");
@@ -332,5 +472,49 @@ out:
 	policy_free(&signed_p);
 	store_meta_free(&m);
 	dsse_verified_free(&v);
+	return rc;
+}
+
+int refresh_verify_store_root(const char *db_path, const void *pinned, size_t pinned_len,
+			      const char *org, int64_t now, struct verify_report *rep,
+			      int64_t *root_version, struct rp_err *err)
+{
+	struct policy p;
+	struct store_meta m;
+	struct root_chain c;
+	char sha[65];
+	int rc = -1, r;
+
+	memset(&p, 0, sizeof(p));
+	memset(&m, 0, sizeof(m));
+	memset(&c, 0, sizeof(c));
+	*root_version = 0;
+	r = store_load_meta(db_path, &p, &m, err);
+	if (r == 1)
+		return rp_seterr(err, "E_NO_POLICY", "no policy is cached at %s", db_path);
+	if (r < 0)
+		goto out;
+	if (m.n_roots == 0) {
+		rp_seterr(err, "E_TAMPERED", "the store holds no root chain, so the policy cannot be "
+			  "proved from a pinned root");
+		goto out;
+	}
+	refresh_sha256_hex((const unsigned char *)pinned, pinned_len, sha);
+	if (root_chain_load(pinned, pinned_len, NULL, org, m.roots, m.n_roots, NULL, NULL, &c,
+			    err) < 0)
+		goto out;
+	if (c.n != m.n_roots) {
+		rp_seterr(err, "E_TAMPERED", "the stored root chain does not start at the pinned root "
+			  "(sha256 %s)", sha);
+		goto out;
+	}
+	if (refresh_verify_store(db_path, &c.cur.policy_keys, now, rep, err) < 0)
+		goto out;
+	*root_version = c.cur.version;
+	rc = 0;
+out:
+	policy_free(&p);
+	store_meta_free(&m);
+	root_chain_free(&c);
 	return rc;
 }

@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "keys.h"
+#include "root.h"
 
 enum refresh_outcome {
 	REFRESH_UPDATED = 0,
@@ -23,11 +24,22 @@ enum refresh_outcome {
 /* A policy issued later than now + this is refused (clocks differ a little). */
 #define REFRESH_MAX_SKEW_S 300
 
+/* The signed root, when configured (policy.root or policy.root_sha256). */
+struct refresh_root {
+	const unsigned char *pinned; /* the pinned first root's envelope, or NULL (sha256 pin) */
+	size_t pinned_len;
+	const char *pinned_sha256;   /* "" or NULL when pinned by file only */
+	root_fetch_fn fetch;         /* N.root.json, in the unprivileged fetch sandbox */
+	void *fetch_arg;
+	size_t max_new;              /* policy.max_root_rotations */
+};
+
 struct refresh_in {
-	const unsigned char *envelope;
+	const unsigned char *envelope; /* NULL with a root: the policy was not modified (304) */
 	size_t len;
 	size_t max_bytes;
-	const struct trust_set *trust;
+	const struct trust_set *trust;   /* policy.keys; ignored when root is set */
+	const struct refresh_root *root; /* NULL: no root, trust decides */
 	const char *org;     /* configured org: the payload must name it */
 	int64_t now;         /* read once at the start of the update */
 	const char *db_path;
@@ -41,6 +53,11 @@ struct refresh_out {
 	int64_t new_version; /* version offered (0 if it never got that far) */
 	size_t n_registries;
 	char message[700];   /* "updated 41 -> 42", "refused: rollback 40 < 41; keeping 41" */
+	/* With a root: */
+	int64_t root_version;  /* the newest trusted root after this refresh; 0 without */
+	size_t roots_new;      /* roots accepted (and stored) by this refresh */
+	int stored_untrusted;  /* the stored policy does not verify against the newest root's
+	                          policy keys: still enforced until a valid one arrives */
 };
 
 /* 0 updated/unchanged; -1 refused/failed (err has the code, out->message the sentence). */
@@ -65,5 +82,15 @@ struct verify_report {
  */
 int refresh_verify_store(const char *db_path, const struct trust_set *trust, int64_t now,
 			 struct verify_report *rep, struct rp_err *err);
+
+/*
+ * The same, proving the policy from a pinned first root alone (its envelope
+ * bytes): the stored root chain must follow from it step by step, and the
+ * policy must verify against the newest root's policy keys.  rep gets the
+ * root version in *root_version.
+ */
+int refresh_verify_store_root(const char *db_path, const void *pinned, size_t pinned_len,
+			      const char *org, int64_t now, struct verify_report *rep,
+			      int64_t *root_version, struct rp_err *err);
 
 #endif

@@ -72,11 +72,13 @@ static void fuzz_req_mkdir(const char *dir, const char *name, char *out, size_t 
 static void fuzz_req_policy(const char *db)
 {
 	static struct policy_registry regs[] = {
-	    {"ghcr.io", "GitHub", POLICY_EXACT},
-	    {"*.corp.example", "corp", POLICY_WILDCARD},
-	    {"reg.example.com:5000", "", POLICY_PORT},
+	    {"ghcr.io", "GitHub", POLICY_EXACT, POLICY_ALLOW, POLICY_ENFORCE},
+	    {"*.corp.example", "corp", POLICY_WILDCARD, POLICY_ALLOW, POLICY_ENFORCE},
+	    {"reg.example.com:5000", "", POLICY_PORT, POLICY_ALLOW, POLICY_ENFORCE},
 	};
-	struct policy p = {"fuzz", 7, 1700000000, 4102444800, true, 3, regs};
+	struct policy p = {.org = "fuzz", .version = 7, .issued_at = 1700000000,
+	                   .expires_at = 4102444800, .allow_docker_hub = true, .schema_version = 1,
+	                   .n_registries = 3, .registries = regs};
 	struct store_meta m;
 	struct rp_err e;
 

@@ -23,6 +23,7 @@
 #include "policy_match.h"
 #include "policy_payload.h"
 #include "reference.h"
+#include "root.h"
 
 const char *fuzz_current_input;
 
@@ -418,14 +419,29 @@ static void fuzz_payload_valid(const struct policy *p)
 		const char *why;
 		FUZZ_CHECK("payload", r->host != NULL && r->nickname != NULL);
 		FUZZ_CHECK("payload", strlen(r->nickname) <= POLICY_MAX_NICKNAME);
-		FUZZ_CHECK("payload", policy_payload_check_host(r->host, &k, &why) == 0);
-		FUZZ_CHECK("payload", k == r->kind);
+		if (r->kind == POLICY_PREFIX) {
+			/* schema 2: host/path/ with the trailing '/', never a wildcard */
+			FUZZ_CHECK("payload", p->schema_version == 2 && r->host[0] != '*');
+			FUZZ_CHECK("payload", strchr(r->host, '/') != NULL &&
+			                          r->host[strlen(r->host) - 1] == '/');
+			FUZZ_CHECK("payload", strlen(r->host) <= POLICY_MAX_RULE);
+		} else {
+			FUZZ_CHECK("payload", policy_payload_check_host(r->host, &k, &why) == 0);
+			FUZZ_CHECK("payload", k == r->kind);
+		}
+		FUZZ_CHECK("payload", p->schema_version == 2 ||
+		                          (r->action == POLICY_ALLOW && r->mode == POLICY_ENFORCE));
 		for (size_t j = 0; j < i && j < 64; j++)
-			FUZZ_CHECK("payload", strcmp(p->registries[j].host, r->host) != 0);
+			FUZZ_CHECK("payload", strcmp(p->registries[j].host, r->host) != 0 ||
+			                          p->registries[j].action != r->action);
 	}
 }
 
-/* A reference naming an entry's host must be allowed by the index. */
+/*
+ * A reference under an enforced allow rule is allowed, unless a deny rule
+ * decided; one under an enforced deny rule is denied, unless another (more
+ * specific) rule decided.  Warn rules never decide.
+ */
 static void fuzz_payload_match_one(const struct policy_index *idx, const struct policy_registry *r)
 {
 	char ref[REF_MAX_INPUT], want[REF_MAX_DOMAIN + 16];
@@ -433,6 +449,18 @@ static void fuzz_payload_match_one(const struct policy_index *idx, const struct 
 	struct rampart_decision dc;
 	const char *host = r->kind == POLICY_WILDCARD ? r->host + 1 : r->host;
 
+	if (r->mode == POLICY_WARN)
+		return;
+	if (r->kind == POLICY_PREFIX) {
+		snprintf(ref, sizeof(ref), "%sapp:1", r->host);
+		if (ref_normalize(ref, &rp, NULL) != 0)
+			return;
+		memset(&dc, 0, sizeof(dc));
+		policy_decide(idx, false, &rp, (int64_t)time(NULL), &dc);
+		FUZZ_CHECK("payload", r->action == POLICY_DENY ? (!dc.allowed || strcmp(dc.rule, r->host) != 0)
+		                                               : (dc.allowed || dc.denied_by_rule));
+		return;
+	}
 	snprintf(ref, sizeof(ref), "%s%s/fuzz/app:1", r->kind == POLICY_WILDCARD ? "x" : "", host);
 	if (ref_normalize(ref, &rp, NULL) != 0 || rp.is_docker_hub)
 		return;
@@ -445,7 +473,9 @@ static void fuzz_payload_match_one(const struct policy_index *idx, const struct 
 		return; /* the host did not survive normalisation as typed */
 	memset(&dc, 0, sizeof(dc));
 	policy_decide(idx, false, &rp, (int64_t)time(NULL), &dc);
-	if (!dc.allowed) {
+	if (r->action == POLICY_DENY) {
+		FUZZ_CHECK("payload", !dc.allowed || strcmp(dc.rule, r->host) != 0);
+	} else if (!dc.allowed && !dc.denied_by_rule) {
 		fprintf(stderr, "entry %s, ref %s: %s\n", r->host, ref, dc.reason);
 		fuzz_fail("payload", "a reference to a listed registry must be allowed");
 	}
@@ -470,7 +500,7 @@ static void fuzz_payload_match(const struct policy *p)
 
 int fuzz_payload(const uint8_t *d, size_t n)
 {
-	static const char *const codes[] = {"E_PAYLOAD", "E_NOMEM", NULL};
+	static const char *const codes[] = {"E_PAYLOAD", "E_SCHEMA_VERSION", "E_NOMEM", NULL};
 	struct policy p;
 	struct rp_err e;
 	char *buf;
@@ -486,6 +516,64 @@ int fuzz_payload(const uint8_t *d, size_t n)
 	} else {
 		FUZZ_CHECK("payload", fuzz_code_is(&e, codes) && e.msg[0] != '\0');
 		FUZZ_CHECK("payload", p.org == NULL && p.registries == NULL && p.n_registries == 0);
+	}
+	free(buf);
+	return 0;
+}
+
+/* ---- root documents -------------------------------------------------------------- */
+
+/*
+ * A root payload (or, after byte 0x01, a root envelope offered as root 2
+ * after a fixed trusted root 1): never crashes, refuses with a known code,
+ * and an accepted payload keeps its limits.  Fuzz input can never be signed
+ * by the trusted key, so root_verify_next must refuse it.
+ */
+int fuzz_root(const uint8_t *d, size_t n)
+{
+	static const char *const codes[] = {"E_ROOT",     "E_ROOT_TOO_BIG", "E_KEY_FILE", "E_KEY_TYPE",
+	                                    "E_TRUST",    "E_NOMEM",        "E_ENVELOPE", "E_PAYLOAD_TYPE",
+	                                    "E_ROOT_SIGNATURE", NULL};
+	static struct root trusted;
+	static bool have;
+	struct root r;
+	struct rp_err e;
+	char *buf;
+
+	if (!have) {
+		EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		struct rp_key k;
+		if (pk == NULL || keys_from_pkey(&k, pk, false, "fuzz", &e) < 0 ||
+		    keys_trust_add_key(&trusted.root_keys, &k, &e) < 0 ||
+		    keys_trust_set_threshold(&trusted.root_keys, 1, &e) < 0)
+			abort();
+		keys_free(&k);
+		EVP_PKEY_free(pk);
+		trusted.version = 1;
+		rp_strlcpy(trusted.org, "acme", sizeof(trusted.org));
+		have = true;
+	}
+	if (n > 2 * ROOT_MAX_BYTES)
+		return 0;
+	memset(&e, 0, sizeof(e));
+	if (n > 0 && d[0] == 0x01) {
+		buf = fuzz_dup(d + 1, n - 1, false);
+		FUZZ_CHECK("root", root_verify_next(&trusted, buf, n - 1, &r, &e) < 0);
+		FUZZ_CHECK("root", fuzz_code_is(&e, codes) && e.msg[0] != '\0');
+		free(buf);
+		return 0;
+	}
+	buf = fuzz_dup(d, n, false);
+	if (root_parse_payload(buf, n, &r, &e) == 0) {
+		FUZZ_CHECK("root", r.version >= 1 && r.root_keys.n_keys >= 1 &&
+		                       r.root_keys.n_keys <= KEYS_MAX_TRUSTED);
+		FUZZ_CHECK("root", r.root_keys.threshold >= 1 &&
+		                       (size_t)r.root_keys.threshold <= r.root_keys.n_keys);
+		FUZZ_CHECK("root", r.policy_keys.threshold >= 1 &&
+		                       (size_t)r.policy_keys.threshold <= r.policy_keys.n_keys);
+		root_free(&r);
+	} else {
+		FUZZ_CHECK("root", fuzz_code_is(&e, codes) && e.msg[0] != '\0');
 	}
 	free(buf);
 	return 0;

@@ -11,6 +11,7 @@ tests/unit/test_reference.c) plus hand-written cases.  Input formats:
              +0x10: an fd rides along), then one request's JSON
   dsse       an envelope (JSON)
   payload    a policy payload (JSON)
+  root       a root payload (JSON), or byte 0x01 then a root envelope
   reference  an image reference
   hosts      1 byte flags (bit 0 fix localhost, bits 1-2 how many extra names),
              then a hosts file
@@ -135,6 +136,14 @@ def payloads():
                    {"registries": [{"host": "x.example", "nickname": "\u202e"}]},
                    {"registries": [{"host": "a\u0000b.example"}]}):
         out.append(json.dumps(dict(base, **change)).encode())
+    v2 = dict(base, schema_version=2,
+              registries=[{"host": "quay.io/acme/"}, {"host": "ghcr.io", "mode": "warn"}],
+              deny=[{"host": "quay.io/acme/legacy/"}, {"host": "*.evil.example", "mode": "warn"}])
+    out.append(json.dumps(v2).encode())
+    for change in ({"schema_version": 3}, {"deny": [{"host": "ghcr.io"}]},
+                   {"deny": [{"host": "quay.io/acme/"}]}, {"deny": {}},
+                   {"registries": [{"host": "quay.io/" + "a/" * 65}]}):
+        out.append(json.dumps(dict(v2, **change)).encode())
     return out
 
 
@@ -163,6 +172,19 @@ def hosts():
     return out
 
 
+def roots():
+    pem = ("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE="
+           "\n-----END PUBLIC KEY-----\n")
+    base = {"version": 2, "expires_at": "2099-01-01T00:00:00Z", "org": "acme",
+            "root_keys": [pem], "root_threshold": 1, "policy_keys": [pem], "policy_threshold": 1}
+    out = [json.dumps(base).encode()]
+    for change in ({"version": 0}, {"root_threshold": 2}, {"root_keys": [pem, pem]},
+                   {"extra": 1}, {"policy_keys": []}, {"expires_at": "never"}):
+        out.append(json.dumps(dict(base, **change)).encode())
+    env = {"payloadType": "application/vnd.rampart.root+json",
+           "payload": base64.b64encode(out[0]).decode(), "signatures": [{"sig": "AAAA"}]}
+    out.append(b"\x01" + json.dumps(env).encode())
+    return out
 def fetch_wire(kind, body=b"", http=200, curl=0, uid=65534, gid=65534, cls=0,
                etag=b"", text=b"", body_len=None):
     """struct fetch_wire (src/core/fetch_wire.h), then the body."""
@@ -204,6 +226,7 @@ def main():
     put("reference", references())
     put("hosts", hosts())
     put("fetch", fetches())
+    put("root", roots())
 
 
 if __name__ == "__main__":

@@ -63,14 +63,15 @@ def check_wire_format():
     """The decision is written as text by the daemon (no json_t tree): every field,
     in order, with its JSON type, for one ref, a batch, and an invalid ref."""
     fields = ["allowed", "rule", "normalized", "policy_version", "reason", "expired", "stale",
-              "policy_cached"]
+              "policy_cached", "denied_by_rule", "warn", "warn_rule"]
     one = env.request("policy.check", {"ref": "ghcr.io/acme/app:1.2"}, rid="w1")
     assert one["ok"] is True and one["id"] == "w1", one
     d = one["result"]
     assert list(d) == fields, d
     assert d == {"allowed": True, "rule": "ghcr.io", "normalized": "ghcr.io/acme/app:1.2",
                  "policy_version": 1, "reason": d["reason"], "expired": False,
-                 "stale": False, "policy_cached": True}, d
+                 "stale": False, "policy_cached": True, "denied_by_rule": False, "warn": False,
+                 "warn_rule": None}, d
     batch = env.request("policy.check", {"refs": ["quay.io/x", "BAD ref", "alpine"]}, rid=7)
     r = batch["result"]["results"]
     assert len(r) == 3 and batch["id"] == 7, batch
@@ -230,7 +231,7 @@ def test_verify_detects_tampering():
     with open(DB, "rb") as s, open(forged, "wb") as d:
         d.write(s.read())
     con = sqlite3.connect(forged)
-    con.execute("INSERT INTO registries(host, nickname, kind) VALUES ('widened.example', '', 0)")
+    con.execute("INSERT INTO registries(host, nickname, kind, action, mode) VALUES ('widened.example', '', 0, 0, 0)")
     con.commit()
     con.close()
     os.chmod(forged, 0o644)

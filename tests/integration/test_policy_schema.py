@@ -48,10 +48,21 @@ def check(schema, v, path="$"):
         return check(SCHEMA["$defs"][ref[8:]], v, path)
     known = {"$schema", "$id", "title", "description", "type", "properties", "required",
              "additionalProperties", "items", "maxItems", "minLength", "maxLength",
-             "pattern", "minimum", "maximum", "$defs", "not"}
+             "pattern", "minimum", "maximum", "$defs", "not", "oneOf", "anyOf", "const",
+             "enum"}
     assert set(schema) <= known, set(schema) - known
     if "not" in schema and not check(schema["not"], v, path):
         return ["%s: matches 'not'" % path]
+    if "oneOf" in schema:
+        ok = [sub for sub in schema["oneOf"] if not check(sub, v, path)]
+        if len(ok) != 1:
+            return ["%s: matches %d of oneOf" % (path, len(ok))]
+    if "anyOf" in schema and all(check(sub, v, path) for sub in schema["anyOf"]):
+        return ["%s: matches none of anyOf" % path]
+    if "const" in schema and not (v == schema["const"] and type(v) is type(schema["const"])):
+        return ["%s: not const" % path]
+    if "enum" in schema and v not in schema["enum"]:
+        return ["%s: not in enum" % path]
     if "type" in schema and not is_type(v, schema["type"]):
         return ["%s: not %s" % (path, schema["type"])]
     errs = []
@@ -183,7 +194,150 @@ for h in GOOD_HOSTS:
 for h in BAD_HOSTS:
     add("host %r" % h, variant("registries[1].host", h), False)
 
-failures = 0
+# --- schema_version 2 -----------------------------------------------------------
+add("schema_version 1", variant("schema_version", 1), True)
+for sv in (0, 3, "2", 2.5, None, True):
+    add("schema_version %r" % (sv,), variant("schema_version", sv), False)
+add("v1 with deny", variant("deny", []), False)
+add("v1 with a prefix", variant("registries[1].host", "quay.io/acme/"), False)
+add("v1 with mode", variant("registries[1].mode", "warn"), False)
+V2 = copy.deepcopy(BASE)
+V2["schema_version"] = 2
+V2["registries"].append({"host": "quay.io/acme/", "mode": "enforce"})
+V2["deny"] = [{"host": "quay.io/acme/legacy/", "mode": "warn", "nickname": "old"},
+              {"host": "*.evil.example"}]
+add("v2 base", V2, True)
+
+
+def v2(regs=None, deny=None, **top):
+    d = copy.deepcopy(V2)
+    if regs is not None:
+        d["registries"] = regs
+    if deny is not None:
+        d["deny"] = deny
+    d.update(top)
+    return d
+
+
+add("v2 without schema_version", {k: v for k, v in v2().items() if k != "schema_version"}, False)
+add("v2 without deny", {k: v for k, v in v2().items() if k != "deny"}, True)
+add("v2 unknown field", v2(extra=1), False)
+add("v2 rule unknown field", v2(deny=[{"host": "a.example", "action": "deny"}]), False)
+for mode, ok in (("warn", True), ("enforce", True), ("dry", False), ("WARN", False), (1, False)):
+    add("v2 mode %r" % (mode,), v2(deny=[{"host": "a.example", "mode": mode}]), ok)
+comps64 = "q.io/" + "a/" * 64
+GOOD_RULES = ["quay.io/acme2/", "docker.io/library/", "reg.example.com:5000/team/app/",
+              "10.0.0.1/x/", "quay.io/a.b/c_d/e__f/g-h/i--j/", comps64] + GOOD_HOSTS
+BAD_RULES = ["quay.io/acme", "quay.io/", "quay.io//x/", "quay.io/Acme/", "*.corp.example/x/",
+             "/x/", "quay.io/a_/", "quay.io/-a/", "quay.io/a/../", "Quay.io/a/",
+             comps64 + "a/", "quay.io:0/x/", "quay.io/a b/", "https://quay.io/a/"] + BAD_HOSTS
+for h in GOOD_RULES:
+    add("v2 rule %r" % h, v2(deny=[{"host": h}]), True)
+for h in BAD_RULES:
+    add("v2 rule %r" % h, v2(deny=[{"host": h}]), False)
+add("v2 rule long host part", v2(deny=[{"host": host253 + "/a/"}]), True)
+add("v2 rule host part 254", v2(deny=[{"host": host253 + "a/a/"}]), "C_ONLY")
+add("v2 rule over 512", v2(deny=[{"host": "q.io/" + "abcdefg/" * 64}]), False)
+add("v2 duplicate allow", v2(regs=[{"host": "ghcr.io"}, {"host": "ghcr.io", "mode": "warn"}]),
+    "C_ONLY")
+add("v2 duplicate spelling", v2(regs=[{"host": "index.docker.io/x/"}, {"host": "docker.io/x/"}]),
+    "C_ONLY")
+add("v2 allow and deny", v2(regs=[{"host": "ghcr.io"}], deny=[{"host": "ghcr.io"}]), "C_ONLY")
+add("v2 allow and warn deny", v2(regs=[{"host": "ghcr.io"}],
+                                 deny=[{"host": "ghcr.io", "mode": "warn"}]), True)
+add("v2 deny docker.io with hub", v2(deny=[{"host": "docker.io"}], allow_docker_hub=True),
+    "C_ONLY")
+add("v2 10,000 rules", v2(regs=[{"host": "r%d.example/t/" % i} for i in range(6000)],
+                          deny=[{"host": "r%d.example/t/o/" % i} for i in range(4000)]), True)
+add("v2 10,001 rules", v2(regs=[{"host": "r%d.example/t/" % i} for i in range(6000)],
+                          deny=[{"host": "r%d.example/t/o/" % i} for i in range(4001)]), "C_ONLY")
+
+
+
+# --- drift: schema, C field lists and limits, docs/policy.md ---------------------
+def c_list(csrc, name):
+    m = re.search(r"%s\[\] = \{(.*?)\};" % re.escape(name), csrc, re.S)
+    assert m, name
+    return [x for x in re.findall(r'"([^"]*)"', m.group(1))]
+
+
+def c_define(hsrc, name):
+    m = re.search(r"#define %s (\d+)" % name, hsrc)
+    assert m, name
+    return int(m.group(1))
+
+
+def drift(schema, csrc, hsrc, doc):
+    """Every way the schema, the validator and the docs can part; [] when they agree."""
+    d = schema["$defs"]
+    errs = []
+    for form, top, reg in (("payload_v1", "payload_top_keys_v1", "payload_reg_keys_v1"),
+                           ("payload_v2", "payload_top_keys_v2", "payload_reg_keys_v2")):
+        if sorted(d[form]["properties"]) != sorted(c_list(csrc, top)):
+            errs.append("%s fields differ from %s in policy_payload.c" % (form, top))
+        items = d[form]["properties"]["registries"]["items"]["$ref"].split("/")[-1]
+        if sorted(d[items]["properties"]) != sorted(c_list(csrc, reg)):
+            errs.append("%s rule fields differ from %s" % (form, reg))
+        if d[form]["properties"]["schema_version"]["const"] != int(form[-1]):
+            errs.append("%s schema_version const" % form)
+        for k in ("registries", "deny"):
+            if k in d[form]["properties"] and d[form]["properties"][k]["maxItems"] != c_define(hsrc, "POLICY_MAX_REGISTRIES"):
+                errs.append("%s.%s maxItems != POLICY_MAX_REGISTRIES" % (form, k))
+    if c_define(hsrc, "POLICY_SCHEMA_MAX") != 2:
+        errs.append("POLICY_SCHEMA_MAX is not the newest payload_vN in the schema")
+    if d["rule"]["properties"]["host"]["maxLength"] != c_define(hsrc, "POLICY_MAX_RULE"):
+        errs.append("rule.host maxLength != POLICY_MAX_RULE")
+    if "{1,%d}" % c_define(hsrc, "POLICY_MAX_COMPONENTS") not in d["rule"]["properties"]["host"]["anyOf"][1]["pattern"]:
+        errs.append("rule pattern component count != POLICY_MAX_COMPONENTS")
+    if d["rule"]["properties"]["mode"]["enum"] != ["enforce", "warn"] or '"enforce"' not in csrc or '"warn"' not in csrc:
+        errs.append("mode values differ")
+    fields = set()
+    for form in ("payload_v1", "payload_v2"):
+        fields |= set(d[form]["properties"])
+        fields |= {"registries[i]." + k for k in d["registry"]["properties"]}
+        fields |= {"rules[i]." + k for k in d["rule"]["properties"]}
+    for f in sorted(fields):
+        if "| `%s` |" % f not in doc:
+            errs.append("docs/policy.md has no table row for `%s`" % f)
+    return errs
+
+
+with open(os.path.join(SRC, "src/trust/policy_payload.c")) as fh:
+    CSRC = fh.read()
+with open(os.path.join(SRC, "src/lib/policy_model.h")) as fh:
+    HSRC = fh.read()
+with open(os.path.join(SRC, "docs/policy.md")) as fh:
+    DOC = fh.read()
+drift_errs = drift(SCHEMA, CSRC, HSRC, DOC)
+for e in drift_errs:
+    print("FAIL drift: " + e)
+# controls: each kind of drift must be caught, or the check proves nothing
+mutated = copy.deepcopy(SCHEMA)
+mutated["$defs"]["payload_v2"]["properties"]["denny"] = mutated["$defs"]["payload_v2"]["properties"].pop("deny")
+controls = [drift(mutated, CSRC, HSRC, DOC),
+            drift(SCHEMA, CSRC.replace('"mode", NULL', 'NULL'), HSRC, DOC),
+            drift(SCHEMA, CSRC, HSRC.replace("POLICY_MAX_COMPONENTS 64", "POLICY_MAX_COMPONENTS 65"), DOC),
+            drift(SCHEMA, CSRC, HSRC, DOC.replace("| `deny` |", "| deny |"))]
+for i, c in enumerate(controls):
+    if not c:
+        print("FAIL drift control %d was not caught" % i)
+        drift_errs.append("control %d" % i)
+
+# --- rampart-sign: rules that change nothing are warned about, --strict refuses --
+lint_doc = json.dumps(v2(regs=[{"host": "quay.io"}, {"host": "quay.io/acme/"}], deny=[]))
+lp = os.path.join(tmpdir, "lint.json")
+with open(lp, "w") as fh:
+    fh.write(lint_doc)
+r = subprocess.run([SIGN, "--check", lp], capture_output=True, text=True)
+if r.returncode != 0 or "warning: registries[1].host: allow quay.io/acme/ changes nothing" not in r.stderr:
+    print("FAIL lint warning: %r" % (r,))
+    drift_errs.append("lint")
+r = subprocess.run([SIGN, "--check", "--strict", lp], capture_output=True, text=True)
+if r.returncode != 1 or "E_LINT" not in r.stderr:
+    print("FAIL lint --strict: %r" % (r,))
+    drift_errs.append("lint strict")
+
+failures = len(drift_errs)
 for name, text, expect in CASES:
     try:
         doc = json.loads(text)

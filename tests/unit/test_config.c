@@ -93,7 +93,7 @@ static void test_bad_values(void **st)
 	    {"{\"admin_group\": \"no-such-group-rampart\"}", "admin_group"},
 	    {"{\"policy\": {\"url\": \"http://example.com/p\", \"keys\": [\"/k\"], \"org\": \"o\"}}",
 	     "https://"},
-	    {"{\"policy\": {\"url\": \"https://example.com/p\", \"org\": \"o\"}}", "keys is empty"},
+	    {"{\"policy\": {\"url\": \"https://example.com/p\", \"org\": \"o\"}}", "neither policy.keys nor a root"},
 	    {"{\"policy\": {\"url\": \"https://example.com/p\", \"keys\": [\"/k\"]}}",
 	     "policy.org"},
 	    {"{\"policy\": {\"keys\": [\"/a\"], \"threshold\": 2}}", "threshold"},

@@ -155,6 +155,12 @@ static void test_authz(void **state)
 	replay_target("authz", fuzz_authz);
 }
 
+static void test_root(void **state)
+{
+	(void)state;
+	replay_target("root", fuzz_root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +170,7 @@ int main(void)
 	    cmocka_unit_test(test_fetch),
 	    cmocka_unit_test(test_cpolicy),
 	    cmocka_unit_test(test_authz),
+	    cmocka_unit_test(test_root),
 	};
 
 	signal(SIGABRT, replay_on_signal);

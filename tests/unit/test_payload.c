@@ -480,6 +480,184 @@ static void test_error_index_17(void **st)
 	free(s);
 }
 
+
+/* A schema-2 payload around the given "registries" and "deny" JSON arrays. */
+static char *v2(const char *regs, const char *deny, bool hub)
+{
+	char *b = malloc(strlen(regs) + strlen(deny) + 400);
+
+	assert_non_null(b);
+	sprintf(b,
+	        "{\"schema_version\":2,\"org\":\"Example Corp\",\"version\":5,"
+	        "\"issued_at\":\"2025-01-01T00:00:00Z\",\"expires_at\":\"2026-01-01T00:00:00Z\","
+	        "\"allow_docker_hub\":%s,\"registries\":%s%s%s}",
+	        hub ? "true" : "false", regs, deny[0] ? ",\"deny\":" : "", deny);
+	return b;
+}
+
+static void expect_v2(const char *regs, const char *deny, bool hub, const char *code,
+                      const char *msg)
+{
+	struct policy p;
+	struct rp_err e;
+	char *b = v2(regs, deny, hub);
+	int rc = parse_str(b, &p, &e);
+
+	if (code == NULL) {
+		if (rc != 0)
+			fail_msg("%s / %s refused: %s", regs, deny, e.msg);
+	} else {
+		if (rc == 0)
+			fail_msg("%s / %s accepted, expected %s", regs, deny, msg);
+		assert_string_equal(e.code, code);
+		if (strstr(e.msg, msg) == NULL)
+			fail_msg("'%s' lacks '%s'", e.msg, msg);
+	}
+	policy_free(&p);
+	free(b);
+}
+
+static void test_schema_versions(void **st)
+{
+	struct policy p;
+	struct rp_err e;
+	char *b;
+
+	(void)st;
+	/* absent and 1 are today's form; 2 adds fields; anything else is refused */
+	b = mutate("schema_version", "1");
+	assert_int_equal(parse_str(b, &p, &e), 0);
+	assert_int_equal(p.schema_version, 1);
+	policy_free(&p);
+	free(b);
+	assert_int_equal(parse_str(BASE, &p, &e), 0);
+	assert_int_equal(p.schema_version, 1);
+	policy_free(&p);
+	for (const char *const *v = (const char *const[]){"3", "0", "-1", "99", NULL}; *v; v++) {
+		b = mutate("schema_version", *v);
+		assert_int_equal(parse_str(b, &p, &e), -1);
+		assert_string_equal(e.code, "E_SCHEMA_VERSION");
+		assert_non_null(strstr(e.msg, "not a policy format this rampart reads"));
+		free(b);
+	}
+	for (const char *const *v = (const char *const[]){"2.0", "\"2\"", "true", "null", NULL}; *v;
+	     v++) {
+		b = mutate("schema_version", *v);
+		assert_int_equal(parse_str(b, &p, &e), -1);
+		assert_string_equal(e.code, "E_PAYLOAD");
+		free(b);
+	}
+	/* schema 1 never carries the new forms */
+	b = mutate("deny", "[]");
+	assert_int_equal(parse_str(b, &p, &e), -1);
+	assert_non_null(strstr(e.msg, "deny: deny rules need \"schema_version\": 2"));
+	free(b);
+	b = mutate("registries[1].host", "\"quay.io/acme/\"");
+	assert_int_equal(parse_str(b, &p, &e), -1);
+	assert_non_null(strstr(e.msg, "registries[1].host: \"quay.io/acme/\""));
+	assert_non_null(strstr(e.msg, "need \"schema_version\": 2"));
+	free(b);
+	b = mutate("registries[1].mode", "\"warn\"");
+	assert_int_equal(parse_str(b, &p, &e), -1);
+	assert_non_null(strstr(e.msg, "registries[1].mode: \"mode\" needs \"schema_version\": 2"));
+	free(b);
+}
+
+static void test_v2_rules(void **st)
+{
+	struct policy p;
+	struct rp_err e;
+	char *b;
+
+	(void)st;
+	b = v2("[{\"host\":\"quay.io/acme/\"},{\"host\":\"ghcr.io\",\"mode\":\"enforce\"}]",
+	       "[{\"host\":\"quay.io/acme/legacy/\",\"mode\":\"warn\",\"nickname\":\"old\"},"
+	       "{\"host\":\"*.evil.example\"}]",
+	       false);
+	assert_int_equal(parse_str(b, &p, &e), 0);
+	assert_int_equal(p.schema_version, 2);
+	assert_int_equal(p.n_registries, 4);
+	assert_int_equal(p.registries[0].kind, POLICY_PREFIX);
+	assert_int_equal(p.registries[0].action, POLICY_ALLOW);
+	assert_int_equal(p.registries[2].action, POLICY_DENY);
+	assert_int_equal(p.registries[2].mode, POLICY_WARN);
+	assert_string_equal(p.registries[2].nickname, "old");
+	assert_int_equal(p.registries[3].kind, POLICY_WILDCARD);
+	policy_free(&p);
+	free(b);
+	expect_v2("[{\"host\":\"docker.io/library/\"}]", "", false, NULL, NULL);
+	expect_v2("[{\"host\":\"reg.example.com:5000/team/app/\"}]", "", false, NULL, NULL);
+	expect_v2("[]", "[]", true, NULL, NULL);
+	/* bad forms name the list and index */
+	expect_v2("[{\"host\":\"quay.io/acme\"}]", "", false, "E_PAYLOAD",
+	          "registries[0].host: \"quay.io/acme\" is not a hostname, host:port, *.domain or "
+	          "host/path/: a repository rule ends with '/'");
+	expect_v2("[]", "[{\"host\":\"quay.io//x/\"}]", false, "E_PAYLOAD", "deny[0].host:");
+	expect_v2("[]", "[{\"host\":\"quay.io/Acme/\"}]", false, "E_PAYLOAD", "lower-case");
+	expect_v2("[]", "[{\"host\":\"*.corp.example/x/\"}]", false, "E_PAYLOAD",
+	          "a wildcard entry cannot have a path");
+	expect_v2("[]", "[{\"host\":\"/x/\"}]", false, "E_PAYLOAD", "the host part");
+	expect_v2("[]", "[{\"host\":\"quay.io/\"}]", false, "E_PAYLOAD", "at least one path");
+	expect_v2("[]", "[{\"host\":\"quay.io/a/\",\"mode\":\"dry\"}]", false, "E_PAYLOAD",
+	          "deny[0].mode: must be \"enforce\" or \"warn\"");
+	expect_v2("[]", "[{\"host\":\"quay.io/a/\",\"action\":\"deny\"}]", false, "E_PAYLOAD",
+	          "deny[0].action: unknown field");
+	expect_v2("[]", "{}", false, "E_PAYLOAD", "deny: must be an array");
+	/* duplicates, also when spelt differently; allow and deny of one rule */
+	expect_v2("[{\"host\":\"quay.io/a/\"},{\"host\":\"quay.io/a/\",\"mode\":\"warn\"}]", "", false,
+	          "E_PAYLOAD", "registries[1].host: \"quay.io/a/\" is listed twice (also registries[0])");
+	expect_v2("[{\"host\":\"index.docker.io/x/\"},{\"host\":\"docker.io/x/\"}]", "", false,
+	          "E_PAYLOAD", "is listed twice");
+	expect_v2("[{\"host\":\"ghcr.io\"}]", "[{\"host\":\"ghcr.io\"}]", false, "E_PAYLOAD",
+	          "deny[0].host: \"ghcr.io\" is both allowed and denied (also registries[0])");
+	expect_v2("[{\"host\":\"ghcr.io\"}]", "[{\"host\":\"ghcr.io\",\"mode\":\"warn\"}]", false, NULL,
+	          NULL);
+	expect_v2("[]", "[{\"host\":\"docker.io\"}]", true, "E_PAYLOAD",
+	          "denies all of Docker Hub while allow_docker_hub is true");
+	expect_v2("[]", "[{\"host\":\"docker.io\"}]", false, NULL, NULL);
+}
+
+/* The 64-component limit, and 10,000 rules counted across both lists. */
+static void test_v2_limits(void **st)
+{
+	char rule[POLICY_MAX_RULE + 64], *regs, *denies, *b;
+	struct policy p;
+	struct rp_err e;
+	size_t n = 0;
+
+	(void)st;
+	n = (size_t)sprintf(rule, "[{\"host\":\"q.io/");
+	for (int i = 0; i < 64; i++)
+		n += (size_t)sprintf(rule + n, "a/");
+	sprintf(rule + n, "\"}]");
+	expect_v2(rule, "", false, NULL, NULL);
+	sprintf(rule + n, "a/\"}]");
+	expect_v2(rule, "", false, "E_PAYLOAD", "at most 64 path components");
+	assert_non_null(regs = malloc(10000 * 40));
+	assert_non_null(denies = malloc(10000 * 40));
+	n = (size_t)sprintf(regs, "[");
+	for (int i = 0; i < 6000; i++)
+		n += (size_t)sprintf(regs + n, "%s{\"host\":\"r%d.example/team/\"}", i ? "," : "", i);
+	sprintf(regs + n, "]");
+	n = (size_t)sprintf(denies, "[");
+	for (int i = 0; i < 4000; i++)
+		n += (size_t)sprintf(denies + n, "%s{\"host\":\"r%d.example/team/old/\"}", i ? "," : "",
+		                     i);
+	sprintf(denies + n, "]");
+	b = v2(regs, denies, false);
+	assert_int_equal(parse_str(b, &p, &e), 0);
+	assert_int_equal(p.n_registries, 10000);
+	policy_free(&p);
+	free(b);
+	sprintf(denies + n, ",{\"host\":\"x.example\"}]");
+	b = v2(regs, denies, false);
+	assert_int_equal(parse_str(b, &p, &e), -1);
+	assert_non_null(strstr(e.msg, "registries and deny: 10001 entries; at most 10000"));
+	free(b);
+	free(regs);
+	free(denies);
+}
+
 static void test_verified_pipeline(void **st)
 {
 	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
@@ -524,6 +702,9 @@ int main(void)
 	    cmocka_unit_test(test_ten_thousand),
 	    cmocka_unit_test(test_error_index_17),
 	    cmocka_unit_test(test_verified_pipeline),
+	    cmocka_unit_test(test_schema_versions),
+	    cmocka_unit_test(test_v2_rules),
+	    cmocka_unit_test(test_v2_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

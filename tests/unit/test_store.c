@@ -397,6 +397,91 @@ static void tamper(const char *db, const char *sql, const char *code)
 	expect_load_error(db, code);
 }
 
+/* Schema 2: deny, warn and prefix rules and a root chain survive a round trip. */
+static void test_roundtrip_v2(void **state)
+{
+	struct fixture *fx = *state;
+	struct policy p, q = {0};
+	struct store_meta m, lm = {0};
+	struct store_root roots[2] = {{1, (char *)"{\"r\":1}", 7}, {2, (char *)"{\"r\":2}", 7}};
+	struct rp_err err = {0};
+
+	make_policy(&p, 4, 3);
+	p.schema_version = 2;
+	free(p.registries[3].host);
+	p.registries[3].host = strdup("quay.io/acme/");
+	p.registries[3].kind = POLICY_PREFIX;
+	p.registries[3].action = POLICY_DENY;
+	p.registries[3].mode = POLICY_WARN;
+	free(p.registries[2].host);
+	p.registries[2].host = strdup("quay.io/acme/"); /* the same host, allowed: (host, action) */
+	p.registries[2].kind = POLICY_PREFIX;
+	make_meta(&m, sha_a);
+	m.roots = roots;
+	m.n_roots = 2;
+	assert_int_equal(store_commit(fx->db, &p, &m, envelope_a, sizeof(envelope_a) - 1, &err), 0);
+	m.roots = NULL;
+	m.n_roots = 0;
+	assert_int_equal(store_load(fx->db, &q, &lm, NULL, NULL, &err), 0);
+	assert_same_policy(&p, &q);
+	assert_int_equal(q.schema_version, 2);
+	assert_int_equal(q.registries[3].action, POLICY_DENY);
+	assert_int_equal(q.registries[3].mode, POLICY_WARN);
+	assert_int_equal(q.registries[3].kind, POLICY_PREFIX);
+	assert_int_equal(q.registries[2].action, POLICY_ALLOW);
+	assert_int_equal(lm.n_roots, 2);
+	assert_int_equal(lm.roots[1].version, 2);
+	assert_memory_equal(lm.roots[1].raw, "{\"r\":2}", 7);
+	/* a chain with a gap is refused before anything is written */
+	roots[1].version = 3;
+	m.roots = roots;
+	m.n_roots = 2;
+	assert_int_equal(store_commit(fx->db, &p, &m, envelope_a, sizeof(envelope_a) - 1, &err), -1);
+	assert_string_equal(err.code, "E_STORE_ARG");
+	m.roots = NULL;
+	m.n_roots = 0;
+	policy_free(&p);
+	policy_free(&q);
+	store_meta_free(&m);
+	store_meta_free(&lm);
+}
+
+/* A store written by the previous release (format 1) is still read, as schema 1. */
+static void test_load_format1(void **state)
+{
+	struct fixture *fx = *state;
+	struct policy p, q = {0};
+	struct store_meta lm = {0};
+	struct rp_err err = {0};
+	sqlite3 *h = NULL;
+
+	commit_ok(fx->db, 6, 5);
+	assert_int_equal(sqlite3_open(fx->db, &h), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(h,
+	                 /* the exact SQL format 1 wrote (readers compare it) */
+	                 "ALTER TABLE registries RENAME TO r2;"
+	                 "CREATE TABLE registries(host TEXT PRIMARY KEY NOT NULL, nickname TEXT NOT NULL,"
+	                 " kind INTEGER NOT NULL);"
+	                 "INSERT INTO registries SELECT host, nickname, kind FROM r2 ORDER BY rowid;"
+	                 "DROP TABLE r2;"
+	                 "DROP TABLE roots; DELETE FROM meta WHERE key='policy_schema';"
+	                 "UPDATE meta SET value=1 WHERE key='schema_version'; PRAGMA user_version=1;",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_close(h), SQLITE_OK);
+	assert_int_equal(store_load(fx->db, &q, &lm, NULL, NULL, &err), 0);
+	make_policy(&p, 6, 5);
+	assert_same_policy(&p, &q);
+	assert_int_equal(q.schema_version, 1);
+	for (size_t i = 0; i < q.n_registries; i++)
+		assert_true(q.registries[i].action == POLICY_ALLOW && q.registries[i].mode == POLICY_ENFORCE);
+	assert_int_equal(lm.n_roots, 0);
+	policy_free(&p);
+	policy_free(&q);
+	store_meta_free(&lm);
+}
+
 static void test_load_foreign_and_insane(void **state)
 {
 	struct fixture *fx = *state;
@@ -410,14 +495,21 @@ static void test_load_foreign_and_insane(void **state)
 	assert_int_equal(sqlite3_close(h), SQLITE_OK);
 	expect_load_error(fx->db, "E_STORE_CORRUPT");
 
-	tamper(fx->db, "PRAGMA user_version=2", "E_STORE_SCHEMA");
+	tamper(fx->db, "PRAGMA user_version=3", "E_STORE_SCHEMA");
 	tamper(fx->db, "DROP TABLE registries", "E_STORE_CORRUPT");
 	tamper(fx->db, "DELETE FROM meta WHERE key='org'", "E_STORE_CORRUPT");
 	tamper(fx->db, "UPDATE meta SET value='' WHERE key='org'", "E_STORE_CORRUPT");
 	tamper(fx->db, "UPDATE meta SET value='12' WHERE key='version'", "E_STORE_CORRUPT");
 	tamper(fx->db, "UPDATE meta SET value=-1 WHERE key='version'", "E_STORE_CORRUPT");
 	tamper(fx->db, "UPDATE meta SET value=2 WHERE key='allow_docker_hub'", "E_STORE_CORRUPT");
-	tamper(fx->db, "UPDATE meta SET value=2 WHERE key='schema_version'", "E_STORE_CORRUPT");
+	tamper(fx->db, "UPDATE meta SET value=1 WHERE key='schema_version'", "E_STORE_CORRUPT");
+	tamper(fx->db, "UPDATE meta SET value=3 WHERE key='policy_schema'", "E_STORE_CORRUPT");
+	tamper(fx->db, "DELETE FROM meta WHERE key='policy_schema'", "E_STORE_CORRUPT");
+	tamper(fx->db, "UPDATE registries SET action=2 WHERE rowid=1", "E_STORE_CORRUPT");
+	tamper(fx->db, "UPDATE registries SET mode='warn' WHERE rowid=1", "E_STORE_CORRUPT");
+	tamper(fx->db, "INSERT INTO roots VALUES(1, x'7b7d'), (3, x'7b7d')", "E_STORE_CORRUPT");
+	tamper(fx->db, "INSERT INTO roots VALUES(0, x'7b7d')", "E_STORE_CORRUPT");
+	tamper(fx->db, "INSERT INTO roots VALUES(1, zeroblob(65537))", "E_STORE_CORRUPT");
 	tamper(fx->db, "UPDATE meta SET value='ABC' WHERE key='payload_sha256'", "E_STORE_CORRUPT");
 	tamper(fx->db, "UPDATE meta SET value=x'41' WHERE key='org'", "E_STORE_CORRUPT");
 	tamper(fx->db, "UPDATE meta SET value='a'||char(10)||'b' WHERE key='etag'",
@@ -987,6 +1079,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_roundtrip_10000, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_roundtrip_odd_path, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_missing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip_v2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_format1, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_garbage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_directory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_foreign_and_insane, setup, teardown),
