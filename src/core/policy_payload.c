@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "policy_payload.h"
+#include "reference.h"
 
 static const char *const payload_top_keys[] = {
 	"org", "version", "issued_at", "expires_at", "allow_docker_hub", "registries", NULL,
@@ -301,6 +302,11 @@ static const char *payload_host_why(const char *host, size_t len, enum policy_ki
 	const char *colon, *why, *star = strchr(host, '*');
 	size_t labels = 0;
 
+	if (strstr(host, "://") != NULL)
+		return "it is a URL; write a host, not a URL (\"ghcr.io\", not \"https://ghcr.io\")";
+	if (strchr(host, '/') != NULL)
+		return "it has a path; write a host, not a repository (\"quay.io\", not "
+		       "\"quay.io/myorg\"): rules cover a whole registry";
 	if (star != NULL && (star != host || host[1] != '.' || strchr(host + 1, '*') != NULL))
 		return "'*' is allowed only as a whole first label, as in \"*.example.com\"";
 	if (star != NULL) {
@@ -462,6 +468,26 @@ static int payload_dups(const struct policy *p, struct rp_err *err)
 			 dup, esc, first);
 }
 
+/*
+ * Docker Hub is decided by allow_docker_hub alone: a Hub entry in the list is
+ * matched as any other rule, so with allow_docker_hub false machines would
+ * still allow Hub images through it while every summary says "denied".
+ */
+static int payload_hub_contradiction(const struct policy *p, struct rp_err *err)
+{
+	if (p->allow_docker_hub)
+		return 0;
+	for (size_t i = 0; i < p->n_registries; i++)
+		if (p->registries[i].kind == POLICY_EXACT && ref_is_hub_host(p->registries[i].host))
+			return rp_seterr(err, "E_PAYLOAD",
+					 "registries[%zu].host: \"%s\" is Docker Hub, but "
+					 "allow_docker_hub is false: machines would allow Docker Hub "
+					 "through this entry; set allow_docker_hub to true, or remove "
+					 "the entry to deny Docker Hub",
+					 i, p->registries[i].host);
+	return 0;
+}
+
 static int payload_registries(json_t *root, struct policy *p, struct rp_err *err)
 {
 	json_t *a = json_object_get(root, "registries");
@@ -482,7 +508,9 @@ static int payload_registries(json_t *root, struct policy *p, struct rp_err *err
 	for (size_t i = 0; i < n; i++)
 		if (payload_registry(json_array_get(a, i), i, &p->registries[i], err) < 0)
 			return -1;
-	return payload_dups(p, err);
+	if (payload_dups(p, err) < 0)
+		return -1;
+	return payload_hub_contradiction(p, err);
 }
 
 static int payload_fields(json_t *root, struct policy *p, struct rp_err *err)

@@ -63,6 +63,7 @@ static const char *refresh_hint(const char *code)
 	    {"E_ORG", "check policy.org in rampartd.json against the policy's org"},
 	    {"E_EXPIRED", "re-sign the policy with a later expires_at"},
 	    {"E_ROLLBACK", "publish the policy with a higher version"},
+	    {"E_SAME_VERSION", "bump version: every change needs a higher version number"},
 	    {"E_STORE_DISK_FULL", "free space in the state directory"},
 	};
 	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
@@ -92,7 +93,8 @@ static int refresh_refuse(struct refresh_out *out, enum refresh_outcome o, struc
  * A store that exists but cannot be read fails closed (-1): otherwise one
  * transient read error would let a replayed old policy lower the floor for good.
  */
-static int refresh_stored_version(const char *db_path, int64_t *v, struct rp_err *err)
+static int refresh_stored_version(const char *db_path, int64_t *v, char sha[65],
+				  struct rp_err *err)
 {
 	struct policy p;
 	struct store_meta m;
@@ -100,11 +102,15 @@ static int refresh_stored_version(const char *db_path, int64_t *v, struct rp_err
 	int r;
 
 	*v = 0;
+	sha[0] = '\0';
 	memset(&p, 0, sizeof(p));
 	memset(&m, 0, sizeof(m));
 	r = store_load_meta(db_path, &p, &m, &e);
-	if (r == 0)
+	if (r == 0) {
 		*v = p.version;
+		memcpy(sha, m.payload_sha256, 65);
+		sha[64] = '\0';
+	}
 	policy_free(&p);
 	store_meta_free(&m);
 	if (r < 0)
@@ -135,13 +141,52 @@ static int refresh_check_state_dir(const char *db_path, struct rp_err *err)
 	return 0;
 }
 
+int refresh_check_payload(const void *payload, size_t len, const char *org, int64_t now,
+			  struct policy *p, struct rp_err *err)
+{
+	char when[32];
+
+	if (policy_payload_parse(payload, len, p, err) < 0)
+		return -1;
+	if (org != NULL && strcmp(p->org, org) != 0)
+		return rp_seterr(err, "E_ORG", "policy is for org \"%s\", this machine trusts \"%s\"",
+				 p->org, org);
+	if (now >= p->expires_at) {
+		policy_payload_format_time(p->expires_at, when, sizeof(when));
+		return rp_seterr(err, "E_EXPIRED", "policy version %lld expired at %s",
+				 (long long)p->version, when);
+	}
+	return 0;
+}
+
+/*
+ * The version is the only thing machines compare, so new content under an
+ * old number would be ignored by some machines and applied by others (and a
+ * freeze or mix-and-match attack looks exactly like it): refused, loudly.
+ */
+static int refresh_same_version(struct refresh_out *out, const char *stored_sha,
+				const char *sha, struct rp_err *err)
+{
+	if (stored_sha[0] == '\0' || strcmp(stored_sha, sha) == 0) {
+		out->outcome = REFRESH_UNCHANGED;
+		snprintf(out->message, sizeof(out->message), "unchanged: version %lld",
+			 (long long)out->new_version);
+		return 0;
+	}
+	rp_seterr(err, "E_SAME_VERSION",
+		  "version %lld is already stored with different content (payload sha256 "
+		  "%.12s..., stored %.12s...)",
+		  (long long)out->new_version, sha, stored_sha);
+	return refresh_refuse(out, REFRESH_REFUSED, err);
+}
+
 int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct rp_err *err)
 {
 	struct dsse_verified v;
 	struct policy p;
 	struct store_meta m;
 	char signers[(KEYS_KEYID_LEN + 1) * KEYS_MAX_TRUSTED];
-	char when[32];
+	char stored_sha[65];
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -149,7 +194,7 @@ int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct r
 	memset(&p, 0, sizeof(p));
 	memset(&m, 0, sizeof(m));
 	if (refresh_check_state_dir(in->db_path, err) < 0 ||
-	    refresh_stored_version(in->db_path, &out->old_version, err) < 0) {
+	    refresh_stored_version(in->db_path, &out->old_version, stored_sha, err) < 0) {
 		out->outcome = REFRESH_FAILED;
 		snprintf(out->message, sizeof(out->message), "failed: %s", err->msg);
 		return -1;
@@ -161,30 +206,17 @@ int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct r
 	}
 	if (dsse_verify(in->envelope, in->len, DSSE_POLICY_TYPE, in->trust, &v, err) < 0)
 		return refresh_refuse(out, REFRESH_REFUSED, err);
-	if (policy_payload_parse(v.payload, v.payload_len, &p, err) < 0) {
+	if (refresh_check_payload(v.payload, v.payload_len, in->org, in->now, &p, err) < 0) {
+		out->new_version = p.version;
+		out->n_registries = p.n_registries;
 		refresh_refuse(out, REFRESH_REFUSED, err);
 		goto out;
 	}
 	out->new_version = p.version;
 	out->n_registries = p.n_registries;
-	if (strcmp(p.org, in->org) != 0) {
-		rp_seterr(err, "E_ORG", "policy is for org \"%s\", this machine trusts \"%s\"", p.org,
-			  in->org);
-		refresh_refuse(out, REFRESH_REFUSED, err);
-		goto out;
-	}
-	if (in->now >= p.expires_at) {
-		policy_payload_format_time(p.expires_at, when, sizeof(when));
-		rp_seterr(err, "E_EXPIRED", "policy version %lld expired at %s",
-			  (long long)p.version, when);
-		refresh_refuse(out, REFRESH_REFUSED, err);
-		goto out;
-	}
+	refresh_sha256_hex(v.payload, v.payload_len, m.payload_sha256);
 	if (p.version == out->old_version) {
-		out->outcome = REFRESH_UNCHANGED;
-		snprintf(out->message, sizeof(out->message), "unchanged: version %lld",
-			 (long long)p.version);
-		rc = 0;
+		rc = refresh_same_version(out, stored_sha, m.payload_sha256, err);
 		goto out;
 	}
 	if (p.version < out->old_version) {
@@ -198,7 +230,6 @@ int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct r
 	m.source = (char *)(in->source ? in->source : "");
 	m.etag = (char *)(in->etag ? in->etag : "");
 	m.signers = signers;
-	refresh_sha256_hex(v.payload, v.payload_len, m.payload_sha256);
 	if (store_commit(in->db_path, &p, &m, (const char *)in->envelope, in->len, err) < 0) {
 		refresh_refuse(out, REFRESH_FAILED, err);
 		goto out;
