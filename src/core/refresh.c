@@ -49,8 +49,7 @@ static void refresh_signers(const struct dsse_verified *v, char *buf, size_t len
 	}
 }
 
-/* What to do about a refusal, by code (the message says what went wrong). */
-static const char *refresh_hint(const char *code)
+const char *refresh_hint(const char *code)
 {
 	static const struct {
 		const char *code, *hint;
@@ -65,6 +64,18 @@ static const char *refresh_hint(const char *code)
 	    {"E_ROLLBACK", "publish the policy with a higher version"},
 	    {"E_SAME_VERSION", "bump version: every change needs a higher version number"},
 	    {"E_STORE_DISK_FULL", "free space in the state directory"},
+	    {"E_FETCH_TLS", "if the policy server uses a private CA or a self-signed "
+			    "certificate, set policy.ca_file to that CA certificate (PEM); if "
+			    "policy.pinned_pubkey is set, check it is the server's key (see "
+			    "rampartd.json(5), TLS trust)"},
+	    {"E_FETCH_HTTP", "check policy.url: the server has no policy at that path, or "
+			     "refused the request"},
+	    {"E_FETCH_CONNECT", "check policy.url's host and port, and that the policy server "
+				"is up and reachable from this machine (policy.proxy?)"},
+	    {"E_FETCH_TIMEOUT", "check the network path to the policy server, or raise "
+				"policy.total_timeout_s"},
+	    {"E_FETCH_NETWORK", "check the host name in policy.url and this machine's DNS"},
+	    {"E_FETCH_TOO_LARGE", "raise policy.max_bytes, or publish a smaller policy"},
 	};
 	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
 		if (strcmp(code, hints[i].code) == 0)

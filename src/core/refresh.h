@@ -45,6 +45,13 @@ int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct r
 
 const char *refresh_outcome_name(enum refresh_outcome o);
 
+/*
+ * What to do about a refusal or failure with this code (the message says
+ * what went wrong), or NULL.  The one table of fixes: refusals append it as
+ * "; to fix: ...", which `rampart --json` reports as error.hint.
+ */
+const char *refresh_hint(const char *code);
+
 struct policy;
 /*
  * The payload checks of refresh_apply(), in its order, on verified bytes: the

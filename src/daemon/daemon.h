@@ -109,6 +109,12 @@ void audit_log(struct daemon *d, const char *op, const struct peer *p, const cha
 
 /* Loads (or reloads) the config file and applies overrides; 0 or -1 + err. */
 int daemon_load_config(struct daemon *d, struct config *out, struct rp_err *err);
+/* Counts an error for an op that answered later than its dispatch (OP_PENDING). */
+void dispatch_count_error(struct daemon *d, const char *op_name);
+/* daemon_load_config, then daemon_check_trust: what reloads use. */
+int daemon_load_config_checked(struct daemon *d, struct config *out, struct rp_err *err);
+/* Loads the trusted keys, CA file and pin the config names; E_CONFIG names the field. */
+int daemon_check_trust(const struct config *c, struct rp_err *err);
 
 int server_listen(struct daemon *d, struct rp_err *err);
 int server_run(struct daemon *d);

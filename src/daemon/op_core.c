@@ -90,8 +90,12 @@ int op_reload(struct op_ctx *ctx)
 
 	if (args_only(ctx->args, known, &ctx->err) < 0)
 		return OP_ERR;
-	if (daemon_load_config(d, &nc, &ctx->err) < 0)
-		return OP_ERR; /* old config stays in force */
+	if (daemon_load_config_checked(d, &nc, &ctx->err) < 0) {
+		size_t n = strlen(ctx->err.msg); /* old config stays in force */
+		snprintf(ctx->err.msg + n, sizeof(ctx->err.msg) - n,
+			 "; reload refused, the running configuration stays in force");
+		return OP_ERR;
+	}
 	if (strcmp(nc.socket_path, d->cfg.socket_path) != 0) {
 		snprintf(note, sizeof(note), "socket path change needs a restart; still serving %s",
 			 d->cfg.socket_path);

@@ -66,7 +66,8 @@ struct policy_state {
 	struct policy_waiter waiters[POLICY_MAX_WAITERS];
 	int nwaiters;
 	long long next_ms; /* 0: no scheduled refresh */
-	int failures;
+	int failures;             /* in a row, since the last success */
+	uint64_t failures_total;  /* every failed or refused refresh since start */
 	char last_outcome[700];
 	char last_error[700];
 	int64_t last_error_at, last_attempt_at, last_success_at;
@@ -196,10 +197,66 @@ static void policy_reply_waiters(struct daemon *d, json_t *result, const struct 
 	struct policy_state *s = pst(d);
 
 	for (int i = 0; i < s->nwaiters; i++) {
+		if (err != NULL) /* counted as a call at dispatch, as an error only now */
+			dispatch_count_error(d, "policy.refresh");
 		server_complete(d, s->waiters[i].conn_id, s->waiters[i].req_id, result, err);
 		json_decref(s->waiters[i].req_id);
 	}
 	s->nwaiters = 0;
+}
+
+/*
+ * The status side of an outcome: a success clears the last error (an old TLS
+ * error must not outlive a later success); a failure is time-stamped and
+ * counted.  Every refresh attempt passes here, also one refused before any
+ * fetch (E_KEYS, E_NO_SOURCE).
+ */
+static void policy_note_outcome(struct policy_state *s, const char *message, bool ok,
+				int64_t when)
+{
+	s->refreshes++;
+	rp_strlcpy(s->last_outcome, message, sizeof(s->last_outcome));
+	if (ok) {
+		s->failures = 0;
+		s->last_success_at = when;
+		s->last_error[0] = '\0';
+		s->last_error_at = 0;
+	} else {
+		s->failures++;
+		s->failures_total++;
+		s->last_error_at = when;
+		rp_strlcpy(s->last_error, message, sizeof(s->last_error));
+	}
+}
+
+/* url without a user:password@ part (messages go to status and the audit log). */
+static void policy_url_shown(const char *url, char *buf, size_t len)
+{
+	const char *host = strstr(url, "://"), *at, *end;
+
+	host = host != NULL ? host + 3 : url;
+	end = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	if (at == NULL) {
+		rp_strlcpy(buf, url, len);
+		return;
+	}
+	snprintf(buf, len, "%.*s%s", (int)(host - url), url, at + 1);
+}
+
+/* "failed: MSG (URL); last good policy kept; to fix: HINT" for a fetch that failed. */
+static void policy_fetch_failed(const struct daemon *d, struct refresh_out *out,
+				const struct rp_err *e)
+{
+	const char *hint = refresh_hint(e->code);
+	char url[512];
+
+	policy_url_shown(d->cfg.policy.url, url, sizeof(url));
+	out->outcome = REFRESH_FAILED;
+	if (snprintf(out->message, sizeof(out->message), "failed: %s (policy.url %s); last good "
+		     "policy kept%s%s", e->msg, url, hint ? "; to fix: " : "",
+		     hint ? hint : "") >= (int)sizeof(out->message))
+		log_warnx("policy refresh: message truncated");
 }
 
 static void policy_record(struct daemon *d, const struct refresh_out *out, bool ok,
@@ -211,16 +268,7 @@ static void policy_record(struct daemon *d, const struct refresh_out *out, bool 
 	s->last_duration_ms = daemon_now_ms() - s->job_started_ms;
 	if (s->last_duration_ms > s->max_duration_ms)
 		s->max_duration_ms = s->last_duration_ms;
-	s->refreshes++;
-	rp_strlcpy(s->last_outcome, out->message, sizeof(s->last_outcome));
-	if (ok) {
-		s->failures = 0;
-		s->last_success_at = s->job_now;
-	} else {
-		s->failures++;
-		s->last_error_at = s->job_now;
-		rp_strlcpy(s->last_error, out->message, sizeof(s->last_error));
-	}
+	policy_note_outcome(s, out->message, ok, s->job_now);
 	/* the daemon is the writer: it moves its reader to the new file here, so a
 	 * batch of checks is always answered from one policy */
 	rampart_policy_reload(s->h);
@@ -358,9 +406,7 @@ static void policy_fetch_done(struct daemon *d)
 	ok = fetch_finish(&s->job, &fr, &e) == 0;
 	s->job_active = false;
 	if (!ok) {
-		out.outcome = REFRESH_FAILED;
-		snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
-			 e.msg);
+		policy_fetch_failed(d, &out, &e);
 		policy_record(d, &out, false, &e);
 	} else if (fr.status == FETCH_NOT_MODIFIED) {
 		out.outcome = REFRESH_UNCHANGED;
@@ -480,8 +526,7 @@ void policy_module_tick(struct daemon *d, long long now_ms, long long *next_ms)
 			s->job_active = false;
 			rp_seterr(&e, "E_FETCH_TIMEOUT",
 				  "the fetch did not finish within policy.total_timeout_s");
-			snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
-				 e.msg);
+			policy_fetch_failed(d, &out, &e);
 			policy_record(d, &out, false, &e);
 		} else if (now_ms + fetch_timeout_ms(&s->job) < *next_ms) {
 			*next_ms = now_ms + fetch_timeout_ms(&s->job);
@@ -539,6 +584,24 @@ static void policy_time(json_t *o, const char *key, int64_t t)
 	json_object_set_new(o, key, json_string(buf));
 }
 
+/*
+ * The trust this machine verifies with, so an admin can see a key rotation
+ * reach it: every loaded key (keyid, algorithm, file) and the threshold.
+ * Public keys and paths only.
+ */
+static json_t *policy_trust_json(const struct policy_state *s)
+{
+	json_t *keys = json_array();
+
+	for (size_t i = 0; i < s->trust.n_keys; i++)
+		json_array_append_new(keys, json_pack("{s:s, s:s, s:s}", "keyid",
+						      s->trust.keys[i].keyid, "algorithm",
+						      keys_alg_name(s->trust.keys[i].alg), "source",
+						      s->trust.keys[i].source));
+	return json_pack("{s:o, s:i, s:b}", "keys", keys, "threshold",
+			 s->trust_ok ? s->trust.threshold : 0, "usable", s->trust_ok);
+}
+
 void policy_module_status(struct daemon *d, json_t *status)
 {
 	struct policy_state *s = pst(d);
@@ -571,10 +634,13 @@ void policy_module_status(struct daemon *d, json_t *status)
 			    s->next_ms ? json_integer((s->next_ms - daemon_now_ms()) / 1000)
 				       : json_null());
 	json_object_set_new(p, "refreshes", json_integer((json_int_t)s->refreshes));
+	json_object_set_new(p, "failures", json_integer((json_int_t)s->failures_total));
+	json_object_set_new(p, "failures_in_a_row", json_integer(s->failures));
 	json_object_set_new(p, "last_refresh_ms", json_integer(s->last_duration_ms));
 	json_object_set_new(p, "max_refresh_ms", json_integer(s->max_duration_ms));
 	if (!s->trust_ok && d->cfg.policy.n_keys > 0)
 		json_object_set_new(p, "keys_error", json_string(s->trust_err));
+	json_object_set_new(p, "trust", policy_trust_json(s));
 	json_object_set_new(status, "policy", p);
 }
 
@@ -591,8 +657,12 @@ int op_policy_refresh(struct op_ctx *ctx)
 		return rp_seterr(&ctx->err, "E_BUSY",
 				 "too many refresh requests are already waiting; try again in a "
 				 "moment");
-	if (!s->job_active && !s->apply_active && policy_start_fetch(ctx->d, &ctx->err) < 0)
+	if (!s->job_active && !s->apply_active && policy_start_fetch(ctx->d, &ctx->err) < 0) {
+		char msg[700];
+		snprintf(msg, sizeof(msg), "failed: %s", ctx->err.msg);
+		policy_note_outcome(s, msg, false, (int64_t)time(NULL));
 		return OP_ERR;
+	}
 	s->waiters[s->nwaiters].conn_id = ctx->conn_id;
 	s->waiters[s->nwaiters].req_id = json_incref(ctx->req_id);
 	s->nwaiters++;

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fetch.h"
+#include "keys.h"
 #include "log.h"
 
 #define EXIT_CONFIG 78 /* sysexits EX_CONFIG */
@@ -74,7 +76,7 @@ int daemon_handle_signals(struct daemon *d)
 			} else if (b[i] == SIGHUP) {
 				struct config nc;
 				struct rp_err e;
-				if (daemon_load_config(d, &nc, &e) < 0) {
+				if (daemon_load_config_checked(d, &nc, &e) < 0) {
 					log_warnx("SIGHUP: reload refused, keeping the running "
 						  "config: %s",
 						  e.msg);
@@ -123,6 +125,43 @@ int daemon_load_config(struct daemon *d, struct config *out, struct rp_err *err)
 				 "a shorter path",
 				 sizeof(out->socket_path) - 1);
 	return 0;
+}
+
+/*
+ * What a refresh will need, loaded now: every trusted key file (with the
+ * daemon's ownership checks) and the threshold, the CA file and the pin.  So
+ * --check-config and a reload refuse a missing or broken file instead of
+ * saying OK and failing at the next refresh.
+ */
+int daemon_check_trust(const struct config *c, struct rp_err *err)
+{
+	struct trust_set t;
+	struct rp_err e;
+	int ret = -1;
+
+	keys_trust_init(&t);
+	for (int i = 0; i < c->policy.n_keys; i++)
+		if (keys_trust_add_file(&t, c->policy.keys[i], KEYS_CHECK_OWNER, &e) < 0) {
+			rp_seterr(err, "E_CONFIG", "policy.keys[%d]: %s", i, e.msg);
+			goto out;
+		}
+	if (c->policy.n_keys > 0 && keys_trust_set_threshold(&t, c->policy.threshold, &e) < 0) {
+		rp_seterr(err, "E_CONFIG", "policy.threshold: %s", e.msg);
+		goto out;
+	}
+	if (fetch_check_trust_files(c->policy.ca_file, c->policy.pinned_pubkey, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	keys_trust_free(&t);
+	return ret;
+}
+
+int daemon_load_config_checked(struct daemon *d, struct config *out, struct rp_err *err)
+{
+	if (daemon_load_config(d, out, err) < 0)
+		return -1;
+	return daemon_check_trust(out, err);
 }
 
 static void usage(FILE *f)
@@ -216,6 +255,10 @@ int main(int argc, char **argv)
 		d.config_loaded = true;
 	}
 	if (daemon_load_config(&d, &d.cfg, &err) < 0) {
+		fprintf(stderr, "rampartd: invalid configuration: %s\n", err.msg);
+		return EXIT_CONFIG;
+	}
+	if (check && daemon_check_trust(&d.cfg, &err) < 0) {
 		fprintf(stderr, "rampartd: invalid configuration: %s\n", err.msg);
 		return EXIT_CONFIG;
 	}
