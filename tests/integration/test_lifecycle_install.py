@@ -302,7 +302,7 @@ class Stage:
         r = run([cli, "--json", "policy", "check", "--db", db, "ghcr.io/acme/app:1", "quay.io/x/y"],
                 user="nobody")
         assert r.returncode == 1, r
-        res = json.loads(r.stdout)
+        res = json.loads(r.stdout)["result"]["results"]
         assert [d["allowed"] for d in res] == [True, False] and res[0]["policy_version"] == 3, res
 
 
