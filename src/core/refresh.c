@@ -143,6 +143,13 @@ static int refresh_check_state_dir(const char *db_path, struct rp_err *err)
 	if (stat(dirname(dir), &st) < 0)
 		return rp_seterr(err, "E_STORE_IO", "state directory %s: %s; nothing was changed",
 				 dir, strerror(errno));
+	if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX))
+		return rp_seterr(err, "E_STORE_INSECURE",
+				 "state directory %s is a shared directory anyone can write (mode "
+				 "%04o), so anyone could replace the policy; nothing was stored "
+				 "(set state_dir to a directory of its own, e.g. /var/lib/rampart; "
+				 "do not change the mode of %s)",
+				 dir, (unsigned)(st.st_mode & 07777), dir);
 	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022) != 0)
 		return rp_seterr(err, "E_STORE_INSECURE",
 				 "state directory %s must be owned by root and not writable by "

@@ -93,10 +93,11 @@ def test_equal_version_is_noop_and_304():
     r = P.refresh()
     assert r.returncode == 0 and json.loads(r.stdout)["result"]["outcome"] == "unchanged", r
     ino = os.stat(DB).st_ino
-    # different bytes, same version: verified, then a no-op
+    # different content, same version: refused loudly (E_SAME_VERSION), nothing written
     P.publish(sign(payload(1, ["ghcr.io", "evil.example"]), P.k[0]))
     r = P.refresh()
-    assert r.returncode == 0 and json.loads(r.stdout)["result"]["outcome"] == "unchanged", r
+    err = json.loads(r.stdout)["error"]
+    assert r.returncode == 1 and err["code"] == "E_SAME_VERSION" and "bump version" in err["hint"], r
     assert os.stat(DB).st_ino == ino
     rc, res = P.check("evil.example/x")
     assert rc == 1, res
