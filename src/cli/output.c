@@ -48,17 +48,15 @@ int cli_strip_json_flag(struct cli *cli, int argc, char **argv)
 /* What to do, for people: the message's own "to fix: ..." part, else by code. */
 static json_t *cli_hint(const char *code, const char *message)
 {
-	static const char *const marks[] = {"; to fix: ", "to fix: ", "Fix with: ",
-					    "fix with: ", NULL};
+	static const char *const marks[] = {"to fix: ", "Fix with: ", "fix with: "};
 	const char *h;
 
-	for (int i = 0; marks[i] != NULL; i++) {
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
 		if ((h = strstr(message, marks[i])) != NULL) {
-			size_t n = strlen(h + strlen(marks[i]));
 			const char *s = h + strlen(marks[i]);
-			if (n > 0 && s[n - 1] == ')' && strchr(marks[i], '(') == NULL &&
-			    memchr(s, '(', n) == NULL)
-				n--; /* "(fix with: ...)" */
+			size_t n = strlen(s);
+			if (n > 0 && s[n - 1] == ')' && memchr(s, '(', n) == NULL)
+				n--; /* "... (fix with: chmod go-w X)" */
 			return json_stringn(s, n);
 		}
 	}

@@ -539,6 +539,7 @@ void policy_module_tick(struct daemon *d, long long now_ms, long long *next_ms)
 		if (policy_start_fetch(d, &e) < 0) {
 			struct refresh_out out = {.outcome = REFRESH_FAILED};
 			s->job_started_ms = now_ms;
+			s->job_now = s->last_attempt_at = (int64_t)time(NULL); /* not the last job's */
 			snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
 				 e.msg);
 			policy_record(d, &out, false, &e);
@@ -660,7 +661,8 @@ int op_policy_refresh(struct op_ctx *ctx)
 	if (!s->job_active && !s->apply_active && policy_start_fetch(ctx->d, &ctx->err) < 0) {
 		char msg[700];
 		snprintf(msg, sizeof(msg), "failed: %s", ctx->err.msg);
-		policy_note_outcome(s, msg, false, (int64_t)time(NULL));
+		s->last_attempt_at = (int64_t)time(NULL);
+		policy_note_outcome(s, msg, false, s->last_attempt_at);
 		return OP_ERR;
 	}
 	s->waiters[s->nwaiters].conn_id = ctx->conn_id;
