@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "cli.h"
 #include "keys.h"
 #include "policy_payload.h"
@@ -21,7 +22,7 @@
 #include "refresh.h"
 #include "store.h"
 
-#define DEFAULT_DB "/var/lib/rampart/policy.db"
+#define DEFAULT_DB RP_DEFAULT_STATE_DIR "/policy.db"
 
 static const char policy_help[] =
     "usage: rampart policy COMMAND [ARGS...]\n"
