@@ -208,6 +208,34 @@ def test_show_db_lists_registries_offline():
     assert "ghcr.io" in t.stdout and "signers:" in t.stdout, t
 
 
+def test_refresh_progress_only_on_a_terminal():
+    import pty
+    import select
+    # a server that drips a byte a second (the low-speed limit ends it after ~2 s): the
+    # CLI shows that it is waiting, on a terminal only
+    P.set_policy(url=P.server.url("/drip?n=50&delay=1"))
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([env.cli_path, "--socket", env.sock, "policy", "refresh"],
+                             stdout=subprocess.PIPE, stderr=slave, text=True)
+        os.close(slave)
+        seen = b""
+        while p.poll() is None or select.select([master], [], [], 0)[0]:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    break
+        p.wait(timeout=30)
+    finally:
+        os.close(master)
+    assert b"refreshing the policy" in seen and b"waiting for the policy server" in seen, seen
+    assert b"\x1b[K" in seen, seen  # the progress line is erased before the result
+    r = env.cli("policy", "refresh")   # not a terminal: no progress, no escape codes
+    assert "\x1b" not in r.stderr + r.stdout and "waiting" not in r.stderr, r
+    P.set_policy(url=P.server.url("/p/current.json"))
+
+
 try:
     rt.run_tests([test_sign_refuses_what_machines_refuse,
                   test_same_version_new_content_is_refused_and_recorded,
@@ -217,6 +245,7 @@ try:
                   test_status_shows_trust,
                   test_key_dirs_take_pub_files,
                   test_missing_db_is_named,
-                  test_show_db_lists_registries_offline])
+                  test_show_db_lists_registries_offline,
+                  test_refresh_progress_only_on_a_terminal])
 finally:
     P.cleanup()
