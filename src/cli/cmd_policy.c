@@ -341,10 +341,12 @@ static int policy_show_local(struct cli *cli, const char *db)
 	memset(&p, 0, sizeof(p));
 	memset(&m, 0, sizeof(m));
 	r = store_load(db, &p, &m, NULL, NULL, &e);
-	if (r == 1)
-		return cli_emit_error(cli, "policy show", "E_NO_POLICY",
-				      "no policy DB at that path (check --db; rampartd creates it "
-				      "at its first refresh)", RAMPART_EXIT_REFUSED);
+	if (r == 1) {
+		char msg[4200];
+		snprintf(msg, sizeof(msg), "there is no policy DB at %s (check --db; rampartd "
+			 "creates it at its first successful refresh)", db);
+		return cli_emit_error(cli, "policy show", "E_NO_POLICY", msg, RAMPART_EXIT_REFUSED);
+	}
 	if (r < 0)
 		return cli_emit_error(cli, "policy show", e.code, e.msg, RAMPART_EXIT_REFUSED);
 	ents = json_array();
