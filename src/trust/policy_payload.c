@@ -13,7 +13,6 @@
 
 #include <jansson.h>
 
-#include "log.h"
 #include "policy_payload.h"
 #include "reference.h"
 
