@@ -23,7 +23,7 @@ _rampart() {
 	done
 	local opts
 	case $cmd in
-	'') opts='ping status reload policy bind links hosts socket-link diag helper --socket --json --timeout --version --help' ;;
+	'') opts='ping status reload policy bind links hosts socket-link enforce diag helper --socket --json --timeout --version --help' ;;
 	policy)
 		case $sub in
 		'') opts='show check refresh verify import' ;;
@@ -46,6 +46,7 @@ _rampart() {
 		*) opts='--json --help' ;;
 		esac ;;
 	helper) [ -z "$sub" ] && opts='uninstall' || opts='--purge --json --help' ;;
+	enforce) [ -z "$sub" ] && opts='status apply' || opts='--json --help' ;;
 	*) opts='--json --help' ;;
 	esac
 	COMPREPLY=($(compgen -W "$opts" -- "$cur"))

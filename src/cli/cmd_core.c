@@ -147,6 +147,7 @@ static void status_print(json_t *r)
 		status_policy(pol);
 		status_trust(json_object_get(pol, "trust"));
 	}
+	json_object_foreach(json_object_get(r, "enforce"), k, v) enforce_print_point(k, v);
 	json_object_foreach(ops, k, v) {
 		printf("  %-18s %6lld calls, %lld errors, %lld refused\n", k,
 		       json_integer_value(json_object_get(v, "count")),
@@ -161,8 +162,9 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	int rc = core_noargs(cli, argc, argv,
 			     "usage: rampart status [--json]\n\nShow daemon uptime, connections, the "
 			     "cached policy (version, issue and expiry\ndates, age, refresh "
-			     "failures, the last error), the trusted keys and threshold,\nand "
-			     "per-op counters.\n");
+			     "failures, the last error), the trusted keys and threshold,\neach "
+			     "engine enforcement point (mode, file, the policy version it was\n"
+			     "compiled from) and per-op counters.\n");
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if ((rc = cli_call(cli, "status", NULL, -1, &r, NULL)) != 0)

@@ -27,6 +27,7 @@ static const struct cli_cmd commands[] = {
     {"links", cmd_links, "install or remove the CLI links in the bin dir", 1},
     {"hosts", cmd_hosts, "ensure or remove rampart's /etc/hosts entries", 1},
     {"socket-link", cmd_socketlink, "point the system engine socket at the owner's", 1},
+    {"enforce", cmd_enforce, "engine enforcement: status, apply", 1},
     {"diag", cmd_diag, "diagnostics: trace, bundle, audit", 1},
     {"helper", cmd_helper, "helper lifecycle: uninstall", 1},
 };

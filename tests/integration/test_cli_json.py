@@ -135,6 +135,11 @@ def test_file_and_port_commands():
     assert e["code"] == "E_USAGE", e
 
 
+def test_enforce_commands():
+    run("enforce", "status", ok=True, rc=0)
+    run("enforce", "status", where="end", user="nobody")
+
+
 def test_diag_commands():
     t = run("diag", "trace", "--seconds", "1", ok=True, rc=0)["result"]
     assert t["lines"][0]["type"] == "start" and t["lines"][-1]["type"] == "end", t
@@ -166,13 +171,14 @@ def test_every_command_was_validated():
     want = {"ping", "status", "reload", "rampart", "policy show", "policy check", "policy refresh",
             "policy verify", "policy import", "links install", "links remove", "hosts ensure",
             "hosts remove", "socket-link ensure", "socket-link remove", "socket-link status",
-            "bind", "diag trace", "diag audit", "diag bundle", "helper uninstall"}
+            "bind", "diag trace", "diag audit", "diag bundle", "helper uninstall",
+            "enforce status"}
     assert want <= SEEN, sorted(want - SEEN)
 
 
 try:
     rt.run_tests([test_core_commands, test_policy_commands, test_file_and_port_commands,
-                  test_diag_commands, test_errors_and_usage, test_uninstall_last,
+                  test_enforce_commands, test_diag_commands, test_errors_and_usage, test_uninstall_last,
                   test_every_command_was_validated])
 finally:
     engine.close()
