@@ -57,10 +57,9 @@ extern "C" {
  * RAMPART_POLICY_REQUIRE_STORE: a missing store file is an error of
  * rampart_policy_open() (E_NO_POLICY, naming the path) instead of "no policy
  * cached", so a mistyped path cannot silently deny (or, with
- * ALLOW_WHEN_NO_POLICY, allow) everything.  Use it unless the caller really
- * starts before rampartd's first refresh.  Without it, a missing file's
- * decisions name the path in their reason, and a path whose directory does
- * not exist is refused (E_STORE_PATH) either way.
+ * ALLOW_WHEN_NO_POLICY, allow) everything; a path whose directory does not
+ * exist is E_STORE_PATH.  Use it unless the caller really starts before
+ * rampartd's first refresh.
  */
 #define RAMPART_POLICY_REQUIRE_STORE 0x10u
 /*

@@ -131,6 +131,50 @@ static void status_trust(json_t *t)
 		       status_str(k, "source"));
 }
 
+static long long kinds_sum(json_t *k)
+{
+	const char *n;
+	json_t *v;
+	long long s = 0;
+
+	json_object_foreach(k, n, v) s += json_integer_value(v);
+	return s;
+}
+
+/* status.enforce.docker (src/daemon/enforce_docker.c) */
+void status_print_docker(json_t *p)
+{
+	json_t *c = json_object_get(p, "counters"), *ver = json_object_get(p, "serving_version");
+	json_t *al = json_object_get(c, "allowed");
+	const char *e = json_string_value(json_object_get(p, "error"));
+	const char *mode = json_string_value(json_object_get(p, "mode"));
+
+	if (mode != NULL && strcmp(mode, "off") == 0 && !json_is_object(c))
+		return; /* not set up: --json still has it */
+	printf("enforce docker: mode %s, socket %s", json_string_value(json_object_get(p, "mode")),
+	       json_string_value(json_object_get(p, "socket")));
+	if (json_is_integer(json_object_get(p, "pid")))
+		printf(" (rampart-authz pid %lld%s, mode %s, %s%lld)",
+		       json_integer_value(json_object_get(p, "pid")),
+		       json_is_true(json_object_get(p, "running")) ? "" : ", not running",
+		       json_string_value(json_object_get(p, "plugin_mode")),
+		       json_is_integer(ver) ? "serving policy v" : "no policy cached",
+		       json_is_integer(ver) ? json_integer_value(ver) : 0LL);
+	printf("\n");
+	if (json_is_object(c))
+		printf("  allowed %lld (pull %lld, create %lld, plugin %lld, load %lld), denied %lld, "
+		       "warned %lld, malformed %lld; %lld other requests undecided\n",
+		       kinds_sum(al), json_integer_value(json_object_get(al, "pull")),
+		       json_integer_value(json_object_get(al, "create")),
+		       json_integer_value(json_object_get(al, "plugin")),
+		       json_integer_value(json_object_get(al, "load")),
+		       kinds_sum(json_object_get(c, "denied")), kinds_sum(json_object_get(c, "warned")),
+		       json_integer_value(json_object_get(c, "malformed")),
+		       json_integer_value(json_object_get(c, "undecided")));
+	if (e != NULL && *e)
+		printf("  %s\n", e);
+}
+
 static void status_print(json_t *r)
 {
 	json_t *pol = json_object_get(r, "policy"), *ops = json_object_get(r, "ops"), *v;

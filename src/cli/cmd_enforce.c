@@ -26,6 +26,11 @@ static const char enforce_help[] =
 
 void enforce_print_point(const char *name, json_t *p)
 {
+	if (strcmp(name, "docker") == 0) {
+		status_print_docker(p);
+		return;
+	}
+	{
 	json_t *ver = json_object_get(p, "compiled_version"), *om = json_object_get(p, "omitted");
 	const char *err = json_string_value(json_object_get(p, "last_error"));
 	const char *mode = json_string_value(json_object_get(p, "mode"));
@@ -56,6 +61,7 @@ void enforce_print_point(const char *name, json_t *p)
 	if (err != NULL && *err)
 		printf("  last error: %s (%s)\n", err,
 		       json_string_value(json_object_get(p, "last_code")));
+	}
 }
 
 int cmd_enforce(struct cli *cli, int argc, char **argv)

@@ -59,6 +59,12 @@ void config_defaults(struct config *c)
 	rp_strlcpy(c->socket_link.path, "/var/run/docker.sock", sizeof(c->socket_link.path));
 	rp_strlcpy(c->socket_link.target, ".docker/run/docker.sock",
 		   sizeof(c->socket_link.target));
+	c->enforce.mode = ENFORCE_OFF;
+	rp_strlcpy(c->enforce.docker.socket, "/run/docker/plugins/rampart.sock",
+		   sizeof(c->enforce.docker.socket));
+	rp_strlcpy(c->enforce.docker.user, "nobody", sizeof(c->enforce.docker.user));
+	rp_strlcpy(c->enforce.docker.stats_file, "/run/rampart-authz/stats",
+		   sizeof(c->enforce.docker.stats_file));
 }
 
 void config_set_state_dir(struct config *c, const char *dir)
@@ -457,9 +463,53 @@ const char *config_enforce_mode_name(enum config_enforce_mode m)
 	return m == ENFORCE_ON ? "enforce" : m == ENFORCE_WARN ? "warn" : "off";
 }
 
+int config_enforce_mode_from_name(const char *s, enum config_enforce_mode *out)
+{
+	if (strcmp(s, "off") == 0)
+		*out = ENFORCE_OFF;
+	else if (strcmp(s, "warn") == 0)
+		*out = ENFORCE_WARN;
+	else if (strcmp(s, "enforce") == 0)
+		*out = ENFORCE_ON;
+	else
+		return -1;
+	return 0;
+}
+
+static int cfg_enforce_docker(struct config *c, json_t *s, struct rp_err *err)
+{
+	static const char *const known[] = {"socket", "socket_group", "user", "audit_log",
+					    "stats_file", "block_load", NULL};
+	const char *w = "enforce.docker";
+
+	if (s == NULL)
+		return 0;
+	if (!json_is_object(s))
+		return rp_seterr(err, "E_CONFIG", "enforce.docker must be an object");
+	if (cfg_keys_known(s, "enforce.docker", known, err) < 0 ||
+	    cfg_str(s, "socket", w, c->enforce.docker.socket, sizeof(c->enforce.docker.socket),
+		    1, err) ||
+	    cfg_str(s, "socket_group", w, c->enforce.docker.socket_group,
+		    sizeof(c->enforce.docker.socket_group), 0, err) ||
+	    cfg_str(s, "user", w, c->enforce.docker.user, sizeof(c->enforce.docker.user), 0,
+		    err) ||
+	    cfg_str(s, "audit_log", w, c->enforce.docker.audit_log,
+		    sizeof(c->enforce.docker.audit_log), 1, err) ||
+	    cfg_str(s, "stats_file", w, c->enforce.docker.stats_file,
+		    sizeof(c->enforce.docker.stats_file), 1, err) ||
+	    cfg_bool(s, "block_load", w, &c->enforce.docker.block_load, err))
+		return -1;
+	if (c->enforce.docker.socket[0] == '\0')
+		return rp_seterr(err, "E_CONFIG", "enforce.docker.socket must not be empty");
+	if (c->enforce.docker.user[0] == '\0')
+		return rp_seterr(err, "E_CONFIG", "enforce.docker.user must not be empty");
+	return 0;
+}
+
 static int cfg_enforce(struct config *c, json_t *s, struct rp_err *err)
 {
-	static const char *const known[] = {"mode", "containers_policy", "wildcard_scopes", NULL};
+	static const char *const known[] = {"mode", "containers_policy", "wildcard_scopes",
+					    "docker", NULL};
 	char mode[16] = "";
 
 	if (s == NULL)
@@ -470,13 +520,8 @@ static int cfg_enforce(struct config *c, json_t *s, struct rp_err *err)
 		    sizeof(c->enforce.containers_policy), 1, err) ||
 	    cfg_bool(s, "wildcard_scopes", "enforce", &c->enforce.wildcard_scopes, err))
 		return -1;
-	if (strcmp(mode, "off") == 0)
-		c->enforce.mode = ENFORCE_OFF;
-	else if (strcmp(mode, "warn") == 0)
-		c->enforce.mode = ENFORCE_WARN;
-	else if (strcmp(mode, "enforce") == 0)
-		c->enforce.mode = ENFORCE_ON;
-	else if (mode[0] != '\0' || json_object_get(s, "mode") != NULL)
+	if (config_enforce_mode_from_name(mode, &c->enforce.mode) < 0 &&
+	    (mode[0] != '\0' || json_object_get(s, "mode") != NULL))
 		return rp_seterr(err, "E_CONFIG",
 				 "enforce.mode must be \"off\", \"warn\" or \"enforce\" (got \"%s\")",
 				 mode);
@@ -484,7 +529,7 @@ static int cfg_enforce(struct config *c, json_t *s, struct rp_err *err)
 	    c->enforce.containers_policy[strlen(c->enforce.containers_policy) - 1] == '/')
 		return rp_seterr(err, "E_CONFIG",
 				 "enforce.containers_policy must be the absolute path of a file");
-	return 0;
+	return cfg_enforce_docker(c, json_object_get(s, "docker"), err);
 }
 
 /* --- ownership and ids ------------------------------------------------------ */

@@ -104,6 +104,7 @@ struct config {
 		bool on_start;
 	} socket_link;
 
+	/* Engine enforcement (docs/enforcement.md). */
 	struct {
 		enum config_enforce_mode {
 			ENFORCE_OFF = 0,  /* rampart manages no engine file (restores its own) */
@@ -112,6 +113,15 @@ struct config {
 		} mode;
 		char containers_policy[4096]; /* containers/image policy.json */
 		bool wildcard_scopes;         /* "*.domain" scopes (they also match any port) */
+		/* The Docker authorization plugin rampart-authz (src/authz/). */
+		struct {
+			char socket[108];      /* dockerd looks in /run/docker/plugins/NAME.sock */
+			char socket_group[64]; /* "" = socket 0600, else 0660 with this group */
+			char user[64];         /* dropped to when started as root */
+			char audit_log[4096];  /* "" = syslog (LOG_AUTHPRIV) */
+			char stats_file[4096]; /* counters for rampart status; "" = none */
+			bool block_load;       /* refuse images/load and docker import */
+		} docker;
 	} enforce;
 
 	struct {
@@ -123,6 +133,8 @@ struct config {
 
 /* "off", "warn" or "enforce". */
 const char *config_enforce_mode_name(enum config_enforce_mode m);
+/* The mode named s ("off", "warn", "enforce"): 0, or -1 for any other name. */
+int config_enforce_mode_from_name(const char *s, enum config_enforce_mode *out);
 
 /* Fills c with built-in defaults (DESIGN.md paths). */
 void config_defaults(struct config *c);

@@ -145,4 +145,7 @@ int daemon_reload(struct daemon *d, char *note, size_t notelen, struct rp_err *e
  */
 int daemon_check_trust(const struct config *c, struct rp_err *err);
 
+/* status.enforce.docker: rampart-authz's counters record (enforce_docker.c). */
+void enforce_docker_status(struct daemon *d, json_t *status);
+
 #endif

@@ -75,6 +75,7 @@ int op_status(struct op_ctx *ctx)
 	json_object_set_new(st, "rss_kib", json_integer(status_rss_kib()));
 	json_object_set_new(st, "socket_activated", json_boolean(!d->own_socket));
 	modules_status(d, st);
+	enforce_docker_status(d, st);
 	ctx->result = st;
 	return OP_OK;
 }

@@ -111,6 +111,16 @@
 	/* engine enforcement (docs/enforcement.md) */ \
 	X(E_ENFORCE_FILE, 1, "the engine policy file is a link or not a regular file, or its directory is not root's; nothing was changed") \
 	X(E_ENFORCE_IO, 1, "writing the engine policy file or rampart's record of it failed; the old file stays") \
-	X(E_ENFORCE_RESTORE, 1, "the saved original engine policy file could not be put back; rampart's file stays")
+	X(E_ENFORCE_RESTORE, 1, "the saved original engine policy file could not be put back; rampart's file stays") \
+	/* the Docker plugin, rampart-authz */ \
+	X(E_AUTHZ_JSON, 1, "a Docker plugin request is not JSON, not an object, or has duplicate keys; refused") \
+	X(E_AUTHZ_FIELD, 1, "a Docker plugin request field is missing, of the wrong type, too long, or not base64; refused") \
+	X(E_AUTHZ_SIZE, 1, "a Docker plugin request is larger than 4 MiB; refused") \
+	X(E_AUTHZ_URI, 1, "a Docker API path has a bad %-escape, a NUL, or is not absolute; refused") \
+	X(E_AUTHZ_QUERY, 1, "a decided Docker API parameter is given twice, badly escaped, too long or missing, or the query uses ';'; refused") \
+	X(E_AUTHZ_FORM, 1, "a decided Docker API request carries a body dockerd could read parameters from; refused") \
+	X(E_AUTHZ_BODY, 1, "a container config dockerd did not pass on, or one without exactly one usable Image; refused") \
+	X(E_AUTHZ_STATS, 1, "rampart-authz's counters record is missing or malformed (status shows no counters)") \
+	X(E_DAEMONJSON, 1, "dockerd's daemon.json is not valid JSON or cannot be edited safely; nothing was changed")
 
 #endif

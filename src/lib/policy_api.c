@@ -191,7 +191,8 @@ static int pa_check_path(const char *path, unsigned flags, char *errbuf, size_t 
 	struct stat st;
 	int dlen = slash == NULL ? 1 : slash == path ? 1 : (int)(slash - path);
 
-	if (stat(path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR))
+	if (!(flags & RAMPART_POLICY_REQUIRE_STORE) || stat(path, &st) == 0 ||
+	    (errno != ENOENT && errno != ENOTDIR))
 		return 0;
 	snprintf(dir, sizeof(dir), "%.*s", dlen, slash == NULL ? "." : path);
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -203,7 +204,7 @@ static int pa_check_path(const char *path, unsigned flags, char *errbuf, size_t 
 			         path, dir);
 		return -1;
 	}
-	if (flags & RAMPART_POLICY_REQUIRE_STORE) {
+	{
 		if (errbuf != NULL && errlen > 0)
 			snprintf(errbuf, errlen,
 			         "E_NO_POLICY: There is no policy store at %s. Check the path; "
@@ -214,13 +215,6 @@ static int pa_check_path(const char *path, unsigned flags, char *errbuf, size_t 
 	return 0;
 }
 
-/* No policy cached because there is no file: say which file. */
-static void pa_no_store(const struct rampart_policy *h, struct rampart_decision *out)
-{
-	size_t n = strlen(out->reason);
-
-	snprintf(out->reason + n, sizeof(out->reason) - n, " (no store file at %s)", h->path);
-}
 
 int rampart_policy_open(const char *db_path, unsigned flags, struct rampart_policy **out,
                         char *errbuf, size_t errlen)
@@ -276,8 +270,6 @@ int rampart_policy_check(struct rampart_policy *h, const char *ref, struct rampa
 	                  (int64_t)time(NULL), out);
 	if (rc == 0 && h->idx == NULL && h->load_failed)
 		pa_unreadable(h, out);
-	else if (rc == 0 && h->idx == NULL)
-		pa_no_store(h, out);
 	pthread_mutex_unlock(&h->mu);
 	return rc;
 }

@@ -139,7 +139,7 @@ for m in re.finditer(r"^(?:static )?int (cfg_\w+|config_load)\(.*?\n\}\n", cfg, 
     if not known:
         continue
     keys = re.findall(r'"([a-z_]+)"', known.group(1))
-    where = re.search(r'cfg_keys_known\(\w+,\s*"([a-z_]*)"', fn)
+    where = re.search(r'cfg_keys_known\(\w+,\s*"([a-z_.]*)"', fn)
     section = where.group(1) if where else ""
     for k in keys:
         full = section + "." + k if section else k

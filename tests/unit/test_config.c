@@ -111,7 +111,8 @@ static void test_bad_values(void **st)
 	    {"{\"enforce\": {\"containers_policy\": \"\"}}", "enforce.containers_policy"},
 	    {"{\"enforce\": {\"containers_policy\": \"/etc/containers/\"}}", "path of a file"},
 	    {"{\"enforce\": {\"wildcard_scopes\": 1}}", "enforce.wildcard_scopes"},
-	    {"{\"enforce\": {\"docker\": {}}}", "enforce.docker"},
+	    {"{\"enforce\": {\"docker\": {\"socket\": \"\"}}}", "enforce.docker.socket must not be empty"},
+	    {"{\"enforce\": {\"docker\": {\"nope\": 1}}}", "enforce.docker"},
 	    {"{\"enforce\": []}", "enforce must be an object"},
 	};
 	struct config c;

@@ -149,6 +149,12 @@ static void test_cpolicy(void **state)
 	replay_target("cpolicy", fuzz_cpolicy);
 }
 
+static void test_authz(void **state)
+{
+	(void)state;
+	replay_target("authz", fuzz_authz);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +163,7 @@ int main(void)
 	    cmocka_unit_test(test_reference), cmocka_unit_test(test_hosts),
 	    cmocka_unit_test(test_fetch),
 	    cmocka_unit_test(test_cpolicy),
+	    cmocka_unit_test(test_authz),
 	};
 
 	signal(SIGABRT, replay_on_signal);
