@@ -34,9 +34,12 @@
 #ifndef RAMPART_CLIENT_H
 #define RAMPART_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common.h"
+#include "policy.h" /* struct rampart_decision */
 
 #define RAMPART_DEFAULT_SOCKET "/var/run/rampart.sock"
 
@@ -135,5 +138,62 @@ RAMPART_API int rampart_ping(struct rampart_client *c, struct rampart_error *err
  */
 RAMPART_API int rampart_bind_port(struct rampart_client *c, const char *proto, const char *addr,
 				  int port, int backlog, struct rampart_error *err);
+
+/*
+ * Typed calls: what a backend needs, with the request built and the reply
+ * parsed inside the library (any reference is escaped correctly; nothing to
+ * parse on the caller's side).  rampart_request() stays for everything else.
+ */
+
+#define RAMPART_CHECK_MAX 256 /* references per rampart_client_check_many() */
+
+/*
+ * "policy.check" for one reference (class any).  out is filled as
+ * rampart_policy_check() fills it: allowed, rule ("" for none), normalized,
+ * policy_version, reason, expired, policy_cached, and code "E_REF" for an
+ * invalid reference.  Returns 0 (decided: look at out->allowed), 1 (the
+ * reference is invalid: out->allowed is false, out->reason says why), or -1
+ * with err set (transport error as for rampart_request, or the daemon's
+ * error, e.g. E_STORE; out is zeroed: treat as deny).
+ * Thread-safety: not on the same client.
+ */
+RAMPART_API int rampart_client_check(struct rampart_client *c, const char *ref,
+				     struct rampart_decision *out, struct rampart_error *err);
+
+/*
+ * The batch form: n (1..RAMPART_CHECK_MAX) references decided from one
+ * policy in one round trip; out must have room for n decisions, filled in
+ * order.  Returns 0 (all decided), 1 (at least one was invalid; see each
+ * out[i].code), or -1 with err set (nothing decided: treat all as deny).
+ */
+RAMPART_API int rampart_client_check_many(struct rampart_client *c, const char *const *refs,
+					  size_t n, struct rampart_decision *out,
+					  struct rampart_error *err);
+
+/* What "status" says about the daemon and its policy (times in unix seconds, 0: none). */
+struct rampart_status {
+	char daemon_version[32];
+	long pid;
+	int64_t uptime_s;
+	bool policy_cached;     /* false: no policy cached, checks use the default */
+	int64_t policy_version; /* 0 when none */
+	char org[RAMPART_ORG_MAX];
+	int64_t issued_at, expires_at;
+	bool expired;           /* past expires_at: still enforced, refresh it */
+	bool stale;             /* the daemon reports it overdue for a refresh */
+	int64_t last_success_at, last_error_at;
+	char last_error[512];   /* "" after a success */
+	uint64_t refreshes, refresh_failures;
+	int trust_threshold;    /* signatures needed; 0 when the keys are unusable */
+	size_t trust_keys;      /* trusted keys loaded */
+	bool trust_usable;
+};
+
+/*
+ * "status" (class any) into out.  Returns 0, or -1 with err set (out zeroed).
+ * Thread-safety: not on the same client.
+ */
+RAMPART_API int rampart_client_status(struct rampart_client *c, struct rampart_status *out,
+				      struct rampart_error *err);
 
 #endif

@@ -54,6 +54,15 @@ extern "C" {
 #define RAMPART_POLICY_COARSE_RELOAD 0x2u
 #define RAMPART_POLICY_STRICT_RELOAD 0x4u
 /*
+ * RAMPART_POLICY_REQUIRE_STORE: a missing store file is an error of
+ * rampart_policy_open() (E_NO_POLICY, naming the path) instead of "no policy
+ * cached", so a mistyped path cannot silently deny (or, with
+ * ALLOW_WHEN_NO_POLICY, allow) everything; a path whose directory does not
+ * exist is E_STORE_PATH.  Use it unless the caller really starts before
+ * rampartd's first refresh.
+ */
+#define RAMPART_POLICY_REQUIRE_STORE 0x10u
+/*
  * RAMPART_POLICY_MANUAL_RELOAD: checks never look at the file; the handle
  * keeps answering from the policy it has until rampart_policy_reload() is
  * called.  For callers that must answer a batch from one policy (rampartd

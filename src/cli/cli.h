@@ -13,12 +13,14 @@ struct cli {
 	int json;
 	int timeout_ms;
 	const char *prog;
+	char command[48]; /* "policy check": the envelope's "command" */
 };
 
 struct cli_cmd {
 	const char *name;
 	int (*fn)(struct cli *cli, int argc, char **argv);
 	const char *summary;
+	int has_sub; /* "policy show": the command is named with its subcommand */
 };
 
 /*
@@ -29,11 +31,29 @@ struct cli_cmd {
  */
 int cli_call(struct cli *cli, const char *op, json_t *args, int send_fd, json_t **result,
 	     int *recv_fd);
-/* Prints a JSON value pretty (for --json). */
+/* Prints a JSON value pretty. */
 void cli_print_json(json_t *v);
+
+/* output.c: the --json envelope (schema/cli-output.schema.json). */
+void cli_set_command(struct cli *cli, const char *top, const char *sub);
+/* Removes every "--json" before a "--" from argv (sets cli->json); returns the new argc. */
+int cli_strip_json_flag(struct cli *cli, int argc, char **argv);
+/* {"ok": true, "command", "result": result} on stdout (result borrowed; NULL: {}). */
+void cli_emit_ok(struct cli *cli, json_t *result);
+/*
+ * With --json {"ok": false, "command", "error": {"code", "message", "hint"}} on
+ * stdout, else "rampart: WHAT: message (CODE)" on stderr.  Returns exit_code.
+ */
+int cli_emit_error(struct cli *cli, const char *what, const char *code, const char *message,
+		   int exit_code);
+/* A once-a-second "waiting... N s" on stderr while a long op runs, only on a terminal. */
+void progress_start(struct cli *cli);
+void progress_stop(void);
+/* "a,b,c" as a JSON array of strings (empty string: []). */
+json_t *cli_split_list(const char *s);
 /* 1 if argv has -h/--help (before any "--"). */
 int cli_wants_help(int argc, char **argv);
-/* Prints "rampart: <msg>" to stderr and returns 2. */
+/* Prints "rampart: <msg>" to stderr (with --json an E_USAGE envelope) and returns 2. */
 int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 int cmd_ping(struct cli *cli, int argc, char **argv);

@@ -54,7 +54,11 @@ int cmd_bind(struct cli *cli, int argc, char **argv)
 		}
 		case '6': v6only = 1; break;
 		case 'h': fputs(bind_help, stdout); return 0;
-		default: fputs(bind_help, stderr); return RAMPART_EXIT_USAGE;
+		default:
+			if (cli->json)
+				return cli_usage_error(cli, "bind: unknown option (see rampart bind --help)");
+			fputs(bind_help, stderr);
+			return RAMPART_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc)
@@ -77,14 +81,15 @@ int cmd_bind(struct cli *cli, int argc, char **argv)
 	if ((rc = cli_call(cli, "port.bind", args, -1, NULL, &fd)) != 0)
 		return rc;
 	if (fd < 0) {
-		fprintf(stderr, "%s: bind: the daemon replied without a socket\n", cli->prog);
-		return RAMPART_EXIT_REFUSED;
+		return cli_emit_error(cli, "bind", "E_PROTO", "the daemon replied without a socket",
+				      RAMPART_EXIT_REFUSED);
 	}
 	if (fd != 3) {
 		if (dup2(fd, 3) < 0) {
-			fprintf(stderr, "%s: bind: cannot move the socket to fd 3: %s; %s was not run\n",
-				cli->prog, strerror(errno), argv[optind]);
-			return RAMPART_EXIT_REFUSED;
+			char msg[512];
+			snprintf(msg, sizeof(msg), "cannot move the socket to fd 3: %s; %s was not run",
+				 strerror(errno), argv[optind]);
+			return cli_emit_error(cli, "bind", "E_EXEC", msg, RAMPART_EXIT_REFUSED);
 		}
 		close(fd);
 	}
@@ -94,6 +99,10 @@ int cmd_bind(struct cli *cli, int argc, char **argv)
 	setenv("LISTEN_PID", pidbuf, 1);
 	unsetenv("LISTEN_FDNAMES");
 	execvp(argv[optind], argv + optind);
-	fprintf(stderr, "%s: bind: cannot run %s: %s\n", cli->prog, argv[optind], strerror(errno));
-	return RAMPART_EXIT_REFUSED;
+	{
+		char msg[512];
+		snprintf(msg, sizeof(msg), "cannot run %s: %s (the port was bound and is closed "
+			 "again)", argv[optind], strerror(errno));
+		return cli_emit_error(cli, "bind", "E_EXEC", msg, RAMPART_EXIT_REFUSED);
+	}
 }

@@ -34,6 +34,27 @@ static const char diag_help[] =
     "                        versions; credentials in URLs are removed\n"
     "  audit [--max N]       the daemon's most recent audit lines (admin)\n";
 
+static const char diag_trace_help[] =
+    "usage: rampart diag trace [--seconds N] [--json]\n"
+    "\n"
+    "Stream the daemon's activity as JSON lines to stdout for N seconds (1..300,\n"
+    "default 10): per-op counts and latency histograms, refresh timings,\n"
+    "connections, audit lines.  With --json, one envelope at the end holds every\n"
+    "line in result.lines.  Root or the admin group.\n";
+
+static const char diag_bundle_help[] =
+    "usage: rampart diag bundle [--json]\n"
+    "\n"
+    "One JSON document for a support ticket: client versions, the daemon's status\n"
+    "(trust and refresh health included), the policy summary and, for admins,\n"
+    "recent audit lines.  User names, passwords, queries and fragments are removed\n"
+    "from URLs.  Exit status 3 (client part only) when the daemon is unreachable.\n";
+
+static const char diag_audit_help[] =
+    "usage: rampart diag audit [--max N] [--json]\n"
+    "\n"
+    "The daemon's last N (1..64, default 64) audit lines.  Root or the admin group.\n";
+
 static const char helper_help[] =
     "usage: rampart helper uninstall [--purge]\n"
     "\n"
@@ -58,6 +79,7 @@ static long long diag_now_ms(void)
 struct tail {
 	char cur[8192], last[8192];
 	size_t n;
+	json_t *lines; /* --json: every line, for one envelope at the end */
 };
 
 static void tail_feed(struct tail *t, const char *buf, size_t len)
@@ -66,6 +88,10 @@ static void tail_feed(struct tail *t, const char *buf, size_t len)
 		if (buf[i] == '\n') {
 			t->cur[t->n < sizeof(t->cur) ? t->n : sizeof(t->cur) - 1] = '\0';
 			memcpy(t->last, t->cur, sizeof(t->last));
+			if (t->lines != NULL) {
+				json_t *l = json_loads(t->cur, 0, NULL);
+				json_array_append_new(t->lines, l != NULL ? l : json_string(t->cur));
+			}
 			t->n = 0;
 		} else if (t->n + 1 < sizeof(t->cur)) {
 			t->cur[t->n++] = buf[i];
@@ -84,12 +110,9 @@ static int trace_relay(struct cli *cli, int rfd, long long deadline, struct tail
 		ssize_t n;
 		int r;
 
-		if (left <= 0) {
-			fprintf(stderr,
-			        "%s: diag trace: the daemon did not finish the trace in time\n",
-			        cli->prog);
-			return 1;
-		}
+		if (left <= 0)
+			return cli_emit_error(cli, "diag trace", "E_TIMEOUT",
+			                      "the daemon did not finish the trace in time", 1);
 		r = poll(&p, 1, left > 1000 ? 1000 : (int)left);
 		if (r < 0 && errno != EINTR)
 			return 1;
@@ -101,6 +124,8 @@ static int trace_relay(struct cli *cli, int rfd, long long deadline, struct tail
 		if (n <= 0)
 			return n == 0 ? 0 : 1;
 		tail_feed(tl, buf, (size_t)n);
+		if (cli->json)
+			continue; /* printed as one envelope at the end */
 		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n || fflush(stdout) != 0) {
 			fprintf(stderr, "%s: diag trace: writing the output: %s\n", cli->prog,
 			        strerror(errno));
@@ -129,10 +154,12 @@ static int diag_trace(struct cli *cli, int argc, char **argv)
 				return cli_usage_error(cli, "--seconds must be 1..300");
 			break;
 		case 'h':
-			fputs(diag_help, stdout);
+			fputs(diag_trace_help, stdout);
 			return 0;
 		default:
-			fputs(diag_help, stderr);
+			if (cli->json)
+				return cli_usage_error(cli, "diag trace: unknown option");
+			fputs(diag_trace_help, stderr);
 			return RAMPART_EXIT_USAGE;
 		}
 	}
@@ -140,8 +167,8 @@ static int diag_trace(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "diag trace: unexpected argument \"%s\"", argv[optind]);
 	if (pipe(p) < 0 || fcntl(p[0], F_SETFD, FD_CLOEXEC) < 0 ||
 	    fcntl(p[1], F_SETFD, FD_CLOEXEC) < 0) {
-		fprintf(stderr, "%s: pipe: %s\n", cli->prog, strerror(errno));
-		rc = RAMPART_EXIT_REFUSED;
+		rc = cli_emit_error(cli, "diag trace", "E_INTERNAL", strerror(errno),
+		                    RAMPART_EXIT_REFUSED);
 		goto out;
 	}
 	rc = cli_call(cli, "diag.trace", json_pack("{s:I}", "seconds", (json_int_t)seconds), p[1],
@@ -154,15 +181,22 @@ static int diag_trace(struct cli *cli, int argc, char **argv)
 		rc = RAMPART_EXIT_REFUSED;
 		goto out;
 	}
+	if (cli->json)
+		tl->lines = json_array();
 	rc = trace_relay(cli, p[0], diag_now_ms() + (seconds + 15) * 1000, tl);
 	if (rc == 0 && strstr(tl->last, "\"type\":\"end\"") == NULL) {
-		fprintf(stderr,
-		        "%s: diag trace: the trace stopped without its end line (the daemon "
-		        "stopped, or lines were dropped)\n",
-		        cli->prog);
-		rc = RAMPART_EXIT_REFUSED;
+		rc = cli_emit_error(cli, "diag trace", "E_TRACE_CUT",
+		                    "the trace stopped without its end line (the daemon stopped, "
+		                    "or lines were dropped)",
+		                    RAMPART_EXIT_REFUSED);
+	} else if (rc == 0 && cli->json) {
+		json_t *res = json_pack("{s:O}", "lines", tl->lines);
+		cli_emit_ok(cli, res);
+		json_decref(res);
 	}
 out:
+	if (tl != NULL)
+		json_decref(tl->lines);
 	if (p[0] >= 0)
 		close(p[0]);
 	if (p[1] >= 0)
@@ -307,7 +341,7 @@ static int diag_bundle(struct cli *cli, int argc, char **argv)
 	int unreachable = 0;
 
 	if (cli_wants_help(argc, argv)) {
-		fputs(diag_help, stdout);
+		fputs(diag_bundle_help, stdout);
 		return 0;
 	}
 	if (argc > 1)
@@ -324,7 +358,10 @@ static int diag_bundle(struct cli *cli, int argc, char **argv)
 	                diag_quiet_call(cli, "status", NULL, &unreachable), "policy", pol, "audit",
 	                diag_quiet_call(cli, "diag.audit", NULL, &unreachable));
 	diag_redact(doc);
-	cli_print_json(doc);
+	if (cli->json)
+		cli_emit_ok(cli, doc); /* exit status 3 still says the daemon was not reached */
+	else
+		cli_print_json(doc);
 	json_decref(doc);
 	if (unreachable)
 		fprintf(stderr,
@@ -352,11 +389,9 @@ static int diag_audit(struct cli *cli, int argc, char **argv)
 				return cli_usage_error(cli, "--max must be 1..64");
 			}
 			json_object_set_new(args, "max", json_integer(m));
-		} else if (strcmp(argv[k], "--json") == 0) {
-			cli->json = 1;
 		} else if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
 			json_decref(args);
-			fputs(diag_help, stdout);
+			fputs(diag_audit_help, stdout);
 			return 0;
 		} else {
 			json_decref(args);
@@ -367,7 +402,7 @@ static int diag_audit(struct cli *cli, int argc, char **argv)
 	if ((rc = cli_call(cli, "diag.audit", args, -1, &r, NULL)) != 0)
 		return rc;
 	if (cli->json)
-		cli_print_json(r);
+		cli_emit_ok(cli, r);
 	else
 		json_array_foreach(json_object_get(r, "lines"), i, l) puts(json_string_value(l));
 	json_decref(r);
@@ -376,6 +411,8 @@ static int diag_audit(struct cli *cli, int argc, char **argv)
 
 int cmd_diag(struct cli *cli, int argc, char **argv)
 {
+	if (argc < 2 && cli->json)
+		return cli_usage_error(cli, "diag: give a command (see rampart diag --help)");
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(diag_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? RAMPART_EXIT_USAGE : 0;
@@ -414,6 +451,8 @@ int cmd_helper(struct cli *cli, int argc, char **argv)
 	json_t *r = NULL, *args;
 	int rc, purge = 0;
 
+	if (argc < 2 && cli->json)
+		return cli_usage_error(cli, "helper: give a command (see rampart helper --help)");
 	if (argc < 2 || cli_wants_help(argc, argv)) {
 		fputs(helper_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? RAMPART_EXIT_USAGE : 0;
@@ -426,8 +465,6 @@ int cmd_helper(struct cli *cli, int argc, char **argv)
 	for (int k = 2; k < argc; k++) {
 		if (strcmp(argv[k], "--purge") == 0)
 			purge = 1;
-		else if (strcmp(argv[k], "--json") == 0)
-			cli->json = 1;
 		else
 			return cli_usage_error(cli, "helper uninstall: unexpected argument \"%s\"",
 			                       argv[k]);
@@ -436,7 +473,7 @@ int cmd_helper(struct cli *cli, int argc, char **argv)
 	if ((rc = cli_call(cli, "helper.uninstall", args, -1, &r, NULL)) != 0)
 		return rc;
 	if (cli->json) {
-		cli_print_json(r);
+		cli_emit_ok(cli, r);
 	} else {
 		helper_print_list(json_object_get(r, "removed"), "removed");
 		helper_print_list(json_object_get(r, "kept"), "kept");

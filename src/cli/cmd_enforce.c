@@ -71,6 +71,8 @@ int cmd_enforce(struct cli *cli, int argc, char **argv)
 	json_t *v;
 	int rc;
 
+	if (argc < 2 && cli->json)
+		return cli_usage_error(cli, "enforce: give a command (see rampart enforce --help)");
 	if (argc < 2 || cli_wants_help(argc, argv)) {
 		fputs(enforce_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? RAMPART_EXIT_USAGE : 0;
@@ -92,7 +94,7 @@ int cmd_enforce(struct cli *cli, int argc, char **argv)
 	if ((rc = cli_call(cli, op, NULL, -1, &r, NULL)) != 0)
 		return rc;
 	if (cli->json)
-		cli_print_json(r);
+		cli_emit_ok(cli, r);
 	else
 		json_object_foreach(r, k, v) enforce_print_point(k, v);
 	json_decref(r);

@@ -21,6 +21,9 @@ static int files_run(struct cli *cli, int argc, char **argv, const char *help,
 	json_t *args, *r;
 	int rc;
 
+	if (argc < 2 && cli->json)
+		return cli_usage_error(cli, "%s: give a command (see rampart %s --help)", argv[0],
+				       argv[0]);
 	if (argc < 2 || cli_wants_help(argc, argv)) {
 		fputs(help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? RAMPART_EXIT_USAGE : 0;
@@ -46,7 +49,7 @@ static int files_run(struct cli *cli, int argc, char **argv, const char *help,
 	if ((rc = cli_call(cli, c->op, args, -1, &r, NULL)) != 0)
 		return rc;
 	if (cli->json)
-		cli_print_json(r);
+		cli_emit_ok(cli, r);
 	else
 		print(r);
 	/* a partial result (e.g. a user's file kept in place of a link) exits 1 */

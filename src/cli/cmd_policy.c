@@ -22,6 +22,7 @@
 #include "rampart/policy.h"
 #include "refresh.h"
 #include "root.h"
+#include "store.h"
 
 #define DEFAULT_DB RP_DEFAULT_STATE_DIR "/policy.db"
 
@@ -29,6 +30,7 @@ static const char policy_help[] =
     "usage: rampart policy COMMAND [ARGS...]\n"
     "\n"
     "  show [--db PATH] [--json]        the cached policy: org, version, signers, entries\n"
+    "                                   (with --db read offline from the file)\n"
     "  check [--db PATH] [--json] REF...  may these images be pulled? (exit 0 all allowed,\n"
     "                                   1 any denied, 2 any invalid)\n"
     "  check --payload FILE [--json] REF...\n"
@@ -38,7 +40,7 @@ static const char policy_help[] =
     "                                   added, removed and changed, and each REF's decision\n"
     "                                   under both (exit 0 same, 1 changed, 2 bad input)\n"
     "  refresh                          fetch and apply the policy now (root/admin group)\n"
-    "  verify [--db PATH] --keys DIR [--threshold N]\n"
+    "  verify [--db PATH] --keys DIR|FILE [--threshold N]\n"
     "                                   re-verify the stored policy offline, as any user\n"
     "  verify [--db PATH] --root FIRST.root.json\n"
     "                                   prove it from the pinned first root alone: the\n"
@@ -48,7 +50,43 @@ static const char policy_help[] =
     "                                   verify a signed envelope and store it (no daemon;\n"
     "                                   needs write access to the DB directory)\n"
     "\n"
-    "With --db, show and check read the DB directly (read-only) instead of asking rampartd.\n";
+    "With --db, show and check read the DB directly (read-only) instead of asking rampartd.\n"
+    "--keys DIR trusts every *.pem and *.pub public key in DIR.\n"
+    "--json (anywhere): one {\"ok\", \"command\", \"result\" | \"error\"} object on stdout.\n";
+
+static const struct {
+	const char *name, *help;
+} policy_sub_help[] = {
+    {"show", "usage: rampart policy show [--db PATH] [--json]\n\n"
+	     "The cached policy: org, version, issue/expiry/fetch times, source, signer keyids,\n"
+	     "payload SHA-256, Docker Hub, and every registry entry.  Asks rampartd, or with\n"
+	     "--db reads the policy DB offline (read-only, no daemon, any user).\n"},
+    {"check", "usage: rampart policy check [--db PATH] [--json] REF...\n\n"
+	      "May these images (up to 256) be pulled?  One line per reference: ALLOW, DENY or\n"
+	      "INVALID, the normalised name, the rule that decided and the policy version.\n"
+	      "Exit 0 all allowed, 1 any denied, 2 any invalid.  --db decides in-process from\n"
+	      "that file (a missing file is an error, E_NO_POLICY).\n"},
+    {"refresh", "usage: rampart policy refresh [--json]\n\n"
+		"Fetch the policy from policy.url now, verify and store it (root or the admin\n"
+		"group).  Prints \"updated 41 -> 42\", \"unchanged: version 42\", or the refusal\n"
+		"with its code and what to do.  On a terminal, shows progress while it waits.\n"},
+    {"verify", "usage: rampart policy verify [--db PATH] --keys DIR|FILE [--threshold N] [--json]\n\n"
+	       "Re-verify the stored policy offline, as any user: file and directory root-owned\n"
+	       "and not writable by others, the envelope verifies with N distinct keys from DIR\n"
+	       "(every *.pem and *.pub) or FILE, and every DB row matches the signed payload.\n"},
+    {"import", "usage: rampart policy import --db PATH --keys DIR|FILE --org ORG [--threshold N]\n"
+	       "                             [--json] ENVELOPE\n\n"
+	       "Verify a signed envelope with the checks of a refresh (size, signatures, payload,\n"
+	       "org, expiry, version) and store it in PATH without the daemon (installers).\n"},
+};
+
+static const char *policy_help_for(const char *sub)
+{
+	for (size_t i = 0; i < sizeof(policy_sub_help) / sizeof(policy_sub_help[0]); i++)
+		if (strcmp(sub, policy_sub_help[i].name) == 0)
+			return policy_sub_help[i].help;
+	return policy_help;
+}
 
 /* Options shared by the subcommands. */
 struct popts {
@@ -88,8 +126,13 @@ static int policy_opts(struct cli *cli, int argc, char **argv, struct popts *o)
 			break;
 		}
 		case 'j': cli->json = 1; break;
-		case 'h': fputs(policy_help, stdout); return -1;
-		default: fputs(policy_help, stderr); return RAMPART_EXIT_USAGE;
+		case 'h': fputs(policy_help_for(argv[0]), stdout); return -1;
+		default:
+			if (cli->json)
+				return cli_usage_error(cli, "policy %s: unknown option (see rampart "
+							    "policy %s --help)", argv[0], argv[0]);
+			fputs(policy_help_for(argv[0]), stderr);
+			return RAMPART_EXIT_USAGE;
 		}
 	}
 	return 0;
@@ -110,22 +153,47 @@ static void print_decision(struct cli *cli, const char *ref, json_t *d)
 		       json_string_value(json_object_get(d, "reason")));
 }
 
+/* One decision as the CLI prints it: the op's fields plus the reference asked about. */
+static json_t *decision_json(const char *ref, const struct rampart_decision *dc, int rc)
+{
+	json_t *j = cli_decision_json(dc, rc);
+
+	if (j != NULL)
+		json_object_set_new(j, "ref", json_string(ref));
+	return j;
+}
+
+/* "E_CODE: sentence" from librampart's errbuf, as code and message. */
+static int local_fail(struct cli *cli, const char *what, const char *eb)
+{
+	char code[40] = "E_STORE";
+	const char *colon = strstr(eb, ": ");
+
+	if (colon != NULL && (size_t)(colon - eb) < sizeof(code) && eb[0] == 'E') {
+		memcpy(code, eb, (size_t)(colon - eb));
+		code[colon - eb] = '\0';
+		eb = colon + 2;
+	}
+	return cli_emit_error(cli, what, code, eb, RAMPART_EXIT_REFUSED);
+}
+
 static json_t *check_local(struct cli *cli, const char *db, char **refs, int n, int *rc)
 {
 	struct rampart_policy *h = NULL;
 	char eb[512];
-	json_t *arr = json_array();
+	json_t *arr;
 
-	if (rampart_policy_open(db, 0, &h, eb, sizeof(eb)) < 0) {
-		fprintf(stderr, "%s: policy check: %s\n", cli->prog, eb);
-		*rc = RAMPART_EXIT_REFUSED;
-		json_decref(arr);
+	/* a mistyped --db must not quietly deny everything: a missing file is an error */
+	if (rampart_policy_open(db, RAMPART_POLICY_REQUIRE_STORE, &h, eb, sizeof(eb)) < 0) {
+		*rc = local_fail(cli, "policy check", eb);
 		return NULL;
 	}
+	arr = json_array();
 	for (int i = 0; i < n; i++) {
 		struct rampart_decision dc;
 		memset(&dc, 0, sizeof(dc));
-		json_array_append_new(arr, cli_decision_json(&dc, rampart_policy_check(h, refs[i], &dc)));
+		json_array_append_new(arr, decision_json(refs[i], &dc,
+							 rampart_policy_check(h, refs[i], &dc)));
 	}
 	rampart_policy_close(h);
 	return arr;
@@ -160,6 +228,8 @@ static int policy_check(struct cli *cli, int argc, char **argv)
 			return rc;
 		arr = json_incref(json_object_get(res, "results"));
 		json_decref(res);
+		json_array_foreach(arr, i, d) /* the daemon's reply, with the ref asked about */
+			json_object_set_new(d, "ref", json_string(argv[optind + (int)i]));
 	}
 	json_array_foreach(arr, i, d) {
 		int r = json_object_get(d, "error") ? 2 : json_is_true(json_object_get(d, "allowed")) ? 0 : 1;
@@ -168,17 +238,21 @@ static int policy_check(struct cli *cli, int argc, char **argv)
 		if (!cli->json)
 			print_decision(cli, argv[optind + (int)i], d);
 	}
-	if (cli->json)
-		cli_print_json(arr);
+	if (cli->json) {
+		json_t *r = json_pack("{s:O, s:b}", "results", arr, "all_allowed", worst == 0);
+		cli_emit_ok(cli, r);
+		json_decref(r);
+	}
 	json_decref(arr);
 	return worst;
 }
 
+static void show_print(json_t *all);
+
 static int policy_show_remote(struct cli *cli)
 {
-	json_t *all = NULL, *r = NULL, *e;
+	json_t *all = NULL, *r = NULL;
 	long long off = 0, total = 0;
-	size_t i;
 	int rc;
 
 	do {
@@ -189,7 +263,7 @@ static int policy_show_remote(struct cli *cli)
 		}
 		if (!json_is_true(json_object_get(r, "cached"))) {
 			if (cli->json)
-				cli_print_json(r);
+				cli_emit_ok(cli, r);
 			else
 				printf("no policy cached\n");
 			json_decref(r);
@@ -207,9 +281,35 @@ static int policy_show_remote(struct cli *cli)
 	} while (off < total && off > 0);
 	json_object_del(all, "offset");
 	json_object_del(all, "limit");
+	json_object_set_new(all, "signers", cli_split_list(json_string_value(
+						  json_object_get(all, "signers"))));
 	if (cli->json) {
-		cli_print_json(all);
+		cli_emit_ok(cli, all);
 	} else {
+		show_print(all);
+	}
+	json_decref(all);
+	return 0;
+}
+
+static void show_print(json_t *all)
+{
+	json_t *e;
+	size_t i;
+	char *signers = NULL;
+
+	{
+		size_t n = 0;
+		json_array_foreach(json_object_get(all, "signers"), i, e)
+			n += strlen(json_string_value(e)) + 1;
+		if ((signers = calloc(1, n + 1)) != NULL)
+			json_array_foreach(json_object_get(all, "signers"), i, e) {
+				if (i > 0)
+					strcat(signers, ",");
+				strcat(signers, json_string_value(e));
+			}
+	}
+	{
 		printf("org:        %s\nversion:    %lld\nissued:     %s\nexpires:    %s%s\n"
 		       "fetched:    %s\nsource:     %s\nsigners:    %s\nsha256:     %s\n"
 		       "docker hub: %s\nschema:     %lld\nrules:      %lld\n",
@@ -219,11 +319,11 @@ static int policy_show_remote(struct cli *cli)
 		       json_string_value(json_object_get(all, "expires_at")),
 		       json_is_true(json_object_get(all, "expired")) ? " (EXPIRED, still enforced)" : "",
 		       json_string_value(json_object_get(all, "fetched_at")),
-		       json_string_value(json_object_get(all, "source")),
-		       json_string_value(json_object_get(all, "signers")),
+		       json_string_value(json_object_get(all, "source")), signers ? signers : "",
 		       json_string_value(json_object_get(all, "payload_sha256")),
 		       json_is_true(json_object_get(all, "allow_docker_hub")) ? "allowed" : "denied",
-		       json_integer_value(json_object_get(all, "schema_version")), total);
+		       json_integer_value(json_object_get(all, "schema_version")),
+		       json_integer_value(json_object_get(all, "total")));
 		json_array_foreach(json_object_get(all, "registries"), i, e) {
 			const char *nick = json_string_value(json_object_get(e, "nickname"));
 			const char *act = json_string_value(json_object_get(e, "action"));
@@ -234,48 +334,68 @@ static int policy_show_remote(struct cli *cli)
 			       nick ? nick : "");
 		}
 	}
-	json_decref(all);
-	return 0;
+	free(signers);
 }
 
+static const char *show_kind(enum policy_kind k)
+{
+	return k == POLICY_WILDCARD ? "wildcard" : k == POLICY_PORT ? "port" : "exact";
+}
+
+static void show_time(json_t *o, const char *key, int64_t t)
+{
+	char buf[32];
+
+	policy_payload_format_time(t, buf, sizeof(buf));
+	json_object_set_new(o, key, t > 0 ? json_string(buf) : json_null());
+}
+
+/* The whole store, offline: the same document as the daemon's policy.show. */
 static int policy_show_local(struct cli *cli, const char *db)
 {
-	struct rampart_policy *h = NULL;
-	struct rampart_policy_info info;
-	char eb[512], iss[32], exp[32];
+	struct policy p;
+	struct store_meta m;
+	struct rp_err e;
+	json_t *all, *ents;
+	int r;
 
-	if (rampart_policy_open(db, 0, &h, eb, sizeof(eb)) < 0) {
-		fprintf(stderr, "%s: policy show: %s\n", cli->prog, eb);
-		return RAMPART_EXIT_REFUSED;
+	memset(&p, 0, sizeof(p));
+	memset(&m, 0, sizeof(m));
+	r = store_load(db, &p, &m, NULL, NULL, &e);
+	if (r == 1) {
+		char msg[4200];
+		snprintf(msg, sizeof(msg), "there is no policy DB at %s (check --db; rampartd "
+			 "creates it at its first successful refresh)", db);
+		return cli_emit_error(cli, "policy show", "E_NO_POLICY", msg, RAMPART_EXIT_REFUSED);
 	}
-	memset(&info, 0, sizeof(info));
-	rampart_policy_info(h, &info);
-	rampart_policy_close(h);
-	if (!info.cached) {
-		printf("no policy cached at %s\n", db);
-		return 0;
-	}
-	policy_payload_format_time(info.issued_at, iss, sizeof(iss));
-	policy_payload_format_time(info.expires_at, exp, sizeof(exp));
-	if (cli->json) {
-		json_t *j = json_pack("{s:b, s:s, s:I, s:s, s:s, s:b, s:b, s:I, s:i, s:I, s:I}",
-				      "cached", 1, "org", info.org, "version", (json_int_t)info.version,
-				      "issued_at", iss, "expires_at", exp, "expired", info.expired,
-				      "allow_docker_hub", info.allow_docker_hub, "total",
-				      (json_int_t)info.n_registries, "schema_version",
-				      info.schema_version, "deny", (json_int_t)info.n_deny, "warn",
-				      (json_int_t)info.n_warn);
-		cli_print_json(j);
-		json_decref(j);
-	} else {
-		printf("org:        %s\nversion:    %lld\nissued:     %s\nexpires:    %s%s\n"
-		       "docker hub: %s\nschema:     %d\nrules:      %zu (%zu deny, %zu in mode warn)\n"
-		       "(use 'rampart policy verify' to re-check signatures)\n",
-		       info.org, (long long)info.version, iss, exp,
-		       info.expired ? " (EXPIRED, still enforced)" : "",
-		       info.allow_docker_hub ? "allowed" : "denied", info.schema_version,
-		       info.n_registries, info.n_deny, info.n_warn);
-	}
+	if (r < 0)
+		return cli_emit_error(cli, "policy show", e.code, e.msg, RAMPART_EXIT_REFUSED);
+	ents = json_array();
+	for (size_t i = 0; i < p.n_registries; i++)
+		json_array_append_new(ents, json_pack("{s:s, s:s, s:s, s:s, s:s}", "host",
+						      p.registries[i].host, "nickname",
+						      p.registries[i].nickname, "kind",
+						      show_kind(p.registries[i].kind), "action",
+						      p.registries[i].action == POLICY_DENY ? "deny" : "allow",
+						      "mode",
+						      p.registries[i].mode == POLICY_WARN ? "warn" : "enforce"));
+	all = json_pack("{s:b, s:s, s:I, s:b, s:b, s:s, s:o, s:s, s:I, s:o, s:s}", "cached", 1,
+			"org", p.org, "version", (json_int_t)p.version, "allow_docker_hub",
+			p.allow_docker_hub, "expired", (int64_t)time(NULL) >= p.expires_at, "source",
+			m.source ? m.source : "", "signers", cli_split_list(m.signers ? m.signers : ""),
+			"payload_sha256", m.payload_sha256, "total", (json_int_t)p.n_registries,
+			"registries", ents, "db", db);
+	json_object_set_new(all, "schema_version", json_integer(p.schema_version));
+	show_time(all, "issued_at", p.issued_at);
+	show_time(all, "expires_at", p.expires_at);
+	show_time(all, "fetched_at", m.fetched_at);
+	policy_free(&p);
+	store_meta_free(&m);
+	if (cli->json)
+		cli_emit_ok(cli, all);
+	else
+		show_print(all);
+	json_decref(all);
 	return 0;
 }
 
@@ -314,12 +434,13 @@ static int policy_refresh(struct cli *cli, int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if (optind < argc)
 		return cli_usage_error(cli, "policy refresh takes no arguments");
-	if (!cli->json && isatty(STDERR_FILENO))
-		fprintf(stderr, "refreshing the policy (this may take up to the fetch timeout)...\n");
-	if ((rc = cli_call(cli, "policy.refresh", NULL, -1, &r, NULL)) != 0)
+	progress_start(cli);
+	rc = cli_call(cli, "policy.refresh", NULL, -1, &r, NULL);
+	progress_stop();
+	if (rc != 0)
 		return rc;
 	if (cli->json)
-		cli_print_json(r);
+		cli_emit_ok(cli, r);
 	else
 		printf("%s\n", json_string_value(json_object_get(r, "message")));
 	json_decref(r);
@@ -333,15 +454,15 @@ static int policy_trust(struct cli *cli, const struct popts *o, struct trust_set
 
 	keys_trust_init(t);
 	if (o->keys == NULL)
-		return cli_usage_error(cli, "--keys DIR (or a .pem file) is required");
+		return cli_usage_error(cli, "--keys DIR (or a .pem/.pub file) is required");
 	if (stat(o->keys, &st) == 0 && S_ISDIR(st.st_mode) ? keys_trust_add_dir(t, o->keys, 0, &e)
 							   : keys_trust_add_file(t, o->keys, 0, &e)) {
-		fprintf(stderr, "%s: trusted keys: %s\n", cli->prog, e.msg);
-		return RAMPART_EXIT_USAGE;
+		keys_trust_free(t);
+		return cli_emit_error(cli, "trusted keys", e.code, e.msg, RAMPART_EXIT_USAGE);
 	}
 	if (keys_trust_set_threshold(t, o->threshold, &e) < 0) {
-		fprintf(stderr, "%s: %s\n", cli->prog, e.msg);
-		return RAMPART_EXIT_USAGE;
+		keys_trust_free(t);
+		return cli_emit_error(cli, "trusted keys", e.code, e.msg, RAMPART_EXIT_USAGE);
 	}
 	return 0;
 }
@@ -409,25 +530,19 @@ static int policy_verify(struct cli *cli, int argc, char **argv)
 	if (refresh_verify_store(o.db ? o.db : DEFAULT_DB, &t, (int64_t)time(NULL), &rep, &e) <
 	    0) {
 		keys_trust_free(&t);
-		if (cli->json) {
-			json_t *j = json_pack("{s:b, s:s, s:s}", "verified", 0, "code", e.code,
-					      "message", e.msg);
-			cli_print_json(j);
-			json_decref(j);
-		} else {
-			fprintf(stderr, "%s: policy verify FAILED: %s (%s)\n", cli->prog, e.msg, e.code);
-		}
-		return RAMPART_EXIT_REFUSED;
+		return cli_emit_error(cli, "policy verify FAILED", e.code, e.msg,
+				      RAMPART_EXIT_REFUSED);
 	}
 	keys_trust_free(&t);
 	policy_payload_format_time(rep.fetched_at, fa, sizeof(fa));
 	policy_payload_format_time(rep.expires_at, ea, sizeof(ea));
 	if (cli->json) {
-		json_t *j = json_pack("{s:b, s:s, s:I, s:s, s:I, s:s, s:s, s:b}", "verified", 1,
+		json_t *j = json_pack("{s:b, s:s, s:I, s:o, s:I, s:s, s:s, s:b}", "verified", 1,
 				      "org", rep.org, "version", (json_int_t)rep.version, "signers",
-				      rep.signers, "registries", (json_int_t)rep.n_registries,
-				      "fetched_at", fa, "expires_at", ea, "expired", rep.expired);
-		cli_print_json(j);
+				      cli_split_list(rep.signers), "registries",
+				      (json_int_t)rep.n_registries, "fetched_at", fa, "expires_at", ea,
+				      "expired", rep.expired);
+		cli_emit_ok(cli, j);
 		json_decref(j);
 	} else {
 		printf("verified: org %s, version %lld, %zu registries, signed by %s\n"
@@ -500,9 +615,11 @@ static int policy_import(struct cli *cli, int argc, char **argv)
 		root.pinned_len = n;
 	}
 	if ((f = fopen(argv[optind], "rb")) == NULL) {
+		char msg[600];
 		keys_trust_free(&t);
-		fprintf(stderr, "%s: %s: %s\n", cli->prog, argv[optind], strerror(errno));
-		return RAMPART_EXIT_USAGE;
+		snprintf(msg, sizeof(msg), "cannot open %s: %s; nothing was imported", argv[optind],
+			 strerror(errno));
+		return cli_emit_error(cli, "policy import", "E_INPUT", msg, RAMPART_EXIT_USAGE);
 	}
 	buf = malloc((1 << 24) + 1);
 	if (buf)
@@ -516,8 +633,20 @@ static int policy_import(struct cli *cli, int argc, char **argv)
 	free(buf);
 	free((void *)root.pinned);
 	keys_trust_free(&t);
-	printf("%s\n", out.message);
-	return rc == 0 ? 0 : RAMPART_EXIT_REFUSED;
+	if (rc != 0)
+		return cli_emit_error(cli, "policy import", e.code, out.message,
+				      RAMPART_EXIT_REFUSED);
+	if (cli->json) {
+		json_t *j = json_pack("{s:s, s:s, s:I, s:I}", "outcome",
+				      refresh_outcome_name(out.outcome), "message", out.message,
+				      "old_version", (json_int_t)out.old_version, "new_version",
+				      (json_int_t)out.new_version);
+		cli_emit_ok(cli, j);
+		json_decref(j);
+	} else {
+		printf("%s\n", out.message);
+	}
+	return 0;
 }
 
 int cmd_policy(struct cli *cli, int argc, char **argv)
@@ -530,6 +659,8 @@ int cmd_policy(struct cli *cli, int argc, char **argv)
 		   {"import", policy_import},	 {"diff", policy_diff}};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		if (argc < 2 && cli->json)
+			return cli_usage_error(cli, "policy: give a command (see rampart policy --help)");
 		fputs(policy_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? RAMPART_EXIT_USAGE : 0;
 	}

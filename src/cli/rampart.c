@@ -19,17 +19,17 @@
 #include "err.h"
 
 static const struct cli_cmd commands[] = {
-    {"ping", cmd_ping, "check that rampartd answers"},
-    {"status", cmd_status, "daemon status: uptime, policy, counters"},
-    {"reload", cmd_reload, "re-read the daemon's config (admin)"},
-    {"policy", cmd_policy, "show, check, refresh, verify the registry policy"},
-    {"bind", cmd_bind, "bind a privileged port and run a command with it"},
-    {"links", cmd_links, "install or remove the CLI links in the bin dir"},
-    {"hosts", cmd_hosts, "ensure or remove rampart's /etc/hosts entries"},
-    {"socket-link", cmd_socketlink, "point the system engine socket at the owner's"},
-    {"enforce", cmd_enforce, "engine enforcement: status, apply"},
-    {"diag", cmd_diag, "diagnostics: trace, bundle, audit"},
-    {"helper", cmd_helper, "helper lifecycle: uninstall"},
+    {"ping", cmd_ping, "check that rampartd answers", 0},
+    {"status", cmd_status, "daemon status: uptime, policy, trust, counters", 0},
+    {"reload", cmd_reload, "re-read the daemon's config (admin)", 0},
+    {"policy", cmd_policy, "show, check, refresh, verify the registry policy", 1},
+    {"bind", cmd_bind, "bind a privileged port and run a command with it", 0},
+    {"links", cmd_links, "install or remove the CLI links in the bin dir", 1},
+    {"hosts", cmd_hosts, "ensure or remove rampart's /etc/hosts entries", 1},
+    {"socket-link", cmd_socketlink, "point the system engine socket at the owner's", 1},
+    {"enforce", cmd_enforce, "engine enforcement: status, apply", 1},
+    {"diag", cmd_diag, "diagnostics: trace, bundle, audit", 1},
+    {"helper", cmd_helper, "helper lifecycle: uninstall", 1},
 };
 
 static void usage(FILE *f)
@@ -40,7 +40,9 @@ static void usage(FILE *f)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nGlobal options:\n"
 		   "  --socket PATH   daemon socket (default $RAMPART_SOCKET or %s)\n"
-		   "  --json          machine-readable output\n"
+		   "  --json          one JSON object on stdout, for every command and error\n"
+		   "                  ({\"ok\", \"command\", \"result\" | \"error\"}); anywhere on\n"
+		   "                  the line (before a \"--\")\n"
 		   "  --timeout MS    give up on the daemon after MS milliseconds (default 30000)\n"
 		   "  --version       print versions\n"
 		   "\n'rampart COMMAND --help' describes each command.\n"
@@ -49,8 +51,17 @@ static void usage(FILE *f)
 		RAMPART_DEFAULT_SOCKET);
 }
 
-static void version(void)
+static void version(struct cli *cli)
 {
+	if (cli->json) {
+		json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s}", "rampart", RAMPART_VERSION,
+				      "openssl", OpenSSL_version(OPENSSL_VERSION_STRING), "libcurl",
+				      LIBCURL_VERSION, "sqlite", sqlite3_libversion(), "jansson",
+				      jansson_version_str());
+		cli_emit_ok(cli, v);
+		json_decref(v);
+		return;
+	}
 	printf("rampart %s\nOpenSSL %s\nlibcurl %s (compiled against; used by rampart-fetch)\n"
 	       "SQLite %s\njansson %s\n",
 	       RAMPART_VERSION, OpenSSL_version(OPENSSL_VERSION_STRING), LIBCURL_VERSION,
@@ -59,12 +70,15 @@ static void version(void)
 
 int cli_usage_error(struct cli *cli, const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
-	fprintf(stderr, "%s: ", cli->prog);
+
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (cli->json)
+		return cli_emit_error(cli, NULL, "E_USAGE", msg, RAMPART_EXIT_USAGE);
+	fprintf(stderr, "%s: %s\n", cli->prog, msg);
 	return RAMPART_EXIT_USAGE;
 }
 
@@ -119,14 +133,7 @@ int cli_call(struct cli *cli, const char *op, json_t *args, int send_fd, json_t 
 	}
 	rc = rc < 0 ? RAMPART_EXIT_UNREACHABLE : rp_errcode_exit(err.code);
 fail:
-	if (cli->json) {
-		json_t *e = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", err.code,
-				      "message", err.message);
-		cli_print_json(e);
-		json_decref(e);
-	} else {
-		fprintf(stderr, "%s: %s: %s (%s)\n", cli->prog, op, err.message, err.code);
-	}
+	cli_emit_error(cli, op, err.code, err.message, rc);
 	free(reply);
 	free(argstr);
 	return rc;
@@ -141,9 +148,10 @@ int main(int argc, char **argv)
 					      {"help", no_argument, NULL, 'h'},
 					      {NULL, 0, NULL, 0}};
 	struct cli cli = {.socket = getenv("RAMPART_SOCKET"), .timeout_ms = 30000,
-			  .prog = "rampart"};
+			  .prog = "rampart", .command = "rampart"};
 	int ch;
 
+	argc = cli_strip_json_flag(&cli, argc, argv); /* --json anywhere on the line */
 	while ((ch = getopt_long(argc, argv, "+s:jt:Vh", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 's': cli.socket = optarg; break;
@@ -154,22 +162,31 @@ int main(int argc, char **argv)
 			long v = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || v <= 0 || v > 3600000)
 				return cli_usage_error(&cli, "--timeout needs milliseconds from 1 to "
-							     "3600000");
+							     "3600000, not \"%s\"", optarg);
 			cli.timeout_ms = (int)v;
 			break;
 		}
-		case 'V': version(); return 0;
+		case 'V': version(&cli); return 0;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return RAMPART_EXIT_USAGE;
+		default:
+			if (cli.json)
+				return cli_usage_error(&cli, "unknown option \"%s\"", argv[optind - 1]);
+			usage(stderr);
+			return RAMPART_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
+		if (cli.json)
+			return cli_usage_error(&cli, "no command given (see rampart --help)");
 		usage(stderr);
 		return RAMPART_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[optind], commands[i].name) == 0) {
 			int sub = optind;
+			cli_set_command(&cli, commands[i].name,
+					commands[i].has_sub && optind + 1 < argc ? argv[optind + 1]
+										: NULL);
 			optind = 0; /* GNU getopt: 0 reinitialises for the subcommand */
 			return commands[i].fn(&cli, argc - sub, argv + sub);
 		}

@@ -621,6 +621,14 @@ static int cfg_check_secure(const char *path, const char *what, struct rp_err *e
 		return rp_seterr(err, "E_CONFIG_INSECURE",
 				 "%s %s is owned by uid %u; it must be owned by root", what, path,
 				 (unsigned)st.st_uid);
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX))
+		/* /tmp and friends: chmod would break every other user of it */
+		return rp_seterr(err, "E_CONFIG_INSECURE",
+				 "%s %s is a shared directory anyone can write (mode %04o); "
+				 "refusing to trust a file in it. Move the config into a directory "
+				 "only root can write (e.g. /etc/rampart/) and start rampartd with "
+				 "-c there; do not change the mode of %s",
+				 what, path, (unsigned)(st.st_mode & 07777), path);
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		return rp_seterr(err, "E_CONFIG_INSECURE",
 				 "%s %s is writable by group or others (mode %04o); refusing to "

@@ -317,6 +317,51 @@ static int fetch_pin(const char *spec, char **pin, struct rp_err *err)
 	return *pin == NULL ? rp_seterr(err, "E_FETCH_NOMEM", "out of memory") : 0;
 }
 
+/* At least one PEM certificate in bytes [b, b+len). */
+static int fetch_has_cert(const char *b, size_t len)
+{
+	BIO *bio = BIO_new_mem_buf(b, (int)len);
+	X509 *x = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	int ok = x != NULL;
+
+	X509_free(x);
+	BIO_free(bio);
+	return ok;
+}
+
+int fetch_check_trust_files(const char *ca_file, const char *pinned_pubkey, struct rp_err *err)
+{
+	char *ca = NULL, *pin = NULL;
+	size_t ca_len = 0;
+	struct rp_err e;
+	int ret = -1;
+
+	if (ca_file != NULL && *ca_file != '\0') {
+		if (fetch_read_file(ca_file, FETCH_MAX_CA_FILE, &ca, &ca_len, &e) < 0) {
+			rp_seterr(err, "E_CONFIG", "policy.ca_file: %s", e.msg);
+			goto out;
+		}
+		if (!fetch_has_cert(ca, ca_len)) {
+			rp_seterr(err, "E_CONFIG",
+				  "policy.ca_file %s holds no PEM certificate (\"-----BEGIN "
+				  "CERTIFICATE-----\"); give the CA certificate that signed the policy "
+				  "server's certificate",
+				  ca_file);
+			goto out;
+		}
+	}
+	if (pinned_pubkey != NULL && *pinned_pubkey != '\0' &&
+	    fetch_pin(pinned_pubkey, &pin, &e) < 0) {
+		rp_seterr(err, "E_CONFIG", "policy.pinned_pubkey: %s", e.msg);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(ca);
+	free(pin);
+	return ret;
+}
+
 static int fetch_user(const char *name, uid_t *uid, gid_t *gid, struct rp_err *err)
 {
 	struct passwd *pw;

@@ -85,6 +85,15 @@ struct fetch_job {
 void fetch_job_init(struct fetch_job *job);
 
 /*
+ * Reads and parses what a fetch will need before one is due, as fetch_start
+ * does: ca_file must hold a PEM certificate, pinned_pubkey must be a pin or a
+ * key file (either may be NULL or "").  For --check-config and reload, so a
+ * missing file is refused there rather than at the next refresh.  0, or -1
+ * with E_CONFIG naming the field.
+ */
+int fetch_check_trust_files(const char *ca_file, const char *pinned_pubkey, struct rp_err *err);
+
+/*
  * Validates opts (URL scheme and host, ETag), reads the CA file and pinned
  * key as the caller (root), looks up the user, opens and checks the helper
  * (regular file, owned by root, not writable by group or others: else

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "fetch.h"
+#include "keys.h"
 #include "log.h"
 #include "module.h"
 
@@ -55,14 +57,42 @@ int daemon_load_config(struct daemon *d, struct config *out, struct rp_err *err)
  * nothing: the running config stays and err says why.  The socket path cannot
  * change while running; note (may be NULL) then says so.
  */
+int daemon_check_trust(const struct config *c, struct rp_err *err)
+{
+	struct trust_set t;
+	struct rp_err e;
+	int ret = -1;
+
+	keys_trust_init(&t);
+	for (int i = 0; i < c->policy.n_keys; i++)
+		if (keys_trust_add_file(&t, c->policy.keys[i], KEYS_CHECK_OWNER, &e) < 0) {
+			rp_seterr(err, "E_CONFIG", "policy.keys[%d]: %s", i, e.msg);
+			goto out;
+		}
+	if (c->policy.n_keys > 0 && keys_trust_set_threshold(&t, c->policy.threshold, &e) < 0) {
+		rp_seterr(err, "E_CONFIG", "policy.threshold: %s", e.msg);
+		goto out;
+	}
+	if (fetch_check_trust_files(c->policy.ca_file, c->policy.pinned_pubkey, err) < 0)
+		goto out;
+	ret = 0;
+out:
+	keys_trust_free(&t);
+	return ret;
+}
+
 int daemon_reload(struct daemon *d, char *note, size_t notelen, struct rp_err *err)
 {
 	struct config nc;
 
 	if (note != NULL && notelen > 0)
 		note[0] = '\0';
-	if (daemon_load_config(d, &nc, err) < 0)
+	if (daemon_load_config(d, &nc, err) < 0 || daemon_check_trust(&nc, err) < 0) {
+		size_t n = strlen(err->msg);
+		snprintf(err->msg + n, sizeof(err->msg) - n,
+			 "; reload refused, the running configuration stays in force");
 		return -1;
+	}
 	if (strcmp(nc.socket_path, d->cfg.socket_path) != 0) {
 		if (note != NULL)
 			snprintf(note, notelen,

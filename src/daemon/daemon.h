@@ -146,6 +146,14 @@ int daemon_load_config(struct daemon *d, struct config *out, struct rp_err *err)
 /* The one reload sequence (SIGHUP and daemon.reload): 0, or -1 + err with the
  * running config unchanged.  note (may be NULL) gets what could not change. */
 int daemon_reload(struct daemon *d, char *note, size_t notelen, struct rp_err *err);
+/*
+ * What a refresh will need, loaded now: every trusted key file (with the
+ * daemon's ownership checks) and the threshold, the CA file and the pin.  So
+ * --check-config and a reload refuse a missing or broken file instead of
+ * saying OK and failing at the next refresh.  0, or -1 with E_CONFIG naming
+ * the field.
+ */
+int daemon_check_trust(const struct config *c, struct rp_err *err);
 
 /* status.enforce.docker: rampart-authz's counters record (enforce_docker.c). */
 void enforce_docker_status(struct daemon *d, json_t *status);

@@ -37,6 +37,16 @@ static void dispatch_count(struct daemon *d, const struct op_def *op, int rc, lo
 	d->stats[i].lat[b]++;
 }
 
+void dispatch_count_error(struct daemon *d, const char *op_name)
+{
+	size_t n;
+	const struct op_def *t = ops_table(&n);
+
+	for (size_t i = 0; i < n && i < DAEMON_MAX_OPS; i++)
+		if (strcmp(t[i].name, op_name) == 0)
+			d->stats[i].errors++;
+}
+
 static long long dispatch_now_us(void)
 {
 	struct timespec ts;

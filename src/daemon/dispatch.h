@@ -12,5 +12,7 @@ struct daemon;
 /* Parses, authorises, runs and queues exactly one reply (or marks the
  * connection pending for an async op).  buf is client-controlled. */
 void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_t len);
+/* Counts an error for an op that answered later than its dispatch (OP_PENDING). */
+void dispatch_count_error(struct daemon *d, const char *op_name);
 
 #endif

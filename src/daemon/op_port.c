@@ -32,6 +32,36 @@ static const char *port_errno_name(int e)
 	}
 }
 
+/*
+ * Ports of system daemons a user must never impersonate, whatever the config
+ * says: clients on this machine trust whoever answers there on loopback with
+ * passwords, mail, name and time lookups, tickets or print jobs.  Documented
+ * in rampartd.json(5) (ports.deny).
+ */
+static const struct {
+	int port;
+	const char *who;
+} port_builtin_deny[] = {
+    {22, "sshd (logins, keys, passwords)"},   {25, "the mail server (SMTP)"},
+    {53, "the DNS resolver"},                 {88, "Kerberos (tickets)"},
+    {111, "rpcbind (NFS, NIS)"},              {123, "NTP (the clock)"},
+    {389, "LDAP (accounts)"},                 {464, "Kerberos password changes"},
+    {587, "mail submission"},                 {631, "CUPS (printing, its admin UI)"},
+    {636, "LDAP over TLS (accounts)"},        {749, "Kerberos administration"},
+};
+
+static int port_builtin_denied(long long port, struct rp_err *err)
+{
+	for (size_t i = 0; i < sizeof(port_builtin_deny) / sizeof(port_builtin_deny[0]); i++)
+		if (port_builtin_deny[i].port == port)
+			return rp_seterr(err, "E_PORT_DENIED",
+					 "port %lld belongs to %s, which no user may impersonate "
+					 "(rampartd's built-in deny list); nothing was bound (pick "
+					 "another port)",
+					 port, port_builtin_deny[i].who);
+	return 0;
+}
+
 static int port_allowed(const struct config *c, long long port, struct rp_err *err)
 {
 	int ok = 0;
@@ -41,6 +71,8 @@ static int port_allowed(const struct config *c, long long port, struct rp_err *e
 				 "port %lld is not privileged; bind it yourself (rampartd only "
 				 "binds ports below 1024)",
 				 port);
+	if (port_builtin_denied(port, err) < 0)
+		return -1;
 	for (int i = 0; i < c->ports.n_deny; i++)
 		if (c->ports.deny[i] == port)
 			return rp_seterr(err, "E_PORT_DENIED",

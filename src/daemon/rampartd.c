@@ -38,7 +38,10 @@ static void usage(FILE *f)
 		"\n"
 		"  -c, --config FILE     configuration file (default %s;\n"
 		"                        built-in defaults if that file does not exist)\n"
-		"      --check-config    validate the configuration and exit (0 valid, 78 not)\n"
+		"      --check-config    validate the configuration, and load every key, CA and\n"
+		"                        pin file it names, then exit (0 valid, 78 not)\n"
+		"      --check-syntax    validate the configuration file only (installers, before\n"
+		"                        the keys are in place)\n"
 		"      --socket PATH     listening socket (overrides config \"socket\")\n"
 		"      --state-dir DIR   directory holding policy.db (overrides \"state_dir\")\n"
 		"      --db PATH         policy database (overrides \"db\")\n"
@@ -65,12 +68,13 @@ static void version(void)
 	       sqlite3_libversion(), jansson_version_str());
 }
 
-enum { O_CHECK = 256, O_SOCKET, O_STATE, O_DB, O_AUDIT, O_HOSTS, O_BIN, O_APP, O_SYSLOG };
+enum { O_CHECK_SYNTAX = 255, O_CHECK = 256, O_SOCKET, O_STATE, O_DB, O_AUDIT, O_HOSTS, O_BIN, O_APP, O_SYSLOG };
 
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 	    {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, O_CHECK},
+	    {"check-syntax", no_argument, NULL, O_CHECK_SYNTAX},
 	    {"socket", required_argument, NULL, O_SOCKET},
 	    {"state-dir", required_argument, NULL, O_STATE},
 	    {"db", required_argument, NULL, O_DB}, {"audit-log", required_argument, NULL, O_AUDIT},
@@ -92,6 +96,7 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'c': cfgpath = optarg; break;
 		case O_CHECK: check = 1; break;
+		case O_CHECK_SYNTAX: check = 2; break;
 		case O_SOCKET: d.ov.socket_path = optarg; break;
 		case O_STATE: d.ov.state_dir = optarg; break;
 		case O_DB: d.ov.db_path = optarg; break;
@@ -120,6 +125,10 @@ int main(int argc, char **argv)
 		d.config_loaded = true;
 	}
 	if (daemon_load_config(&d, &d.cfg, &err) < 0) {
+		fprintf(stderr, "rampartd: invalid configuration: %s\n", err.msg);
+		return EXIT_CONFIG;
+	}
+	if (check == 1 && daemon_check_trust(&d.cfg, &err) < 0) {
 		fprintf(stderr, "rampartd: invalid configuration: %s\n", err.msg);
 		return EXIT_CONFIG;
 	}

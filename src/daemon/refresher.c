@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dispatch.h"
 #include "log.h"
 #include "module.h"
 #include "policy_payload.h"
@@ -225,8 +226,34 @@ static void refresher_reply_waiters(struct daemon *d, json_t *result, const stru
 
 	s->nwaiters = 0; /* a request that arrives from here on waits for the next refresh */
 	for (int i = 0; i < n; i++) {
+		if (err != NULL) /* counted as a call at dispatch, as an error only now */
+			dispatch_count_error(d, "policy.refresh");
 		server_complete(d, s->waiters[i].conn_id, s->waiters[i].req_id, result, err);
 		json_decref(s->waiters[i].req_id);
+	}
+}
+
+/*
+ * The status side of an outcome: a success clears the last error (an old TLS
+ * error must not outlive a later success); a failure is time-stamped and
+ * counted.  Every refresh attempt passes here, also one refused before any
+ * fetch (E_KEYS, E_NO_SOURCE).
+ */
+static void refresher_note_outcome(struct policy_state *s, const char *message, bool ok,
+				   int64_t when)
+{
+	s->refreshes++;
+	rp_strlcpy(s->last_outcome, message, sizeof(s->last_outcome));
+	if (ok) {
+		s->failures = 0;
+		s->last_success_at = when;
+		s->last_error[0] = '\0';
+		s->last_error_at = 0;
+	} else {
+		s->failures++;
+		s->failures_total++;
+		s->last_error_at = when;
+		rp_strlcpy(s->last_error, message, sizeof(s->last_error));
 	}
 }
 
@@ -239,19 +266,10 @@ static void refresher_record(struct daemon *d, const struct refresh_out *out, bo
 	s->last_duration_ms = daemon_now_ms() - s->job_started_ms;
 	if (s->last_duration_ms > s->max_duration_ms)
 		s->max_duration_ms = s->last_duration_ms;
-	s->refreshes++;
-	rp_strlcpy(s->last_outcome, out->message, sizeof(s->last_outcome));
+	refresher_note_outcome(s, out->message, ok, s->job_now);
 	if (out->root_version > 0) {
 		s->root_version = out->root_version;
 		s->stored_untrusted = out->stored_untrusted;
-	}
-	if (ok) {
-		s->failures = 0;
-		s->last_success_at = s->job_now;
-	} else {
-		s->failures++;
-		s->last_error_at = s->job_now;
-		rp_strlcpy(s->last_error, out->message, sizeof(s->last_error));
 	}
 	/* the daemon is the writer: it moves its reader to the new file here, so a
 	 * batch of checks is always answered from one policy */
@@ -285,8 +303,13 @@ int refresher_request(struct daemon *d, uint64_t conn_id, json_t *req_id, struct
 		return rp_seterr(err, "E_BUSY",
 				 "too many refresh requests are already waiting; try again in a "
 				 "moment");
-	if (!s->job_active && !s->apply_active && refresher_fetch_start(d, err) < 0)
+	if (!s->job_active && !s->apply_active && refresher_fetch_start(d, err) < 0) {
+		char msg[700];
+		snprintf(msg, sizeof(msg), "failed: %s", err->msg);
+		s->last_attempt_at = (int64_t)time(NULL);
+		refresher_note_outcome(s, msg, false, s->last_attempt_at);
 		return -1;
+	}
 	s->waiters[s->nwaiters].conn_id = conn_id;
 	s->waiters[s->nwaiters].req_id = json_incref(req_id);
 	s->nwaiters++;
@@ -326,6 +349,7 @@ static void refresher_tick(struct daemon *d, long long now_ms, long long *next_m
 		if (refresher_fetch_start(d, &e) < 0) {
 			struct refresh_out out = {.outcome = REFRESH_FAILED};
 			s->job_started_ms = now_ms;
+			s->job_now = s->last_attempt_at = (int64_t)time(NULL); /* not the last job's */
 			snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
 				 e.msg);
 			refresher_record(d, &out, false, &e);
@@ -368,6 +392,24 @@ void refresher_time(json_t *o, const char *key, int64_t t)
 	json_object_set_new(o, key, json_string(buf));
 }
 
+/*
+ * The trust this machine verifies with, so an admin can see a key rotation
+ * reach it: every loaded key (keyid, algorithm, file) and the threshold.
+ * Public keys and paths only.
+ */
+static json_t *refresher_trust_json(const struct policy_state *s)
+{
+	json_t *keys = json_array();
+
+	for (size_t i = 0; i < s->trust.n_keys; i++)
+		json_array_append_new(keys, json_pack("{s:s, s:s, s:s}", "keyid",
+						      s->trust.keys[i].keyid, "algorithm",
+						      keys_alg_name(s->trust.keys[i].alg), "source",
+						      s->trust.keys[i].source));
+	return json_pack("{s:o, s:i, s:b}", "keys", keys, "threshold",
+			 s->trust_ok ? s->trust.threshold : 0, "usable", s->trust_ok);
+}
+
 static void refresher_status(struct daemon *d, json_t *status)
 {
 	struct policy_state *s = pst(d);
@@ -404,6 +446,8 @@ static void refresher_status(struct daemon *d, json_t *status)
 			    s->next_ms ? json_integer((s->next_ms - daemon_now_ms()) / 1000)
 				       : json_null());
 	json_object_set_new(p, "refreshes", json_integer((json_int_t)s->refreshes));
+	json_object_set_new(p, "failures", json_integer((json_int_t)s->failures_total));
+	json_object_set_new(p, "failures_in_a_row", json_integer(s->failures));
 	json_object_set_new(p, "last_refresh_ms", json_integer(s->last_duration_ms));
 	json_object_set_new(p, "max_refresh_ms", json_integer(s->max_duration_ms));
 	if (!s->trust_ok && (d->cfg.policy.n_keys > 0 || config_has_root(&d->cfg)))
@@ -417,6 +461,7 @@ static void refresher_status(struct daemon *d, json_t *status)
 		json_object_set_new(p, "policy_signed_by_root",
 				    s->root_version ? json_boolean(!s->stored_untrusted) : json_null());
 	}
+	json_object_set_new(p, "trust", refresher_trust_json(s));
 	json_object_set_new(status, "policy", p);
 }
 

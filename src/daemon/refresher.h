@@ -71,7 +71,8 @@ struct policy_state {
 	bool commit_st_valid;
 	long long import_check_ms;
 	long long next_ms; /* 0: no scheduled refresh */
-	int failures;
+	int failures;            /* in a row, since the last success */
+	uint64_t failures_total; /* every failed or refused refresh since start */
 	char last_outcome[700];
 	char last_error[700];
 	int64_t last_error_at, last_attempt_at, last_success_at;

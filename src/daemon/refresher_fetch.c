@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "refresher.h"
 #include "root.h"
 
@@ -72,6 +73,36 @@ static int refresher_root_fetch(void *arg, int64_t version, unsigned char **buf,
 	return rc < 0 ? -1 : 0;
 }
 
+/* url without a user:password@ part (messages go to status and the audit log). */
+static void refresher_url_shown(const char *url, char *buf, size_t len)
+{
+	const char *host = strstr(url, "://"), *at, *end;
+
+	host = host != NULL ? host + 3 : url;
+	end = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	if (at == NULL) {
+		rp_strlcpy(buf, url, len);
+		return;
+	}
+	snprintf(buf, len, "%.*s%s", (int)(host - url), url, at + 1);
+}
+
+/* "failed: MSG (policy.url URL); last good policy kept; to fix: HINT" for a failed fetch. */
+static void refresher_fetch_failed(const struct daemon *d, struct refresh_out *out,
+				   const struct rp_err *e)
+{
+	const char *hint = refresh_hint(e->code);
+	char url[512];
+
+	refresher_url_shown(d->cfg.policy.url, url, sizeof(url));
+	out->outcome = REFRESH_FAILED;
+	if (snprintf(out->message, sizeof(out->message),
+		     "failed: %s (policy.url %s); last good policy kept%s%s", e->msg, url,
+		     hint ? "; to fix: " : "", hint ? hint : "") >= (int)sizeof(out->message))
+		log_warnx("policy refresh: message truncated");
+}
+
 /* The fetch child has finished: verify and store, as root, in a worker. */
 static void refresher_fetch_done(struct daemon *d)
 {
@@ -87,9 +118,7 @@ static void refresher_fetch_done(struct daemon *d)
 	ok = fetch_finish(&s->job, &fr, &e) == 0;
 	s->job_active = false;
 	if (!ok) {
-		out.outcome = REFRESH_FAILED;
-		snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
-			 e.msg);
+		refresher_fetch_failed(d, &out, &e);
 		pst(d)->record(d, &out, false, &e);
 	} else if (fr.status == FETCH_NOT_MODIFIED && !config_has_root(&d->cfg)) {
 		out.outcome = REFRESH_UNCHANGED;
@@ -200,6 +229,6 @@ void refresher_fetch_timeout(struct daemon *d)
 	fetch_abort(&s->job);
 	s->job_active = false;
 	rp_seterr(&e, "E_FETCH_TIMEOUT", "the fetch did not finish within policy.total_timeout_s");
-	snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept", e.msg);
+	refresher_fetch_failed(d, &out, &e);
 	pst(d)->record(d, &out, false, &e);
 }

@@ -327,3 +327,170 @@ RAMPART_API int rampart_bind_port(struct rampart_client *c, const char *proto, c
 		return client_seterr(err, "E_PROTO", "daemon replied without a socket");
 	return fd;
 }
+
+/* --- typed calls: the JSON is built and parsed here ------------------------------ */
+
+/* Copies a JSON string member (absent or null: "") into buf. */
+static void client_str(json_t *o, const char *key, char *buf, size_t len)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	rp_strlcpy(buf, s != NULL ? s : "", len);
+}
+
+/* One decision object of policy.check into d; 1 for an invalid reference, else 0. */
+static int client_decision(json_t *o, struct rampart_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->allowed = json_is_true(json_object_get(o, "allowed"));
+	d->expired = json_is_true(json_object_get(o, "expired"));
+	d->policy_cached = json_is_true(json_object_get(o, "policy_cached"));
+	d->policy_version = (int64_t)json_integer_value(json_object_get(o, "policy_version"));
+	client_str(o, "error", d->code, sizeof(d->code));
+	client_str(o, "rule", d->rule, sizeof(d->rule));
+	client_str(o, "normalized", d->normalized, sizeof(d->normalized));
+	client_str(o, "reason", d->reason, sizeof(d->reason));
+	if (d->code[0] != '\0')
+		d->allowed = false; /* an invalid reference is never an allow */
+	return d->code[0] != '\0' ? 1 : 0;
+}
+
+/*
+ * Sends op with args (a json_t this function consumes) and returns the parsed
+ * reply's "result" (new reference) or NULL with err set.
+ */
+static json_t *client_call(struct rampart_client *c, const char *op, json_t *args,
+			   struct rampart_error *err)
+{
+	char *argstr = NULL, *reply = NULL;
+	json_t *r = NULL, *res = NULL;
+	int rc;
+
+	if (args != NULL && (argstr = json_dumps(args, JSON_COMPACT)) == NULL) {
+		client_seterr(err, "E_NOMEM", "out of memory building the %s request", op);
+		goto out;
+	}
+	rc = rampart_request(c, op, argstr, -1, &reply, NULL, err);
+	if (rc != 0)
+		goto out;
+	if ((r = json_loads(reply, 0, NULL)) == NULL ||
+	    !json_is_object(res = json_object_get(r, "result"))) {
+		res = NULL;
+		client_seterr(err, "E_PROTO", "the %s reply has no result object", op);
+		goto out;
+	}
+	json_incref(res);
+out:
+	json_decref(args);
+	json_decref(r);
+	free(argstr);
+	free(reply);
+	return res;
+}
+
+RAMPART_API int rampart_client_check(struct rampart_client *c, const char *ref,
+				     struct rampart_decision *out, struct rampart_error *err)
+{
+	json_t *res;
+	int rc;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (c == NULL || ref == NULL || out == NULL)
+		return client_seterr(err, "E_ARGS", "rampart_client_check needs a client, a "
+				     "reference and a decision to fill");
+	res = client_call(c, "policy.check", json_pack("{s:s}", "ref", ref), err);
+	if (res == NULL)
+		return -1;
+	rc = client_decision(res, out);
+	json_decref(res);
+	return rc;
+}
+
+RAMPART_API int rampart_client_check_many(struct rampart_client *c, const char *const *refs,
+					  size_t n, struct rampart_decision *out,
+					  struct rampart_error *err)
+{
+	json_t *arr, *res, *list;
+	int worst = 0;
+
+	if (c == NULL || refs == NULL || out == NULL || n == 0 || n > RAMPART_CHECK_MAX)
+		return client_seterr(err, "E_ARGS",
+				     "rampart_client_check_many needs a client and 1 to %d "
+				     "references with room for as many decisions",
+				     RAMPART_CHECK_MAX);
+	memset(out, 0, n * sizeof(*out));
+	if ((arr = json_array()) == NULL)
+		return client_seterr(err, "E_NOMEM", "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (refs[i] == NULL) {
+			json_decref(arr);
+			return client_seterr(err, "E_ARGS", "refs[%zu] is NULL", i);
+		}
+		json_array_append_new(arr, json_string(refs[i]));
+	}
+	res = client_call(c, "policy.check", json_pack("{s:o}", "refs", arr), err);
+	if (res == NULL)
+		return -1;
+	list = json_object_get(res, "results");
+	if (!json_is_array(list) || json_array_size(list) != n) {
+		json_decref(res);
+		return client_seterr(err, "E_PROTO", "the policy.check reply does not have one "
+				     "decision per reference");
+	}
+	for (size_t i = 0; i < n; i++)
+		if (client_decision(json_array_get(list, i), &out[i]) > 0)
+			worst = 1;
+	json_decref(res);
+	return worst;
+}
+
+static int64_t client_time(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	struct tm tm;
+	char *end;
+
+	if (s == NULL)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (end == NULL || *end != '\0')
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+RAMPART_API int rampart_client_status(struct rampart_client *c, struct rampart_status *out,
+				      struct rampart_error *err)
+{
+	json_t *res, *p, *t;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (c == NULL || out == NULL)
+		return client_seterr(err, "E_ARGS", "rampart_client_status needs a client and a "
+				     "status to fill");
+	if ((res = client_call(c, "status", NULL, err)) == NULL)
+		return -1;
+	p = json_object_get(res, "policy");
+	t = json_object_get(p, "trust");
+	client_str(res, "version", out->daemon_version, sizeof(out->daemon_version));
+	out->pid = (long)json_integer_value(json_object_get(res, "pid"));
+	out->uptime_s = (int64_t)json_integer_value(json_object_get(res, "uptime_s"));
+	out->policy_cached = json_is_integer(json_object_get(p, "version"));
+	out->policy_version = (int64_t)json_integer_value(json_object_get(p, "version"));
+	client_str(p, "org", out->org, sizeof(out->org));
+	out->issued_at = client_time(p, "issued_at");
+	out->expires_at = client_time(p, "expires_at");
+	out->expired = json_is_true(json_object_get(p, "expired"));
+	out->stale = json_is_true(json_object_get(p, "stale"));
+	out->last_success_at = client_time(p, "last_success_at");
+	out->last_error_at = client_time(p, "last_error_at");
+	client_str(p, "last_error", out->last_error, sizeof(out->last_error));
+	out->refreshes = (uint64_t)json_integer_value(json_object_get(p, "refreshes"));
+	out->refresh_failures = (uint64_t)json_integer_value(json_object_get(p, "failures"));
+	out->trust_threshold = (int)json_integer_value(json_object_get(t, "threshold"));
+	out->trust_keys = json_array_size(json_object_get(t, "keys"));
+	out->trust_usable = json_is_true(json_object_get(t, "usable"));
+	json_decref(res);
+	return 0;
+}

@@ -30,6 +30,11 @@
 	X(E_UNREACHABLE, 3, "rampartd cannot be reached on its socket, or the connection was lost") \
 	X(E_UNKNOWN, 1, "the daemon's error reply carried no code (a daemon bug)") \
 	X(E_INVAL, 1, "a NULL or invalid argument to a librampart call") \
+	X(E_USAGE, 2, "the command line is wrong (rampart --json reports usage errors with it)") \
+	X(E_EXEC, 1, "rampart bind got the socket but could not run the command") \
+	X(E_TIMEOUT, 1, "rampart diag trace: the daemon did not finish the trace in time") \
+	X(E_TRACE_CUT, 1, "rampart diag trace: the trace ended without its end line") \
+	X(E_STORE_PATH, 1, "the policy store path cannot exist: its directory is missing (a typo?)") \
 	/* daemon and config */ \
 	X(E_CONFIG, 1, "the configuration is invalid (the message names the file and the field)") \
 	X(E_CONFIG_INSECURE, 1, "the configuration file is not owned by root or is writable by others") \
@@ -75,6 +80,7 @@
 	X(E_ROOT_PIN, 1, "the pinned first root cannot be read or does not match policy.root_sha256") \
 	X(E_ROOT_STORED, 1, "the stored root chain does not follow from the pinned root") \
 	X(E_LINT, 1, "rampart-sign --strict: the policy has rules that change nothing") \
+	X(E_SAME_VERSION, 1, "the stored version is offered with other content; bump the version") \
 	X(E_TRUST, 1, "no usable key set (no keys, a duplicate key, threshold out of range)") \
 	X(E_KEY_FILE, 1, "a key file cannot be read or does not hold exactly one public PEM key") \
 	X(E_KEY_PERM, 1, "a key file or its directory is not owned by root or is writable by others") \

@@ -23,7 +23,8 @@
 #define PA_COARSE_NS 1000000LL /* RAMPART_POLICY_COARSE_RELOAD: stat at most once per ms */
 #define PA_FLAGS                                                                            \
 	(RAMPART_POLICY_ALLOW_WHEN_NO_POLICY | RAMPART_POLICY_COARSE_RELOAD |                       \
-	 RAMPART_POLICY_STRICT_RELOAD | RAMPART_POLICY_MANUAL_RELOAD)
+	 RAMPART_POLICY_STRICT_RELOAD | RAMPART_POLICY_MANUAL_RELOAD |                               \
+	 RAMPART_POLICY_REQUIRE_STORE)
 
 /*
  * Identity of the file a policy was loaded from.  dev+ino say "replaced";
@@ -179,6 +180,43 @@ static void pa_errbuf(char *buf, size_t len, const char *code, const char *msg)
 		snprintf(buf, len, "%s: %s", code, msg);
 }
 
+/*
+ * A path that cannot name a store: its directory is missing (a typo; rampartd
+ * creates the file, never the directory), or, with REQUIRE_STORE, the file
+ * itself.  0 when the path may be opened.
+ */
+static int pa_check_path(const char *path, unsigned flags, char *errbuf, size_t errlen)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+	int dlen = slash == NULL ? 1 : slash == path ? 1 : (int)(slash - path);
+
+	if (!(flags & RAMPART_POLICY_REQUIRE_STORE) || stat(path, &st) == 0 ||
+	    (errno != ENOENT && errno != ENOTDIR))
+		return 0;
+	snprintf(dir, sizeof(dir), "%.*s", dlen, slash == NULL ? "." : path);
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		if (errbuf != NULL && errlen > 0)
+			snprintf(errbuf, errlen,
+			         "E_STORE_PATH: The policy store %s cannot exist: its directory %s "
+			         "is missing. Check the path (rampartd's state_dir, e.g. "
+			         "/var/lib/rampart/policy.db).",
+			         path, dir);
+		return -1;
+	}
+	{
+		if (errbuf != NULL && errlen > 0)
+			snprintf(errbuf, errlen,
+			         "E_NO_POLICY: There is no policy store at %s. Check the path; "
+			         "rampartd creates the file at its first successful refresh.",
+			         path);
+		return -1;
+	}
+	return 0;
+}
+
+
 int rampart_policy_open(const char *db_path, unsigned flags, struct rampart_policy **out,
                         char *errbuf, size_t errlen)
 {
@@ -193,6 +231,8 @@ int rampart_policy_open(const char *db_path, unsigned flags, struct rampart_poli
 		          "pointer and only known flags.");
 		return -1;
 	}
+	if (pa_check_path(db_path, flags, errbuf, errlen) < 0)
+		return -1;
 	if ((h = calloc(1, sizeof(*h))) == NULL || (h->path = strdup(db_path)) == NULL) {
 		pa_errbuf(errbuf, errlen, "E_NOMEM", "Out of memory opening the policy store.");
 		goto out;

@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dsse.h"
 #include "keys.h"
 #include "policy_match.h"
 #include "policy_payload.h"
 #include "sign_root.h"
+#include "refresh.h"
 
 #define SIGN_EXIT_FAIL 1
 #define SIGN_EXIT_USAGE 2
@@ -32,23 +34,32 @@ struct sign_opts {
 	const char *keys_dir;
 	int threshold;
 	const char *type;
+	const char *org;   /* --org: refuse a payload for another org, as machines do */
+	long warn_days;    /* --warn-days: warn when expires_at is nearer than this */
 	bool no_check;
 	bool strict; /* rules that change nothing are errors, not warnings */
 };
+
+#define SIGN_WARN_DAYS_DEFAULT 7
+#define SIGN_OPT_VERIFY 256
 
 static void sign_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: rampart-sign --key KEY.pem [--key KEY2.pem ...] [--type TYPE] [--no-check]\n"
-		"                    PAYLOAD.json > envelope.json\n"
+		"                    [--org ORG] [--warn-days N] PAYLOAD.json > envelope.json\n"
 		"       rampart-sign --verify (--pub PUB.pem ... | --keys DIR) [--threshold N]\n"
 		"                    [--type TYPE] [--no-check] ENVELOPE.json > payload.json\n"
 		"       rampart-sign --keyid KEY.pem [KEY2.pem ...]\n"
-		"       rampart-sign --check [--strict] PAYLOAD.json\n"
+		"       rampart-sign --check [--strict] [--org ORG] [--warn-days N] PAYLOAD.json\n"
 		"       rampart-sign root --help     (root documents for key rotation)\n"
+		"       rampart-sign --version\n"
 		"\n"
 		"Signs a rampart policy (or any payload) into a DSSE envelope, and verifies one.\n"
 		"Keys are PEM files: Ed25519 or ECDSA P-256.  A FILE of \"-\" means stdin.\n"
+		"A policy payload is checked as every machine checks it (the payload rules,\n"
+		"expiry, and the org with --org) before it is signed: what machines would\n"
+		"refuse is never signed.\n"
 		"\n"
 		"  -k, --key FILE       private key to sign with (repeat for more signatures)\n"
 		"  -t, --type TYPE      payloadType (default %s)\n"
@@ -56,19 +67,24 @@ static void sign_usage(FILE *f)
 		"                       (duplicates and conflicts are always refused)\n"
 		"      --no-check       do not validate a policy payload before signing/after\n"
 		"                       verifying (validation runs only for the default type)\n"
-		"  -V, --verify         verify ENVELOPE; print the verified payload on stdout and\n"
+		"  -o, --org ORG        refuse a policy whose org is not ORG (policy.org on the\n"
+		"                       machines)\n"
+		"  -w, --warn-days N    warn when expires_at is less than N days away (default %d;\n"
+		"                       0: never)\n"
+		"      --verify         verify ENVELOPE; print the verified payload on stdout and\n"
 		"                       the keyids that verified on stderr\n"
 		"  -p, --pub FILE       trusted public key for --verify (repeatable)\n"
-		"  -K, --keys DIR       trust every *.pem public key in DIR for --verify\n"
+		"  -K, --keys DIR       trust every *.pem and *.pub public key in DIR for --verify\n"
 		"  -n, --threshold N    distinct trusted keys that must verify (default 1)\n"
 		"  -i, --keyid          print the keyid (SHA-256 of the DER public key) of each\n"
 		"                       key file, public or private\n"
 		"  -c, --check          validate a policy payload and print a summary\n"
 		"  -h, --help           this text\n"
+		"      --version        print the version\n"
 		"\n"
 		"Exit status: 0 success, 1 failure (message on stderr), 2 usage error.\n"
 		"See docs/signing.md for signing with plain openssl instead.\n",
-		DSSE_POLICY_TYPE);
+		DSSE_POLICY_TYPE, SIGN_WARN_DAYS_DEFAULT);
 }
 
 static int sign_fail(const struct rp_err *err)
@@ -177,23 +193,48 @@ static int sign_lint(const struct sign_opts *o, const struct policy *p, struct r
 	return 0;
 }
 
-/* Validates a policy payload when the type is the policy type (and not --no-check). */
+/* Warns on stderr when the policy expires within warn_days of now. */
+static void sign_warn_expiry(const struct policy *p, long warn_days, int64_t now)
+{
+	char when[32];
+	int64_t left = p->expires_at - now;
+
+	if (warn_days <= 0 || left >= (int64_t)warn_days * 86400)
+		return;
+	policy_payload_format_time(p->expires_at, when, sizeof(when));
+	fprintf(stderr,
+		"rampart-sign: warning: the policy expires at %s, in %lld hour(s) (less than "
+		"--warn-days %ld); every machine refuses it from then on, so publish a "
+		"successor before that\n",
+		when, (long long)(left / 3600), warn_days);
+}
+
+/*
+ * Validates a policy payload when the type is the policy type (and not
+ * --no-check) with the daemon's own checks (refresh_check_payload).
+ */
 static int sign_check_payload(const struct sign_opts *o, const void *buf, size_t len,
 			      struct rp_err *err)
 {
 	struct policy p;
+	int64_t now = (int64_t)time(NULL);
+	int rc;
 
 	if (o->no_check || strcmp(o->type, DSSE_POLICY_TYPE) != 0)
 		return 0;
-	if (policy_payload_parse(buf, len, &p, err) < 0)
-		return -1;
-	sign_summary(&p);
-	if (sign_lint(o, &p, err) < 0) {
-		policy_free(&p);
-		return -1;
+	rc = refresh_check_payload(buf, len, o->org, now, &p, err);
+	if (rc == 0) {
+		sign_summary(&p);
+		sign_warn_expiry(&p, o->warn_days, now);
+		if (sign_lint(o, &p, err) < 0)
+			rc = -1;
+	} else if (strcmp(err->code, "E_EXPIRED") == 0) {
+		size_t n = strlen(err->msg);
+		snprintf(err->msg + n, sizeof(err->msg) - n,
+			 "; every machine would refuse it: set a later expires_at and re-sign");
 	}
 	policy_free(&p);
-	return 0;
+	return rc;
 }
 
 static int sign_cmd_sign(const struct sign_opts *o, const char *path)
@@ -289,25 +330,20 @@ static int sign_cmd_keyid(char **files, int n)
 
 static int sign_cmd_check(const struct sign_opts *o, const char *path)
 {
-	struct policy p;
+	struct sign_opts co = *o;
 	struct rp_err err;
 	char *buf = NULL;
 	size_t len = 0;
 	int rc = SIGN_EXIT_FAIL;
 
 	rp_clearerr(&err);
+	co.no_check = false;
+	co.type = DSSE_POLICY_TYPE;
 	if (sign_read(path, POLICY_PAYLOAD_MAX, &buf, &len, &err) < 0 ||
-	    policy_payload_parse(buf, len, &p, &err) < 0) {
+	    sign_check_payload(&co, buf, len, &err) < 0) {
 		sign_fail(&err);
 		goto out;
 	}
-	sign_summary(&p);
-	if (sign_lint(o, &p, &err) < 0) {
-		sign_fail(&err);
-		policy_free(&p);
-		goto out;
-	}
-	policy_free(&p);
 	rc = 0;
 out:
 	free(buf);
@@ -336,16 +372,18 @@ static int sign_parse_args(int argc, char **argv, struct sign_opts *o)
 {
 	static const struct option lopts[] = {
 		{"key", required_argument, NULL, 'k'},	 {"type", required_argument, NULL, 't'},
-		{"no-check", no_argument, NULL, 'N'},	 {"verify", no_argument, NULL, 'V'},
+		{"no-check", no_argument, NULL, 'N'},	 {"verify", no_argument, NULL, SIGN_OPT_VERIFY},
 		{"pub", required_argument, NULL, 'p'},	 {"keys", required_argument, NULL, 'K'},
 		{"threshold", required_argument, NULL, 'n'}, {"keyid", no_argument, NULL, 'i'},
 		{"check", no_argument, NULL, 'c'},	 {"help", no_argument, NULL, 'h'},
 		{"strict", no_argument, NULL, 'S'},
-		{NULL, 0, NULL, 0},
+		{"org", required_argument, NULL, 'o'},	 {"warn-days", required_argument, NULL, 'w'},
+		{"version", no_argument, NULL, 'v'},	 {NULL, 0, NULL, 0},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "k:t:Vp:K:n:ich", lopts, NULL)) != -1) {
+	opterr = 0; /* every refusal below says what to do instead */
+	while ((c = getopt_long(argc, argv, ":k:t:Vp:K:n:ichSo:w:", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			if (o->n_keys == DSSE_MAX_SIGNATURES)
@@ -366,9 +404,30 @@ static int sign_parse_args(int argc, char **argv, struct sign_opts *o)
 		case 'S':
 			o->strict = true;
 			break;
-		case 'V':
+		case SIGN_OPT_VERIFY:
 			o->mode = MODE_VERIFY;
 			break;
+		case 'V':
+			/* -V meant --verify once; it means --version to most tools, so it
+			 * is refused rather than silently doing either */
+			return sign_usage_error("-V is ambiguous; write --verify or --version"), -1;
+		case 'v':
+			return 2;
+		case 'o':
+			o->org = optarg;
+			break;
+		case 'w': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v < 0 || v > 3650)
+				return sign_usage_error("--warn-days needs a number of days from 0 "
+							"to 3650"),
+				       -1;
+			o->warn_days = v;
+			break;
+		}
+		case ':':
+			return sign_usage_error("an option needs a value"), -1;
 		case 'K':
 			o->keys_dir = optarg;
 			break;
@@ -419,8 +478,11 @@ int main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.type = DSSE_POLICY_TYPE;
 	o.threshold = 1;
+	o.warn_days = SIGN_WARN_DAYS_DEFAULT;
 	if ((r = sign_parse_args(argc, argv, &o)) != 0) {
-		if (r > 0)
+		if (r == 2)
+			printf("rampart-sign %s\n", RAMPART_VERSION);
+		else if (r > 0)
 			sign_usage(stdout);
 		return r > 0 ? 0 : SIGN_EXIT_USAGE;
 	}

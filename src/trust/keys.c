@@ -550,14 +550,16 @@ static int keys_name_cmp(const void *a, const void *b)
 	return strcmp((const char *)a, (const char *)b);
 }
 
+/* "*.pem" or "*.pub": docs/signing.md makes signer1.pub, openssl users make .pem. */
 static int keys_is_pem_name(const char *n)
 {
 	size_t l = strlen(n);
 
-	return n[0] != '.' && l > 4 && strcmp(n + l - 4, ".pem") == 0;
+	return n[0] != '.' && l > 4 &&
+	       (strcmp(n + l - 4, ".pem") == 0 || strcmp(n + l - 4, ".pub") == 0);
 }
 
-/* Collects the "*.pem" names in d, sorted; at most KEYS_MAX_TRUSTED + 1. */
+/* Collects the "*.pem" and "*.pub" names in d, sorted; at most KEYS_MAX_TRUSTED + 1. */
 static size_t keys_dir_names(DIR *d, char names[][256], size_t max)
 {
 	struct dirent *de;
@@ -597,12 +599,15 @@ int keys_trust_add_dir(struct trust_set *t, const char *dir, unsigned flags,
 	}
 	n = keys_dir_names(d, names, KEYS_MAX_TRUSTED + 1);
 	if (n == 0) {
-		rp_seterr(err, "E_TRUST", "no *.pem public key files in %s", dir);
+		rp_seterr(err, "E_TRUST",
+			  "no public key files (*.pem or *.pub) in %s; put each signer's public "
+			  "key there (openssl pkey -in KEY -pubout -out %s/NAME.pub)",
+			  dir, dir);
 		goto out;
 	}
 	if (n > KEYS_MAX_TRUSTED) {
-		rp_seterr(err, "E_TRUST", "more than %d *.pem files in %s; at most %d keys can "
-			  "be trusted", KEYS_MAX_TRUSTED, dir, KEYS_MAX_TRUSTED);
+		rp_seterr(err, "E_TRUST", "more than %d key files (*.pem, *.pub) in %s; at most %d "
+			  "keys can be trusted", KEYS_MAX_TRUSTED, dir, KEYS_MAX_TRUSTED);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -78,7 +78,7 @@ void keys_trust_init(struct trust_set *t);
 /* Adds a public key file; a key already in the set is refused (E_TRUST). */
 int keys_trust_add_file(struct trust_set *t, const char *path, unsigned flags,
 			struct rp_err *err);
-/* Adds every "*.pem" file in dir (sorted by name, dot-files skipped). */
+/* Adds every "*.pem" and "*.pub" file in dir (sorted by name, dot-files skipped). */
 int keys_trust_add_dir(struct trust_set *t, const char *dir, unsigned flags,
 		       struct rp_err *err);
 /* Adds a key already loaded (public part only is used; takes a reference). */

@@ -309,6 +309,11 @@ static const char *payload_host_why(const char *host, size_t len, enum policy_ki
 	const char *colon, *why, *star = strchr(host, '*');
 	size_t labels = 0;
 
+	if (strstr(host, "://") != NULL)
+		return "it is a URL; write a host, not a URL (\"ghcr.io\", not \"https://ghcr.io\")";
+	if (strchr(host, '/') != NULL)
+		return "it has a path; write a host, not a repository (\"quay.io\", not "
+		       "\"quay.io/myorg\"): rules cover a whole registry";
 	if (star != NULL && (star != host || host[1] != '.' || strchr(host + 1, '*') != NULL))
 		return "'*' is allowed only as a whole first label, as in \"*.example.com\"";
 	if (star != NULL) {
@@ -392,6 +397,9 @@ static const char *payload_rule_why(const struct payload_ctx *c, const char *s, 
 {
 	const char *slash = memchr(s, '/', len), *why = NULL;
 
+	if (len >= 3 && memmem(s, len, "://", 3) != NULL)
+		return "it is a URL: give a host, not a URL (for example ghcr.io or "
+		       "registry.example.com:5000)";
 	if (slash == NULL)
 		return policy_payload_check_host(s, kind, &why) < 0 ? why : NULL;
 	if (c->schema < 2)
@@ -621,6 +629,27 @@ static int payload_dups(const struct policy *p, struct rp_err *err)
 			 a, esc, b);
 }
 
+/*
+ * Docker Hub is decided by allow_docker_hub alone: a Hub entry in the list is
+ * matched as any other rule, so with allow_docker_hub false machines would
+ * still allow Hub images through it while every summary says "denied".
+ */
+static int payload_hub_contradiction(const struct policy *p, struct rp_err *err)
+{
+	if (p->allow_docker_hub)
+		return 0;
+	for (size_t i = 0; i < p->n_registries; i++)
+		if (p->registries[i].action == POLICY_ALLOW && p->registries[i].kind == POLICY_EXACT &&
+		    ref_is_hub_host(p->registries[i].host))
+			return rp_seterr(err, "E_PAYLOAD",
+					 "registries[%zu].host: \"%s\" is Docker Hub, but "
+					 "allow_docker_hub is false: machines would allow Docker Hub "
+					 "through this entry; set allow_docker_hub to true, or remove "
+					 "the entry to deny Docker Hub",
+					 i, p->registries[i].host);
+	return 0;
+}
+
 /* An enforced deny of all of Docker Hub contradicts allow_docker_hub: true. */
 static int payload_hub_conflict(const struct policy *p, struct rp_err *err)
 {
@@ -691,7 +720,9 @@ static int payload_registries(json_t *root, int schema, struct policy *p, struct
 		return rp_seterr(err, "E_NOMEM", "out of memory");
 	if (payload_list(&allow, a, p, err) < 0 || (d != NULL && payload_list(&deny, d, p, err) < 0))
 		return -1;
-	return payload_dups(p, err) < 0 ? -1 : payload_hub_conflict(p, err);
+	if (payload_dups(p, err) < 0 || payload_hub_conflict(p, err) < 0)
+		return -1;
+	return payload_hub_contradiction(p, err);
 }
 
 /* schema_version: absent means 1; anything but 1 or 2 is refused, never guessed at. */

@@ -50,8 +50,7 @@ static void refresh_signers(const struct dsse_verified *v, char *buf, size_t len
 	}
 }
 
-/* What to do about a refusal, by code (the message says what went wrong). */
-static const char *refresh_hint(const char *code)
+const char *refresh_hint(const char *code)
 {
 	static const struct {
 		const char *code, *hint;
@@ -72,7 +71,20 @@ static const char *refresh_hint(const char *code)
 	    {"E_ROOT_CHAIN", "raise policy.max_root_rotations, or check what the root URL serves"},
 	    {"E_ROOT_TOO_BIG", "a root is at most 64 KiB"},
 	    {"E_ROOT_PIN", "check policy.root / policy.root_sha256 against the first root"},
+	    {"E_SAME_VERSION", "bump version: every change needs a higher version number"},
 	    {"E_STORE_DISK_FULL", "free space in the state directory"},
+	    {"E_FETCH_TLS", "if the policy server uses a private CA or a self-signed "
+			    "certificate, set policy.ca_file to that CA certificate (PEM); if "
+			    "policy.pinned_pubkey is set, check it is the server's key (see "
+			    "rampartd.json(5), TLS trust)"},
+	    {"E_FETCH_HTTP", "check policy.url: the server has no policy at that path, or "
+			     "refused the request"},
+	    {"E_FETCH_CONNECT", "check policy.url's host and port, and that the policy server "
+				"is up and reachable from this machine (policy.proxy?)"},
+	    {"E_FETCH_TIMEOUT", "check the network path to the policy server, or raise "
+				"policy.total_timeout_s"},
+	    {"E_FETCH_NETWORK", "check the host name in policy.url and this machine's DNS"},
+	    {"E_FETCH_TOO_LARGE", "raise policy.max_bytes, or publish a smaller policy"},
 	};
 	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
 		if (strcmp(code, hints[i].code) == 0)
@@ -134,6 +146,13 @@ static int refresh_check_state_dir(const char *db_path, struct rp_err *err)
 	if (stat(dirname(dir), &st) < 0)
 		return rp_seterr(err, "E_STORE_IO", "state directory %s: %s; nothing was changed",
 				 dir, strerror(errno));
+	if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX))
+		return rp_seterr(err, "E_STORE_INSECURE",
+				 "state directory %s is a shared directory anyone can write (mode "
+				 "%04o), so anyone could replace the policy; nothing was stored "
+				 "(set state_dir to a directory of its own, e.g. /var/lib/rampart; "
+				 "do not change the mode of %s)",
+				 dir, (unsigned)(st.st_mode & 07777), dir);
 	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022) != 0)
 		return rp_seterr(err, "E_STORE_INSECURE",
 				 "state directory %s must be owned by root and not writable by "
@@ -143,37 +162,72 @@ static int refresh_check_state_dir(const char *db_path, struct rp_err *err)
 	return 0;
 }
 
-/* The verified policy checks after the signatures: org, expiry, version. */
-static int refresh_policy_checks(const struct refresh_in *in, const struct policy *p,
-				 struct refresh_out *out, struct rp_err *err)
+/*
+ * The checks every machine makes of a verified payload, in order: it parses
+ * and validates, it is for this org, it was not issued in the future, it has
+ * not expired.  rampart-sign runs the same function, so it refuses to sign
+ * what machines would refuse.
+ */
+int refresh_check_payload(const void *payload, size_t len, const char *org, int64_t now,
+			  struct policy *p, struct rp_err *err)
 {
 	char when[32];
 
-	if (strcmp(p->org, in->org) != 0)
+	if (policy_payload_parse(payload, len, p, err) < 0)
+		return -1;
+	if (org != NULL && strcmp(p->org, org) != 0)
 		return rp_seterr(err, "E_ORG", "policy is for org \"%s\", this machine trusts \"%s\"",
-				 p->org, in->org);
-	if (p->issued_at > in->now + REFRESH_MAX_SKEW_S) {
+				 p->org, org);
+	if (p->issued_at > now + REFRESH_MAX_SKEW_S) {
 		policy_payload_format_time(p->issued_at, when, sizeof(when));
 		return rp_seterr(err, "E_ISSUED_FUTURE",
 				 "policy version %lld claims to be issued at %s, more than %d s after "
 				 "this machine's clock",
 				 (long long)p->version, when, REFRESH_MAX_SKEW_S);
 	}
-	if (in->now >= p->expires_at) {
+	if (now >= p->expires_at) {
 		policy_payload_format_time(p->expires_at, when, sizeof(when));
 		return rp_seterr(err, "E_EXPIRED", "policy version %lld expired at %s",
 				 (long long)p->version, when);
 	}
+	return 0;
+}
+
+/* After the payload checks: the version floor. */
+static int refresh_policy_checks(const struct policy *p, struct refresh_out *out,
+				 struct rp_err *err)
+{
 	if (p->version < out->old_version)
 		return rp_seterr(err, "E_ROLLBACK", "rollback %lld < %lld", (long long)p->version,
 				 (long long)out->old_version);
 	return 0;
 }
 
+/*
+ * The version is the only thing machines compare, so new content under an
+ * old number would be ignored by some machines and applied by others (and a
+ * freeze or mix-and-match attack looks exactly like it): refused, loudly.
+ */
+static int refresh_same_version(struct refresh_out *out, const char *stored_sha,
+				const char *sha, struct rp_err *err)
+{
+	if (stored_sha[0] == '\0' || strcmp(stored_sha, sha) == 0) {
+		out->outcome = REFRESH_UNCHANGED;
+		snprintf(out->message, sizeof(out->message), "unchanged: version %lld",
+			 (long long)out->new_version);
+		return 0;
+	}
+	rp_seterr(err, "E_SAME_VERSION",
+		  "version %lld is already stored with different content (payload sha256 "
+		  "%.12s..., stored %.12s...)",
+		  (long long)out->new_version, sha, stored_sha);
+	return refresh_refuse(out, REFRESH_REFUSED, err);
+}
+
 /* The policy step: verify against trust, validate, check, store with the chain. */
 static int refresh_policy(const struct refresh_in *in, const struct trust_set *trust,
-			  const struct root_chain *chain, struct refresh_out *out,
-			  struct rp_err *err)
+			  const struct root_chain *chain, const char *stored_sha,
+			  struct refresh_out *out, struct rp_err *err)
 {
 	struct dsse_verified v;
 	struct policy p;
@@ -196,21 +250,21 @@ static int refresh_policy(const struct refresh_in *in, const struct trust_set *t
 	}
 	if (dsse_verify(in->envelope, in->len, DSSE_POLICY_TYPE, trust, &v, err) < 0)
 		return refresh_refuse(out, REFRESH_REFUSED, err);
-	if (policy_payload_parse(v.payload, v.payload_len, &p, err) < 0) {
+	if (refresh_check_payload(v.payload, v.payload_len, in->org, in->now, &p, err) < 0) {
+		out->new_version = p.version;
+		out->n_registries = p.n_registries;
 		refresh_refuse(out, REFRESH_REFUSED, err);
 		goto out;
 	}
 	out->new_version = p.version;
 	out->n_registries = p.n_registries;
-	if (refresh_policy_checks(in, &p, out, err) < 0) {
+	if (refresh_policy_checks(&p, out, err) < 0) {
 		refresh_refuse(out, REFRESH_REFUSED, err);
 		goto out;
 	}
+	refresh_sha256_hex(v.payload, v.payload_len, m.payload_sha256);
 	if (p.version == out->old_version) {
-		out->outcome = REFRESH_UNCHANGED;
-		snprintf(out->message, sizeof(out->message), "unchanged: version %lld",
-			 (long long)p.version);
-		rc = 0;
+		rc = refresh_same_version(out, stored_sha, m.payload_sha256, err);
 		goto out;
 	}
 	refresh_signers(&v, signers, sizeof(signers));
@@ -222,7 +276,6 @@ static int refresh_policy(const struct refresh_in *in, const struct trust_set *t
 		m.roots = chain->raw;
 		m.n_roots = chain->n;
 	}
-	refresh_sha256_hex(v.payload, v.payload_len, m.payload_sha256);
 	if (store_commit(in->db_path, &p, &m, (const char *)in->envelope, in->len, err) < 0) {
 		refresh_refuse(out, REFRESH_FAILED, err);
 		goto out;
@@ -347,7 +400,7 @@ int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct r
 		out->root_version = chain.cur.version;
 		trust = &chain.cur.policy_keys;
 	}
-	rc = refresh_policy(in, trust, in->root != NULL ? &chain : NULL, out, err);
+	rc = refresh_policy(in, trust, in->root != NULL ? &chain : NULL, sm.payload_sha256, out, err);
 	if (in->root != NULL && out->outcome != REFRESH_UPDATED && refresh_chain_changed(&chain, &sm)) {
 		if (refresh_keep_policy(in, &chain, out, &e2) < 0 && rc == 0) {
 			*err = e2;

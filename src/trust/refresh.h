@@ -65,6 +65,25 @@ int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct r
 
 const char *refresh_outcome_name(enum refresh_outcome o);
 
+/*
+ * What to do about a refusal or failure with this code (the message says
+ * what went wrong), or NULL.  The one table of fixes: refusals append it as
+ * "; to fix: ...", which `rampart --json` reports as error.hint.
+ */
+const char *refresh_hint(const char *code);
+
+struct policy;
+/*
+ * The payload checks of refresh_apply(), in its order, on verified bytes: the
+ * payload rules (policy_payload_parse), the org (skipped when org is NULL)
+ * and expiry at now.  rampart-sign calls it too, so an author cannot sign
+ * what every machine would refuse.  0, or -1 with err (E_PAYLOAD, E_ORG,
+ * E_EXPIRED); p is filled whenever the payload parsed (free it with
+ * policy_free() either way).
+ */
+int refresh_check_payload(const void *payload, size_t len, const char *org, int64_t now,
+			  struct policy *p, struct rp_err *err);
+
 struct verify_report {
 	int64_t version;
 	char org[129];

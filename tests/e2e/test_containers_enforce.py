@@ -49,7 +49,7 @@ def publish(version, hosts):
 def containers_status(user=None):
     r = P.env.cli("--json", "enforce", "status", user=user)
     assert r.returncode == 0, r.stderr + r.stdout
-    return json.loads(r.stdout)["containers"]
+    return json.loads(r.stdout)["result"]["containers"]
 
 
 def ino(path):
@@ -103,7 +103,7 @@ def test_compiled_at_refresh():
     s = containers_status(user="nobody")   # any user may read it
     assert s["mode"] == "enforce" and s["compiled_version"] == 1 and s["scopes"] == 1, s
     assert s["file"] == POLICY and s["last_error"] == "", s
-    status = json.loads(P.env.cli("--json", "status").stdout)
+    status = json.loads(P.env.cli("--json", "status").stdout)["result"]
     assert status["enforce"]["containers"]["compiled_version"] == 1, status
     text = P.env.cli("status", user="nobody").stdout
     assert "enforce containers: mode enforce, file %s" % POLICY in text, text
@@ -149,7 +149,7 @@ def test_refresh_v2_allows_next_pull():
     assert r.returncode == 0, r.stderr
     r = P.env.cli("--json", "enforce", "apply")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["containers"]["last_result"] == "unchanged", r.stdout
+    assert json.loads(r.stdout)["result"]["containers"]["last_result"] == "unchanged", r.stdout
     assert ino(POLICY) == after
     replaced = [x for x in audit_compiles() if "result=replaced" in x]
     assert len(replaced) == n_before + 1 and "version=2" in replaced[-1], replaced
@@ -210,7 +210,7 @@ def test_uninstall_restores():
     assert read(POLICY) != e2e_env.ORIGINAL_POLICY
     r = P.env.cli("--json", "helper", "uninstall")
     assert r.returncode == 0, r.stdout + r.stderr
-    out = json.loads(r.stdout)
+    out = json.loads(r.stdout)["result"]
     assert any(x["what"] == "containers-policy" for x in out["removed"]), out
     P.env.proc.wait(timeout=20)
     P.env.proc = None

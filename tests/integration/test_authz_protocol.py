@@ -339,7 +339,7 @@ def test_rampart_status_shows_the_plugin():
         r = subprocess.run([rt.CLI, "--socket", cfg["socket"], "--json", "status"], capture_output=True,
                            text=True, timeout=20)
         assert r.returncode == 0, r
-        p = json.loads(r.stdout)["enforce"]["docker"]
+        p = json.loads(r.stdout)["result"]["enforce"]["docker"]
         assert p["running"] is True and p["pid"] == e.proc.pid and p["serving_version"] == e.counters()["policy_version"], p
         assert p["mode"] == "enforce" and p["plugin_mode"] == "enforce" and p["socket"] == e.sock, p
         c = p["counters"]
@@ -352,7 +352,7 @@ def test_rampart_status_shows_the_plugin():
             f.truncate(10)
         r = subprocess.run([rt.CLI, "--socket", cfg["socket"], "--json", "status"], capture_output=True,
                            text=True, timeout=20)
-        p = json.loads(r.stdout)["enforce"]["docker"]
+        p = json.loads(r.stdout)["result"]["enforce"]["docker"]
         assert p["running"] is False and "not a 296-byte regular file" in p["error"] and "counters" not in p, p
     finally:
         d.terminate()

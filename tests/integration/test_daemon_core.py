@@ -42,7 +42,7 @@ def test_socket_mode_and_ping_as_nobody(env):
     assert r.returncode == 0 and "pong" in r.stdout, r
     r = env.cli("--json", "status", user="nobody")
     assert r.returncode == 0, r
-    s = json.loads(r.stdout)
+    s = json.loads(r.stdout)["result"]
     assert s["pid"] == env.proc.pid and s["ops"]["count"] >= 1, s
     # per-op counters would show the owner's activity: totals only for anyone (issue 16)
     assert "ping" not in s["ops"] and "admin_group" in s["details"], s
@@ -329,7 +329,7 @@ def test_systemd_socket_activation():
             time.sleep(0.05)
         r = env.cli("--json", "status")
         assert r.returncode == 0, (r, env.daemon_log())
-        assert json.loads(r.stdout)["socket_activated"] is True
+        assert json.loads(r.stdout)["result"]["socket_activated"] is True
         env.stop()
         assert "socket activation" in env.daemon_log()
     finally:

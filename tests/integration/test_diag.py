@@ -229,7 +229,7 @@ def test_trace_and_audit_for_the_admin_group(env):
     assert lines[0]["type"] == "start" and lines[-1]["type"] == "end", lines
     r = env.cli("--json", "diag", "audit", "--max", "2", user="nobody")
     assert r.returncode == 0, r
-    a = json.loads(r.stdout)
+    a = json.loads(r.stdout)["result"]
     assert 1 <= len(a["lines"]) <= 2 and a["log"] == "file", a
     assert "op=diag.trace uid=65534" in " ".join(a["lines"]) or a["total"] >= 2, a
     r = env.cli("diag", "audit", user="daemon")

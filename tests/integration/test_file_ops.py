@@ -61,7 +61,8 @@ LINK = os.path.join(root, "var/run/docker.sock")
 
 def j(r, rc=0):
     assert r.returncode == rc, r
-    return json.loads(r.stdout)
+    out = json.loads(r.stdout)
+    return out["result"] if out["ok"] else out
 
 
 def test_links_install_keeps_user_file_and_is_idempotent():

@@ -140,7 +140,7 @@ def test_uninstall_removes_only_ours_and_exits():
     try:
         r = t.env.cli("--json", "helper", "uninstall")
         assert r.returncode == 0, r
-        out = json.loads(r.stdout)
+        out = json.loads(r.stdout)["result"]
         assert out["complete"] is True and out["exiting"] is True and out["errors"] == [], out
         removed = entries(out["removed"])
         assert removed == {
@@ -194,7 +194,7 @@ def test_uninstall_reports_what_it_cannot_remove():
         assert t.env.cli("reload").returncode == 0
         r = t.env.cli("--json", "helper", "uninstall")
         assert r.returncode == 1, r
-        out = json.loads(r.stdout)
+        out = json.loads(r.stdout)["result"]
         assert out["complete"] is False and out["exiting"] is True, out
         assert [e["path"] for e in out["errors"]] == [os.path.join(bad, "rampartd.service")], out
         assert os.path.exists(os.path.join(bad, "rampartd.service"))

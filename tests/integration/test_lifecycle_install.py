@@ -101,6 +101,9 @@ def expected_linux(prefix="usr/local", unitdir="usr/local/lib/systemd/system"):
         prefix + "/share/rampart/uninstall": ("f", 0o755),
         prefix + "/share/rampart/lifecycle.sh": ("f", 0o644),
         prefix + "/share/rampart/install.md": ("f", 0o644),
+        prefix + "/share/bash-completion/completions/rampart": ("f", 0o644),
+        prefix + "/share/bash-completion/completions/rampart-sign": ("f", 0o644),
+        prefix + "/share/zsh/site-functions/_rampart": ("f", 0o644),
         unitdir + "/rampartd.socket": ("f", 0o644),
         unitdir + "/rampartd.service": ("f", 0o644),
         "etc/rampart": ("d", 0o755),
@@ -210,6 +213,30 @@ def test_install_macos_layout():
     assert not os.path.exists(os.path.join(root, "Library/Application Support/rampart"))
 
 
+def test_install_keys_and_new_root():
+    # --root DIR is created; --keys DIR puts the public keys (*.pub and *.pem) in place
+    parent = new_root()
+    root = os.path.join(parent, "new", "stage")
+    keys = tempfile.mkdtemp(prefix="rampart-keysrc-")
+    ROOTS.append(keys)
+    k, pub = rtpolicy.gen_key(keys, "signer1")
+    os.rename(pub, os.path.join(keys, "signer1.pub"))
+    os.unlink(k)
+    r = install(root, "--keys", keys)
+    assert r.returncode == 0 and os.path.isdir(root), r
+    dst = os.path.join(root, "etc/rampart/keys/signer1.pub")
+    st = os.stat(dst)
+    assert st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o644, oct(st.st_mode)
+    assert "done:" in r.stdout, r
+    # a private key among them is refused before anything is installed
+    k2, _ = rtpolicy.gen_key(keys, "oops")
+    os.rename(k2, os.path.join(keys, "oops.pem"))
+    root2 = os.path.join(parent, "other")
+    r = install(root2, "--keys", keys)
+    assert r.returncode != 0 and "private key" in r.stderr, r
+    assert not os.path.exists(os.path.join(root2, "etc/rampart")), "installed despite the refusal"
+
+
 def test_install_refusals():
     root = new_root()
     for args, msg in ((["--platform", "macos"], "needs --root"),
@@ -302,7 +329,7 @@ class Stage:
         r = run([cli, "--json", "policy", "check", "--db", db, "ghcr.io/acme/app:1", "quay.io/x/y"],
                 user="nobody")
         assert r.returncode == 1, r
-        res = json.loads(r.stdout)
+        res = json.loads(r.stdout)["result"]["results"]
         assert [d["allowed"] for d in res] == [True, False] and res[0]["policy_version"] == 3, res
 
 
@@ -395,7 +422,8 @@ def test_install_user_mode_generated_config_names_the_owner():
 
 
 try:
-    rt.run_tests([test_install_modes_owners_and_config,
+    rt.run_tests([test_install_keys_and_new_root,
+                  test_install_modes_owners_and_config,
                   test_install_other_prefix_and_given_config,
                   test_install_macos_layout,
                   test_install_refusals,

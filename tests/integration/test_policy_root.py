@@ -10,6 +10,14 @@ import os
 import subprocess
 import sys
 
+
+def unwrap(j):
+    """The CLI's --json envelope ({ok, command, result|error}): the result, or the whole
+    envelope for an error (its "error" key is what tests read)."""
+    if isinstance(j, dict) and "ok" in j and "result" in j:
+        return j["result"]
+    return j
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "helpers"))
 import rt  # noqa: E402
 import rtpolicy  # noqa: E402
@@ -45,7 +53,7 @@ def expect_refused(code):
     before = (P.version(), status()["root_version"])
     r = P.refresh()
     assert r.returncode == 1, r
-    err = json.loads(r.stdout)["error"]
+    err = unwrap(json.loads(r.stdout))["error"]
     assert code in err["code"], err
     after = status()
     assert (after["version"], after["root_version"]) == before, (before, after)
@@ -64,7 +72,7 @@ def test_setup_and_first_root():
     env.start()
     P.publish(sign(payload(1, ["ghcr.io"]), P.k[0]))
     r = P.refresh()
-    assert r.returncode == 0 and "root version 1" in r.stdout, r
+    assert r.returncode == 0 and "root version 1" in r.stdout + r.stderr, r
     st = status()
     assert st["root_version"] == 1 and st["policy_signed_by_root"] is True, st
 
@@ -104,7 +112,7 @@ def test_new_policy_v2_with_new_key():
     body["deny"] = [{"host": "quay.io/acme/legacy/"}, {"host": "ghcr.io/soon/", "mode": "warn"}]
     P.publish(sign(body, P.k[1]))
     r = P.refresh()
-    assert r.returncode == 0 and "updated 1 -> 2" in r.stdout, r
+    assert r.returncode == 0 and "updated 1 -> 2" in r.stdout + r.stderr, r
     assert status()["policy_signed_by_root"] is True
     res = env.request("policy.check", {"refs": ["quay.io/acme/legacy/x", "ghcr.io/soon/a",
                                                 "quay.io/acme/app"]})["result"]["results"]
@@ -129,7 +137,7 @@ def test_offline_proof_from_the_pin():
     r = env.cli("--json", "policy", "verify", "--db", env.path("state", "policy.db"),
                 "--root", PIN, user="nobody")
     assert r.returncode == 0, r
-    out = json.loads(r.stdout)
+    out = unwrap(json.loads(r.stdout))
     assert out["root_version"] == 3 and out["version"] == 2, out
     other = env.path("etc", "other.root.json")
     with open(other, "wb") as f:
@@ -153,10 +161,10 @@ def test_draft_check_and_diff():
         paths.append(path)
     r = env.cli("--json", "policy", "check", "--payload", paths[1], "quay.io/acme/a",
                 "ghcr.io/old/x", user="nobody")
-    res = json.loads(r.stdout)
+    res = unwrap(json.loads(r.stdout))
     assert r.returncode == 0 and res[1]["warn"] is True, (r, res)
     r = env.cli("policy", "check", "--payload", paths[1], "quay.io/other", user="nobody")
-    assert r.returncode == 1 and "not installed" in r.stdout, r
+    assert r.returncode == 1 and "not installed" in r.stdout + r.stderr, r
     bad = env.path("etc", "bad.json")
     with open(bad, "w") as f:
         json.dump(dict(new, schema_version=3), f)
@@ -166,12 +174,12 @@ def test_draft_check_and_diff():
     r = env.cli("policy", "diff", paths[0], paths[1], "quay.io/other", "ghcr.io/x",
                 user="nobody")
     assert r.returncode == 1, r
-    assert "- allow quay.io" in r.stdout and "+ allow quay.io/acme/" in r.stdout, r
-    assert "+ deny ghcr.io/old/ (mode warn)" in r.stdout, r
-    assert "CHANGED quay.io/other: allow -> deny" in r.stdout, r
-    assert "same    ghcr.io/x: allow -> allow" in r.stdout, r
+    assert "- allow quay.io" in r.stdout and "+ allow quay.io/acme/" in r.stdout + r.stderr, r
+    assert "+ deny ghcr.io/old/ (mode warn)" in r.stdout + r.stderr, r
+    assert "CHANGED quay.io/other: allow -> deny" in r.stdout + r.stderr, r
+    assert "same    ghcr.io/x: allow -> allow" in r.stdout + r.stderr, r
     r = env.cli("policy", "diff", paths[0], paths[0], "ghcr.io/x", user="nobody")
-    assert r.returncode == 0 and "(no rule changed)" in r.stdout, r
+    assert r.returncode == 0 and "(no rule changed)" in r.stdout + r.stderr, r
 
 
 def test_import_with_root():
@@ -191,13 +199,13 @@ def test_import_with_root():
     cur = os.path.join(P.www, "current.json")
     r = env.cli("policy", "import", "--db", db, "--root", os.path.join(d, "1.root.json"),
                 "--org", "acme", cur)
-    assert r.returncode == 0 and "root version 3" in r.stdout, r
+    assert r.returncode == 0 and "root version 3" in r.stdout + r.stderr, r
     old = env.path("etc", "old.dsse.json")
     with open(old, "wb") as f:
         f.write(sign(payload(9, ["x.example"]), P.k[0]))  # a retired policy key
     r = env.cli("policy", "import", "--db", db, "--root", os.path.join(d, "1.root.json"),
                 "--org", "acme", old)
-    assert r.returncode == 1 and "signature threshold not met" in r.stdout, r
+    assert r.returncode == 1 and "signature threshold not met" in r.stdout + r.stderr, r
 
 
 try:

@@ -106,7 +106,7 @@ def c_accepts(text):
 
 BASE = {
     "org": "Example Corp", "version": 5, "issued_at": "2025-01-01T00:00:00Z",
-    "expires_at": "2026-01-01T00:00:00Z", "allow_docker_hub": False,
+    "expires_at": "2099-01-01T00:00:00Z", "allow_docker_hub": False,
     "registries": [{"host": "ghcr.io", "nickname": "GitHub"}, {"host": "quay.io"}],
 }
 DEL = object()
@@ -178,6 +178,14 @@ for nick, ok in (("", True), ("n" * 128, True), ("n" * 129, False), ("a\tb", Fal
                  ("a\u202eb", False), (5, False), ("\u00e9" * 100, "C_ONLY")):
     add("nickname %r" % (nick,), variant("registries[1].nickname", nick), ok)
 add("duplicate host", variant("registries[1].host", "ghcr.io"), "C_ONLY")
+# what machines refuse beyond the format: rampart-sign --check runs the daemon's checks
+add("expired", variant("expires_at", "2025-06-01T00:00:00Z"), "C_ONLY")
+for hub in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+    add("Docker Hub entry with allow_docker_hub false: %s" % hub,
+        variant("registries[1].host", hub), "C_ONLY")
+d = variant("registries[1].host", "docker.io")
+d["allow_docker_hub"] = True
+add("Docker Hub entry with allow_docker_hub true", d, True)
 add("duplicate JSON key", json.dumps(BASE)[:-1] + ', "org": "Other"}', "C_ONLY")
 label63, label64 = "a" * 63, "a" * 64
 host253 = ".".join([label63] * 3 + ["a" * 61])

@@ -10,6 +10,14 @@ import os
 import sys
 import time
 
+
+def unwrap(j):
+    """The CLI's --json envelope ({ok, command, result|error}): the result, or the whole
+    envelope for an error (its "error" key is what tests read)."""
+    if isinstance(j, dict) and "ok" in j and "result" in j:
+        return j["result"]
+    return j
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "helpers"))
 import rt  # noqa: E402
 import rtpolicy  # noqa: E402
@@ -40,7 +48,7 @@ def test_withheld_feed_is_flagged_stale():
         # the feed now withholds: 304 to the stored ETag, again and again
         for _ in range(2):
             r = P.refresh()
-            assert json.loads(r.stdout)["outcome"] == "unchanged", r
+            assert unwrap(json.loads(r.stdout))["outcome"] == "unchanged", r
         st = env.request("status")["result"]["policy"]
         assert st["age_s"] is not None and st["age_s"] < 60, st  # the fetch looks fresh...
         assert st["issued_age_s"] >= 2 * MAX_AGE and st["stale"] is True, st  # ...the policy is not
@@ -95,7 +103,7 @@ def test_server_text_not_shown_to_users():
         r = env.cli("--json", "status", user="nobody")
         assert r.returncode == 0, r
         assert "SERVERTEXT" not in r.stdout, r.stdout
-        st = json.loads(r.stdout)["policy"]
+        st = unwrap(json.loads(r.stdout))["policy"]
         assert st["last_outcome"] == "refused" and "admins only" in st["last_error"], st
         r = env.cli("status", user="nobody")
         assert r.returncode == 0 and "SERVERTEXT" not in r.stdout, r

@@ -80,6 +80,16 @@ def test_denied_port_refused():
     assert r.returncode == 1 and "E_PORT_DENIED" in r.stderr and "deny" in r.stderr, r
 
 
+def test_builtin_deny_list():
+    # system daemons' ports, whatever ports.allow says (it allows 1-1023 here)
+    for port, who in ((22, "sshd"), (53, "DNS"), (631, "CUPS")):
+        r = env.cli("bind", str(port), "--", "true", user="nobody")
+        assert r.returncode == 1 and "E_PORT_DENIED" in r.stderr and who in r.stderr, r
+        assert "built-in deny list" in r.stderr, r
+    r = env.cli("bind", "22", "--", "true")  # root too: nobody impersonates sshd through us
+    assert r.returncode == 1 and "built-in" in r.stderr, r
+
+
 def test_port_in_use():
     port = free_port([79, 180, 281, 382])
     s = socket.socket()
@@ -109,7 +119,7 @@ def test_address_policy():
 
 
 def test_udp_and_ipv6():
-    port = free_port([53, 153, 253])
+    port = free_port([153, 253, 353])
     check = "import socket;s=socket.socket(fileno=3);print(s.type, s.getsockname()[1])"
     # UDP is opt-in: a bound UDP socket can also send from the privileged port
     r = env.cli("bind", "--udp", str(port), "--", PY, "-c", check, user="nobody")
@@ -141,7 +151,7 @@ def test_raw_request_validation():
 try:
     env.start()
     rt.run_tests([test_owner_serves_http_on_port_80, test_non_owner_refused,
-                  test_unprivileged_port_refused, test_denied_port_refused, test_port_in_use,
+                  test_unprivileged_port_refused, test_denied_port_refused, test_builtin_deny_list, test_port_in_use,
                   test_address_policy, test_udp_and_ipv6, test_raw_request_validation])
 finally:
     env.cleanup()

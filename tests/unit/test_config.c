@@ -139,6 +139,12 @@ static void test_insecure_modes(void **st)
 	chmod(dir, 0777);
 	assert_int_equal(config_load(&c, path, 1, &e), -1);
 	assert_non_null(strstr(e.msg, "config directory"));
+	assert_non_null(strstr(e.msg, "chmod go-w"));
+	/* a sticky shared directory (/tmp): never suggest a chmod that breaks the system */
+	chmod(dir, 01777);
+	assert_int_equal(config_load(&c, path, 1, &e), -1);
+	assert_null(strstr(e.msg, "chmod"));
+	assert_non_null(strstr(e.msg, "Move the config"));
 	chmod(dir, 0755);
 	assert_int_equal(config_load(&c, path, 1, &e), 0);
 }

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * refresh_apply() with a chosen clock: the accept path's time checks at their
- * exact boundaries (issue 16).  A policy is refused from its expires_at second
- * on (never accepted at that second), and one issued further in the future
- * than REFRESH_MAX_SKEW_S is refused.  Keys are made here (test-only), the
- * store is a temp directory.
+ * refresh_apply and refresh_check_payload, the accept path every machine runs
+ * (and rampart-sign runs before signing): new content under a stored version
+ * is refused loudly (E_SAME_VERSION, the freeze / mix-and-match shape), the
+ * same bytes again are "unchanged", and the shared payload checks refuse
+ * what machines refuse (expired, wrong org, a Docker Hub entry contradicting
+ * allow_docker_hub, a URL or a path as a host).  Keys are generated here;
+ * the store is a temp dir.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,9 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
-
 #include <cmocka.h>
+
 #include <openssl/evp.h>
 
 #include "dsse.h"
@@ -24,10 +27,8 @@
 #include "policy_payload.h"
 #include "refresh.h"
 
-#define T0 1900000000LL /* a fixed "now" */
-
-static struct rp_key key;
-static struct trust_set trust;
+static struct rp_key K;
+static struct trust_set T;
 static char dir[64], db[128];
 
 static int group_setup(void **st)
@@ -36,102 +37,154 @@ static int group_setup(void **st)
 	EVP_PKEY *p = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 
 	(void)st;
-	if (p == NULL || keys_from_pkey(&key, p, true, "test", &e) < 0)
-		return -1;
+	assert_non_null(p);
+	assert_int_equal(keys_from_pkey(&K, p, true, "K", &e), 0);
 	EVP_PKEY_free(p);
-	keys_trust_init(&trust);
-	if (keys_trust_add_key(&trust, &key, &e) < 0 || keys_trust_set_threshold(&trust, 1, &e) < 0)
-		return -1;
-	snprintf(dir, sizeof(dir), "/tmp/rampart-refresh-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(db, sizeof(db), "%s/policy.db", dir);
+	keys_trust_init(&T);
+	assert_int_equal(keys_trust_add_key(&T, &K, &e), 0);
+	assert_int_equal(keys_trust_set_threshold(&T, 1, &e), 0);
 	return 0;
 }
 
 static int group_teardown(void **st)
 {
 	(void)st;
-	unlink(db);
-	rmdir(dir);
-	keys_trust_free(&trust);
-	keys_free(&key);
+	keys_trust_free(&T);
+	keys_free(&K);
 	return 0;
 }
 
-/* Signs a policy and runs the accept path at now; returns refresh_apply's result. */
-static int apply(int64_t version, int64_t issued, int64_t expires, int64_t now,
-		 struct refresh_out *out, struct rp_err *err)
+static int setup(void **st)
 {
-	char body[512], is[32], ex[32], *env = NULL;
-	struct refresh_in in;
+	(void)st;
+	snprintf(dir, sizeof(dir), "/tmp/rampart-refresh-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(db, sizeof(db), "%s/policy.db", dir);
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	char cmd[160];
+
+	(void)st;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+/* A payload for org "acme": version v, hosts, allow_docker_hub hub. */
+static char *payload(int v, const char *hosts_json, int hub, const char *expires)
+{
+	char *s = NULL;
+
+	assert_true(asprintf(&s,
+			     "{\"org\":\"acme\",\"version\":%d,\"issued_at\":\"2020-01-01T00:00:00Z\","
+			     "\"expires_at\":\"%s\",\"allow_docker_hub\":%s,\"registries\":%s}",
+			     v, expires, hub ? "true" : "false", hosts_json) > 0);
+	return s;
+}
+
+static int apply(const char *pl, struct refresh_out *out, struct rp_err *e)
+{
+	char *env = NULL;
 	int rc;
 
-	policy_payload_format_time(issued, is, sizeof(is));
-	policy_payload_format_time(expires, ex, sizeof(ex));
-	snprintf(body, sizeof(body),
-		 "{\"org\":\"acme\",\"version\":%lld,\"issued_at\":\"%s\",\"expires_at\":\"%s\","
-		 "\"allow_docker_hub\":false,\"registries\":[{\"host\":\"ghcr.io\","
-		 "\"nickname\":\"g\"}]}",
-		 (long long)version, is, ex);
-	assert_int_equal(dsse_sign(body, strlen(body), DSSE_POLICY_TYPE, &key, 1, &env, err), 0);
-	memset(&in, 0, sizeof(in));
-	in.envelope = (const unsigned char *)env;
-	in.len = strlen(env);
-	in.max_bytes = 1 << 20;
-	in.trust = &trust;
-	in.org = "acme";
-	in.now = now;
-	in.db_path = db;
-	in.source = "";
-	in.etag = "";
-	rc = refresh_apply(&in, out, err);
+	assert_int_equal(dsse_sign(pl, strlen(pl), DSSE_POLICY_TYPE, &K, 1, &env, e), 0);
+	struct refresh_in in = {.envelope = (const unsigned char *)env, .len = strlen(env),
+				.max_bytes = 1 << 20, .trust = &T, .org = "acme",
+				.now = (int64_t)time(NULL), .db_path = db, .source = "test",
+				.etag = ""};
+	rc = refresh_apply(&in, out, e);
 	free(env);
 	return rc;
 }
 
-static void test_expiry_boundary(void **st)
+static void test_same_version_new_content_refused(void **st)
 {
 	struct refresh_out out;
-	struct rp_err err;
+	struct rp_err e;
+	char *a = payload(3, "[{\"host\":\"ghcr.io\"}]", 0, "2099-01-01T00:00:00Z");
+	char *b = payload(3, "[{\"host\":\"evil.example.com\"}]", 0, "2099-01-01T00:00:00Z");
+	char *c = payload(4, "[{\"host\":\"evil.example.com\"}]", 0, "2099-01-01T00:00:00Z");
 
 	(void)st;
-	/* one second before expires_at: accepted */
-	assert_int_equal(apply(1, T0 - 60, T0 + 1, T0, &out, &err), 0);
+	assert_int_equal(apply(a, &out, &e), 0);
 	assert_int_equal(out.outcome, REFRESH_UPDATED);
-	/* at exactly expires_at: refused, version 1 kept */
-	assert_int_equal(apply(2, T0 - 60, T0, T0, &out, &err), -1);
-	assert_string_equal(err.code, "E_EXPIRED");
+	/* the same bytes again: a no-op */
+	assert_int_equal(apply(a, &out, &e), 0);
+	assert_int_equal(out.outcome, REFRESH_UNCHANGED);
+	assert_string_equal(out.message, "unchanged: version 3");
+	/* other content under version 3: refused, with its own code and the fix */
+	assert_int_equal(apply(b, &out, &e), -1);
 	assert_int_equal(out.outcome, REFRESH_REFUSED);
-	assert_int_equal(out.old_version, 1);
-	/* and after it */
-	assert_int_equal(apply(2, T0 - 60, T0 - 1, T0, &out, &err), -1);
-	assert_string_equal(err.code, "E_EXPIRED");
-	assert_int_equal(apply(2, T0 - 60, T0 + 2, T0 + 1, &out, &err), 0);
-	assert_int_equal(out.new_version, 2);
+	assert_string_equal(e.code, "E_SAME_VERSION");
+	assert_non_null(strstr(out.message, "keeping version 3"));
+	assert_non_null(strstr(out.message, "bump version"));
+	/* the stored policy is still a */
+	assert_int_equal(apply(a, &out, &e), 0);
+	assert_int_equal(out.outcome, REFRESH_UNCHANGED);
+	/* bumping the version is the fix */
+	assert_int_equal(apply(c, &out, &e), 0);
+	assert_int_equal(out.outcome, REFRESH_UPDATED);
+	free(a);
+	free(b);
+	free(c);
 }
 
-static void test_issued_in_the_future(void **st)
+static void check(const char *pl, const char *org, const char *code, const char *needle)
 {
-	struct refresh_out out;
-	struct rp_err err;
+	struct policy p;
+	struct rp_err e;
+	int rc = refresh_check_payload(pl, strlen(pl), org, (int64_t)time(NULL), &p, &e);
+
+	policy_free(&p);
+	if (code == NULL) {
+		assert_int_equal(rc, 0);
+		return;
+	}
+	assert_int_equal(rc, -1);
+	assert_string_equal(e.code, code);
+	if (needle != NULL && strstr(e.msg, needle) == NULL)
+		fail_msg("\"%s\" not in \"%s\"", needle, e.msg);
+}
+
+static void test_shared_payload_checks(void **st)
+{
+	char *ok = payload(1, "[{\"host\":\"ghcr.io\"}]", 0, "2099-01-01T00:00:00Z");
+	char *expired = payload(1, "[{\"host\":\"ghcr.io\"}]", 0, "2021-01-01T00:00:00Z");
+	char *hub = payload(1, "[{\"host\":\"docker.io\"}]", 0, "2099-01-01T00:00:00Z");
+	char *hub_alias = payload(1, "[{\"host\":\"index.docker.io\"}]", 0, "2099-01-01T00:00:00Z");
+	char *hub_ok = payload(1, "[{\"host\":\"docker.io\"}]", 1, "2099-01-01T00:00:00Z");
+	char *url = payload(1, "[{\"host\":\"https://ghcr.io\"}]", 1, "2099-01-01T00:00:00Z");
+	char *path = payload(1, "[{\"host\":\"quay.io/myorg/\"}]", 1, "2099-01-01T00:00:00Z");
 
 	(void)st;
-	/* beyond the clock-skew allowance: refused */
-	assert_int_equal(apply(10, T0 + REFRESH_MAX_SKEW_S + 1, T0 + 86400, T0, &out, &err), -1);
-	assert_string_equal(err.code, "E_ISSUED_FUTURE");
-	assert_int_equal(out.outcome, REFRESH_REFUSED);
-	assert_non_null(strstr(out.message, "clock"));
-	/* within it: accepted */
-	assert_int_equal(apply(10, T0 + REFRESH_MAX_SKEW_S, T0 + 86400, T0, &out, &err), 0);
-	assert_int_equal(out.new_version, 10);
+	check(ok, "acme", NULL, NULL);
+	check(ok, NULL, NULL, NULL);
+	check(ok, "other", "E_ORG", "this machine trusts \"other\"");
+	check(expired, NULL, "E_EXPIRED", "expired at 2021-01-01T00:00:00Z");
+	check(hub, NULL, "E_PAYLOAD", "allow_docker_hub is false");
+	check(hub_alias, NULL, "E_PAYLOAD", "is Docker Hub");
+	check(hub_ok, NULL, NULL, NULL);
+	check(url, NULL, "E_PAYLOAD", "a host, not a URL");
+	check(path, NULL, "E_PAYLOAD", "need \"schema_version\": 2");
+	free(ok);
+	free(expired);
+	free(hub);
+	free(hub_alias);
+	free(hub_ok);
+	free(url);
+	free(path);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_expiry_boundary),
-	    cmocka_unit_test(test_issued_in_the_future),
+	    cmocka_unit_test_setup_teardown(test_same_version_new_content_refused, setup,
+					    teardown),
+	    cmocka_unit_test(test_shared_payload_checks),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -132,7 +132,8 @@ class PolicyEnv:
         args = ["--json", "policy", "check"] + (["--db", self.env.path("state", "policy.db")] if db else []) + list(refs)
         r = self.env.cli(*args, user=user)
         try:
-            return r.returncode, json.loads(r.stdout)
+            out = json.loads(r.stdout)
+            return r.returncode, out["result"]["results"] if out["ok"] else out
         except ValueError:
             raise AssertionError("policy check output: %r" % (r,))
 
