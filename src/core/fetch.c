@@ -903,10 +903,21 @@ static int fetch_child_status_err(int st, struct rp_err *err)
 	                 st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
+int fetch_job_read_from(struct fetch_job *job, int fd, size_t max_bytes)
+{
+	fetch_job_init(job);
+	if ((job->hdr = calloc(1, sizeof(struct fetch_wire))) == NULL)
+		return -1;
+	job->fd = fd;
+	job->max_bytes = max_bytes;
+	job->deadline_ms = fetch_now_ms() + 60000;
+	job->state = JS_READING;
+	return 0;
+}
+
 int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err *err)
 {
-	struct fetch_wire w;
-	int st, ret = -1;
+	int st;
 
 	memset(res, 0, sizeof(*res));
 	if (job->state == JS_IDLE)
@@ -915,10 +926,27 @@ int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err 
 		fetch_abort(job);
 		return rp_seterr(err, "E_FETCH_CHILD", "fetch finished before the child answered");
 	}
-	close(job->fd);
+	close(job->fd); /* first: a child still writing gets EPIPE, not a wait */
 	job->fd = -1;
 	st = fetch_reap(job->pid);
 	job->pid = -1;
+	return fetch_finish_status(job, st, res, err);
+}
+
+int fetch_finish_status(struct fetch_job *job, int st, struct fetch_result *res,
+                        struct rp_err *err)
+{
+	struct fetch_wire w;
+	int ret = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (job->state == JS_IDLE || job->state == JS_READING) {
+		fetch_job_release(job);
+		return rp_seterr(err, "E_FETCH_CHILD", "fetch finished before the child answered");
+	}
+	if (job->fd >= 0)
+		close(job->fd);
+	job->fd = -1;
 	if (job->state == JS_BAD) {
 		rp_seterr(err, "E_FETCH_CHILD", "fetch child sent a malformed answer%s%s",
 		          job->read_errno ? ": " : "",

@@ -118,6 +118,17 @@ int fetch_timeout_ms(const struct fetch_job *job);
  */
 int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err *err);
 
+/*
+ * The two halves of the answer parser without a child, for the fuzz harness
+ * (tests/fuzz): fetch_job_read_from() makes job read an answer from fd (which
+ * it then owns; no child to reap), and fetch_finish_status() is
+ * fetch_finish() with the child's wait status st given instead of reaped.
+ * fetch_job_read_from returns 0, or -1 out of memory (fd not taken).
+ */
+int fetch_job_read_from(struct fetch_job *job, int fd, size_t max_bytes);
+int fetch_finish_status(struct fetch_job *job, int st, struct fetch_result *res,
+                        struct rp_err *err);
+
 /* Kills and reaps the child and releases the job.  Safe on an idle job. */
 void fetch_abort(struct fetch_job *job);
 
