@@ -61,3 +61,19 @@ configure_file(${CMAKE_SOURCE_DIR}/launchd/systemd/rampart.sysusers.in
   ${RAMPART_PKG_DIR}/rampart.sysusers @ONLY)
 install(FILES ${RAMPART_PKG_DIR}/rampart.sysusers
   DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/sysusers.d RENAME rampart.conf)
+
+# rampart-proxy (when built): its unit, from the package's sbin, neither enabled nor
+# started by the package; the drop-ins that point docker.service and containerd.service
+# at it are shipped inert under share/rampart/systemd (installing changes nothing; an
+# admin who enforces links them into /etc/systemd/system/ENGINE.service.d/).
+if(TARGET rampart-proxy)
+  file(READ ${CMAKE_SOURCE_DIR}/launchd/systemd/rampart-proxy.service psvc)
+  rampart_pkg_replace(psvc "/usr/local/sbin/rampart-proxy " "${CMAKE_INSTALL_FULL_SBINDIR}/rampart-proxy "
+    "rampart-proxy.service ExecStart")
+  file(WRITE ${RAMPART_PKG_DIR}/rampart-proxy.service "${psvc}")
+  install(FILES ${RAMPART_PKG_DIR}/rampart-proxy.service DESTINATION ${RAMPART_SYSTEMD_UNITDIR})
+  foreach(engine docker containerd)
+    install(FILES ${CMAKE_SOURCE_DIR}/launchd/systemd/${engine}.service.d/rampart-proxy.conf
+      DESTINATION ${CMAKE_INSTALL_DATADIR}/rampart/systemd/${engine}.service.d)
+  endforeach()
+endif()
