@@ -143,6 +143,12 @@ static void test_fetch(void **state)
 	replay_target("fetch", fuzz_fetch);
 }
 
+static void test_cpolicy(void **state)
+{
+	(void)state;
+	replay_target("cpolicy", fuzz_cpolicy);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -150,6 +156,7 @@ int main(void)
 	    cmocka_unit_test(test_dsse),      cmocka_unit_test(test_payload),
 	    cmocka_unit_test(test_reference), cmocka_unit_test(test_hosts),
 	    cmocka_unit_test(test_fetch),
+	    cmocka_unit_test(test_cpolicy),
 	};
 
 	signal(SIGABRT, replay_on_signal);
