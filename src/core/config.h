@@ -70,6 +70,9 @@ struct config {
 		char fetch_helper[4096]; /* rampart-fetch; "" = next to rampartd, else libexec */
 		bool allow_when_no_policy;
 		bool refresh_on_start;
+		/* oci:// sources (docs/fleet.md) */
+		char registry_credentials[4096]; /* root-only "user:password" file; "" = anonymous */
+		char blob_redirect_hosts[2048];  /* hosts a blob may redirect to, ',' joined */
 	} policy;
 
 	struct {

@@ -37,6 +37,7 @@
 #include <openssl/x509.h>
 
 #include "fetch.h"
+#include "oci_ref.h"
 #include "safefs.h"
 #include "fetch_wire.h"
 #include "log.h"
@@ -61,6 +62,9 @@ struct fetch_plan {
 	size_t ca_len;
 	char *pin; /* "sha256//..." */
 	char *proxy;
+	bool oci;   /* an oci:// source: the helper speaks the distribution API */
+	char *cred; /* "user:password" from policy.registry_credentials, wiped after use */
+	char *blob_hosts;
 	uid_t uid;
 	gid_t gid;
 	size_t max_bytes;
@@ -93,6 +97,7 @@ static int fetch_printable(const char *s, size_t max)
  * to fetch if libcurl sees another scheme or host (FW_URL).
  */
 struct fetch_url {
+	bool oci;
 	bool insecure;
 	bool zone;
 	char host[FETCH_MAX_HOST + 1];
@@ -182,6 +187,21 @@ static int fetch_url_authority(const char *url, const char *a, struct fetch_url 
 	return 0;
 }
 
+/* oci://: https to the registry; http only to a loopback literal with the test flag. */
+static int fetch_url_oci(const char *url, bool allow_loopback, struct fetch_url *u,
+                         struct rp_err *err)
+{
+	struct oci_ref r;
+
+	if (oci_ref_parse(url, &r, err) < 0)
+		return -1;
+	u->oci = true;
+	u->insecure = allow_loopback && (strcmp(r.host, "127.0.0.1") == 0 ||
+	                                 strcmp(r.host, "[::1]") == 0);
+	rp_strlcpy(u->host, r.host, sizeof(u->host));
+	return 0;
+}
+
 static int fetch_url_parse(const char *url, bool allow_loopback, struct fetch_url *u,
                            struct rp_err *err)
 {
@@ -195,6 +215,8 @@ static int fetch_url_parse(const char *url, bool allow_loopback, struct fetch_ur
 		                 "the policy URL is too long or has control characters");
 	if (strpbrk(url, " \\") != NULL) /* libcurl refuses spaces; '\\' is read as '/' by some */
 		return fetch_url_bad(url, err);
+	if (oci_is_url(url))
+		return fetch_url_oci(url, allow_loopback, u, err);
 	if (fetch_url_scheme(url, u, &rest, err) < 0 || fetch_url_authority(url, rest, u, err) < 0)
 		return -1;
 	if (u->insecure && !allow_loopback)
@@ -257,6 +279,68 @@ static int fetch_read_file(const char *path, size_t max, char **buf, size_t *len
 	*len = got;
 	ret = 0;
 out:
+	close(fd);
+	return ret;
+}
+
+/* The file named by policy.registry_credentials must be as private as a key. */
+static int fetch_cred_file_ok(int fd, const char *path, struct rp_err *err)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
+	    sb.st_size > FETCH_MAX_CRED + 2)
+		return rp_seterr(err, "E_FETCH_CREDENTIALS",
+		                 "%s is not a regular file of 1 to %d bytes; nothing was fetched",
+		                 path, FETCH_MAX_CRED);
+	if ((sb.st_uid != 0 && sb.st_uid != geteuid()) || (sb.st_mode & 077) != 0)
+		return rp_seterr(err, "E_FETCH_CREDENTIALS",
+		                 "refusing the registry credentials %s: it must be owned by root "
+		                 "and readable by nobody else (it has owner uid %u, mode %04o; "
+		                 "chown root and chmod 600 it); nothing was fetched",
+		                 path, (unsigned)sb.st_uid, (unsigned)(sb.st_mode & 07777));
+	return 0;
+}
+
+int fetch_read_credentials(const char *path, char **out, struct rp_err *err)
+{
+	char buf[FETCH_MAX_CRED + 3];
+	ssize_t n;
+	size_t len;
+	int fd, ret = -1;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (fd < 0)
+		return rp_seterr(err, "E_FETCH_CREDENTIALS",
+		                 "cannot open the registry credentials %s: %s; nothing was fetched",
+		                 path, strerror(errno));
+	if (fetch_cred_file_ok(fd, path, err) < 0)
+		goto out;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	len = n > 0 ? (size_t)n : 0;
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	buf[len] = '\0';
+	if (len == 0 || len > FETCH_MAX_CRED || buf[0] == ':' || strchr(buf, ':') == NULL ||
+	    !fetch_wire_printable(buf, len, FETCH_MAX_CRED)) {
+		rp_seterr(err, "E_FETCH_CREDENTIALS",
+		          "the registry credentials %s must hold one line USER:PASSWORD "
+		          "(printable, at most %d bytes); nothing was fetched",
+		          path, FETCH_MAX_CRED);
+		goto out;
+	}
+	if ((*out = strdup(buf)) == NULL) {
+		rp_seterr(err, "E_FETCH_NOMEM", "out of memory");
+		goto out;
+	}
+	ret = 0;
+out:
+	explicit_bzero(buf, sizeof(buf));
 	close(fd);
 	return ret;
 }
@@ -442,6 +526,11 @@ static void fetch_plan_free(struct fetch_plan *pl)
 	free(pl->ca);
 	free(pl->pin);
 	free(pl->proxy);
+	free(pl->blob_hosts);
+	if (pl->cred != NULL) {
+		explicit_bzero(pl->cred, strlen(pl->cred));
+		free(pl->cred);
+	}
 	if (pl->helper_fd >= 0)
 		close(pl->helper_fd);
 	if (pl->opts_fd >= 0)
@@ -500,6 +589,13 @@ static int fetch_plan_make(const struct fetch_opts *o, struct fetch_plan *pl, st
 		return -1;
 	pl->url = o->url;
 	pl->insecure = u.insecure;
+	pl->oci = u.oci;
+	if (u.oci && (fetch_dup_opt(o->blob_redirect_hosts, &pl->blob_hosts, err) < 0 ||
+	              (o->registry_credentials != NULL && o->registry_credentials[0] != '\0' &&
+	               fetch_read_credentials(o->registry_credentials, &pl->cred, err) < 0)))
+		return -1;
+	if (pl->blob_hosts != NULL && !fetch_printable(pl->blob_hosts, FETCH_MAX_BLOB_HOSTS))
+		return rp_seterr(err, "E_FETCH_CONFIG", "policy.blob_redirect_hosts is too long");
 	rp_strlcpy(pl->host, u.host, sizeof(pl->host));
 	if (o->ca_file != NULL && o->ca_file[0] != '\0' &&
 	    fetch_read_file(o->ca_file, FETCH_MAX_CA_FILE, &pl->ca, &pl->ca_len, err) < 0)
@@ -530,12 +626,13 @@ static int fetch_opts_file(void)
 static int fetch_opts_write(struct fetch_plan *pl, struct rp_err *err)
 {
 	struct fetch_wire_opts h;
-	const char *s[FOS_N] = {pl->url, pl->host, pl->etag, pl->proxy, pl->ca, pl->pin};
+	const char *s[FOS_N] = {pl->url, pl->host, pl->etag,       pl->proxy,
+	                        pl->ca,  pl->pin,  pl->cred, pl->blob_hosts};
 	int bad = 0;
 
 	memset(&h, 0, sizeof(h));
 	h.magic = FETCH_OPTS_MAGIC;
-	h.flags = pl->insecure ? FETCH_OPT_INSECURE : 0;
+	h.flags = (pl->insecure ? FETCH_OPT_INSECURE : 0u) | (pl->oci ? FETCH_OPT_OCI : 0u);
 	h.max_bytes = pl->max_bytes;
 	h.connect_ms = pl->connect_ms;
 	h.total_ms = pl->total_ms;
@@ -955,6 +1052,11 @@ static int fetch_decode(const struct fetch_wire *w, struct fetch_job *job, struc
 		                 job->helper != NULL ? job->helper : "?", text);
 	case FW_URL:
 		return rp_seterr(err, "E_FETCH_URL", "fetch helper: %s; nothing was fetched", text);
+	case FW_OCI:
+		return rp_seterr(err,
+		                 w->err_class < FWO_MAX ? fetch_wire_oci_code[w->err_class]
+		                                        : "E_FETCH_CHILD",
+		                 "registry answer refused: %s", text);
 	default:
 		return rp_seterr(err, "E_FETCH_CHILD", "fetch child: %s", text);
 	}
@@ -1010,6 +1112,8 @@ int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err 
 	res->http_code = w.http_code;
 	res->child_uid = (uid_t)w.uid;
 	res->child_gid = (gid_t)w.gid;
+	res->requests = w.requests;
+	res->bytes_in = w.bytes_in;
 	if (fetch_printable(w.etag, FETCH_MAX_ETAG))
 		rp_strlcpy(res->etag, w.etag, sizeof(res->etag));
 	ret = fetch_decode(&w, job, res, err);

@@ -44,6 +44,9 @@ struct fetch_opts {
 	long low_speed_bytes;      /* abort when slower than this many bytes/s ... */
 	long low_speed_time_s;     /* ... for this many seconds */
 	bool allow_insecure_loopback; /* allow http://127.0.0.1 and http://[::1] (tests) */
+	/* oci:// sources only */
+	const char *registry_credentials; /* root-only file "user:password"; NULL = anonymous */
+	const char *blob_redirect_hosts;  /* hosts a blob may be redirected to, ',' joined */
 };
 
 enum fetch_status {
@@ -59,6 +62,8 @@ struct fetch_result {
 	char etag[FETCH_MAX_ETAG + 1]; /* ETag of the response, "" if none or unusable */
 	uid_t child_uid;               /* credentials the helper ran libcurl with */
 	gid_t child_gid;
+	unsigned requests;             /* HTTP requests the helper made */
+	unsigned long long bytes_in;   /* header + body bytes it received */
 };
 
 /*
@@ -114,7 +119,9 @@ int fetch_timeout_ms(const struct fetch_job *job);
  * a refused scheme), E_FETCH_REDIRECT, E_FETCH_CONNECT, E_FETCH_NETWORK,
  * E_FETCH_PRIV, E_FETCH_HELPER (the helper could not be executed),
  * E_FETCH_URL (libcurl in the helper reads the URL differently),
- * E_FETCH_CHILD.  The job is released either way.
+ * E_FETCH_CHILD, and for oci:// sources E_OCI_MANIFEST, E_OCI_INDEX,
+ * E_OCI_MEDIA_TYPE, E_OCI_DIGEST, E_OCI_PIN, E_OCI_REPOSITORY, E_OCI_AUTH,
+ * E_OCI_REDIRECT, E_OCI_HTTP (fetch_wire.h).  The job is released either way.
  */
 int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err *err);
 
@@ -135,6 +142,14 @@ void fetch_result_free(struct fetch_result *res);
  * E_FETCH_URL.
  */
 int fetch_check_url(const char *url, bool allow_insecure_loopback, struct rp_err *err);
+
+/*
+ * Reads policy.registry_credentials: a regular file owned by root (or the
+ * caller's euid) that neither group nor others can read or write, holding
+ * one line "user:password".  Errors (E_FETCH_CREDENTIALS) never quote the
+ * contents.  *out is malloc'd; wipe and free it.
+ */
+int fetch_read_credentials(const char *path, char **out, struct rp_err *err);
 
 /*
  * The helper fetch_start() runs: configured if not NULL/"", else the first

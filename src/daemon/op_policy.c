@@ -439,6 +439,8 @@ static int policy_start_fetch(struct daemon *d, struct rp_err *err)
 	o.low_speed_bytes = c->policy.low_speed_bytes > 0 ? c->policy.low_speed_bytes : -1;
 	o.low_speed_time_s = c->policy.low_speed_time_s;
 	o.allow_insecure_loopback = c->policy.allow_insecure_loopback;
+	o.registry_credentials = c->policy.registry_credentials[0] ? c->policy.registry_credentials : NULL;
+	o.blob_redirect_hosts = c->policy.blob_redirect_hosts[0] ? c->policy.blob_redirect_hosts : NULL;
 	s->job_now = (int64_t)time(NULL);
 	s->last_attempt_at = s->job_now;
 	s->job_started_ms = daemon_now_ms();

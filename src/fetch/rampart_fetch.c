@@ -23,24 +23,9 @@
 
 #include <curl/curl.h>
 
-#include "fetch_wire.h"
+#include "fetch_child.h"
 
 _Static_assert(FETCH_OPTS_FD == FETCH_WIRE_FD + 1, "fd layout");
-
-/* The options, decoded: strings NUL-terminated, NULL when not set. */
-struct fx_opts {
-	struct fetch_wire_opts h;
-	char *s[FOS_N];
-	size_t len[FOS_N];
-	unsigned char *raw;
-};
-
-struct fx_body {
-	unsigned char *buf;
-	size_t len, cap, max;
-	bool too_large;
-	char etag[FETCH_MAX_ETAG + 1];
-};
 
 static void fx_strlcpy(char *dst, const char *src, size_t size)
 {
@@ -385,6 +370,12 @@ static void fx_transfer(const struct fx_opts *o, struct fx_body *b, struct fetch
 		fx_strlcpy(w->text, "libcurl could not be initialised", sizeof(w->text));
 		return;
 	}
+	if (o->h.flags & FETCH_OPT_OCI) { /* the distribution API: src/fetch/oci_fetch.c */
+		oci_fetch(o, b, w);
+		if (w->kind == FW_CURL)
+			w->err_class = fx_class((CURLcode)w->curl_code);
+		return;
+	}
 	if (fx_url_check(o, &url, w->text, sizeof(w->text)) < 0) {
 		w->kind = FW_URL;
 		return;
@@ -412,6 +403,14 @@ static void fx_transfer(const struct fx_opts *o, struct fx_body *b, struct fetch
 	else
 		w->kind = FW_HTTP;
 	w->body_len = w->kind == FW_OK ? b->len : 0;
+	w->requests = 1;
+	{
+		curl_off_t dl = 0;
+		long hs = 0;
+		curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &dl);
+		curl_easy_getinfo(h, CURLINFO_HEADER_SIZE, &hs);
+		w->bytes_in = (uint64_t)dl + (uint64_t)hs;
+	}
 	/* h, hdrs and url are left to _exit(): the process ends right after replying */
 }
 
