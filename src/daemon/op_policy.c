@@ -72,6 +72,8 @@ struct policy_state {
 	int64_t last_error_at, last_attempt_at, last_success_at;
 	uint64_t refreshes;
 	long long last_duration_ms, max_duration_ms;
+	unsigned last_fetch_requests;       /* of the last fetch that got an answer */
+	unsigned long long last_fetch_bytes; /* header + body bytes it received */
 	/* policy.show cache: the whole store, reloaded only when the file changes,
 	 * so any user asking for it cannot make the daemon re-read 10,000 rows
 	 * per request */
@@ -357,6 +359,10 @@ static void policy_fetch_done(struct daemon *d)
 	daemon_watch_del(d, s->job.fd);
 	ok = fetch_finish(&s->job, &fr, &e) == 0;
 	s->job_active = false;
+	if (ok) {
+		s->last_fetch_requests = fr.requests;
+		s->last_fetch_bytes = fr.bytes_in;
+	}
 	if (!ok) {
 		out.outcome = REFRESH_FAILED;
 		snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
@@ -364,7 +370,9 @@ static void policy_fetch_done(struct daemon *d)
 		policy_record(d, &out, false, &e);
 	} else if (fr.status == FETCH_NOT_MODIFIED) {
 		out.outcome = REFRESH_UNCHANGED;
-		snprintf(out.message, sizeof(out.message), "unchanged (HTTP 304 Not Modified)");
+		snprintf(out.message, sizeof(out.message), "%s",
+			 fr.http_code == 304 ? "unchanged (HTTP 304 Not Modified)"
+					     : "unchanged (same manifest digest)");
 		policy_record(d, &out, true, NULL);
 	} else {
 		struct refresh_in in = {.envelope = fr.body, .len = fr.body_len,
@@ -575,6 +583,8 @@ void policy_module_status(struct daemon *d, json_t *status)
 	json_object_set_new(p, "refreshes", json_integer((json_int_t)s->refreshes));
 	json_object_set_new(p, "last_refresh_ms", json_integer(s->last_duration_ms));
 	json_object_set_new(p, "max_refresh_ms", json_integer(s->max_duration_ms));
+	json_object_set_new(p, "last_fetch_requests", json_integer(s->last_fetch_requests));
+	json_object_set_new(p, "last_fetch_bytes", json_integer((json_int_t)s->last_fetch_bytes));
 	if (!s->trust_ok && d->cfg.policy.n_keys > 0)
 		json_object_set_new(p, "keys_error", json_string(s->trust_err));
 	json_object_set_new(status, "policy", p);

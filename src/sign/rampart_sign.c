@@ -15,6 +15,7 @@
 #include "dsse.h"
 #include "keys.h"
 #include "policy_payload.h"
+#include "publish.h"
 
 #define SIGN_EXIT_FAIL 1
 #define SIGN_EXIT_USAGE 2
@@ -42,6 +43,7 @@ static void sign_usage(FILE *f)
 		"                    [--type TYPE] [--no-check] ENVELOPE.json > payload.json\n"
 		"       rampart-sign --keyid KEY.pem [KEY2.pem ...]\n"
 		"       rampart-sign --check PAYLOAD.json\n"
+		"       rampart-sign publish [options] ENVELOPE.json oci://HOST/REPO:TAG\n"
 		"\n"
 		"Signs a rampart policy (or any payload) into a DSSE envelope, and verifies one.\n"
 		"Keys are PEM files: Ed25519 or ECDSA P-256.  A FILE of \"-\" means stdin.\n"
@@ -354,6 +356,8 @@ int main(int argc, char **argv)
 	struct sign_opts o;
 	int r;
 
+	if (argc >= 2 && strcmp(argv[1], "publish") == 0)
+		return publish_main(argc - 1, argv + 1);
 	memset(&o, 0, sizeof(o));
 	o.type = DSSE_POLICY_TYPE;
 	o.threshold = 1;
