@@ -14,6 +14,7 @@ tests/unit/test_reference.c) plus hand-written cases.  Input formats:
   reference  an image reference
   hosts      1 byte flags (bit 0 fix localhost, bits 1-2 how many extra names),
              then a hosts file
+  oci        1 byte: odd = an oci:// URL follows, even = an artifact manifest (JSON)
 
 usage: tests/fuzz/make-seeds.py   (rewrites the corpus directories)
 """
@@ -161,6 +162,25 @@ def hosts():
     return out
 
 
+def oci():
+    """byte 0 odd: an oci:// URL; even: an artifact manifest."""
+    d = "sha256:" + "a" * 64
+    urls = ["oci://registry.example.com/acme/policy:current", "oci://127.0.0.1:5000/a/b@" + d,
+            "oci://[::1]:443/x/y__z/w-v:v1.2", "oci://h/A:x", "oci://u@h/a:b", "oci://h/a",
+            "oci://h:0/a:b", "oci://h/a@sha256:AB", "oci://h/a..b:t"]
+    layer = {"mediaType": "application/vnd.rampart.policy.dsse+json", "digest": d, "size": 10}
+    base = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.rampart.policy",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": d, "size": 2},
+            "layers": [layer], "annotations": {"vnd.rampart.policy.repository": "acme/policy"}}
+    mans = [base, dict(base, layers=[layer, layer]), dict(base, artifactType="x"),
+            dict(base, annotations={"vnd.rampart.policy.repository": "acme/other"}),
+            dict(base, layers=[dict(layer, size=1 << 40)]),
+            {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": []}]
+    return [b"\x01" + u.encode() for u in urls] + [b"\x00" + json.dumps(m).encode() for m in mans]
+
+
 def main():
     put("frame", frames())
     put("request", requests())
@@ -168,6 +188,7 @@ def main():
     put("payload", payloads())
     put("reference", references())
     put("hosts", hosts())
+    put("oci", oci())
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@
 #include "../fuzz/fuzz_daemon.c"
 #include "../fuzz/fuzz_request.c"
 #include "../fuzz/fuzz_targets.c"
+#include "../fuzz/fuzz_oci.c"
 
 typedef int (*fuzz_fn)(const uint8_t *d, size_t n);
 
@@ -139,12 +140,19 @@ static void test_hosts(void **state)
 	replay_target("hosts", fuzz_hosts);
 }
 
+static void test_oci(void **state)
+{
+	(void)state;
+	replay_target("oci", fuzz_oci);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_frame),     cmocka_unit_test(test_request),
 	    cmocka_unit_test(test_dsse),      cmocka_unit_test(test_payload),
 	    cmocka_unit_test(test_reference), cmocka_unit_test(test_hosts),
+	    cmocka_unit_test(test_oci),
 	};
 
 	signal(SIGABRT, replay_on_signal);
