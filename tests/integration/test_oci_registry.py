@@ -30,7 +30,7 @@ from rtpolicy import payload, sign  # noqa: E402
 
 PW = "S3cr3t-i19-pw"      # the basic-auth password: must never show up anywhere
 TOKEN = "tok-i19-SECRET"  # the bearer token the hostile registry hands out
-ANON, AUTH, EVIL, STORE = 15443, 15444, 15445, 15446
+ANON, AUTH, EVIL, STORE, TOKREG, TOKSRV = 15443, 15444, 15445, 15446, 15447, 15448
 REPO = "acme/policy"
 
 P = rtpolicy.PolicyEnv("oci")
@@ -47,6 +47,28 @@ subprocess.run(["htpasswd", "-B", "-b", "-c", HTPASSWD, "rampart", PW], check=Tr
                capture_output=True)
 reg_anon = oci.Registry(env.path("reg-anon"), ANON, CA, CERT, KEY).start()
 reg_auth = oci.Registry(env.path("reg-auth"), AUTH, CA, CERT, KEY, htpasswd=HTPASSWD).start()
+issuer = oci.TokenIssuer(CERTS)
+ISSUED = []
+TOKEN_REQUESTS = []
+reg_tok = oci.Registry(env.path("reg-token"), TOKREG, CA, CERT, KEY,
+                       auth_yaml=issuer.yaml("https://127.0.0.1:%d/token" % TOKSRV)).start()
+tokens = oci.Hostile(TOKSRV, CERT, KEY).start()
+
+
+def issue(h):
+    """The token server: basic credentials in, a JWT for the scope asked for out."""
+    from urllib.parse import parse_qs, urlparse
+    q = parse_qs(urlparse(h.path).query)
+    TOKEN_REQUESTS.append(q)
+    if h.headers.get("Authorization") != oci.basic("rampart", PW):
+        return 401, {}, b'{"details":"bad credentials"}'
+    _, repo, actions = q["scope"][0].split(":")
+    tok = issuer.token(repo, actions.split(","))
+    ISSUED.append(tok)
+    return 200, {"Content-Type": "application/json"}, json.dumps({"token": tok}).encode()
+
+
+tokens.routes["/token"] = issue
 evil = oci.Hostile(EVIL, CERT, KEY).start()
 storage = oci.Hostile(STORE, CERT, KEY).start()
 env.start()
@@ -211,6 +233,26 @@ def test_basic_auth_with_htpasswd():
     refused("E_OCI_AUTH", "still answers 401")
 
 
+def test_bearer_token_flow_with_docker_registry():
+    """docker-registry with token auth: 401 + WWW-Authenticate Bearer, a token from the
+    realm with scope repository:acme/policy:pull (push for publish), then the request."""
+    publish(TOKREG, 5, cred=CRED)
+    assert any(q["scope"] == ["repository:%s:pull,push" % REPO] for q in TOKEN_REQUESTS), TOKEN_REQUESTS
+    use(url(TOKREG))
+    refused("E_OCI_AUTH", "set policy.registry_credentials")
+    use(url(TOKREG), registry_credentials=CRED)
+    del TOKEN_REQUESTS[:]
+    refreshed("updated", 5)
+    assert TOKEN_REQUESTS[-1]["scope"] == ["repository:%s:pull" % REPO], TOKEN_REQUESTS
+    assert TOKEN_REQUESTS[-1]["service"] == [issuer.service], TOKEN_REQUESTS
+    m = reg_tok.mark()
+    n = len(TOKEN_REQUESTS)
+    refreshed("unchanged", 5)
+    assert [r[2] for r in reg_tok.requests_since(m)] == [401, 304], reg_tok.requests_since(m)
+    assert len(TOKEN_REQUESTS) == n + 1
+    assert status()["last_fetch_requests"] == 3
+
+
 def test_publish_refuses_without_credentials():
     path = env.path("envelope-4.json")
     r = subprocess.run([rtpolicy.SIGN, "publish", "--ca-file", CA, path, url(AUTH, ":other")],
@@ -357,7 +399,8 @@ def test_bearer_token_flow_and_401_loops():
 
 
 def test_credentials_never_leak():
-    secrets = [PW, TOKEN, oci.basic("rampart", PW).split()[1]]
+    secrets = [PW, TOKEN, oci.basic("rampart", PW).split()[1]] + ISSUED
+    assert ISSUED
     st = json.dumps(env.request("status"))
     bundle = env.cli("diag", "bundle")
     audit = "\n".join(env.audit_lines())
@@ -373,8 +416,9 @@ def cleanup():
     try:
         P.cleanup()
     finally:
-        for s in (reg_anon, reg_auth):
+        for s in (reg_anon, reg_auth, reg_tok):
             s.stop()
+        tokens.stop()
         evil.stop()
         storage.stop()
         oci.leave_namespace(HOSTS)
@@ -384,7 +428,8 @@ try:
     rt.run_tests([test_config_refuses_bad_oci_urls, test_anonymous_publish_and_fetch,
                   test_unchanged_is_one_conditional_manifest_request,
                   test_tag_moved_to_new_version_is_picked_up, test_digest_pin,
-                  test_basic_auth_with_htpasswd, test_publish_refuses_without_credentials,
+                  test_basic_auth_with_htpasswd, test_bearer_token_flow_with_docker_registry,
+                  test_publish_refuses_without_credentials,
                   test_wrong_layer_digest, test_wrong_media_type,
                   test_huge_layer_is_not_downloaded, test_manifest_list,
                   test_another_repositorys_manifest, test_lying_digest_header_and_pin,

@@ -77,11 +77,11 @@ def make_ca(d):
 class Registry:
     """docker-registry on 127.0.0.1:port with TLS, optionally htpasswd basic auth."""
 
-    def __init__(self, d, port, ca, cert, key, htpasswd=None):
+    def __init__(self, d, port, ca, cert, key, htpasswd=None, auth_yaml=""):
         self.dir, self.port, self.ca = d, port, ca
         os.makedirs(os.path.join(d, "data"), exist_ok=True)
         self.log = os.path.join(d, "registry.log")
-        auth = ""
+        auth = auth_yaml
         if htpasswd:
             auth = "auth:\n  htpasswd:\n    realm: rampart-test\n    path: %s\n" % htpasswd
         self.yml = os.path.join(d, "config.yml")
@@ -213,3 +213,39 @@ class Hostile:
 
 def basic(user, pw):
     return "Basic " + base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+class TokenIssuer:
+    """Signs registry tokens (RS256 JWTs with an x5c chain) the way docker-registry's
+    token auth expects; the key is made with the openssl CLI and signs through it."""
+
+    def __init__(self, d, issuer="rampart-test-issuer", service="rampart-test-registry"):
+        self.issuer, self.service = issuer, service
+        self.key, self.cert = os.path.join(d, "token.key"), os.path.join(d, "token.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                        "/CN=rampart test token issuer", "-days", "1", "-keyout", self.key,
+                        "-out", self.cert], check=True, capture_output=True, timeout=60)
+        der = subprocess.run(["openssl", "x509", "-in", self.cert, "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+        self.x5c = base64.b64encode(der).decode()
+        os.chmod(self.cert, 0o644)
+
+    def yaml(self, realm):
+        return ("auth:\n  token:\n    realm: %s\n    service: %s\n    issuer: %s\n"
+                "    rootcertbundle: %s\n" % (realm, self.service, self.issuer, self.cert))
+
+    def token(self, repo, actions):
+        now = int(time.time())
+        head = {"alg": "RS256", "typ": "JWT", "x5c": [self.x5c]}
+        claims = {"iss": self.issuer, "sub": "rampart", "aud": self.service, "exp": now + 300,
+                  "nbf": now - 10, "iat": now, "jti": "%d.%d" % (now, os.getpid()),
+                  "access": [{"type": "repository", "name": repo, "actions": actions}]}
+        signing = (b64url(json.dumps(head).encode()) + "." +
+                   b64url(json.dumps(claims).encode())).encode()
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.key], input=signing,
+                             check=True, capture_output=True).stdout
+        return signing.decode() + "." + b64url(sig)
