@@ -12,6 +12,7 @@ import re
 import socketserver
 import ssl
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -37,7 +38,8 @@ def enter_namespace(script, marker="RAMPART_OCI_NS"):
         env = dict(os.environ)
         env[marker] = "1"
         os.execvpe("unshare", ["unshare", "-n", "-m", "--propagation", "private",
-                               os.environ.get("RAMPART_PYTHON", "python3"), "-B", script], env)
+                               os.environ.get("RAMPART_PYTHON", "python3"), "-B", script]
+                   + sys.argv[1:], env)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     hosts = "/tmp/rampart-oci-hosts.%d" % os.getpid()
     with open(hosts, "w") as f:
