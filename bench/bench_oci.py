@@ -139,7 +139,10 @@ try:
     print("Envelope: %d entries, %d bytes. %d unchanged and %d changed refreshes per source; "
           "requests and bytes as rampart-fetch counted them (headers included), the registry's "
           "access log in brackets; time is the refresh's duration_ms (fork + exec of "
-          "rampart-fetch, TLS, transfer, and for a change verify + store), median."
+          "rampart-fetch, TLS, transfer, and for a change verify + store), median. Times on "
+          "a shared machine are noisy and include each server's TLS handshake (the HTTPS "
+          "baseline is a Python server, the registry is Go): track the request and byte "
+          "counts."
           % (ENTRIES, env_len, N, max(3, N // 4)))
     print()
     print("| source | unchanged: requests | bytes in | blob downloads | ms (median) | vs https "

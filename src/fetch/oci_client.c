@@ -181,7 +181,8 @@ static int oci_setopts(struct oci_session *s, const char *method, const char *ur
 	curl_easy_reset(h); /* options only: the connection stays open for the next call */
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_URL, url);
-	SET(CURLOPT_PROTOCOLS_STR, n->insecure ? "http" : "https");
+	/* test mode reaches loopback over http; realms and redirects are checked before */
+	SET(CURLOPT_PROTOCOLS_STR, n->insecure ? "http,https" : "https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_DISALLOW_USERNAME_IN_URL, 1L);
 	SET(CURLOPT_NOSIGNAL, 1L);
@@ -384,8 +385,11 @@ static int oci_bearer(struct oci_session *s, const char *params)
 		goto out;
 	}
 	if (oci_perform(s, "GET", url, NULL, NULL, 0, 64 * 1024,
-	                s->net.cred != NULL ? OCI_AUTH_BASIC : OCI_AUTH_NONE, &r) < 0)
+	                s->net.cred != NULL ? OCI_AUTH_BASIC : OCI_AUTH_NONE, &r) < 0) {
+		if (s->too_large)
+			oci_fail(s, FWO_AUTH, "the token server's answer is larger than 64 KiB");
 		goto out;
+	}
 	if (r.status != 200) {
 		oci_fail(s, FWO_AUTH,
 		         "the token server answered HTTP %ld%s", r.status,
