@@ -253,6 +253,26 @@ def test_bearer_token_flow_with_docker_registry():
     assert status()["last_fetch_requests"] == 3
 
 
+def test_curl_push_from_the_docs():
+    """The plain-curl push in docs/fleet.md, run as written (host and repository
+    substituted), produces an artifact rampartd accepts."""
+    with open(os.path.join(rt.SRC, "docs", "fleet.md")) as f:
+        doc = f.read()
+    start = doc.index("R=https://registry.acme.example")
+    script = doc[start:doc.index("```", start)]
+    script = script.replace("R=https://registry.acme.example; REPO=security/rampart-policy",
+                            "R=https://127.0.0.1:%d; REPO=%s" % (ANON, REPO))
+    work = env.path("curl-push")
+    os.mkdir(work)
+    with open(os.path.join(work, "envelope.json"), "wb") as f:
+        f.write(sign(payload(6), P.k[0]))
+    r = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, capture_output=True,
+                       text=True, timeout=60, env=dict(os.environ, CURL_CA_BUNDLE=CA))
+    assert r.returncode == 0, r
+    use(url(ANON))
+    refreshed("updated", 6)
+
+
 def test_publish_refuses_without_credentials():
     path = env.path("envelope-4.json")
     r = subprocess.run([rtpolicy.SIGN, "publish", "--ca-file", CA, path, url(AUTH, ":other")],
@@ -429,7 +449,7 @@ try:
                   test_unchanged_is_one_conditional_manifest_request,
                   test_tag_moved_to_new_version_is_picked_up, test_digest_pin,
                   test_basic_auth_with_htpasswd, test_bearer_token_flow_with_docker_registry,
-                  test_publish_refuses_without_credentials,
+                  test_curl_push_from_the_docs, test_publish_refuses_without_credentials,
                   test_wrong_layer_digest, test_wrong_media_type,
                   test_huge_layer_is_not_downloaded, test_manifest_list,
                   test_another_repositorys_manifest, test_lying_digest_header_and_pin,
