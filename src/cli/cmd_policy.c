@@ -14,13 +14,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "cli.h"
 #include "keys.h"
 #include "policy_payload.h"
 #include "rampart/policy.h"
 #include "refresh.h"
 
-#define DEFAULT_DB "/var/lib/rampart/policy.db"
+#define DEFAULT_DB RP_DEFAULT_STATE_DIR "/policy.db"
 
 static const char policy_help[] =
     "usage: rampart policy COMMAND [ARGS...]\n"

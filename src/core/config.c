@@ -26,8 +26,8 @@ void config_defaults(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
 	rp_strlcpy(c->path, CONFIG_DEFAULT_PATH, sizeof(c->path));
-	rp_strlcpy(c->socket_path, "/var/run/rampart.sock", sizeof(c->socket_path));
-	config_set_state_dir(c, "/var/lib/rampart");
+	rp_strlcpy(c->socket_path, RP_DEFAULT_SOCKET_PATH, sizeof(c->socket_path));
+	config_set_state_dir(c, RP_DEFAULT_STATE_DIR);
 	c->owner_uid = (uid_t)-1;
 	c->owner_gid = (gid_t)-1;
 	c->admin_gid = (gid_t)-1;

@@ -11,9 +11,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "compat.h"
 #include "err.h"
 
-#define CONFIG_DEFAULT_PATH "/etc/rampart/rampartd.json"
+#define CONFIG_DEFAULT_PATH RP_DEFAULT_CONFIG_PATH /* compat.h: per platform */
 #define CONFIG_MAX_KEYS 16
 #define CONFIG_MAX_NAMES 32
 #define CONFIG_MAX_RANGES 32

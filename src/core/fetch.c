@@ -24,18 +24,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
-#ifdef __APPLE__
-#include <mach-o/dyld.h>
-#endif
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "compat.h"
 #include "fetch.h"
 #include "oci_ref.h"
 #include "safefs.h"
@@ -340,7 +335,7 @@ int fetch_read_credentials(const char *path, char **out, struct rp_err *err)
 	}
 	ret = 0;
 out:
-	explicit_bzero(buf, sizeof(buf));
+	oci_wipe(buf, sizeof(buf));
 	close(fd);
 	return ret;
 }
@@ -433,24 +428,7 @@ static int fetch_user(const char *name, uid_t *uid, gid_t *gid, struct rp_err *e
 /* Directory of the running executable, or -1. */
 static int fetch_self_dir(char *dir, size_t size)
 {
-	char buf[PATH_MAX];
-
-#if defined(__linux__)
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-#elif defined(__APPLE__)
-	uint32_t len = sizeof(buf);
-	if (_NSGetExecutablePath(buf, &len) != 0)
-		return -1;
-#else
-	return -1;
-#endif
-	if (buf[0] != '/' || strlen(buf) >= size)
-		return -1;
-	rp_strlcpy(dir, dirname(buf), size);
-	return 0;
+	return rp_self_exe_dir(dir, size);
 }
 
 /* 0 if "dir/rel" fits in out and exists. */
@@ -528,7 +506,7 @@ static void fetch_plan_free(struct fetch_plan *pl)
 	free(pl->proxy);
 	free(pl->blob_hosts);
 	if (pl->cred != NULL) {
-		explicit_bzero(pl->cred, strlen(pl->cred));
+		oci_wipe(pl->cred, strlen(pl->cred));
 		free(pl->cred);
 	}
 	if (pl->helper_fd >= 0)
@@ -610,16 +588,7 @@ static int fetch_plan_make(const struct fetch_opts *o, struct fetch_plan *pl, st
 /* An anonymous file only this process (and the child it forks) can reach. */
 static int fetch_opts_file(void)
 {
-#ifdef __linux__
-	return memfd_create("rampart-fetch-opts", MFD_CLOEXEC);
-#else
-	char tmpl[] = "/tmp/rampart-fetch-opts.XXXXXX";
-	int fd = mkostemp(tmpl, O_CLOEXEC);
-
-	if (fd >= 0)
-		unlink(tmpl);
-	return fd;
-#endif
+	return rp_anon_file("rampart-fetch-opts");
 }
 
 /* Writes the options record (see fetch_wire.h) to pl->opts_fd. */
@@ -693,17 +662,7 @@ static int fetch_child_fds(int wfd, int ofd, int hfd)
 			return -1;
 	if (fcntl(FETCH_HELPER_FD, F_SETFD, FD_CLOEXEC) < 0)
 		return -1;
-#if defined(__linux__) && defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
-	if (close_range(FETCH_HELPER_FD + 1, ~0U, 0) == 0)
-		return 0;
-#endif
-	{
-		long max = sysconf(_SC_OPEN_MAX);
-		if (max < 0 || max > 65536)
-			max = 65536;
-		for (int fd = FETCH_HELPER_FD + 1; fd < max; fd++)
-			close(fd);
-	}
+	rp_close_from(FETCH_HELPER_FD + 1);
 	return 0;
 }
 
@@ -723,38 +682,16 @@ static _Noreturn void fetch_child_reply(uint32_t kind, const char *text)
 	_exit(0);
 }
 
-#ifdef __APPLE__
-/* No setresuid/getresuid: setgid/setuid as root set real, effective and saved ids. */
+/* compat.c: setgroups + setres[ug]id (macOS: setgid/setuid as root set all three). */
 static int fetch_setids(uid_t uid, gid_t gid)
 {
-	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
-		return -1;
-	return 0;
+	return rp_set_all_ids(uid, gid);
 }
 
 static int fetch_ids_are(uid_t uid, gid_t gid)
 {
-	return getuid() == uid && geteuid() == uid && getgid() == gid && getegid() == gid;
+	return rp_ids_are(uid, gid);
 }
-#else
-static int fetch_setids(uid_t uid, gid_t gid)
-{
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
-		return -1;
-	return 0;
-}
-
-static int fetch_ids_are(uid_t uid, gid_t gid)
-{
-	uid_t ru, eu, su;
-	gid_t rg, eg, sg;
-
-	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
-		return 0;
-	return ru == uid && eu == uid && su == uid && rg == gid && eg == gid && sg == gid &&
-	       getgroups(0, NULL) == 0;
-}
-#endif
 
 int fetch_drop_privileges(uid_t uid, gid_t gid, struct rp_err *err)
 {
@@ -773,11 +710,10 @@ int fetch_drop_privileges(uid_t uid, gid_t gid, struct rp_err *err)
 		return rp_seterr(err, "E_FETCH_PRIV",
 		                 "root could be regained after the drop; "
 		                 "nothing was fetched");
-#ifdef __linux__
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+	/* Linux: no_new_privs + not dumpable; macOS has neither (compat.h) */
+	if (rp_harden_after_drop() < 0)
 		return rp_seterr(err, "E_FETCH_PRIV", "prctl(no_new_privs/dumpable) failed: %s",
 		                 strerror(errno));
-#endif
 	return 0;
 }
 
@@ -804,11 +740,7 @@ static _Noreturn void fetch_child(const struct fetch_plan *pl, int wfd)
 	if (fetch_drop_privileges(pl->uid, pl->gid, &err) < 0)
 		fetch_child_reply(FW_PRIV, err.msg);
 	alarm((unsigned)(pl->total_ms / 1000 + 10)); /* survives the exec: the watchdog */
-#ifdef __linux__
-	fexecve(FETCH_HELPER_FD, argv, envp);
-#else
-	execve(pl->helper, argv, envp);
-#endif
+	rp_exec_fd(FETCH_HELPER_FD, pl->helper, argv, envp); /* fexecve on Linux */
 	snprintf(text, sizeof(text), "exec as uid %u: %s", (unsigned)pl->uid, strerror(errno));
 	fetch_child_reply(FW_EXEC, text);
 }
@@ -846,7 +778,7 @@ int fetch_start(const struct fetch_opts *o, struct fetch_job *job, struct rp_err
 		rp_seterr(err, "E_FETCH_NOMEM", "out of memory");
 		goto out;
 	}
-	if (pipe2(p, O_CLOEXEC) < 0) {
+	if (rp_pipe_cloexec(p, false) < 0) {
 		rp_seterr(err, "E_FETCH_CHILD", "pipe: %s", strerror(errno));
 		goto out;
 	}

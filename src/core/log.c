@@ -26,7 +26,8 @@ void log_init(const char *ident, int to_stderr, int verbose)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
-static void vlog(int pri, const char *fmt, va_list ap, const char *suffix)
+__attribute__((format(printf, 2, 0))) static void vlog(int pri, const char *fmt, va_list ap,
+                                                      const char *suffix)
 {
 	char buf[2048];
 

@@ -21,6 +21,14 @@ bool oci_is_url(const char *url)
 	return url != NULL && strncasecmp(url, OCI_SCHEME, strlen(OCI_SCHEME)) == 0;
 }
 
+void oci_wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n-- > 0)
+		*v++ = 0;
+}
+
 bool oci_digest_valid(const char *s)
 {
 	return s != NULL && strncmp(s, "sha256:", 7) == 0 && strlen(s) == OCI_DIGEST_LEN &&

@@ -54,6 +54,9 @@ int oci_ref_parse(const char *url, struct oci_ref *r, struct rp_err *err);
 /* 1 if s is "sha256:" + 64 lower-case hex digits. */
 bool oci_digest_valid(const char *s);
 
+/* Clears a secret so the compiler cannot drop the stores (macOS has no explicit_bzero). */
+void oci_wipe(void *p, size_t n);
+
 /* What oci_manifest_parse() found: the one policy layer. */
 struct oci_layer {
 	char digest[OCI_DIGEST_LEN + 1];

@@ -15,12 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef __linux__
-#include <sys/timerfd.h>
-#else
-#include <sys/event.h>
-#endif
-
+#include "compat.h"
 #include "daemon.h"
 #include "hosts.h"
 #include "links.h"
@@ -57,52 +52,17 @@ struct trace_state {
 	struct trace t[TRACE_MAX];
 };
 
-/* --- the trace timer (Linux: timerfd; macOS/BSD: a kqueue timer, untested in CI) ---------- */
+/* --- the trace timer (compat.c: timerfd on Linux, a kqueue EVFILT_TIMER on macOS) ------- */
 
-#ifdef __linux__
 static int trace_timer_open(void)
 {
-	struct itimerspec its = {{0, TRACE_TIMER_MS * 1000000L}, {0, TRACE_TIMER_MS * 1000000L}};
-	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-
-	if (fd >= 0 && timerfd_settime(fd, 0, &its, NULL) < 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
+	return rp_timer_open(TRACE_TIMER_MS);
 }
 
 static void trace_timer_ack(int fd)
 {
-	uint64_t n;
-	if (read(fd, &n, sizeof(n)) < 0) {
-		/* EAGAIN: nothing to acknowledge */
-	}
+	rp_timer_ack(fd);
 }
-#else
-static int trace_timer_open(void)
-{
-	struct kevent ev;
-	int kq = kqueue();
-
-	if (kq < 0)
-		return -1;
-	fcntl(kq, F_SETFD, FD_CLOEXEC);
-	EV_SET(&ev, 1, EVFILT_TIMER, EV_ADD, 0, TRACE_TIMER_MS, NULL);
-	if (kevent(kq, &ev, 1, NULL, 0, NULL) < 0) {
-		close(kq);
-		return -1;
-	}
-	return kq;
-}
-
-static void trace_timer_ack(int fd)
-{
-	struct kevent ev;
-	struct timespec zero = {0, 0};
-	(void)kevent(fd, NULL, 0, &ev, 1, &zero);
-}
-#endif
 
 /* --- trace output ------------------------------------------------------------------------- */
 

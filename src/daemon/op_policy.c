@@ -10,15 +10,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "daemon.h"
 #include "fetch.h"
 #include "log.h"
@@ -253,7 +251,7 @@ static int policy_apply_start(struct daemon *d, const struct refresh_in *in, str
 	int p[2];
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
+	if (rp_pipe_cloexec(p, false) < 0)
 		return rp_seterr(err, "E_INTERNAL", "pipe: %s", strerror(errno));
 	if ((pid = fork()) < 0) {
 		close(p[0]);
@@ -264,13 +262,10 @@ static int policy_apply_start(struct daemon *d, const struct refresh_in *in, str
 		struct apply_wire w;
 		size_t off = 0;
 		pid_t parent = getppid();
-#ifdef __linux__
 		/* dies with the daemon, as an inline write would (the store stays
-		 * whole either way: temp file + rename) */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		 * whole either way: temp file + rename; macOS: see compat.h) */
+		if (rp_die_with_parent(parent) < 0)
 			_exit(1);
-#endif
-		(void)parent;
 		memset(&w, 0, sizeof(w));
 		close(p[0]);
 		w.ok = refresh_apply(in, &w.out, &w.err) == 0;

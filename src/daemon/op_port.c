@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "daemon.h"
 #include "op_handlers.h"
 
@@ -121,7 +122,7 @@ int op_port_bind(struct op_ctx *ctx)
 	if (port_allowed(&ctx->d->cfg, port, &ctx->err) < 0 ||
 	    port_addr(&ctx->d->cfg, addr ? addr : "127.0.0.1", (int)port, &ss, &sl, &ctx->err) < 0)
 		return OP_ERR;
-	fd = socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	fd = rp_socket_cloexec(ss.ss_family, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
 	if (fd < 0)
 		return rp_seterr(&ctx->err, port_errno_name(errno),
 				 "cannot create a %s socket: %s; nothing was bound", proto,

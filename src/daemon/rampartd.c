@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -42,8 +43,8 @@ static void signals_setup(struct daemon *d)
 {
 	struct sigaction sa;
 
-	if (pipe2(d->sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
-		fatal("pipe2");
+	if (rp_pipe_cloexec(d->sigpipe, true) < 0)
+		fatal("pipe");
 	sig_wfd = d->sigpipe[1];
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = sig_handler;

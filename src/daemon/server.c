@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "daemon.h"
 #include "fdpass.h"
 #include "frame.h"
@@ -75,26 +76,22 @@ static int server_from_systemd(struct daemon *d, struct rp_err *err)
 	return 1;
 }
 
-#ifdef __APPLE__
-#include <launch.h>
-/* launchd: the plist's Sockets key "Listeners".  Untested (no macOS in CI). */
+/* launchd: the plist's Sockets key "Listeners" (compat.c; macOS only). */
 static int server_from_launchd(struct daemon *d, struct rp_err *err)
 {
-	int *fds = NULL;
 	size_t n = 0;
+	int fd = -1;
+	int r = rp_launchd_socket("Listeners", &fd, &n);
 
-	if (launch_activate_socket("Listeners", &fds, &n) != 0 || n == 0)
-		return 0;
-	if (n != 1) {
-		free(fds);
+	if (r < 0)
 		return rp_seterr(err, "E_SOCKET", "launchd passed %zu sockets, expected 1", n);
-	}
-	d->listen_fd = fds[0];
+	if (r == 0)
+		return 0;
+	d->listen_fd = fd;
 	d->own_socket = false;
-	free(fds);
+	log_info("using socket from launchd");
 	return 1;
 }
-#endif
 
 /* Refuses a socket directory others could write to (they could swap the path). */
 static int server_check_dir(const char *path, struct rp_err *err)
@@ -134,7 +131,7 @@ static int server_check_stale(const char *path, struct rp_err *err)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	rp_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	if ((fd = rp_socket_cloexec(AF_UNIX, SOCK_STREAM, 0)) < 0)
 		return rp_seterr(err, "E_SOCKET", "socket: %s", strerror(errno));
 	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
 	close(fd);
@@ -159,7 +156,7 @@ static int server_create(struct daemon *d, struct rp_err *err)
 	sun.sun_family = AF_UNIX;
 	rp_strlcpy(sun.sun_path, tmp, sizeof(sun.sun_path));
 	unlink(tmp);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	if ((fd = rp_socket_cloexec(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(tmp, 0666) < 0 ||
 	    listen(fd, SOMAXCONN) < 0 || rename(tmp, path) < 0) {
 		int e = errno;
@@ -177,10 +174,9 @@ static int server_create(struct daemon *d, struct rp_err *err)
 int server_listen(struct daemon *d, struct rp_err *err)
 {
 	int r = server_from_systemd(d, err);
-#ifdef __APPLE__
+
 	if (r == 0)
 		r = server_from_launchd(d, err);
-#endif
 	if (r < 0)
 		return -1;
 	if (r == 0 && server_create(d, err) < 0)
@@ -195,36 +191,17 @@ int server_listen(struct daemon *d, struct rp_err *err)
 /* Peer credentials, fixed now.  Returns -1 if they cannot be read: fail closed. */
 static int conn_peercred(struct conn *c)
 {
-#if defined(SO_PEERCRED)
-	struct ucred uc;
-	socklen_t l = sizeof(uc);
-	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &uc, &l) < 0 || l != sizeof(uc))
+	struct rp_peer_creds pc;
+
+	if (rp_peer_creds(c->fd, &pc) < 0)
 		return -1;
-	c->peer.uid = uc.uid;
-	c->peer.gid = uc.gid;
-	c->peer.pid = uc.pid;
-#ifdef SO_PEERGROUPS
-	{
-		socklen_t gl = sizeof(c->groups);
-		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &gl) == 0)
-			c->ngroups = (int)(gl / sizeof(gid_t));
-		else
-			c->ngroups = -1;
-	}
-#endif
+	c->peer.uid = pc.uid;
+	c->peer.gid = pc.gid;
+	c->peer.pid = pc.pid;
+	c->ngroups = pc.ngroups;
+	if (pc.ngroups > 0)
+		memcpy(c->groups, pc.groups, (size_t)pc.ngroups * sizeof(gid_t));
 	return 0;
-#elif defined(__APPLE__)
-	pid_t pid = 0;
-	socklen_t l = sizeof(pid);
-	if (getpeereid(c->fd, &c->peer.uid, &c->peer.gid) < 0 ||
-	    getsockopt(c->fd, SOL_LOCAL, LOCAL_PEERPID, &pid, &l) < 0)
-		return -1;
-	c->peer.pid = pid;
-	c->ngroups = -1;
-	return 0;
-#else
-	return -1;
-#endif
 }
 
 static int conn_count_uid(struct daemon *d, uid_t uid)
@@ -335,7 +312,7 @@ static void server_accept(struct daemon *d)
 {
 	for (int k = 0; k < 256; k++) {
 		struct conn *c;
-		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = rp_accept_cloexec_nonblock(d->listen_fd);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
 				/* out of fds: the listen socket stays readable, so pause it

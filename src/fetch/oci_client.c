@@ -78,7 +78,7 @@ void oci_session_free(struct oci_session *s)
 {
 	if (s->h != NULL)
 		curl_easy_cleanup(s->h);
-	explicit_bzero(s->token, sizeof(s->token));
+	oci_wipe(s->token, sizeof(s->token));
 	s->h = NULL;
 }
 

@@ -17,12 +17,10 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 #include <curl/curl.h>
 
+#include "compat.h"
 #include "fetch_child.h"
 
 _Static_assert(FETCH_OPTS_FD == FETCH_WIRE_FD + 1, "fd layout");
@@ -80,13 +78,11 @@ static const char *fx_check_unprivileged(void)
 	if (getuid() == 0 || geteuid() == 0 || getgid() == 0 || getegid() == 0)
 		return "rampart-fetch runs only after rampartd has dropped root; refusing to "
 		       "fetch with a root uid or gid";
-#ifdef __linux__
-	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+	if (!rp_no_new_privs_set())
 		return "rampart-fetch expects no_new_privs to be set by rampartd; refusing to "
 		       "fetch";
-	if (getgroups(0, NULL) != 0)
+	if (!rp_ids_are(getuid(), getgid()))
 		return "rampart-fetch expects no supplementary groups; refusing to fetch";
-#endif
 	return NULL;
 }
 
@@ -424,9 +420,7 @@ static _Noreturn void fx_child(void)
 
 	memset(&w, 0, sizeof(w));
 	memset(&b, 0, sizeof(b));
-#ifdef __linux__
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* execve made us dumpable again */
-#endif
+	rp_deny_debugger(); /* Linux: execve made us dumpable again; macOS: PT_DENY_ATTACH */
 	signal(SIGPIPE, SIG_IGN);
 	if (fstat(FETCH_WIRE_FD, &sb) < 0 || !S_ISFIFO(sb.st_mode)) {
 		fprintf(stderr,

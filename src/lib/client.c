@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "rampart/client.h"
 #include "err.h"
 #include "fdpass.h"
@@ -68,15 +69,9 @@ RAMPART_API int rampart_connect(const char *socket_path, int timeout_ms,
 		return client_seterr(err, "E_UNREACHABLE", "socket path too long: %s",
 				     socket_path);
 	memcpy(sun.sun_path, socket_path, strlen(socket_path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = rp_socket_cloexec(AF_UNIX, SOCK_STREAM, 0); /* SO_NOSIGPIPE on macOS */
 	if (fd < 0)
 		return client_seterr(err, "E_UNREACHABLE", "socket: %s", strerror(errno));
-#ifdef SO_NOSIGPIPE
-	{
-		int one = 1;
-		setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
-	}
-#endif
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		int e = errno;
 		close(fd);

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "fdpass.h"
 
 #ifndef MSG_NOSIGNAL
@@ -89,7 +90,7 @@ ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fd_out)
 	msg.msg_control = cmsgbuf.buf;
 	msg.msg_controllen = sizeof(cmsgbuf.buf);
 	do {
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		n = rp_recvmsg_cloexec(sock, &msg); /* atomic on Linux; macOS: just after */
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;

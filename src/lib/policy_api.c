@@ -15,6 +15,7 @@
 
 #include <rampart/policy.h>
 
+#include "compat.h"
 #include "policy_match.h"
 #include "store.h"
 
@@ -55,8 +56,8 @@ static void pa_key_of(const struct stat *st, struct pa_key *k)
 	k->dev = st->st_dev;
 	k->ino = st->st_ino;
 	k->size = st->st_size;
-	k->mtime = st->st_mtim;
-	k->ctime = st->st_ctim;
+	k->mtime = rp_stat_mtime(st);
+	k->ctime = rp_stat_ctime(st);
 }
 
 static bool pa_key_eq(const struct pa_key *a, const struct pa_key *b)

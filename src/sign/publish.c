@@ -309,7 +309,7 @@ int publish_main(int argc, char **argv)
 		rc = pub_push(&o, &ref, &net, env, env_len);
 	}
 	if (cred != NULL) {
-		explicit_bzero(cred, strlen(cred));
+		oci_wipe(cred, strlen(cred));
 		free(cred);
 	}
 	free(ca);

@@ -522,6 +522,41 @@ static void test_apply_file_refusals(void **st)
 	free(now);
 }
 
+/*
+ * macOS keeps /etc/hosts behind a root-owned relative link, /etc ->
+ * private/etc, in the root-owned /.  The O_NOFOLLOW walk follows such a link
+ * (only root could have placed it) and edits the real file, leaving the link
+ * a link.  Needs root to own the link.
+ */
+static void test_apply_file_macos_layout(void **st)
+{
+	char priv[PATH_MAX], etc[PATH_MAX], link[PATH_MAX], real[PATH_MAX], path[PATH_MAX];
+	struct hosts_report rep;
+	struct rp_err e = {"", ""};
+	struct stat ls;
+	char *now;
+	size_t n;
+
+	if (geteuid() != 0)
+		skip(); /* the link must be root's to be followed */
+	tu_path(priv, sizeof(priv), tree, "private");
+	assert_int_equal(mkdir(priv, 0755), 0);
+	tu_path(etc, sizeof(etc), priv, "etc");
+	assert_int_equal(mkdir(etc, 0755), 0);
+	tu_path(real, sizeof(real), etc, "hosts");
+	assert_int_equal(tu_write(real, "127.0.0.1 localhost\n", 20, 0644), 0);
+	tu_path(link, sizeof(link), tree, "etc");
+	assert_int_equal(symlink("private/etc", link), 0);
+	tu_path(path, sizeof(path), link, "hosts");
+	assert_int_equal(hosts_apply_file(path, &want, 0, &rep, &e), 0);
+	now = tu_read(real, &n);
+	assert_non_null(strstr(now, "127.0.0.1 localhost\n"));
+	assert_non_null(strstr(now, "kubernetes.docker.internal"));
+	free(now);
+	assert_int_equal(lstat(link, &ls), 0);
+	assert_true(S_ISLNK(ls.st_mode));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -536,6 +571,8 @@ int main(void)
 	    cmocka_unit_test(test_property_idempotent),
 	    cmocka_unit_test_setup_teardown(test_apply_file, setup_tree, teardown_tree),
 	    cmocka_unit_test_setup_teardown(test_apply_file_refusals, setup_tree, teardown_tree),
+	    cmocka_unit_test_setup_teardown(test_apply_file_macos_layout, setup_tree,
+	                                    teardown_tree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
