@@ -399,12 +399,13 @@ static void fx_transfer(const struct fx_opts *o, struct fx_body *b, struct fetch
 	else
 		w->kind = FW_HTTP;
 	w->body_len = w->kind == FW_OK ? b->len : 0;
-	w->requests = 1;
 	{
 		curl_off_t dl = 0;
-		long hs = 0;
+		long hs = 0, hops = 0;
 		curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &dl);
 		curl_easy_getinfo(h, CURLINFO_HEADER_SIZE, &hs);
+		curl_easy_getinfo(h, CURLINFO_REDIRECT_COUNT, &hops);
+		w->requests = (uint32_t)(1 + hops);
 		w->bytes_in = (uint64_t)dl + (uint64_t)hs;
 	}
 	/* h, hdrs and url are left to _exit(): the process ends right after replying */
