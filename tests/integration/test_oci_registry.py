@@ -30,7 +30,7 @@ from rtpolicy import payload, sign  # noqa: E402
 
 PW = "S3cr3t-i19-pw"      # the basic-auth password: must never show up anywhere
 TOKEN = "tok-i19-SECRET"  # the bearer token the hostile registry hands out
-ANON, AUTH, EVIL, STORE, TOKREG, TOKSRV = 15443, 15444, 15445, 15446, 15447, 15448
+ANON, AUTH, EVIL, STORE, TOKREG, TOKSRV, PLAIN = 15443, 15444, 15445, 15446, 15447, 15448, 15449
 REPO = "acme/policy"
 
 P = rtpolicy.PolicyEnv("oci")
@@ -47,6 +47,7 @@ subprocess.run(["htpasswd", "-B", "-b", "-c", HTPASSWD, "rampart", PW], check=Tr
                capture_output=True)
 reg_anon = oci.Registry(env.path("reg-anon"), ANON, CA, CERT, KEY).start()
 reg_auth = oci.Registry(env.path("reg-auth"), AUTH, CA, CERT, KEY, htpasswd=HTPASSWD).start()
+reg_plain = oci.Registry(env.path("reg-plain"), PLAIN, CA, CERT, KEY, tls=False).start()
 issuer = oci.TokenIssuer(CERTS)
 ISSUED = []
 TOKEN_REQUESTS = []
@@ -80,7 +81,7 @@ def url(port, ref=":current", host="127.0.0.1", repo=REPO):
 
 def use(u, **more):
     cfg = json.loads(json.dumps(env.config))
-    for k in ("registry_credentials", "blob_redirect_hosts"):
+    for k in ("registry_credentials", "blob_redirect_hosts", "allow_insecure_loopback"):
         cfg["policy"].pop(k, None)
     env.write_config(cfg)
     P.set_policy(url=u, ca_file=CA, **more)
@@ -273,6 +274,23 @@ def test_curl_push_from_the_docs():
     refreshed("updated", 6)
 
 
+def test_plain_http_only_to_loopback_with_the_test_flag():
+    envelope = sign(payload(7), P.k[0])
+    path = env.path("envelope-7.json")
+    with open(path, "wb") as f:
+        f.write(envelope)
+    r = subprocess.run([rtpolicy.SIGN, "publish", "--insecure-loopback", path, url(PLAIN)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r
+    use(url(PLAIN))                      # without the flag: https, which this port does not speak
+    err = refused("E_FETCH_TLS")
+    use(url(PLAIN), allow_insecure_loopback=True)
+    refreshed("updated", 7)
+    use(url(PLAIN, host="localhost"), allow_insecure_loopback=True)  # a name: https again
+    refused("E_FETCH_TLS")
+    return err
+
+
 def test_publish_refuses_without_credentials():
     path = env.path("envelope-4.json")
     r = subprocess.run([rtpolicy.SIGN, "publish", "--ca-file", CA, path, url(AUTH, ":other")],
@@ -436,7 +454,7 @@ def cleanup():
     try:
         P.cleanup()
     finally:
-        for s in (reg_anon, reg_auth, reg_tok):
+        for s in (reg_anon, reg_auth, reg_tok, reg_plain):
             s.stop()
         tokens.stop()
         evil.stop()
@@ -449,7 +467,9 @@ try:
                   test_unchanged_is_one_conditional_manifest_request,
                   test_tag_moved_to_new_version_is_picked_up, test_digest_pin,
                   test_basic_auth_with_htpasswd, test_bearer_token_flow_with_docker_registry,
-                  test_curl_push_from_the_docs, test_publish_refuses_without_credentials,
+                  test_curl_push_from_the_docs,
+                  test_plain_http_only_to_loopback_with_the_test_flag,
+                  test_publish_refuses_without_credentials,
                   test_wrong_layer_digest, test_wrong_media_type,
                   test_huge_layer_is_not_downloaded, test_manifest_list,
                   test_another_repositorys_manifest, test_lying_digest_header_and_pin,

@@ -79,7 +79,7 @@ def make_ca(d):
 class Registry:
     """docker-registry on 127.0.0.1:port with TLS, optionally htpasswd basic auth."""
 
-    def __init__(self, d, port, ca, cert, key, htpasswd=None, auth_yaml=""):
+    def __init__(self, d, port, ca, cert, key, htpasswd=None, auth_yaml="", tls=True):
         self.dir, self.port, self.ca = d, port, ca
         os.makedirs(os.path.join(d, "data"), exist_ok=True)
         self.log = os.path.join(d, "registry.log")
@@ -90,8 +90,11 @@ class Registry:
         with open(self.yml, "w") as f:
             f.write("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: false\n"
                     "storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n"
-                    "http:\n  addr: 127.0.0.1:%d\n  tls:\n    certificate: %s\n    key: %s\n%s"
-                    % (os.path.join(d, "data"), port, cert, key, auth))
+                    "http:\n  addr: 127.0.0.1:%d\n%s%s"
+                    % (os.path.join(d, "data"), port,
+                       "  tls:\n    certificate: %s\n    key: %s\n" % (cert, key) if tls else "",
+                       auth))
+        self.scheme = "https" if tls else "http"
         self.proc = None
 
     def start(self):
@@ -101,7 +104,8 @@ class Registry:
         ctx = ssl.create_default_context(cafile=self.ca)
         for _ in range(200):
             try:
-                urllib.request.urlopen("https://127.0.0.1:%d/v2/" % self.port, context=ctx,
+                urllib.request.urlopen("%s://127.0.0.1:%d/v2/" % (self.scheme, self.port),
+                                       context=ctx if self.scheme == "https" else None,
                                        timeout=2)
                 return self
             except urllib.error.HTTPError:
