@@ -167,7 +167,7 @@ static int client_main(const char *path, double secs, int nclients, const char *
 	qsort(all, (size_t)total, sizeof(unsigned), cmp);
 	printf("{\"clients\": %d, \"round_trips\": %ld, \"rate\": %.0f, \"p50_us\": %u, "
 	       "\"p99_us\": %u}\n",
-	       nclients, total, total / secs, all[total / 2], all[(total * 99) / 100]);
+	       nclients, total, (double)total / secs, all[total / 2], all[(total * 99) / 100]);
 	free(all);
 	return 0;
 }

@@ -43,7 +43,7 @@ int cmd_policy(struct cli *cli, int argc, char **argv);
 int cmd_bind(struct cli *cli, int argc, char **argv);
 int cmd_links(struct cli *cli, int argc, char **argv);
 int cmd_hosts(struct cli *cli, int argc, char **argv);
-int cmd_socket_link(struct cli *cli, int argc, char **argv);
+int cmd_socketlink(struct cli *cli, int argc, char **argv);
 int cmd_diag(struct cli *cli, int argc, char **argv);
 int cmd_helper(struct cli *cli, int argc, char **argv);
 

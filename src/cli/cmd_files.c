@@ -119,7 +119,7 @@ int cmd_hosts(struct cli *cli, int argc, char **argv)
 	return files_run(cli, argc, argv, help, cmds, 2, hosts_print);
 }
 
-static void sl_print(json_t *r)
+static void socketlink_print(json_t *r)
 {
 	const char *note = json_string_value(json_object_get(r, "note"));
 	const char *was = json_string_value(json_object_get(r, "was"));
@@ -132,7 +132,7 @@ static void sl_print(json_t *r)
 		printf("note: %s\n", note);
 }
 
-int cmd_socket_link(struct cli *cli, int argc, char **argv)
+int cmd_socketlink(struct cli *cli, int argc, char **argv)
 {
 	static const struct fcmd cmds[] = {{"ensure", "socketlink.ensure", "--force", "force"},
 					   {"remove", "socketlink.remove", NULL, NULL},
@@ -144,5 +144,5 @@ int cmd_socket_link(struct cli *cli, int argc, char **argv)
 	    "target comes from the daemon's config, never from the caller.  ensure is\n"
 	    "idempotent ('unchanged' when already right); a file or socket that is not our\n"
 	    "link is kept unless root passes --force; remove only removes our link.\n";
-	return files_run(cli, argc, argv, help, cmds, 3, sl_print);
+	return files_run(cli, argc, argv, help, cmds, 3, socketlink_print);
 }

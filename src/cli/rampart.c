@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "err.h"
 
 static const struct cli_cmd commands[] = {
     {"ping", cmd_ping, "check that rampartd answers"},
@@ -25,7 +26,7 @@ static const struct cli_cmd commands[] = {
     {"bind", cmd_bind, "bind a privileged port and run a command with it"},
     {"links", cmd_links, "install or remove the CLI links in the bin dir"},
     {"hosts", cmd_hosts, "ensure or remove rampart's /etc/hosts entries"},
-    {"socket-link", cmd_socket_link, "point the system engine socket at the owner's"},
+    {"socket-link", cmd_socketlink, "point the system engine socket at the owner's"},
     {"diag", cmd_diag, "diagnostics: trace, bundle, audit"},
     {"helper", cmd_helper, "helper lifecycle: uninstall"},
 };
@@ -115,7 +116,7 @@ int cli_call(struct cli *cli, const char *op, json_t *args, int send_fd, json_t 
 		free(argstr);
 		return 0;
 	}
-	rc = rc < 0 ? RAMPART_EXIT_UNREACHABLE : RAMPART_EXIT_REFUSED;
+	rc = rc < 0 ? RAMPART_EXIT_UNREACHABLE : rp_errcode_exit(err.code);
 fail:
 	if (cli->json) {
 		json_t *e = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", err.code,

@@ -43,6 +43,8 @@
 
 #define FETCH_HARD_MAX_BYTES (64u << 20)
 #define FETCH_GRACE_MS 5000
+_Static_assert(OCI_MAX_CRED == FETCH_MAX_CRED, "one credentials limit");
+
 #define FETCH_HELPER_FD 5 /* the checked helper binary, close-on-exec, for fexecve */
 
 enum { JS_IDLE = 0, JS_READING, JS_DONE, JS_BAD };
@@ -278,68 +280,6 @@ out:
 	return ret;
 }
 
-/* The file named by policy.registry_credentials must be as private as a key. */
-static int fetch_cred_file_ok(int fd, const char *path, struct rp_err *err)
-{
-	struct stat sb;
-
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
-	    sb.st_size > FETCH_MAX_CRED + 2)
-		return rp_seterr(err, "E_FETCH_CREDENTIALS",
-		                 "%s is not a regular file of 1 to %d bytes; nothing was fetched",
-		                 path, FETCH_MAX_CRED);
-	if ((sb.st_uid != 0 && sb.st_uid != geteuid()) || (sb.st_mode & 077) != 0)
-		return rp_seterr(err, "E_FETCH_CREDENTIALS",
-		                 "refusing the registry credentials %s: it must be owned by root "
-		                 "and readable by nobody else (it has owner uid %u, mode %04o; "
-		                 "chown root and chmod 600 it); nothing was fetched",
-		                 path, (unsigned)sb.st_uid, (unsigned)(sb.st_mode & 07777));
-	return 0;
-}
-
-int fetch_read_credentials(const char *path, char **out, struct rp_err *err)
-{
-	char buf[FETCH_MAX_CRED + 3];
-	ssize_t n;
-	size_t len;
-	int fd, ret = -1;
-
-	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-	if (fd < 0)
-		return rp_seterr(err, "E_FETCH_CREDENTIALS",
-		                 "cannot open the registry credentials %s: %s; nothing was fetched",
-		                 path, strerror(errno));
-	if (fetch_cred_file_ok(fd, path, err) < 0)
-		goto out;
-	do
-		n = read(fd, buf, sizeof(buf) - 1);
-	while (n < 0 && errno == EINTR);
-	len = n > 0 ? (size_t)n : 0;
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	buf[len] = '\0';
-	if (len == 0 || len > FETCH_MAX_CRED || buf[0] == ':' || strchr(buf, ':') == NULL ||
-	    !fetch_wire_printable(buf, len, FETCH_MAX_CRED)) {
-		rp_seterr(err, "E_FETCH_CREDENTIALS",
-		          "the registry credentials %s must hold one line USER:PASSWORD "
-		          "(printable, at most %d bytes); nothing was fetched",
-		          path, FETCH_MAX_CRED);
-		goto out;
-	}
-	if ((*out = strdup(buf)) == NULL) {
-		rp_seterr(err, "E_FETCH_NOMEM", "out of memory");
-		goto out;
-	}
-	ret = 0;
-out:
-	oci_wipe(buf, sizeof(buf));
-	close(fd);
-	return ret;
-}
-
 /* "sha256//<base64 of SHA-256 of the DER SubjectPublicKeyInfo>" of a PEM or DER key file. */
 static int fetch_pin_from_file(const char *path, char **pin, struct rp_err *err)
 {
@@ -570,7 +510,7 @@ static int fetch_plan_make(const struct fetch_opts *o, struct fetch_plan *pl, st
 	pl->oci = u.oci;
 	if (u.oci && (fetch_dup_opt(o->blob_redirect_hosts, &pl->blob_hosts, err) < 0 ||
 	              (o->registry_credentials != NULL && o->registry_credentials[0] != '\0' &&
-	               fetch_read_credentials(o->registry_credentials, &pl->cred, err) < 0)))
+	               oci_read_credentials(o->registry_credentials, &pl->cred, err) < 0)))
 		return -1;
 	if (pl->blob_hosts != NULL && !fetch_printable(pl->blob_hosts, FETCH_MAX_BLOB_HOSTS))
 		return rp_seterr(err, "E_FETCH_CONFIG", "policy.blob_redirect_hosts is too long");
@@ -1005,10 +945,21 @@ static int fetch_child_status_err(int st, struct rp_err *err)
 	                 st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
+int fetch_job_read_from(struct fetch_job *job, int fd, size_t max_bytes)
+{
+	fetch_job_init(job);
+	if ((job->hdr = calloc(1, sizeof(struct fetch_wire))) == NULL)
+		return -1;
+	job->fd = fd;
+	job->max_bytes = max_bytes;
+	job->deadline_ms = fetch_now_ms() + 60000;
+	job->state = JS_READING;
+	return 0;
+}
+
 int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err *err)
 {
-	struct fetch_wire w;
-	int st, ret = -1;
+	int st;
 
 	memset(res, 0, sizeof(*res));
 	if (job->state == JS_IDLE)
@@ -1017,10 +968,27 @@ int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err 
 		fetch_abort(job);
 		return rp_seterr(err, "E_FETCH_CHILD", "fetch finished before the child answered");
 	}
-	close(job->fd);
+	close(job->fd); /* first: a child still writing gets EPIPE, not a wait */
 	job->fd = -1;
 	st = fetch_reap(job->pid);
 	job->pid = -1;
+	return fetch_finish_status(job, st, res, err);
+}
+
+int fetch_finish_status(struct fetch_job *job, int st, struct fetch_result *res,
+                        struct rp_err *err)
+{
+	struct fetch_wire w;
+	int ret = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (job->state == JS_IDLE || job->state == JS_READING) {
+		fetch_job_release(job);
+		return rp_seterr(err, "E_FETCH_CHILD", "fetch finished before the child answered");
+	}
+	if (job->fd >= 0)
+		close(job->fd);
+	job->fd = -1;
 	if (job->state == JS_BAD) {
 		rp_seterr(err, "E_FETCH_CHILD", "fetch child sent a malformed answer%s%s",
 		          job->read_errno ? ": " : "",

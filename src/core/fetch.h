@@ -125,6 +125,17 @@ int fetch_timeout_ms(const struct fetch_job *job);
  */
 int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err *err);
 
+/*
+ * The two halves of the answer parser without a child, for the fuzz harness
+ * (tests/fuzz): fetch_job_read_from() makes job read an answer from fd (which
+ * it then owns; no child to reap), and fetch_finish_status() is
+ * fetch_finish() with the child's wait status st given instead of reaped.
+ * fetch_job_read_from returns 0, or -1 out of memory (fd not taken).
+ */
+int fetch_job_read_from(struct fetch_job *job, int fd, size_t max_bytes);
+int fetch_finish_status(struct fetch_job *job, int st, struct fetch_result *res,
+                        struct rp_err *err);
+
 /* Kills and reaps the child and releases the job.  Safe on an idle job. */
 void fetch_abort(struct fetch_job *job);
 
@@ -142,14 +153,6 @@ void fetch_result_free(struct fetch_result *res);
  * E_FETCH_URL.
  */
 int fetch_check_url(const char *url, bool allow_insecure_loopback, struct rp_err *err);
-
-/*
- * Reads policy.registry_credentials: a regular file owned by root (or the
- * caller's euid) that neither group nor others can read or write, holding
- * one line "user:password".  Errors (E_FETCH_CREDENTIALS) never quote the
- * contents.  *out is malloc'd; wipe and free it.
- */
-int fetch_read_credentials(const char *path, char **out, struct rp_err *err);
 
 /*
  * The helper fetch_start() runs: configured if not NULL/"", else the first

@@ -96,33 +96,3 @@ void fatal(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
-
-char *log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	if (dstlen == 0)
-		return dst;
-	for (size_t i = 0; i < srclen; i++) {
-		unsigned char c = (unsigned char)src[i];
-		size_t need = (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') ? 1 : 4;
-		if (o + need + 4 > dstlen) {
-			if (o + 4 <= dstlen) {
-				memcpy(dst + o, "...", 3);
-				o += 3;
-			}
-			break;
-		}
-		if (need == 1) {
-			dst[o++] = (char)c;
-		} else {
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[c >> 4];
-			dst[o++] = hex[c & 15];
-		}
-	}
-	dst[o] = '\0';
-	return dst;
-}

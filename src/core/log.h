@@ -16,11 +16,7 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-/*
- * Escapes untrusted bytes for a log line: printable ASCII except '\\' and '"'
- * is kept, everything else becomes \xNN.  Output is always NUL-terminated and
- * truncated with "..." if it does not fit.  Returns dst.
- */
-char *log_escape(char *dst, size_t dstlen, const char *src, size_t srclen);
+/* log_escape() (escaping untrusted bytes for a log line) is in err.h. */
+#include "err.h"
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "safefs.h"
 
 void audit_open(struct daemon *d)
 {
@@ -52,7 +53,7 @@ void audit_log(struct daemon *d, const char *op, const struct peer *p, const cha
 	if (d->audit_fd >= 0) {
 		size_t len = strlen(line);
 		line[len] = '\n';
-		if (write(d->audit_fd, line, len + 1) < 0)
+		if (safefs_write_all(d->audit_fd, line, len + 1) < 0)
 			log_warn("audit write");
 		line[len] = '\0';
 	} else {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * rampartd's state: configuration, the listening socket, connections,
- * counters, and hooks other modules register (extra fds to poll, ticks).
+ * counters, and the fds modules register with the loop.  Modules are rows of
+ * the module table (module.h), ops rows of the op table (ops.h).
  */
 #ifndef RAMPART_DAEMON_H
 #define RAMPART_DAEMON_H
@@ -11,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "config.h"
 #include "ops.h"
@@ -56,6 +58,8 @@ struct op_stats {
 	uint64_t lat[DAEMON_LAT_BUCKETS];
 };
 
+struct rampart_policy;
+
 typedef void (*watch_cb)(struct daemon *d, int fd, short revents, void *arg);
 
 struct watch {
@@ -88,38 +92,44 @@ struct daemon {
 	int audit_fd;
 	char audit_ring[AUDIT_RING][512];
 	unsigned audit_next;
-	void *policy;  /* struct policy_state *, owned by op_policy.c */
+	/* NULL: daemon_load_config reads config_path; tests supply a config here */
+	int (*load_config)(struct daemon *d, struct config *out, struct rp_err *err);
+	void *policy;  /* struct policy_state *, owned by refresher.c */
+	struct rampart_policy *reader; /* the daemon's policy reader, owned by refresher.c */
 	void *trace;   /* struct trace_state *, owned by op_diag.c */
 };
 
-long long daemon_now_ms(void);
+/* Monotonic milliseconds. */
+static inline long long daemon_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
-/* Extra fds polled by the main loop (fetch pipes, trace timers). */
+/* loop.c: extra fds polled by the loop (fetch pipes, worker pipes, trace timers).
+ * A callback runs in the loop; it may queue replies, never write them. */
 int daemon_watch_add(struct daemon *d, int fd, short events, watch_cb cb, void *arg);
 void daemon_watch_del(struct daemon *d, int fd);
+void loop_signals_setup(struct daemon *d);
+/* Runs until SIGTERM/SIGINT (replies owed are finished) or helper.uninstall. */
+int loop_run(struct daemon *d);
 
-/* Sends the reply an OP_PENDING handler owes.  result or err (one of them). */
+/* server.c: queues the reply an OP_PENDING handler owes (result or err, one of
+ * them); the loop writes it on its next pass. */
 void server_complete(struct daemon *d, uint64_t conn_id, json_t *req_id, json_t *result,
 		     const struct rp_err *err);
 
-/* Audit: one line per privileged op; detail is escaped here. */
+/* audit.c: one line per privileged op; detail is escaped here. */
 void audit_open(struct daemon *d);
 void audit_log(struct daemon *d, const char *op, const struct peer *p, const char *result,
 	       const char *code, const char *detail);
 
-/* Loads (or reloads) the config file and applies overrides; 0 or -1 + err. */
+/* daemon.c: loads (or reloads) the config file and applies overrides; 0 or
+ * -1 + err.  d->load_config, when set (tests, fuzzers), supplies it instead. */
 int daemon_load_config(struct daemon *d, struct config *out, struct rp_err *err);
-
-int server_listen(struct daemon *d, struct rp_err *err);
-int server_run(struct daemon *d);
-void server_shutdown(struct daemon *d);
-
-/* Module hooks called by the main loop (defined in op_*.c). */
-void policy_module_init(struct daemon *d);
-void policy_module_tick(struct daemon *d, long long now_ms, long long *next_ms);
-void policy_module_status(struct daemon *d, json_t *status);
-void policy_module_fini(struct daemon *d);
-void policy_module_reload(struct daemon *d);
-void files_on_start(struct daemon *d);
+/* The one reload sequence (SIGHUP and daemon.reload): 0, or -1 + err with the
+ * running config unchanged.  note (may be NULL) gets what could not change. */
+int daemon_reload(struct daemon *d, char *note, size_t notelen, struct rp_err *err);
 
 #endif

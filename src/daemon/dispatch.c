@@ -11,13 +11,11 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "dispatch.h"
 #include "log.h"
 #include "op_handlers.h"
+#include "reply.h"
 
-void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_t len);
-void server_reply_error(struct conn *c, json_t *id, const char *code, const char *msg);
-void server_reply_ok(struct conn *c, json_t *id, json_t *result);
-void server_reply_ok_raw(struct conn *c, json_t *id, const char *text, size_t len);
 
 static void dispatch_count(struct daemon *d, const struct op_def *op, int rc, long long us,
 			   int refused)
@@ -55,28 +53,28 @@ static int dispatch_parse(struct conn *c, const uint8_t *buf, size_t len, json_t
 
 	*req = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (*req == NULL || !json_is_object(*req)) {
-		server_reply_error(c, NULL, "E_BAD_JSON",
+		reply_error(c, NULL, "E_BAD_JSON",
 				   *req ? "request must be a JSON object" : "request is not valid JSON");
 		return -1;
 	}
 	*id = json_object_get(*req, "id");
 	if (*id != NULL && !json_is_integer(*id) && !json_is_string(*id)) {
-		server_reply_error(c, NULL, "E_BAD_REQUEST", "\"id\" must be an integer or string");
+		reply_error(c, NULL, "E_BAD_REQUEST", "\"id\" must be an integer or string");
 		return -1;
 	}
 	o = json_object_get(*req, "op");
 	if (!json_is_string(o)) {
-		server_reply_error(c, *id, "E_BAD_REQUEST", "missing \"op\" (a string)");
+		reply_error(c, *id, "E_BAD_REQUEST", "missing \"op\" (a string)");
 		return -1;
 	}
 	*op = ops_lookup(json_string_value(o));
 	if (*op == NULL) {
-		server_reply_error(c, *id, "E_UNKNOWN_OP", "unknown op");
+		reply_error(c, *id, "E_UNKNOWN_OP", "unknown op");
 		return -1;
 	}
 	*args = json_object_get(*req, "args");
 	if (*args != NULL && !json_is_object(*args)) {
-		server_reply_error(c, *id, "E_BAD_REQUEST", "\"args\" must be an object");
+		reply_error(c, *id, "E_BAD_REQUEST", "\"args\" must be an object");
 		return -1;
 	}
 	return 0;
@@ -99,7 +97,7 @@ void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_
 		goto out;
 	if (args == NULL) {
 		if (no_args == NULL && (no_args = json_object()) == NULL) {
-			server_reply_error(c, id, "E_INTERNAL", "out of memory");
+			reply_error(c, id, "E_INTERNAL", "out of memory");
 			goto out;
 		}
 		args = no_args;
@@ -107,7 +105,7 @@ void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_
 	if (!ops_authorise_conn(d, op, c, &ctx.err)) {
 		dispatch_count(d, op, OP_ERR, dispatch_now_us() - t0, 1);
 		audit_log(d, op->name, &c->peer, "refused", ctx.err.code, ctx.err.msg);
-		server_reply_error(c, id, ctx.err.code, ctx.err.msg);
+		reply_error(c, id, ctx.err.code, ctx.err.msg);
 		goto out;
 	}
 	if ((op->flags & OPF_FD_IN) ? ctx.in_fd < 0 : ctx.in_fd >= 0) {
@@ -135,16 +133,16 @@ void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_
 		c->out_fd = ctx.out_fd;
 		ctx.out_fd = -1;
 		if (ctx.raw.p != NULL && !ctx.raw.err) {
-			server_reply_ok_raw(c, id, ctx.raw.p, ctx.raw.len);
+			reply_ok_raw(c, id, ctx.raw.p, ctx.raw.len);
 		} else if (ctx.raw.err) {
-			server_reply_error(c, id, "E_INTERNAL", "cannot encode the reply");
+			reply_error(c, id, "E_INTERNAL", "cannot encode the reply");
 		} else {
 			if (ctx.result == NULL)
 				ctx.result = json_object();
-			server_reply_ok(c, id, ctx.result);
+			reply_ok(c, id, ctx.result);
 		}
 	} else {
-		server_reply_error(c, id, ctx.err.code[0] ? ctx.err.code : "E_INTERNAL",
+		reply_error(c, id, ctx.err.code[0] ? ctx.err.code : "E_INTERNAL",
 				   ctx.err.msg[0] ? ctx.err.msg : "internal error");
 	}
 out:

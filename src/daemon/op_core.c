@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "log.h"
+#include "module.h"
 #include "op_handlers.h"
 
 int op_ping(struct op_ctx *ctx)
@@ -37,9 +37,7 @@ long status_rss_kib(void)
 	return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-json_t *status_ops_json(struct daemon *d);
-
-json_t *status_ops_json(struct daemon *d)
+static json_t *status_ops_json(struct daemon *d)
 {
 	size_t n;
 	const struct op_def *t = ops_table(&n);
@@ -76,7 +74,7 @@ int op_status(struct op_ctx *ctx)
 		return rp_seterr(&ctx->err, "E_INTERNAL", "out of memory");
 	json_object_set_new(st, "rss_kib", json_integer(status_rss_kib()));
 	json_object_set_new(st, "socket_activated", json_boolean(!d->own_socket));
-	policy_module_status(d, st);
+	modules_status(d, st);
 	ctx->result = st;
 	return OP_OK;
 }
@@ -84,23 +82,11 @@ int op_status(struct op_ctx *ctx)
 int op_reload(struct op_ctx *ctx)
 {
 	static const char *const known[] = {NULL};
-	struct daemon *d = ctx->d;
-	struct config nc;
-	char note[256] = "";
+	char note[256];
 
-	if (args_only(ctx->args, known, &ctx->err) < 0)
-		return OP_ERR;
-	if (daemon_load_config(d, &nc, &ctx->err) < 0)
+	if (args_only(ctx->args, known, &ctx->err) < 0 ||
+	    daemon_reload(ctx->d, note, sizeof(note), &ctx->err) < 0)
 		return OP_ERR; /* old config stays in force */
-	if (strcmp(nc.socket_path, d->cfg.socket_path) != 0) {
-		snprintf(note, sizeof(note), "socket path change needs a restart; still serving %s",
-			 d->cfg.socket_path);
-		rp_strlcpy(nc.socket_path, d->cfg.socket_path, sizeof(nc.socket_path));
-	}
-	d->cfg = nc;
-	audit_open(d);
-	policy_module_reload(d);
-	log_info("configuration reloaded from %s", d->config_loaded ? d->config_path : "defaults");
 	ctx->result = json_pack("{s:b, s:s}", "reloaded", 1, "note", note);
 	return OP_OK;
 }

@@ -4,13 +4,14 @@
  * desktop user.  Every path comes from the root-owned config, never from the
  * request; the request may only ask for "force" (honoured for root alone) or
  * "fix_localhost".  The file work itself (O_NOFOLLOW walks, temp + rename)
- * lives in src/core/links.c, hosts.c and socketlink.c.
+ * lives in src/sysfs/links.c, hosts.c and socketlink.c.
  */
 #include <string.h>
 
 #include "daemon.h"
 #include "hosts.h"
 #include "links.h"
+#include "module.h"
 #include "op_handlers.h"
 #include "socketlink.h"
 
@@ -161,14 +162,14 @@ int op_hosts_remove(struct op_ctx *ctx)
 
 /* --- socket link -------------------------------------------------------------- */
 
-static const char *sl_state_str(enum socketlink_state s)
+static const char *files_socketlink_state_str(enum socketlink_state s)
 {
 	static const char *const names[] = {"status",	"created", "unchanged", "replaced",
 					    "kept",	"removed", "absent"};
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
 }
 
-static const char *sl_found_str(enum socketlink_found f)
+static const char *files_socketlink_found_str(enum socketlink_found f)
 {
 	static const char *const names[] = {"nothing", "ours",	 "previous", "link",
 					    "socket",  "file",	 "dir",      "other"};
@@ -176,7 +177,7 @@ static const char *sl_found_str(enum socketlink_found f)
 }
 
 /* Builds the socket-link config from the root-owned config alone. */
-static int sl_prepare(struct op_ctx *ctx, struct socketlink_cfg *sc, char *home, size_t homelen,
+static int files_socketlink_prepare(struct op_ctx *ctx, struct socketlink_cfg *sc, char *home, size_t homelen,
 		      const char **prev)
 {
 	const struct config *c = &ctx->d->cfg;
@@ -201,15 +202,15 @@ static int sl_prepare(struct op_ctx *ctx, struct socketlink_cfg *sc, char *home,
 	return 0;
 }
 
-static json_t *sl_json(const struct socketlink_cfg *sc, const struct socketlink_report *rep)
+static json_t *files_socketlink_json(const struct socketlink_cfg *sc, const struct socketlink_report *rep)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "state", sl_state_str(rep->state),
-			 "found", sl_found_str(rep->found), "link", sc->link_path, "target",
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "state", files_socketlink_state_str(rep->state),
+			 "found", files_socketlink_found_str(rep->found), "link", sc->link_path, "target",
 			 rep->target, "target_ready", rep->target_ready, "was", rep->was, "note",
 			 rep->note);
 }
 
-static int sl_run(struct op_ctx *ctx, int which)
+static int files_socketlink_run(struct op_ctx *ctx, int which)
 {
 	static const char *const known_force[] = {"force", NULL};
 	static const char *const known_none[] = {NULL};
@@ -221,7 +222,7 @@ static int sl_run(struct op_ctx *ctx, int which)
 
 	if (args_only(ctx->args, which == 0 ? known_force : known_none, &ctx->err) < 0 ||
 	    args_bool(ctx->args, "force", 0, &force, &ctx->err) < 0 ||
-	    sl_prepare(ctx, &sc, home, sizeof(home), prev) < 0)
+	    files_socketlink_prepare(ctx, &sc, home, sizeof(home), prev) < 0)
 		return OP_ERR;
 	memset(&rep, 0, sizeof(rep));
 	if (which == 0)
@@ -232,7 +233,7 @@ static int sl_run(struct op_ctx *ctx, int which)
 		rc = socketlink_status(&sc, &rep, &ctx->err);
 	if (rc < 0)
 		return OP_ERR;
-	ctx->result = sl_json(&sc, &rep);
+	ctx->result = files_socketlink_json(&sc, &rep);
 	if (ctx->peer->uid != 0 && ctx->peer->uid != ctx->d->cfg.owner_uid) {
 		/* the walk ran as root: what it saw inside the owner's home is theirs */
 		json_object_del(ctx->result, "target_ready");
@@ -243,21 +244,21 @@ static int sl_run(struct op_ctx *ctx, int which)
 
 int op_socketlink_ensure(struct op_ctx *ctx)
 {
-	return sl_run(ctx, 0);
+	return files_socketlink_run(ctx, 0);
 }
 
 int op_socketlink_remove(struct op_ctx *ctx)
 {
-	return sl_run(ctx, 1);
+	return files_socketlink_run(ctx, 1);
 }
 
 int op_socketlink_status(struct op_ctx *ctx)
 {
-	return sl_run(ctx, 2);
+	return files_socketlink_run(ctx, 2);
 }
 
 /* socket_link.on_start: ensure the link once at startup, as the daemon itself. */
-void files_on_start(struct daemon *d)
+static void files_on_start(struct daemon *d)
 {
 	struct op_ctx ctx;
 	struct peer self = {0, 0, 0};
@@ -269,7 +270,7 @@ void files_on_start(struct daemon *d)
 	ctx.d = d;
 	ctx.peer = &self;
 	ctx.args = args;
-	if (sl_run(&ctx, 0) == OP_OK)
+	if (files_socketlink_run(&ctx, 0) == OP_OK)
 		audit_log(d, "socketlink.ensure", &self, "ok", "", "at startup");
 	else
 		audit_log(d, "socketlink.ensure", &self, "error", ctx.err.code, ctx.err.msg);
@@ -277,3 +278,8 @@ void files_on_start(struct daemon *d)
 out:
 	json_decref(args);
 }
+
+const struct module_def files_module = {
+    .name = "files",
+    .init = files_on_start,
+};

@@ -6,6 +6,7 @@
 #include "daemon.h"
 #include "ops.h"
 
+/* ops.c: 1 if the connection's peer may call op, else 0 (err: E_PERM and why). */
 int ops_authorise_conn(const struct daemon *d, const struct op_def *op, const struct conn *c,
 		       struct rp_err *err);
 int args_only(json_t *args, const char *const *known, struct rp_err *err);
@@ -32,6 +33,7 @@ int op_socketlink_status(struct op_ctx *ctx);
 /* op_diag.c */
 int op_diag_trace(struct op_ctx *ctx);
 int op_diag_audit(struct op_ctx *ctx);
+/* op_uninstall.c */
 int op_helper_uninstall(struct op_ctx *ctx);
 
 #endif

@@ -81,17 +81,6 @@ int ops_authorise_conn(const struct daemon *d, const struct op_def *op, const st
 	return 0;
 }
 
-int ops_authorise(const struct daemon *d, const struct op_def *op, const struct peer *peer,
-		  struct rp_err *err)
-{
-	struct conn c;
-
-	memset(&c, 0, sizeof(c));
-	c.peer = *peer;
-	c.ngroups = 0;
-	return ops_authorise_conn(d, op, &c, err);
-}
-
 /* --- argument helpers --------------------------------------------------------- */
 
 int args_string(json_t *args, const char *key, int required, const char **out,

@@ -61,9 +61,6 @@ struct op_def {
 
 const struct op_def *ops_lookup(const char *name);
 const struct op_def *ops_table(size_t *n);
-/* 1 if peer may call op, else 0 (and err filled with E_PERM and why). */
-int ops_authorise(const struct daemon *d, const struct op_def *op, const struct peer *peer,
-		  struct rp_err *err);
 
 /* Argument helpers: fill err with E_ARGS naming the field on failure. */
 int args_string(json_t *args, const char *key, int required, const char **out,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The socket side of rampartd: one listening UNIX socket, one poll() loop,
- * non-blocking connections.  Everything a client sends is untrusted: frames
+ * The connection side of rampartd: one listening UNIX socket, non-blocking
+ * connections, read and write (the poll loop that drives them is loop.c).  Everything a client sends is untrusted: frames
  * are length-checked before buffering, peer credentials are fixed at accept
  * (no credentials, no connection), and a misbehaving client only ever costs
  * its own connection.
@@ -15,28 +15,21 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "compat.h"
 #include "daemon.h"
+#include "dispatch.h"
 #include "fdpass.h"
 #include "frame.h"
 #include "jsonout.h"
 #include "log.h"
+#include "reply.h"
+#include "server.h"
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0
 #endif
-
-void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_t len);
-
-long long daemon_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int set_nonblock(int fd)
 {
@@ -225,90 +218,7 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
-/* Queues one reply frame.  The connection stops reading until it is written. */
-static void conn_queue_text(struct conn *c, const char *s, size_t n)
-{
-	free(c->wbuf);
-	c->wbuf = malloc(FRAME_HDR + n);
-	if (c->wbuf == NULL) {
-		c->wlen = c->woff = 0;
-		c->dead = true;
-		return;
-	}
-	frame_header(c->wbuf, n);
-	memcpy(c->wbuf + FRAME_HDR, s, n);
-	c->wlen = FRAME_HDR + n;
-	c->woff = 0;
-}
-
-void server_reply_error(struct conn *c, json_t *id, const char *code, const char *msg);
-void server_reply_ok(struct conn *c, json_t *id, json_t *result);
-void server_reply_ok_raw(struct conn *c, json_t *id, const char *text, size_t len);
-
-void server_reply_error(struct conn *c, json_t *id, const char *code, const char *msg)
-{
-	json_t *r = json_pack("{s:b, s:O?, s:{s:s, s:s}}", "ok", 0, "id", id, "error", "code",
-			      code, "message", msg);
-	char *s = r ? json_dumps(r, JSON_COMPACT) : NULL;
-
-	json_decref(r);
-	if (s == NULL) {
-		c->dead = true;
-		return;
-	}
-	conn_queue_text(c, s, strlen(s));
-	free(s);
-}
-
-/* Written straight into the frame buffer: no second JSON tree, no copy.  The
- * result is a json_t (result) or text a handler already wrote (raw). */
-static void server_reply_ok_any(struct conn *c, json_t *id, json_t *result, const char *raw,
-				size_t rawlen)
-{
-	static const char pre[] = "{\"ok\":true,\"id\":", mid[] = ",\"result\":";
-	struct jbuf b = {NULL, 0, 0, 0};
-
-	jbuf_put(&b, "\0\0\0\0", FRAME_HDR); /* the length goes here */
-	jbuf_put(&b, pre, sizeof(pre) - 1);
-	if (id != NULL)
-		jbuf_value(&b, id);
-	else
-		jbuf_put(&b, "null", 4);
-	jbuf_put(&b, mid, sizeof(mid) - 1);
-	if (raw != NULL)
-		jbuf_put(&b, raw, rawlen);
-	else
-		jbuf_value(&b, result);
-	jbuf_put(&b, "}", 1);
-	if (b.err) {
-		free(b.p);
-		server_reply_error(c, id, "E_INTERNAL", "cannot encode the reply");
-		return;
-	}
-	if (b.len - FRAME_HDR > FRAME_MAX) {
-		free(b.p);
-		server_reply_error(c, id, "E_TOO_BIG",
-				   "the reply would exceed the 64 KiB frame limit; ask for less");
-		return;
-	}
-	frame_header((uint8_t *)b.p, b.len - FRAME_HDR);
-	free(c->wbuf);
-	c->wbuf = (uint8_t *)b.p;
-	c->wlen = b.len;
-	c->woff = 0;
-}
-
-void server_reply_ok(struct conn *c, json_t *id, json_t *result)
-{
-	server_reply_ok_any(c, id, result, NULL, 0);
-}
-
-void server_reply_ok_raw(struct conn *c, json_t *id, const char *text, size_t len)
-{
-	server_reply_ok_any(c, id, NULL, text, len);
-}
-
-static void server_accept(struct daemon *d)
+void server_accept(struct daemon *d)
 {
 	for (int k = 0; k < 256; k++) {
 		struct conn *c;
@@ -351,7 +261,7 @@ static void server_accept(struct daemon *d)
 		    (c->peer.uid != 0 && conn_count_uid(d, c->peer.uid) >= d->cfg.limits.max_per_uid)) {
 			/* Best effort: tell the client why, then drop it. */
 			d->refused_busy++;
-			server_reply_error(c, NULL, "E_BUSY",
+			reply_error(c, NULL, "E_BUSY",
 					   "too many connections; try again later");
 			if (c->wbuf)
 				(void)send(fd, c->wbuf, c->wlen, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -386,7 +296,7 @@ static void conn_process(struct daemon *d, struct conn *c)
 		if (r == 0)
 			return;
 		if (r < 0) {
-			server_reply_error(c, NULL, e.code, e.msg);
+			reply_error(c, NULL, e.code, e.msg);
 			c->close_after_write = true;
 			return;
 		}
@@ -418,7 +328,7 @@ static void conn_read(struct daemon *d, struct conn *c)
 	n = fdpass_recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, &fd);
 	if (n < 0) {
 		if (errno == EBADMSG) {
-			server_reply_error(c, NULL, "E_PROTO", "bad control message (one fd at most)");
+			reply_error(c, NULL, "E_PROTO", "bad control message (one fd at most)");
 			c->close_after_write = true;
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
 			c->dead = true;
@@ -432,7 +342,7 @@ static void conn_read(struct daemon *d, struct conn *c)
 	if (fd >= 0) {
 		if (c->in_fd >= 0) {
 			close(fd);
-			server_reply_error(c, NULL, "E_PROTO", "more than one fd for one request");
+			reply_error(c, NULL, "E_PROTO", "more than one fd for one request");
 			c->close_after_write = true;
 			return;
 		}
@@ -482,23 +392,50 @@ static struct conn *conn_find(struct daemon *d, uint64_t id)
 	return NULL;
 }
 
+/*
+ * Queues the reply an OP_PENDING handler owes, and nothing else: the loop
+ * writes it on its next pass and only then reads the connection's next frame
+ * (s6-fdholderd's order).  Never writes or dispatches from here, so a
+ * completion cannot run a pipelined request inside its caller's loop.
+ */
 void server_complete(struct daemon *d, uint64_t conn_id, json_t *req_id, json_t *result,
 		     const struct rp_err *err)
 {
 	struct conn *c = conn_find(d, conn_id);
 
-	if (c == NULL) /* the client went away meanwhile */
+	if (c == NULL || !c->pending) /* the client went away meanwhile */
 		return;
 	c->pending = false;
 	if (result != NULL)
-		server_reply_ok(c, req_id, result);
+		reply_ok(c, req_id, result);
 	else
-		server_reply_error(c, req_id, err->code, err->msg);
-	conn_write(d, c);
+		reply_error(c, req_id, err->code, err->msg);
+}
+
+/* What the loop polls this connection for: the queued reply, else the next frame. */
+short server_conn_events(const struct daemon *d, const struct conn *c)
+{
+	if (c->wlen > c->woff)
+		return POLLOUT;
+	if (!c->pending && !c->close_after_write && !d->stopping)
+		return POLLIN;
+	return 0;
+}
+
+void server_conn_io(struct daemon *d, struct conn *c, short revents)
+{
+	if (c->dead)
+		return;
+	if (revents & POLLOUT)
+		conn_write(d, c);
+	else if (revents & POLLIN)
+		conn_read(d, c);
+	else if (revents & (POLLHUP | POLLERR | POLLNVAL))
+		c->dead = true;
 }
 
 /* Drops connections idle too long, or too slow to finish a frame (slowloris). */
-static void server_expire(struct daemon *d, long long now)
+void server_expire(struct daemon *d, long long now)
 {
 	long long idle = d->cfg.limits.idle_timeout_ms;
 	for (size_t i = 0; i < d->nconns; i++) {
@@ -513,7 +450,7 @@ static void server_expire(struct daemon *d, long long now)
 	}
 }
 
-static void server_reap(struct daemon *d)
+void server_reap(struct daemon *d)
 {
 	size_t j = 0;
 	for (size_t i = 0; i < d->nconns; i++) {
@@ -523,113 +460,6 @@ static void server_reap(struct daemon *d)
 			d->conns[j++] = d->conns[i];
 	}
 	d->nconns = j;
-}
-
-/* --- watches and the loop --------------------------------------------------- */
-
-int daemon_watch_add(struct daemon *d, int fd, short events, watch_cb cb, void *arg)
-{
-	for (int i = 0; i < DAEMON_MAX_WATCH; i++) {
-		if (d->watches[i].cb == NULL) {
-			d->watches[i] = (struct watch){fd, events, cb, arg};
-			return 0;
-		}
-	}
-	return -1;
-}
-
-void daemon_watch_del(struct daemon *d, int fd)
-{
-	for (int i = 0; i < DAEMON_MAX_WATCH; i++)
-		if (d->watches[i].cb != NULL && d->watches[i].fd == fd)
-			memset(&d->watches[i], 0, sizeof(d->watches[i]));
-}
-
-int daemon_handle_signals(struct daemon *d);
-
-int server_run(struct daemon *d)
-{
-	struct pollfd *pfd = NULL;
-	size_t cap = 0;
-
-	while (!d->stopping || d->nconns > 0) {
-		long long now = daemon_now_ms(), next = now + 1000;
-		size_t n = 0, need = d->nconns + 2 + DAEMON_MAX_WATCH;
-		int w_idx[DAEMON_MAX_WATCH];
-
-		if (need > cap) {
-			struct pollfd *np = realloc(pfd, need * sizeof(*pfd));
-			if (np == NULL)
-				fatal("realloc");
-			pfd = np;
-			cap = need;
-		}
-		pfd[n++] = (struct pollfd){.fd = d->sigpipe[0], .events = POLLIN};
-		pfd[n++] = (struct pollfd){.fd = d->stopping || now < d->accept_paused_until_ms
-							 ? -1
-							 : d->listen_fd,
-					   .events = POLLIN};
-		for (int i = 0; i < DAEMON_MAX_WATCH; i++) {
-			w_idx[i] = -1;
-			if (d->watches[i].cb != NULL) {
-				w_idx[i] = (int)n;
-				pfd[n++] = (struct pollfd){.fd = d->watches[i].fd,
-							   .events = d->watches[i].events};
-			}
-		}
-		size_t cbase = n;
-		for (size_t i = 0; i < d->nconns; i++) {
-			struct conn *c = d->conns[i];
-			short ev = 0;
-			if (c->wlen > c->woff)
-				ev |= POLLOUT;
-			else if (!c->pending && !c->close_after_write && !d->stopping)
-				ev |= POLLIN;
-			pfd[n++] = (struct pollfd){.fd = c->fd, .events = ev};
-		}
-		policy_module_tick(d, now, &next);
-		int timeout = (int)(next - now);
-		if (timeout < 0)
-			timeout = 0;
-		if (timeout > 250 && d->nconns > 0)
-			timeout = 250;
-		int r = poll(pfd, n, timeout);
-		if (r < 0 && errno != EINTR)
-			fatal("poll");
-		if (r > 0 && (pfd[0].revents & POLLIN) && daemon_handle_signals(d) < 0)
-			break;
-		if (r > 0 && (pfd[1].revents & POLLIN))
-			server_accept(d);
-		for (int i = 0; r > 0 && i < DAEMON_MAX_WATCH; i++) {
-			if (w_idx[i] >= 0 && pfd[w_idx[i]].revents && d->watches[i].cb != NULL)
-				d->watches[i].cb(d, d->watches[i].fd, pfd[w_idx[i]].revents,
-						 d->watches[i].arg);
-		}
-		for (size_t i = 0; r > 0 && i + cbase < n && i < d->nconns; i++) {
-			struct conn *c = d->conns[i];
-			short re = pfd[cbase + i].revents;
-			if (c->dead || pfd[cbase + i].fd != c->fd)
-				continue;
-			if (re & POLLOUT)
-				conn_write(d, c);
-			else if (re & POLLIN)
-				conn_read(d, c);
-			else if (re & (POLLHUP | POLLERR | POLLNVAL))
-				c->dead = true;
-		}
-		server_expire(d, daemon_now_ms());
-		if (d->stopping) {
-			/* finish replies already owed, drop everyone else */
-			for (size_t i = 0; i < d->nconns; i++)
-				if (d->conns[i]->wlen == 0 && !d->conns[i]->pending)
-					d->conns[i]->dead = true;
-		}
-		server_reap(d);
-		if (d->exit_after_flush && d->nconns == 0)
-			break;
-	}
-	free(pfd);
-	return 0;
 }
 
 void server_shutdown(struct daemon *d)

@@ -34,7 +34,7 @@ static const struct {
 } oci_codes[] = {
     {"E_OCI_INDEX", FWO_INDEX},       {"E_OCI_MANIFEST", FWO_MANIFEST},
     {"E_OCI_MEDIA_TYPE", FWO_MEDIA_TYPE}, {"E_OCI_REPOSITORY", FWO_REPOSITORY},
-    {"E_OCI_TOO_LARGE", FWO_TOO_LARGE},
+    {"E_FETCH_TOO_LARGE", FWO_TOO_LARGE},
 };
 
 /* The manifest parser's verdict, as a FWO_* row. */

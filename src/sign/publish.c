@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 
 #include "dsse.h"
-#include "fetch.h"
+#include "fetch_wire.h"
 #include "oci_client.h"
 #include "publish.h"
 
@@ -191,7 +191,7 @@ static int pub_push(const struct pub_opts *o, const struct oci_ref *ref, struct 
 		return pub_err("E_NOMEM", "out of memory");
 	if (oci_session_init(&s, ref, net, "pull,push") < 0 || pub_blob(&s, empty, 2, cdig) < 0 ||
 	    pub_blob(&s, env, env_len, ldig) < 0 || pub_manifest_put(&s, man, mdig) < 0) {
-		pub_err(s.fwo >= 0 ? fetch_wire_oci_code[s.fwo] : "E_OCI_NETWORK", s.text);
+		pub_err(s.fwo >= 0 ? fetch_wire_oci_code[s.fwo] : "E_FETCH_NETWORK", s.text);
 		goto out;
 	}
 	if (o->quiet) {
@@ -266,7 +266,7 @@ static int pub_net(const struct pub_opts *o, const struct oci_ref *ref, struct o
 	if (o->insecure && strcmp(ref->host, "127.0.0.1") != 0 && strcmp(ref->host, "[::1]") != 0)
 		return pub_err("E_OCI_URL",
 		               "--insecure-loopback is only for 127.0.0.1 and [::1]; use https");
-	if (o->cred_file != NULL && fetch_read_credentials(o->cred_file, cred, &e) < 0)
+	if (o->cred_file != NULL && oci_read_credentials(o->cred_file, cred, &e) < 0)
 		return pub_err(e.code, e.msg);
 	if (o->ca_file != NULL && pub_read(o->ca_file, 4u << 20, ca, &ca_len) < 0)
 		return pub_err("E_INPUT", "cannot read the --ca-file");

@@ -17,6 +17,7 @@ int fuzz_dsse(const uint8_t *d, size_t n);      /* envelope parse + verify, base
 int fuzz_payload(const uint8_t *d, size_t n);   /* payload validator + decision index */
 int fuzz_reference(const uint8_t *d, size_t n); /* ref_normalize, idempotence */
 int fuzz_hosts(const uint8_t *d, size_t n);     /* byte 0 flags, rest is a hosts file */
+int fuzz_fetch(const uint8_t *d, size_t n);     /* byte 0 status + limit, rest the child's answer */
 int fuzz_oci(const uint8_t *d, size_t n);       /* byte 0 odd: oci:// URL, even: a manifest */
 
 /* Frees what fuzz_request set up (temp dir, fake daemon); safe to call twice. */

@@ -50,7 +50,7 @@ static void fuzz_oci_url(const uint8_t *d, size_t n)
 static void fuzz_oci_manifest(const uint8_t *d, size_t n, unsigned long long max)
 {
 	static const char *const codes[] = {"E_OCI_INDEX", "E_OCI_MANIFEST", "E_OCI_MEDIA_TYPE",
-	                                    "E_OCI_REPOSITORY", "E_OCI_TOO_LARGE"};
+	                                    "E_OCI_REPOSITORY", "E_FETCH_TOO_LARGE"};
 	struct oci_layer l;
 	struct rp_err e;
 	bool known = false;

@@ -20,24 +20,16 @@
 #include <jansson.h>
 
 #include "daemon.h"
+#include "dispatch.h"
 #include "frame.h"
 #include "fuzz.h"
 #include "log.h"
+#include "module.h"
 #include "op_handlers.h"
 #include "store.h"
 
-void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_t len);
-
-/* rampartd.c (which has main) is not linked: its two functions the others call. */
-int daemon_handle_signals(struct daemon *d);
-
-int daemon_handle_signals(struct daemon *d)
-{
-	(void)d;
-	return 0;
-}
-
-int daemon_load_config(struct daemon *d, struct config *out, struct rp_err *err)
+/* daemon.reload keeps the config set up below (the real one re-reads a file). */
+static int fuzz_req_load_config(struct daemon *d, struct config *out, struct rp_err *err)
 {
 	(void)err;
 	*out = d->cfg;
@@ -162,10 +154,11 @@ static struct fuzz_req_state *fuzz_req_get(void)
 	log_init("fuzz_request", 1, 0);
 	s->d.listen_fd = s->d.audit_fd = -1;
 	s->d.sigpipe[0] = s->d.sigpipe[1] = -1;
+	s->d.load_config = fuzz_req_load_config;
 	fuzz_req_config(s);
 	fuzz_req_policy(s->d.cfg.db_path);
 	audit_open(&s->d);
-	policy_module_init(&s->d);
+	modules_init(&s->d);
 	return s;
 }
 
@@ -185,7 +178,7 @@ void fuzz_request_cleanup(void)
 	if (s == NULL)
 		return;
 	fuzz_rs = NULL;
-	policy_module_fini(&s->d);
+	modules_fini(&s->d);
 	if (s->d.audit_fd >= 0)
 		close(s->d.audit_fd);
 	nftw(s->dir, fuzz_req_rm, 16, FTW_DEPTH | FTW_PHYS);

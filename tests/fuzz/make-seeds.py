@@ -14,6 +14,8 @@ tests/unit/test_reference.c) plus hand-written cases.  Input formats:
   reference  an image reference
   hosts      1 byte flags (bit 0 fix localhost, bits 1-2 how many extra names),
              then a hosts file
+  fetch      1 byte (bits 0-1 the child's wait status, bits 2-3 the body
+             limit), then the fetch child's answer (src/core/fetch_wire.h)
   oci        1 byte: odd = an oci:// URL follows, even = an artifact manifest (JSON)
 
 usage: tests/fuzz/make-seeds.py   (rewrites the corpus directories)
@@ -162,6 +164,41 @@ def hosts():
     return out
 
 
+def fetch_wire(kind, body=b"", http=200, curl=0, uid=65534, gid=65534, cls=0,
+               etag=b"", text=b"", body_len=None):
+    """struct fetch_wire (src/core/fetch_wire.h), then the body."""
+    magic = 0x72706632
+    n = len(body) if body_len is None else body_len
+    hdr = struct.pack("=IIiiIIQIIQ", magic, kind, http, curl, uid, gid, n, cls, 1, len(body))
+    return hdr + etag.ljust(256, b"\0")[:256] + text.ljust(256, b"\0")[:256] + body
+
+
+def fetches():
+    env = b'{"payloadType":"application/vnd.rampart.policy+json","payload":"e30=","signatures":[]}'
+    sel_ok, sel_big = 0x04, 0x08  # exit 0 with a 1 KiB / 64 KiB limit
+    return [
+        bytes([sel_ok]) + fetch_wire(1, env, etag=b'"abc"'),           # FW_OK
+        bytes([sel_big]) + fetch_wire(1, b"x" * 2000),
+        bytes([sel_ok]) + fetch_wire(2, http=304),                       # not modified
+        bytes([sel_ok]) + fetch_wire(3, http=503),                       # FW_HTTP
+        bytes([sel_ok]) + fetch_wire(4),                                 # too large
+        bytes([sel_ok]) + fetch_wire(5, curl=60, cls=5, text=b"SSL certificate problem"),
+        bytes([sel_ok]) + fetch_wire(6, uid=0, gid=0, text=b"setresuid failed"),
+        bytes([sel_ok]) + fetch_wire(8, text=b"Permission denied"),      # FW_EXEC
+        bytes([sel_ok]) + fetch_wire(9, text=b"scheme differs"),         # FW_URL
+        bytes([sel_ok]) + fetch_wire(10, cls=3, text=b"layer digest differs"),  # FW_OCI
+        bytes([sel_ok]) + fetch_wire(10, cls=99, text=b"unknown row"),   # FW_OCI, bad class
+        bytes([sel_ok]) + fetch_wire(1, b"short", body_len=10),          # truncated body
+        bytes([sel_ok]) + fetch_wire(1, b"abc") + b"extra",             # more than announced
+        bytes([sel_ok]) + fetch_wire(1, env, uid=0),                     # claims root
+        bytes([0x01]) + fetch_wire(1, env),                              # exit 1
+        bytes([0x02]) + fetch_wire(1, env),                              # killed
+        bytes([0x00]) + fetch_wire(1, b"x" * 17),                        # over a 16 B limit
+        bytes([sel_ok]) + fetch_wire(1, env)[:100],                      # half a header
+        b"\x04",
+    ]
+
+
 def oci():
     """byte 0 odd: an oci:// URL; even: an artifact manifest."""
     d = "sha256:" + "a" * 64
@@ -188,6 +225,7 @@ def main():
     put("payload", payloads())
     put("reference", references())
     put("hosts", hosts())
+    put("fetch", fetches())
     put("oci", oci())
 
 

@@ -7,7 +7,10 @@
 #     same class, in rampart(1), in rampartd(8) with the same class, and in the
 #     README; every config key (src/core/config.c) is in rampartd.json(5);
 #     `rampart --help` and rampart(1) list the same commands; `rampartd --help`
-#     and rampartd(8) the same options (mutated copies of the docs must fail);
+#     and rampartd(8) the same options; the error code registry
+#     (src/lib/errcodes.h) and docs/errors.md hold the same codes with the same
+#     exit status, and every "E_..." literal in src/ is registered (mutated
+#     copies of the docs must fail);
 #  3. examples/check_image builds against librampart installed to a temp
 #     prefix (`cmake --install`), found with `pkg-config rampart`, and answers
 #     allowed / denied / invalid / unreadable with the right exit codes.
@@ -168,6 +171,27 @@ for o in sorted(opts - man_opts):
 for o in sorted(man_opts - opts):
     problems.append("rampartd --help: option --%s (documented in rampartd.8) is not listed" % o)
 
+# the error code registry <-> docs/errors.md, and every code the code gives
+reg = re.findall(r'X\((E_[A-Z0-9_]+), (\d+), "', read(src + "/src/lib/errcodes.h"))
+if len(reg) < 60:
+    problems.append("could only parse %d codes from src/lib/errcodes.h" % len(reg))
+regd = dict(reg)
+doc_codes = dict(re.findall(r"^\|\s*`(E_[A-Z0-9_]+)`\s*\|\s*(\d+)\s*\|", read(docs + "/errors.md"), re.M))
+for c in sorted(set(regd) - set(doc_codes)):
+    problems.append("docs/errors.md: code %s (in errcodes.h) is not documented" % c)
+for c in sorted(set(doc_codes) - set(regd)):
+    problems.append("docs/errors.md: code %s is documented but not in errcodes.h" % c)
+for c in sorted(set(regd) & set(doc_codes)):
+    if regd[c] != doc_codes[c]:
+        problems.append("docs/errors.md: %s exits %s, errcodes.h says %s" % (c, doc_codes[c], regd[c]))
+import os
+for root, _, files in os.walk(src + "/src"):
+    for fn in files:
+        if fn.endswith((".c", ".h")) and fn != "errcodes.h":
+            for c in sorted(set(re.findall(r'"(E_[A-Z0-9_]+)"', read(os.path.join(root, fn))))):
+                if c not in regd:
+                    problems.append("%s: code %s is not in src/lib/errcodes.h" % (fn, c))
+
 for p in problems:
     print(p)
 sys.exit(1 if problems else 0)
@@ -201,6 +225,8 @@ mutate op-class-changed 's/^| `port.bind` | user |/| `port.bind` | any |/' ops.m
 mutate op-missing-in-rampart1 's/^\.Li helper\.uninstall/.Li helper.gone/' man/rampart.1
 mutate command-missing-in-rampart1 's/^\.It Cm ping$/.It Cm pingx/' man/rampart.1
 mutate config-key-missing 's/^\.It Cm policy\.jitter_s/.It Cm policy.jitterx/' man/rampartd.json.5
+mutate error-code-missing '/^| `E_SOCKET` |/d' errors.md
+mutate error-exit-changed 's/^| `E_UNREACHABLE` | 3 |/| `E_UNREACHABLE` | 1 |/' errors.md
 mutate daemon-option-missing 's/^\.It Fl \\-check-config$/.It Fl \\-check-cfg/' man/rampartd.8
 
 # --- 3. the example, against an installed librampart -------------------------------

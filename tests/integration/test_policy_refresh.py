@@ -299,6 +299,28 @@ def test_insecure_state_dir_refused():
     assert r.returncode == 0 and "9 -> 10" in r.stdout, r
 
 
+def test_pipelined_refreshes_each_answered():
+    """Two policy.refresh frames in one write: each gets its own answer, in order (the
+    second refresh runs after the first is answered; it used to get the first's answer
+    while its own fetch then answered nobody)."""
+    before = env.request("status")["result"]["policy"]["refreshes"]
+    P.publish(sign(payload(11, ["ghcr.io"]), P.k[0]))
+    s = env.connect()
+    try:
+        s.sendall(rt.frame({"op": "policy.refresh", "id": "a"}) +
+                  rt.frame({"op": "policy.refresh", "id": "b"}))
+        first, second = rt.read_reply(s), rt.read_reply(s)
+    finally:
+        s.close()
+    assert first["id"] == "a" and first["ok"], first
+    assert first["result"]["outcome"] == "updated", first
+    assert "10 -> 11" in first["result"]["message"], first
+    assert second["id"] == "b" and second["ok"], second
+    assert second["result"]["outcome"] == "unchanged", second
+    st = env.request("status")["result"]["policy"]
+    assert st["refreshes"] == before + 2 and st["refreshing"] is False, st
+
+
 try:
     env.start()
     rt.run_tests([test_no_policy_denies, test_first_refresh_and_checks, test_refresh_needs_admin,
@@ -309,6 +331,6 @@ try:
                   test_show_and_verify_as_auditor, test_unprivileged_cannot_write_db,
                   test_verify_detects_tampering, test_policy_survives_restart_and_status,
                   test_daemon_sees_an_offline_import, test_unreadable_store_fails_closed_on_rollback,
-                  test_insecure_state_dir_refused])
+                  test_insecure_state_dir_refused, test_pipelined_refreshes_each_answered])
 finally:
     P.cleanup()

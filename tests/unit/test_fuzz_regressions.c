@@ -19,11 +19,8 @@
 
 #include <cmocka.h>
 
-/* The entry points, compiled into this test exactly as into the fuzzers. */
-#include "../fuzz/fuzz_daemon.c"
-#include "../fuzz/fuzz_request.c"
-#include "../fuzz/fuzz_targets.c"
-#include "../fuzz/fuzz_oci.c"
+/* The entry points, linked into this test as into the fuzzers (rampart_fuzz_entries). */
+#include "fuzz.h"
 
 typedef int (*fuzz_fn)(const uint8_t *d, size_t n);
 
@@ -140,6 +137,12 @@ static void test_hosts(void **state)
 	replay_target("hosts", fuzz_hosts);
 }
 
+static void test_fetch(void **state)
+{
+	(void)state;
+	replay_target("fetch", fuzz_fetch);
+}
+
 static void test_oci(void **state)
 {
 	(void)state;
@@ -152,6 +155,7 @@ int main(void)
 	    cmocka_unit_test(test_frame),     cmocka_unit_test(test_request),
 	    cmocka_unit_test(test_dsse),      cmocka_unit_test(test_payload),
 	    cmocka_unit_test(test_reference), cmocka_unit_test(test_hosts),
+	    cmocka_unit_test(test_fetch),
 	    cmocka_unit_test(test_oci),
 	};
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../src/daemon/jsonout.c"
+#include "jsonout.h"
 
 static void same_as_jansson(json_t *v)
 {

@@ -136,7 +136,7 @@ static void test_manifest_refused(void **state)
 	    {MANIFEST(OCI_ARTIFACT_TYPE, POLICY_LAYER "," POLICY_LAYER, "acme/policy"), "",
 	     "E_OCI_MANIFEST"},
 	    {MANIFEST(OCI_ARTIFACT_TYPE, LAYER(OCI_MT_POLICY, "sha256:" D64, "1001"), "acme/policy"),
-	     "", "E_OCI_TOO_LARGE"},
+	     "", "E_FETCH_TOO_LARGE"},
 	    {MANIFEST(OCI_ARTIFACT_TYPE, LAYER(OCI_MT_POLICY, "sha256:" D64, "0"), "acme/policy"), "",
 	     "E_OCI_MANIFEST"},
 	    {MANIFEST(OCI_ARTIFACT_TYPE, LAYER(OCI_MT_POLICY, "sha256:XYZ", "3"), "acme/policy"), "",
@@ -181,20 +181,20 @@ static void test_credentials_file(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/cred", dir);
 	write_cred(path, "robot:hunter2-secret\n", 0600);
-	assert_int_equal(fetch_read_credentials(path, &cred, &e), 0);
+	assert_int_equal(oci_read_credentials(path, &cred, &e), 0);
 	assert_string_equal(cred, "robot:hunter2-secret");
 	free(cred);
 	write_cred(path, "robot:hunter2-secret\n", 0640); /* group can read: refused */
-	assert_int_equal(fetch_read_credentials(path, &cred, &e), -1);
+	assert_int_equal(oci_read_credentials(path, &cred, &e), -1);
 	assert_string_equal(e.code, "E_FETCH_CREDENTIALS");
 	assert_null(strstr(e.msg, "hunter2"));
 	write_cred(path, "robot:hunter2-secret\n", 0604);
-	assert_int_equal(fetch_read_credentials(path, &cred, &e), -1);
+	assert_int_equal(oci_read_credentials(path, &cred, &e), -1);
 	write_cred(path, "no-colon-hunter2\n", 0600);
-	assert_int_equal(fetch_read_credentials(path, &cred, &e), -1);
+	assert_int_equal(oci_read_credentials(path, &cred, &e), -1);
 	assert_null(strstr(e.msg, "hunter2"));
 	write_cred(path, "robot:two\nlines-hunter2\n", 0600);
-	assert_int_equal(fetch_read_credentials(path, &cred, &e), -1);
+	assert_int_equal(oci_read_credentials(path, &cred, &e), -1);
 	assert_null(strstr(e.msg, "hunter2"));
 	unlink(path);
 	rmdir(dir);

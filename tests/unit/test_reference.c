@@ -407,7 +407,7 @@ static void test_identity_generated(void **state)
 				memcpy(in + n, p, l);
 				n += l;
 			} else {
-				in[n++] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+				in[n++] = alphabet[(size_t)rand_r(&seed) % (sizeof(alphabet) - 1)];
 			}
 		}
 		in[n] = '\0';

@@ -25,7 +25,7 @@ struct sctx {
 };
 
 /* rel is a relative path of plain names: no '..', '.', empty components. */
-static int sl_rel_ok(const char *rel)
+static int socketlink_rel_ok(const char *rel)
 {
 	char comp[256];
 
@@ -47,7 +47,7 @@ static int sl_rel_ok(const char *rel)
 	return 1;
 }
 
-static int sl_has_dotdot(const char *p)
+static int socketlink_has_dotdot(const char *p)
 {
 	for (const char *s = p; (s = strstr(s, "..")) != NULL; s += 2)
 		if ((s == p || s[-1] == '/') && (s[2] == '/' || s[2] == '\0'))
@@ -56,7 +56,7 @@ static int sl_has_dotdot(const char *p)
 }
 
 /* Validates the configuration and derives rep->target = home + "/" + rel. */
-static int sl_config(const struct socketlink_cfg *cfg, struct socketlink_report *rep,
+static int socketlink_config(const struct socketlink_cfg *cfg, struct socketlink_report *rep,
                      struct rp_err *err)
 {
 	size_t n;
@@ -65,7 +65,7 @@ static int sl_config(const struct socketlink_cfg *cfg, struct socketlink_report 
 		return rp_seterr(err, "E_SOCKLINK_CONFIG",
 		                 "socket link: the link path and the "
 		                 "owner's home must be configured; nothing was changed");
-	if (!sl_rel_ok(cfg->target_rel))
+	if (!socketlink_rel_ok(cfg->target_rel))
 		return rp_seterr(err, "E_SOCKLINK_CONFIG",
 		                 "socket link: the target '%.200s' "
 		                 "must be a path relative to the owner's home without '..', '.', "
@@ -74,7 +74,7 @@ static int sl_config(const struct socketlink_cfg *cfg, struct socketlink_report 
 	n = strlen(cfg->home);
 	while (n > 1 && cfg->home[n - 1] == '/')
 		n--;
-	if (cfg->home[0] != '/' || sl_has_dotdot(cfg->home) || n <= 1)
+	if (cfg->home[0] != '/' || socketlink_has_dotdot(cfg->home) || n <= 1)
 		return rp_seterr(err, "E_SOCKLINK_CONFIG",
 		                 "socket link: the owner's home '%.200s' "
 		                 "must be an absolute path other than / without '..'; nothing was "
@@ -99,7 +99,7 @@ static int sl_config(const struct socketlink_cfg *cfg, struct socketlink_report 
 }
 
 /* Opens dir component comp below fd without following a link; -2 if it does not exist. */
-static int sl_open_below(int fd, const char *comp, const char *target, struct rp_err *err)
+static int socketlink_open_below(int fd, const char *comp, const char *target, struct rp_err *err)
 {
 	struct stat st;
 	int nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -120,14 +120,14 @@ static int sl_open_below(int fd, const char *comp, const char *target, struct rp
 	                 target, comp, strerror(errno));
 }
 
-static void sl_note_missing(struct socketlink_report *rep)
+static void socketlink_note_missing(struct socketlink_report *rep)
 {
 	snprintf(rep->note, sizeof(rep->note), "%.400s does not exist yet (is the engine running?)",
 	         rep->target);
 }
 
 /* The last component of the target in dir fd: missing, or a socket of the owner's. */
-static int sl_check_last(int fd, const char *name, const struct socketlink_cfg *cfg,
+static int socketlink_check_last(int fd, const char *name, const struct socketlink_cfg *cfg,
                          struct socketlink_report *rep, struct rp_err *err)
 {
 	struct stat st;
@@ -138,7 +138,7 @@ static int sl_check_last(int fd, const char *name, const struct socketlink_cfg *
 			                 "cannot inspect %s: %s; "
 			                 "nothing was changed",
 			                 rep->target, strerror(errno));
-		sl_note_missing(rep);
+		socketlink_note_missing(rep);
 		return 0;
 	}
 	if (!S_ISSOCK(st.st_mode))
@@ -156,7 +156,7 @@ static int sl_check_last(int fd, const char *name, const struct socketlink_cfg *
 }
 
 /* Checks the target below home, walking with O_NOFOLLOW. */
-static int sl_check_target(const struct socketlink_cfg *cfg, struct socketlink_report *rep,
+static int socketlink_check_target(const struct socketlink_cfg *cfg, struct socketlink_report *rep,
                            struct rp_err *err)
 {
 	const struct safefs_trust t = {SAFEFS_FOLLOW_ROOT_LINKS, (uid_t)-1, (gid_t)-1};
@@ -170,24 +170,24 @@ static int sl_check_target(const struct socketlink_cfg *cfg, struct socketlink_r
 	rp_strlcpy(rel, cfg->target_rel, sizeof(rel));
 	for (p = rel; (slash = strchr(p, '/')) != NULL; p = slash + 1) {
 		*slash = '\0';
-		if ((nfd = sl_open_below(fd, p, rep->target, err)) == -2)
+		if ((nfd = socketlink_open_below(fd, p, rep->target, err)) == -2)
 			goto missing;
 		if (nfd < 0)
 			goto out;
 		close(fd);
 		fd = nfd;
 	}
-	rc = sl_check_last(fd, p, cfg, rep, err);
+	rc = socketlink_check_last(fd, p, cfg, rep, err);
 	goto out;
 missing:
-	sl_note_missing(rep);
+	socketlink_note_missing(rep);
 	rc = 0;
 out:
 	close(fd);
 	return rc;
 }
 
-static int sl_open_dir(struct sctx *c, const struct socketlink_cfg *cfg, struct rp_err *err)
+static int socketlink_open_dir(struct sctx *c, const struct socketlink_cfg *cfg, struct rp_err *err)
 {
 	const struct safefs_trust t = {SAFEFS_CHECK_TRUST | SAFEFS_FOLLOW_ROOT_LINKS,
 	                               cfg->owner_uid, (gid_t)-1};
@@ -197,7 +197,7 @@ static int sl_open_dir(struct sctx *c, const struct socketlink_cfg *cfg, struct 
 	return c->dfd < 0 ? -1 : 0;
 }
 
-static int sl_is_previous(const struct socketlink_cfg *cfg, const char *s)
+static int socketlink_is_previous(const struct socketlink_cfg *cfg, const char *s)
 {
 	for (size_t i = 0; i < cfg->n_previous; i++)
 		if (strcmp(cfg->previous[i], s) == 0)
@@ -206,7 +206,7 @@ static int sl_is_previous(const struct socketlink_cfg *cfg, const char *s)
 }
 
 /* What is at the link path now. */
-static int sl_inspect(struct sctx *c, struct socketlink_report *rep, struct rp_err *err)
+static int socketlink_inspect(struct sctx *c, struct socketlink_report *rep, struct rp_err *err)
 {
 	struct stat st;
 
@@ -233,12 +233,12 @@ static int sl_inspect(struct sctx *c, struct socketlink_report *rep, struct rp_e
 		                 "changed",
 		                 c->cfg->link_path, strerror(errno));
 	rep->found = strcmp(rep->was, rep->target) == 0 ? SOCKETLINK_FOUND_OURS
-	             : sl_is_previous(c->cfg, rep->was) ? SOCKETLINK_FOUND_PREVIOUS
+	             : socketlink_is_previous(c->cfg, rep->was) ? SOCKETLINK_FOUND_PREVIOUS
 	                                                : SOCKETLINK_FOUND_LINK;
 	return 0;
 }
 
-static const char *sl_found_name(const struct socketlink_report *rep)
+static const char *socketlink_found_name(const struct socketlink_report *rep)
 {
 	switch (rep->found) {
 	case SOCKETLINK_FOUND_LINK:
@@ -254,12 +254,12 @@ static const char *sl_found_name(const struct socketlink_report *rep)
 	}
 }
 
-static int sl_kept(const struct socketlink_cfg *cfg, int force, struct socketlink_report *rep,
+static int socketlink_kept(const struct socketlink_cfg *cfg, int force, struct socketlink_report *rep,
                    struct rp_err *err)
 {
 	rep->state = SOCKETLINK_KEPT;
 	return rp_seterr(err, "E_SOCKLINK_OCCUPIED", "%s is %s%s%s%s; it was left alone%s",
-	                 cfg->link_path, sl_found_name(rep), rep->was[0] ? " (" : "", rep->was,
+	                 cfg->link_path, socketlink_found_name(rep), rep->was[0] ? " (" : "", rep->was,
 	                 rep->was[0] ? ")" : "",
 	                 rep->found == SOCKETLINK_FOUND_DIR ? " (a directory is never replaced)"
 	                 : force                            ? " (--force is honoured only for root)"
@@ -273,8 +273,8 @@ int socketlink_ensure(const struct socketlink_cfg *cfg, int force, int caller_is
 	int rc = -1;
 
 	memset(rep, 0, sizeof(*rep));
-	if (sl_config(cfg, rep, err) == -1 || sl_check_target(cfg, rep, err) == -1 ||
-	    sl_open_dir(&c, cfg, err) == -1 || sl_inspect(&c, rep, err) == -1)
+	if (socketlink_config(cfg, rep, err) == -1 || socketlink_check_target(cfg, rep, err) == -1 ||
+	    socketlink_open_dir(&c, cfg, err) == -1 || socketlink_inspect(&c, rep, err) == -1)
 		goto out;
 	switch (rep->found) {
 	case SOCKETLINK_FOUND_OURS:
@@ -289,7 +289,7 @@ int socketlink_ensure(const struct socketlink_cfg *cfg, int force, int caller_is
 		break;
 	default:
 		if (!(force && caller_is_root) || rep->found == SOCKETLINK_FOUND_DIR) {
-			sl_kept(cfg, force, rep, err);
+			socketlink_kept(cfg, force, rep, err);
 			goto out;
 		}
 		rep->state = SOCKETLINK_REPLACED;
@@ -308,8 +308,8 @@ int socketlink_remove(const struct socketlink_cfg *cfg, struct socketlink_report
 	int rc = -1;
 
 	memset(rep, 0, sizeof(*rep));
-	if (sl_config(cfg, rep, err) == -1 || sl_open_dir(&c, cfg, err) == -1 ||
-	    sl_inspect(&c, rep, err) == -1)
+	if (socketlink_config(cfg, rep, err) == -1 || socketlink_open_dir(&c, cfg, err) == -1 ||
+	    socketlink_inspect(&c, rep, err) == -1)
 		goto out;
 	if (rep->found == SOCKETLINK_FOUND_NOTHING) {
 		rep->state = SOCKETLINK_ABSENT;
@@ -339,11 +339,11 @@ int socketlink_status(const struct socketlink_cfg *cfg, struct socketlink_report
 	int rc = -1;
 
 	memset(rep, 0, sizeof(*rep));
-	if (sl_config(cfg, rep, err) == -1)
+	if (socketlink_config(cfg, rep, err) == -1)
 		goto out;
-	if (sl_check_target(cfg, rep, &terr) == -1)
+	if (socketlink_check_target(cfg, rep, &terr) == -1)
 		rp_strlcpy(rep->note, terr.msg, sizeof(rep->note));
-	if (sl_open_dir(&c, cfg, err) == -1 || sl_inspect(&c, rep, err) == -1)
+	if (socketlink_open_dir(&c, cfg, err) == -1 || socketlink_inspect(&c, rep, err) == -1)
 		goto out;
 	rep->state = SOCKETLINK_STATUS;
 	rc = 0;

@@ -13,7 +13,6 @@
 
 #include <jansson.h>
 
-#include "log.h"
 #include "policy_payload.h"
 
 static const char *const payload_top_keys[] = {

@@ -14,7 +14,6 @@
 #include <jansson.h>
 
 #include "dsse.h"
-#include "log.h"
 
 static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 

@@ -20,6 +20,7 @@
 #define OCI_MAX_TAG 128
 #define OCI_DIGEST_LEN 71 /* "sha256:" + 64 hex */
 #define OCI_MAX_MANIFEST (64u * 1024)
+#define OCI_MAX_CRED 1024 /* "user:password" */
 
 #define OCI_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define OCI_MT_INDEX "application/vnd.oci.image.index.v1+json"
@@ -57,6 +58,14 @@ bool oci_digest_valid(const char *s);
 /* Clears a secret so the compiler cannot drop the stores (macOS has no explicit_bzero). */
 void oci_wipe(void *p, size_t n);
 
+/*
+ * Reads a registry credentials file (src/lib/oci_cred.c): a regular file owned
+ * by root or the caller's euid that neither group nor others can read or
+ * write, holding one line "user:password".  Errors (E_FETCH_CREDENTIALS)
+ * never quote the contents.  *out is malloc'd; oci_wipe and free it.
+ */
+int oci_read_credentials(const char *path, char **out, struct rp_err *err);
+
 /* What oci_manifest_parse() found: the one policy layer. */
 struct oci_layer {
 	char digest[OCI_DIGEST_LEN + 1];
@@ -73,7 +82,7 @@ struct oci_layer {
  * Errors: E_OCI_INDEX (a manifest list or image index), E_OCI_MANIFEST
  * (malformed, another manifest type, ambiguous layers), E_OCI_MEDIA_TYPE
  * (not a rampart policy artifact, no policy layer), E_OCI_REPOSITORY (the
- * manifest names another repository), E_OCI_TOO_LARGE (layer above max_size).
+ * manifest names another repository), E_FETCH_TOO_LARGE (layer above max_size).
  */
 int oci_manifest_parse(const unsigned char *buf, size_t len, const char *content_type,
                        const char *repo, unsigned long long max_size, struct oci_layer *out,

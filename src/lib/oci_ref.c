@@ -295,7 +295,7 @@ static int oci_manifest_layer(json_t *m, unsigned long long max_size, struct oci
 		return rp_seterr(err, "E_OCI_MANIFEST",
 		                 "the policy layer needs a sha256 digest and a positive size");
 	if ((unsigned long long)json_integer_value(sz) > max_size)
-		return rp_seterr(err, "E_OCI_TOO_LARGE",
+		return rp_seterr(err, "E_FETCH_TOO_LARGE",
 		                 "the policy layer is %lld bytes, above the %llu-byte limit "
 		                 "(policy.max_bytes); nothing was downloaded",
 		                 (long long)json_integer_value(sz), max_size);
