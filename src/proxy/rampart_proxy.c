@@ -1,0 +1,818 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * rampart-proxy: an HTTP forward proxy for the container engines' own
+ * downloads (docker build FROM, containerd) that lets through only the
+ * registries the cached signed policy allows.  Runs unprivileged on
+ * loopback; clients are untrusted local processes, upstream servers are
+ * untrusted too.  TLS is tunnelled (CONNECT), never intercepted, so CONNECT
+ * is decided by host; plain-HTTP requests are decided by host and
+ * /v2/<repository>/ path, one request per client connection.  One libevent
+ * loop, bufferevents with watermarks (a client that never reads stops its
+ * upstream), evdns for names; no thread per connection.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <jansson.h>
+
+#include "compat.h"
+#include "proxy_decide.h"
+#include "proxy_head.h"
+#include "rampart/policy.h"
+
+#define PX_DEFAULT_LISTEN "127.0.0.1:3128"
+#define PX_DEFAULT_DB RP_DEFAULT_STATE_DIR "/policy.db"
+#define PX_MAX_CONNS 2048       /* client connections (a tunnel counts once) */
+#define PX_HEAD_TIMEOUT_S 10    /* whole head within this: slowloris bound */
+#define PX_CONNECT_TIMEOUT_S 30 /* name lookup + connect upstream */
+#define PX_IDLE_TIMEOUT_S 300   /* a tunnel or relay idle this long is closed */
+#define PX_WRITE_TIMEOUT_S 60   /* a peer that stops reading this long is closed */
+#define PX_HIGH_WATER (256 * 1024) /* bytes queued to a slow peer before its source pauses */
+#define PX_IO_CHUNK (128 * 1024) /* bytes per read()/write() while relaying */
+#define PX_AUDIT_SLOTS 64
+#define PX_AUDIT_WINDOW_S 60
+
+struct px_audit_slot {
+	char key[1200];
+	time_t first, last;
+	unsigned long repeats;
+};
+
+struct px {
+	struct event_base *base;
+	struct evdns_base *dns;
+	struct evconnlistener *lis;
+	struct rampart_policy *pol;
+	const char *listen, *db, *stats_path;
+	int nconns, max_conns, head_timeout_s;
+	unsigned long long accepted, allowed, denied, bad, refused_busy, tunnels, relays;
+	int tunnels_open;
+	time_t started;
+	bool stats_written;
+	unsigned long long stats_sum; /* counters at the last write: idle means no write */
+	struct px_audit_slot audit[PX_AUDIT_SLOTS];
+};
+
+enum px_state { PX_HEAD, PX_CONNECTING, PX_TUNNEL, PX_RELAY, PX_CLOSING };
+
+struct px_conn {
+	struct px *px;
+	struct bufferevent *client, *up;
+	struct event *deadline; /* the whole head must arrive before it fires */
+	enum px_state state;
+	struct proxy_head head;
+};
+
+
+/* ---- audit: one line per refusal, identical ones coalesced --------------- */
+
+static void px_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void px_log(const char *fmt, ...)
+{
+	va_list ap;
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(stderr, "%s rampart-proxy: ", ts);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void px_audit_flush(struct px *px, time_t now, bool all)
+{
+	for (int i = 0; i < PX_AUDIT_SLOTS; i++) {
+		struct px_audit_slot *s = &px->audit[i];
+		if (s->key[0] == '\0' || (!all && now - s->first < PX_AUDIT_WINDOW_S))
+			continue;
+		if (s->repeats > 0)
+			px_log("audit engine=proxy %s repeated=%lu first=%lld last=%lld", s->key,
+			       s->repeats, (long long)s->first, (long long)s->last);
+		s->key[0] = '\0';
+	}
+}
+
+/* Logs a refusal unless the same one was logged in the last window (then counts it). */
+static void px_audit_deny(struct px *px, const struct proxy_verdict *v, const char *kind)
+{
+	char key[1200];
+	time_t now = time(NULL);
+	int free_slot = -1, oldest = 0;
+
+	snprintf(key, sizeof(key), "decision=deny kind=%s subject=%s version=%lld", kind,
+	         v->subject, (long long)v->version);
+	for (int i = 0; i < PX_AUDIT_SLOTS; i++) {
+		struct px_audit_slot *s = &px->audit[i];
+		if (s->key[0] != '\0' && strcmp(s->key, key) == 0) {
+			s->repeats++;
+			s->last = now;
+			return;
+		}
+		if (s->key[0] == '\0' && free_slot < 0)
+			free_slot = i;
+		if (px->audit[i].first < px->audit[oldest].first)
+			oldest = i;
+	}
+	if (free_slot < 0) { /* table full: report the oldest and reuse it */
+		struct px_audit_slot *s = &px->audit[oldest];
+		if (s->repeats > 0)
+			px_log("audit engine=proxy %s repeated=%lu", s->key, s->repeats);
+		free_slot = oldest;
+	}
+	snprintf(px->audit[free_slot].key, sizeof(px->audit[free_slot].key), "%s", key);
+	px->audit[free_slot].first = px->audit[free_slot].last = now;
+	px->audit[free_slot].repeats = 0;
+	px_log("audit engine=proxy %s rule=%s mode=enforce message=\"%s\"", key,
+	       v->rule[0] != '\0' ? v->rule : "-", v->message);
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static void px_conn_free(struct px_conn *c)
+{
+	if (c->deadline != NULL)
+		event_free(c->deadline);
+	if (c->state == PX_TUNNEL)
+		c->px->tunnels_open--;
+	if (c->client != NULL)
+		bufferevent_free(c->client);
+	if (c->up != NULL)
+		bufferevent_free(c->up);
+	c->px->nconns--;
+	if (c->px->nconns < c->px->max_conns)
+		evconnlistener_enable(c->px->lis);
+	free(c);
+}
+
+static void px_discard(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void px_linger_done(struct bufferevent *bev, short what, void *arg)
+{
+	px_conn_free(arg);
+}
+
+static void px_linger_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	px_conn_free(arg);
+}
+
+/*
+ * Once bev's output has drained: half-close, then read and discard what the
+ * peer still sends until it closes (or 2 s), so a reply to a client that was
+ * still sending is not destroyed by a reset (a lingering close).
+ */
+static void px_close_after_write(struct bufferevent *bev, void *arg)
+{
+	struct px_conn *c = arg;
+	struct timeval t = {2, 0};
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (bev != c->client) {
+		px_conn_free(c);
+		return;
+	}
+	shutdown(bufferevent_getfd(bev), SHUT_WR);
+	bufferevent_setwatermark(bev, EV_READ, 0, 0);
+	bufferevent_setcb(bev, px_discard, NULL, px_linger_done, c);
+	bufferevent_enable(bev, EV_READ);
+	/* a total bound: a peer that keeps sending does not keep its slot */
+	if (c->deadline != NULL)
+		event_free(c->deadline);
+	c->deadline = evtimer_new(c->px->base, px_linger_timeout, c);
+	if (c->deadline == NULL || evtimer_add(c->deadline, &t) < 0)
+		px_conn_free(c);
+}
+
+static void px_linger(struct px_conn *c, struct bufferevent *bev)
+{
+	c->state = PX_CLOSING;
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_setcb(bev, NULL, px_close_after_write, px_linger_done, c);
+	bufferevent_enable(bev, EV_WRITE);
+	px_close_after_write(bev, c);
+}
+
+/* Printable ASCII only, for a reason phrase that goes into a status line. */
+static void px_phrase(char *dst, size_t len, const char *src)
+{
+	size_t i = 0;
+
+	for (; *src != '\0' && i + 1 < len; src++)
+		dst[i++] = (*src >= 0x20 && *src < 0x7f) ? *src : '?';
+	dst[i] = '\0';
+}
+
+/*
+ * A registry-style error: the JSON body docker and podman print for plain
+ * HTTP, and the message in the reason phrase as well, which is all Go's
+ * transport shows of a refused CONNECT.
+ */
+static void px_reply_error(struct px_conn *c, int status, const char *code, const char *msg)
+{
+	json_t *j = json_pack("{s:[{s:s,s:s}]}", "errors", "code", code, "message", msg);
+	char *body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	char phrase[600];
+	struct evbuffer *out = bufferevent_get_output(c->client);
+
+	px_phrase(phrase, sizeof(phrase), msg);
+	evbuffer_add_printf(out,
+	                    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+	                    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	                    status, phrase, body != NULL ? strlen(body) : 0,
+	                    body != NULL ? body : "");
+	free(body);
+	json_decref(j);
+	px_linger(c, c->client);
+}
+
+/* Moves what src read to dst; pauses src while dst has too much queued. */
+static void px_relay_read(struct bufferevent *src, void *arg);
+
+static void px_drained(struct bufferevent *dst, void *arg)
+{
+	struct px_conn *c = arg;
+	struct bufferevent *src = dst == c->client ? c->up : c->client;
+
+	bufferevent_setwatermark(dst, EV_WRITE, 0, 0);
+	bufferevent_setcb(dst, px_relay_read, NULL, NULL, c);
+	if (src != NULL)
+		bufferevent_enable(src, EV_READ);
+}
+
+static void px_relay_event(struct bufferevent *bev, short what, void *arg);
+
+static void px_relay_read(struct bufferevent *src, void *arg)
+{
+	struct px_conn *c = arg;
+	struct bufferevent *dst = src == c->client ? c->up : c->client;
+	struct evbuffer *in = bufferevent_get_input(src);
+
+	if (c->state == PX_RELAY && src == c->client) {
+		/* plain HTTP: one request per connection; later bytes are dropped */
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	evbuffer_add_buffer(bufferevent_get_output(dst), in);
+	if (evbuffer_get_length(bufferevent_get_output(dst)) >= PX_HIGH_WATER) {
+		bufferevent_disable(src, EV_READ);
+		bufferevent_setwatermark(dst, EV_WRITE, PX_HIGH_WATER / 2, 0);
+		bufferevent_setcb(dst, px_relay_read, px_drained, px_relay_event, c);
+	}
+}
+
+static void px_relay_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct px_conn *c = arg;
+	struct bufferevent *other = bev == c->client ? c->up : c->client;
+
+	if (what & BEV_EVENT_EOF) {
+		/* pass on what is left, then close the other side when it has drained */
+		if (other != NULL && bev == c->up)
+			evbuffer_add_buffer(bufferevent_get_output(other),
+			                    bufferevent_get_input(bev));
+		if (other != NULL && evbuffer_get_length(bufferevent_get_output(other)) > 0) {
+			if (bev == c->client)
+				c->client = NULL;
+			else
+				c->up = NULL;
+			bufferevent_free(bev);
+			if (c->state == PX_TUNNEL)
+				c->px->tunnels_open--;
+			c->state = PX_CLOSING;
+			bufferevent_disable(other, EV_READ);
+			bufferevent_setcb(other, NULL, px_close_after_write, px_linger_done, c);
+			bufferevent_setwatermark(other, EV_WRITE, 0, 0);
+			return;
+		}
+	}
+	px_conn_free(c);
+}
+
+static void px_start_relay(struct px_conn *c, enum px_state st)
+{
+	struct timeval idle = {PX_IDLE_TIMEOUT_S, 0}, wr = {PX_WRITE_TIMEOUT_S, 0};
+
+	c->state = st;
+	bufferevent_setcb(c->client, px_relay_read, NULL, px_relay_event, c);
+	bufferevent_setcb(c->up, px_relay_read, NULL, px_relay_event, c);
+	bufferevent_set_timeouts(c->client, &idle, &wr);
+	bufferevent_set_timeouts(c->up, &idle, &wr);
+	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
+	/* libevent reads 4 KiB per call by default: a blob would cost a callback per page */
+	bufferevent_set_max_single_read(c->client, PX_IO_CHUNK);
+	bufferevent_set_max_single_read(c->up, PX_IO_CHUNK);
+	bufferevent_set_max_single_write(c->client, PX_IO_CHUNK);
+	bufferevent_set_max_single_write(c->up, PX_IO_CHUNK);
+	bufferevent_enable(c->client, EV_READ | EV_WRITE);
+	bufferevent_enable(c->up, EV_READ | EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_input(c->client)) > 0)
+		px_relay_read(c->client, c);
+}
+
+static bool px_hop_by_hop(const struct proxy_field *f)
+{
+	static const char *const hop[] = {"connection", "proxy-connection", "keep-alive",
+	                                  "proxy-authorization", "proxy-authenticate", "te",
+	                                  "trailer", "upgrade", NULL};
+	for (int i = 0; hop[i] != NULL; i++)
+		if (proxy_field_is(f, hop[i]))
+			return true;
+	return false;
+}
+
+/* The request as the origin server must see it: origin-form, no hop-by-hop fields. */
+static void px_write_origin_request(struct px_conn *c)
+{
+	const struct proxy_head *h = &c->head;
+	struct evbuffer *out = bufferevent_get_output(c->up);
+	bool host = false;
+
+	evbuffer_add_printf(out, "%s %s HTTP/1.1\r\n", h->method, h->path);
+	for (size_t i = 0; i < h->nfields; i++) {
+		const struct proxy_field *f = &h->fields[i];
+		if (px_hop_by_hop(f))
+			continue;
+		host |= proxy_field_is(f, "host");
+		evbuffer_add(out, f->name, f->name_len);
+		evbuffer_add(out, ": ", 2);
+		evbuffer_add(out, f->value, f->value_len);
+		evbuffer_add(out, "\r\n", 2);
+	}
+	if (!host)
+		evbuffer_add_printf(out, h->port_given ? "Host: %s:%u\r\n" : "Host: %s\r\n",
+		                    h->host, h->port);
+	evbuffer_add(out, "Connection: close\r\n\r\n", 21);
+}
+
+static void px_up_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct px_conn *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		/* the head's fields point into the client's input: copy them out first */
+		if (!c->head.connect)
+			px_write_origin_request(c);
+		evbuffer_drain(bufferevent_get_input(c->client), c->head.head_len);
+		if (c->head.connect) {
+			c->px->tunnels++;
+			c->px->tunnels_open++;
+			evbuffer_add(bufferevent_get_output(c->client),
+			             "HTTP/1.1 200 Connection established\r\n\r\n", 39);
+			px_start_relay(c, PX_TUNNEL);
+		} else {
+			c->px->relays++;
+			px_start_relay(c, PX_RELAY);
+		}
+		return;
+	}
+	/* could not resolve or connect: say so to the client */
+	{
+		char msg[700];
+		int dnserr = bufferevent_socket_get_dns_error(bev);
+		snprintf(msg, sizeof(msg), "rampart: cannot reach %s:%u: %s", c->head.host,
+		         c->head.port,
+		         dnserr != 0 ? evutil_gai_strerror(dnserr)
+		                     : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		bufferevent_free(c->up);
+		c->up = NULL;
+		px_reply_error(c, 502, "UNAVAILABLE", msg);
+	}
+}
+
+/* Request bodies are not forwarded (pulls send none); a body would also let
+ * a second request ride inside the first undecided. */
+static bool px_has_body(const struct proxy_head *h)
+{
+	for (size_t i = 0; i < h->nfields; i++) {
+		const struct proxy_field *f = &h->fields[i];
+		if (proxy_field_is(f, "transfer-encoding"))
+			return true;
+		if (proxy_field_is(f, "content-length") &&
+		    !(f->value_len == 1 && f->value[0] == '0'))
+			return true;
+	}
+	return false;
+}
+
+static void px_decided(struct px_conn *c)
+{
+	struct proxy_verdict v;
+	const struct proxy_head *h = &c->head;
+	struct timeval ct = {PX_CONNECT_TIMEOUT_S, 0};
+
+	if (!h->connect && px_has_body(h)) {
+		c->px->bad++;
+		px_reply_error(c, 405, "UNSUPPORTED",
+		               "rampart: request bodies are not forwarded by this proxy (it serves "
+		               "pulls: GET and HEAD)");
+		return;
+	}
+	proxy_decide(c->px->pol, h, &v);
+	if (!v.allowed) {
+		c->px->denied++;
+		px_audit_deny(c->px, &v, h->connect ? "connect" : "http");
+		px_reply_error(c, 403, "DENIED", v.message);
+		return;
+	}
+	c->px->allowed++;
+	c->state = PX_CONNECTING;
+	bufferevent_disable(c->client, EV_READ);
+	c->up = bufferevent_socket_new(c->px->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c->up == NULL) {
+		px_reply_error(c, 503, "UNAVAILABLE", "rampart: out of memory");
+		return;
+	}
+	bufferevent_setcb(c->up, NULL, NULL, px_up_event, c);
+	bufferevent_set_timeouts(c->up, &ct, &ct);
+	{
+		/* brackets off an IPv6 literal for the resolver */
+		char host[PROXY_HOST_MAX];
+		size_t n = strlen(h->host);
+		if (h->host[0] == '[' && n >= 2) {
+			memcpy(host, h->host + 1, n - 2);
+			host[n - 2] = '\0';
+		} else {
+			memcpy(host, h->host, n + 1);
+		}
+		if (bufferevent_socket_connect_hostname(c->up, c->px->dns, AF_UNSPEC, host,
+		                                        (int)h->port) < 0 &&
+		    c->up != NULL && c->state == PX_CONNECTING) {
+			/* px_up_event has not run: report here */
+			bufferevent_free(c->up);
+			c->up = NULL;
+			px_reply_error(c, 502, "UNAVAILABLE", "rampart: cannot start the connection");
+		}
+	}
+}
+
+static void px_head_read(struct bufferevent *bev, void *arg)
+{
+	struct px_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len = evbuffer_get_length(in);
+	size_t want = len < PROXY_HEAD_MAX ? len : PROXY_HEAD_MAX;
+	const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)want);
+	int rc;
+
+	if (buf == NULL)
+		return;
+	rc = proxy_head_parse(buf, want, &c->head);
+	if (rc == PROXY_HEAD_PARTIAL)
+		return;
+	if (rc != PROXY_HEAD_OK) {
+		c->px->bad++;
+		bufferevent_disable(bev, EV_READ);
+		px_reply_error(c, rc == PROXY_HEAD_TOO_BIG ? 431 : rc == PROXY_HEAD_METHOD ? 405 : 400,
+		               rc == PROXY_HEAD_METHOD ? "UNSUPPORTED" : "BAD_REQUEST",
+		               c->head.why != NULL ? c->head.why : "bad request");
+		return;
+	}
+	if (c->deadline != NULL) {
+		event_free(c->deadline);
+		c->deadline = NULL;
+	}
+	px_decided(c);
+}
+
+static void px_head_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_conn *c = arg;
+
+	c->px->bad++;
+	event_free(c->deadline);
+	c->deadline = NULL;
+	bufferevent_disable(c->client, EV_READ);
+	px_reply_error(c, 408, "BAD_REQUEST", "rampart: the request head did not arrive in time");
+}
+
+static void px_head_event(struct bufferevent *bev, short what, void *arg)
+{
+	px_conn_free(arg); /* EOF, error or the head timeout: nothing to answer */
+}
+
+static void px_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+	struct px *px = arg;
+	struct px_conn *c;
+	struct timeval ht = {px->head_timeout_s, 0};
+
+	px->accepted++;
+	if (px->nconns >= px->max_conns || (c = calloc(1, sizeof(*c))) == NULL) {
+		px->refused_busy++;
+		evutil_closesocket(fd);
+		if (px->nconns >= px->max_conns)
+			evconnlistener_disable(l); /* until a connection closes */
+		return;
+	}
+	c->px = px;
+	c->client = bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->client == NULL) {
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	px->nconns++;
+	c->deadline = evtimer_new(px->base, px_head_deadline, c);
+	if (c->deadline == NULL || evtimer_add(c->deadline, &ht) < 0) {
+		px_conn_free(c);
+		return;
+	}
+	bufferevent_setcb(c->client, px_head_read, NULL, px_head_event, c);
+	bufferevent_setwatermark(c->client, EV_READ, 0, PROXY_HEAD_MAX);
+	bufferevent_set_timeouts(c->client, &ht, &ht);
+	bufferevent_enable(c->client, EV_READ | EV_WRITE);
+}
+
+/* ---- stats, signals, setup -------------------------------------------- */
+
+static void px_write_stats(struct px *px)
+{
+	char tmp[4200];
+	json_t *j;
+	FILE *f;
+
+	unsigned long long sum = px->accepted + px->allowed + px->denied + px->bad +
+	                         (unsigned long long)px->nconns +
+	                         (unsigned long long)rampart_policy_version(px->pol);
+
+	if (px->stats_path == NULL || (px->stats_written && sum == px->stats_sum))
+		return;
+	px->stats_written = true;
+	px->stats_sum = sum;
+	j = json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I}",
+	              "program", "rampart-proxy", "version", RAMPART_VERSION, "pid", (int)getpid(),
+	              "listen", px->listen, "policy_version",
+	              (json_int_t)rampart_policy_version(px->pol), "accepted",
+	              (json_int_t)px->accepted, "allowed", (json_int_t)px->allowed, "denied",
+	              (json_int_t)px->denied, "bad_requests", (json_int_t)px->bad,
+	              "refused_busy", (json_int_t)px->refused_busy, "tunnels",
+	              (json_int_t)px->tunnels, "tunnels_open", px->tunnels_open, "connections",
+	              px->nconns, "started_at", (json_int_t)px->started);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", px->stats_path);
+	if (j != NULL && (f = fopen(tmp, "w")) != NULL) {
+		json_dumpf(j, f, JSON_COMPACT);
+		fputc('\n', f);
+		if (fclose(f) == 0)
+			(void)rename(tmp, px->stats_path);
+	}
+	json_decref(j);
+}
+
+static void px_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct px *px = arg;
+
+	px_audit_flush(px, time(NULL), false);
+	px_write_stats(px);
+}
+
+static void px_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	event_base_loopbreak(((struct px *)arg)->base);
+}
+
+/* ADDR:PORT on loopback only (127.0.0.0/8 or [::1]). */
+static int px_parse_listen(const char *s, struct sockaddr_storage *ss, int *len)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	char *end;
+	long port;
+	size_t hl;
+
+	if (colon == NULL || colon == s || (hl = (size_t)(colon - s)) >= sizeof(host))
+		return -1;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port <= 0 || port > 65535)
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1 ||
+		    !IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+			return -1;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*len = (int)sizeof(*in6);
+		return 0;
+	}
+	if (inet_pton(AF_INET, host, &in4->sin_addr) != 1 ||
+	    (ntohl(in4->sin_addr.s_addr) >> 24) != 127)
+		return -1;
+	in4->sin_family = AF_INET;
+	in4->sin_port = htons((uint16_t)port);
+	*len = (int)sizeof(*in4);
+	return 0;
+}
+
+static void px_usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: rampart-proxy [--listen ADDR:PORT] [--db PATH] [--user NAME]\n"
+	        "                     [--stats FILE] [--max-connections N]\n"
+	        "  An HTTP forward proxy that lets the container engines reach only the\n"
+	        "  registries the cached signed policy allows (rampart-proxy(8)).\n"
+	        "  --listen ADDR:PORT    loopback address to listen on (default %s);\n"
+	        "                        any other address is refused\n"
+	        "  --db PATH             policy store rampartd writes (default %s)\n"
+	        "  --user NAME           drop to this user after listening (required when\n"
+	        "                        started as root)\n"
+	        "  --stats FILE          write counters as JSON to FILE (every 2 s, when\n"
+	        "                        they changed)\n"
+	        "  --max-connections N   client connections at once (default %d)\n"
+	        "  --head-timeout S      seconds a client has to send its request head\n"
+	        "                        (default %d)\n"
+	        "  --version, --help\n",
+	        PX_DEFAULT_LISTEN, PX_DEFAULT_DB, PX_MAX_CONNS, PX_HEAD_TIMEOUT_S);
+}
+
+static int px_drop(const char *user)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0) {
+		if (user != NULL) {
+			pw = getpwnam(user);
+			if (pw == NULL || pw->pw_uid != geteuid()) {
+				fprintf(stderr, "rampart-proxy: --user %s: not root, cannot switch user\n",
+				        user);
+				return -1;
+			}
+		}
+		return 0;
+	}
+	if (user == NULL) {
+		fprintf(stderr, "rampart-proxy: refusing to run as root; pass --user NAME (a "
+		                "dedicated unprivileged user) or start it as that user\n");
+		return -1;
+	}
+	if ((pw = getpwnam(user)) == NULL || pw->pw_uid == 0 || pw->pw_gid == 0) {
+		fprintf(stderr, "rampart-proxy: --user %s: no such unprivileged user\n", user);
+		return -1;
+	}
+	if (rp_set_all_ids(pw->pw_uid, pw->pw_gid) < 0 || !rp_ids_are(pw->pw_uid, pw->pw_gid) ||
+	    setuid(0) == 0) {
+		fprintf(stderr, "rampart-proxy: dropping privileges to %s failed\n", user);
+		return -1;
+	}
+	return 0;
+}
+
+static struct evdns_base *px_dns(struct event_base *base)
+{
+	struct evdns_base *dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+
+	if (dns == NULL) { /* no resolv.conf: the hosts file alone */
+		dns = evdns_base_new(base, 0);
+		if (dns != NULL)
+			evdns_base_load_hosts(dns, NULL);
+	}
+	return dns;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+	    {"listen", required_argument, NULL, 'l'}, {"db", required_argument, NULL, 'd'},
+	    {"user", required_argument, NULL, 'u'},   {"stats", required_argument, NULL, 's'},
+	    {"max-connections", required_argument, NULL, 'm'},
+	    {"head-timeout", required_argument, NULL, 't'},
+	    {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
+	struct px px;
+	struct sockaddr_storage ss;
+	struct timeval tick = {2, 0};
+	struct event *tev = NULL, *sterm = NULL, *sint = NULL;
+	const char *user = NULL;
+	char err[512];
+	int slen, o, rc = 1;
+
+	memset(&px, 0, sizeof(px));
+	px.listen = PX_DEFAULT_LISTEN;
+	px.db = PX_DEFAULT_DB;
+	px.max_conns = PX_MAX_CONNS;
+	px.head_timeout_s = PX_HEAD_TIMEOUT_S;
+	while ((o = getopt_long(argc, argv, "l:d:u:s:m:t:Vh", lo, NULL)) != -1) {
+		switch (o) {
+		case 'l': px.listen = optarg; break;
+		case 'd': px.db = optarg; break;
+		case 'u': user = optarg; break;
+		case 's': px.stats_path = optarg; break;
+		case 'm': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end != '\0' || n < 1 || n > 65536) {
+				fprintf(stderr, "rampart-proxy: --max-connections: 1..65536\n");
+				return 2;
+			}
+			px.max_conns = (int)n;
+			break;
+		}
+		case 't': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end != '\0' || n < 1 || n > 600) {
+				fprintf(stderr, "rampart-proxy: --head-timeout: 1..600 seconds\n");
+				return 2;
+			}
+			px.head_timeout_s = (int)n;
+			break;
+		}
+		case 'V': printf("rampart-proxy %s\n", RAMPART_VERSION); return 0;
+		case 'h': px_usage(stdout); return 0;
+		default: px_usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		px_usage(stderr);
+		return 2;
+	}
+	if (px_parse_listen(px.listen, &ss, &slen) < 0) {
+		fprintf(stderr, "rampart-proxy: --listen %s: give a loopback ADDR:PORT "
+		                "(127.0.0.0/8 or [::1]); nothing else is served\n", px.listen);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if ((px.base = event_base_new()) == NULL || (px.dns = px_dns(px.base)) == NULL) {
+		fprintf(stderr, "rampart-proxy: cannot set up the event loop or resolver\n");
+		return 1;
+	}
+	px.lis = evconnlistener_new_bind(px.base, px_accept, &px,
+	                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+	                                     LEV_OPT_CLOSE_ON_EXEC,
+	                                 512, (struct sockaddr *)&ss, slen);
+	if (px.lis == NULL) {
+		fprintf(stderr, "rampart-proxy: cannot listen on %s: %s\n", px.listen,
+		        strerror(errno));
+		goto out;
+	}
+	if (px_drop(user) < 0)
+		goto out;
+	if (rampart_policy_open(px.db, 0, &px.pol, err, sizeof(err)) != 0) {
+		fprintf(stderr, "rampart-proxy: %s\n", err);
+		goto out;
+	}
+	px.started = time(NULL);
+	tev = event_new(px.base, -1, EV_PERSIST, px_tick, &px);
+	sterm = evsignal_new(px.base, SIGTERM, px_on_signal, &px);
+	sint = evsignal_new(px.base, SIGINT, px_on_signal, &px);
+	if (tev == NULL || sterm == NULL || sint == NULL || event_add(tev, &tick) < 0 ||
+	    event_add(sterm, NULL) < 0 || event_add(sint, NULL) < 0) {
+		fprintf(stderr, "rampart-proxy: cannot set up timers and signals\n");
+		goto out;
+	}
+	px_write_stats(&px);
+	px_log("listening on %s, policy %s (version %lld), uid %u", px.listen, px.db,
+	       (long long)rampart_policy_version(px.pol), (unsigned)getuid());
+	event_base_dispatch(px.base);
+	px_audit_flush(&px, time(NULL), true);
+	px_write_stats(&px);
+	px_log("stopped: %llu allowed, %llu denied, %llu bad requests", px.allowed, px.denied,
+	       px.bad);
+	rc = 0;
+out:
+	if (tev != NULL)
+		event_free(tev);
+	if (sterm != NULL)
+		event_free(sterm);
+	if (sint != NULL)
+		event_free(sint);
+	if (px.pol != NULL)
+		rampart_policy_close(px.pol);
+	if (px.lis != NULL)
+		evconnlistener_free(px.lis);
+	evdns_base_free(px.dns, 0);
+	event_base_free(px.base);
+	return rc;
+}
