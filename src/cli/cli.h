@@ -46,5 +46,8 @@ int cmd_hosts(struct cli *cli, int argc, char **argv);
 int cmd_socketlink(struct cli *cli, int argc, char **argv);
 int cmd_diag(struct cli *cli, int argc, char **argv);
 int cmd_helper(struct cli *cli, int argc, char **argv);
+int cmd_enforce(struct cli *cli, int argc, char **argv);
+/* Prints one enforcement point of status/enforce.status (cmd_enforce.c). */
+void enforce_print_point(const char *name, json_t *p);
 
 #endif

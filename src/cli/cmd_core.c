@@ -66,6 +66,7 @@ static void status_print(json_t *r)
 		if (json_is_string(v) && *json_string_value(v))
 			printf("trusted keys unusable: %s\n", json_string_value(v));
 	}
+	json_object_foreach(json_object_get(r, "enforce"), k, v) enforce_print_point(k, v);
 	json_object_foreach(ops, k, v) {
 		printf("  %-18s %6lld calls, %lld errors, %lld refused\n", k,
 		       json_integer_value(json_object_get(v, "count")),
@@ -79,7 +80,9 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	json_t *r;
 	int rc = core_noargs(cli, argc, argv,
 			     "usage: rampart status\n\nShow daemon uptime, connections, the cached "
-			     "policy and per-op counters.\n");
+			     "policy, each engine enforcement point (mode, file, the policy "
+			     "version\nit was compiled from) and per-op counters.  --json for "
+			     "all of it.\n");
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if ((rc = cli_call(cli, "status", NULL, -1, &r, NULL)) != 0)

@@ -27,6 +27,7 @@ static const struct cli_cmd commands[] = {
     {"links", cmd_links, "install or remove the CLI links in the bin dir"},
     {"hosts", cmd_hosts, "ensure or remove rampart's /etc/hosts entries"},
     {"socket-link", cmd_socketlink, "point the system engine socket at the owner's"},
+    {"enforce", cmd_enforce, "engine enforcement: status, apply"},
     {"diag", cmd_diag, "diagnostics: trace, bundle, audit"},
     {"helper", cmd_helper, "helper lifecycle: uninstall"},
 };

@@ -54,6 +54,9 @@ void config_defaults(struct config *c)
 		   sizeof(c->hosts.names[0].name));
 	rp_strlcpy(c->hosts.names[0].addr, "127.0.0.1", sizeof(c->hosts.names[0].addr));
 	c->hosts.n_names = 1;
+	rp_strlcpy(c->enforce.containers_policy, "/etc/containers/policy.json",
+		   sizeof(c->enforce.containers_policy));
+	c->enforce.wildcard_scopes = true;
 	rp_strlcpy(c->socket_link.path, "/var/run/docker.sock", sizeof(c->socket_link.path));
 	rp_strlcpy(c->socket_link.target, ".docker/run/docker.sock",
 		   sizeof(c->socket_link.target));
@@ -503,6 +506,41 @@ static int cfg_helper(struct config *c, json_t *s, struct rp_err *err)
 	return 0;
 }
 
+const char *config_enforce_mode_name(enum config_enforce_mode m)
+{
+	return m == ENFORCE_ON ? "enforce" : m == ENFORCE_WARN ? "warn" : "off";
+}
+
+static int cfg_enforce(struct config *c, json_t *s, struct rp_err *err)
+{
+	static const char *const known[] = {"mode", "containers_policy", "wildcard_scopes", NULL};
+	char mode[16] = "";
+
+	if (s == NULL)
+		return 0;
+	if (cfg_keys_known(s, "enforce", known, err) < 0 ||
+	    cfg_str(s, "mode", "enforce", mode, sizeof(mode), 0, err) ||
+	    cfg_str(s, "containers_policy", "enforce", c->enforce.containers_policy,
+		    sizeof(c->enforce.containers_policy), 1, err) ||
+	    cfg_bool(s, "wildcard_scopes", "enforce", &c->enforce.wildcard_scopes, err))
+		return -1;
+	if (strcmp(mode, "off") == 0)
+		c->enforce.mode = ENFORCE_OFF;
+	else if (strcmp(mode, "warn") == 0)
+		c->enforce.mode = ENFORCE_WARN;
+	else if (strcmp(mode, "enforce") == 0)
+		c->enforce.mode = ENFORCE_ON;
+	else if (mode[0] != '\0' || json_object_get(s, "mode") != NULL)
+		return rp_seterr(err, "E_CONFIG",
+				 "enforce.mode must be \"off\", \"warn\" or \"enforce\" (got \"%s\")",
+				 mode);
+	if (c->enforce.containers_policy[0] == '\0' ||
+	    c->enforce.containers_policy[strlen(c->enforce.containers_policy) - 1] == '/')
+		return rp_seterr(err, "E_CONFIG",
+				 "enforce.containers_policy must be the absolute path of a file");
+	return 0;
+}
+
 /* --- ownership and ids ------------------------------------------------------ */
 
 static int cfg_check_secure(const char *path, const char *what, struct rp_err *err)
@@ -586,8 +624,9 @@ int config_load(struct config *c, const char *path, bool check_owner, struct rp_
 {
 	static const char *const known[] = {
 	    "socket", "state_dir", "db", "audit_log", "owner_user", "owner_group", "admin_group",
-	    "limits", "policy", "ports", "links", "hosts", "socket_link", "helper", NULL};
-	json_t *root, *lim, *pol, *por, *lnk, *hst, *skl, *hlp;
+	    "limits", "policy", "ports", "links", "hosts", "socket_link", "helper", "enforce",
+	    NULL};
+	json_t *root, *lim, *pol, *por, *lnk, *hst, *skl, *hlp, *enf;
 	struct rp_err e2;
 	char db[4096] = "";
 	int rc = -1;
@@ -607,7 +646,8 @@ int config_load(struct config *c, const char *path, bool check_owner, struct rp_
 	    cfg_section(root, "ports", &por, &e2) || cfg_section(root, "links", &lnk, &e2) ||
 	    cfg_section(root, "hosts", &hst, &e2) ||
 	    cfg_section(root, "socket_link", &skl, &e2) ||
-	    cfg_section(root, "helper", &hlp, &e2) || cfg_limits(c, lim, &e2) ||
+	    cfg_section(root, "helper", &hlp, &e2) || cfg_section(root, "enforce", &enf, &e2) ||
+	    cfg_enforce(c, enf, &e2) || cfg_limits(c, lim, &e2) ||
 	    cfg_policy(c, pol, &e2) || cfg_ports(c, por, &e2) || cfg_links(c, lnk, &e2) ||
 	    cfg_hosts(c, hst, &e2) || cfg_socket_link(c, skl, &e2) || cfg_helper(c, hlp, &e2) ||
 	    config_resolve_ids(c, &e2)) {

@@ -108,11 +108,24 @@ struct config {
 	} socket_link;
 
 	struct {
+		enum config_enforce_mode {
+			ENFORCE_OFF = 0,  /* rampart manages no engine file (restores its own) */
+			ENFORCE_WARN = 1, /* compiled file written beside the engine's, for review */
+			ENFORCE_ON = 2,   /* the engine's file is the compiled policy */
+		} mode;
+		char containers_policy[4096]; /* containers/image policy.json */
+		bool wildcard_scopes;         /* "*.domain" scopes (they also match any port) */
+	} enforce;
+
+	struct {
 		char unit_files[CONFIG_MAX_NAMES][4096]; /* removed by helper.uninstall */
 		int n_unit_files;
 		char binary[4096];
 	} helper;
 };
+
+/* "off", "warn" or "enforce". */
+const char *config_enforce_mode_name(enum config_enforce_mode m);
 
 /* Fills c with built-in defaults (DESIGN.md paths). */
 void config_defaults(struct config *c);

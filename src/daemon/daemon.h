@@ -97,7 +97,12 @@ struct daemon {
 	void *policy;  /* struct policy_state *, owned by refresher.c */
 	struct rampart_policy *reader; /* the daemon's policy reader, owned by refresher.c */
 	void *trace;   /* struct trace_state *, owned by op_diag.c */
+	void *enforce; /* struct enforce_state *, owned by op_enforce.c */
 };
+
+/* helper.uninstall (op_enforce.c): takes rampart's engine policy files out.
+ * 1 if something was restored or removed (result names it), 0 if nothing, -1 error. */
+int enforce_module_uninstall(struct daemon *d, char *result, size_t size, struct rp_err *err);
 
 /* Monotonic milliseconds. */
 static inline long long daemon_now_ms(void)

@@ -13,7 +13,8 @@
 
 #define MODULE_LIST(X) \
 	X(policy)      \
-	X(files)
+	X(files)       \
+	X(enforce)
 
 #define X(name) extern const struct module_def name##_module;
 MODULE_LIST(X)

@@ -35,5 +35,7 @@ int op_diag_trace(struct op_ctx *ctx);
 int op_diag_audit(struct op_ctx *ctx);
 /* op_uninstall.c */
 int op_helper_uninstall(struct op_ctx *ctx);
+int op_enforce_status(struct op_ctx *ctx);
+int op_enforce_apply(struct op_ctx *ctx);
 
 #endif

@@ -147,6 +147,24 @@ static void un_hosts(struct daemon *d, struct uninst *u)
 	}
 }
 
+/* The compiled engine policy files (op_enforce.c): the original put back. */
+static void un_enforce(struct daemon *d, struct uninst *u)
+{
+	char result[32];
+	struct rp_err e;
+	int r = enforce_module_uninstall(d, result, sizeof(result), &e);
+	int foreign = r > 0 && strcmp(result, "kept-foreign") == 0;
+
+	if (r < 0)
+		un_error(u, "containers-policy", d->cfg.enforce.containers_policy, &e);
+	else if (r > 0)
+		json_object_set_new(un_add(foreign ? u->kept : u->removed, "containers-policy",
+		                           d->cfg.enforce.containers_policy,
+		                           foreign ? "changed by someone else since rampart wrote it"
+		                                   : NULL),
+		                    "note", json_string(result));
+}
+
 static void un_socketlink(struct daemon *d, struct uninst *u)
 {
 	const struct config *c = &d->cfg;
@@ -201,6 +219,7 @@ int op_helper_uninstall(struct op_ctx *ctx)
 	un_links(d, &u);
 	un_hosts(d, &u);
 	un_socketlink(d, &u);
+	un_enforce(d, &u);
 	for (int i = 0; i < d->cfg.helper.n_unit_files; i++)
 		un_remove(&u, "unit", d->cfg.helper.unit_files[i], S_IFREG);
 	un_remove(&u, "binary", d->cfg.helper.binary, S_IFREG);

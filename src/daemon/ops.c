@@ -29,6 +29,8 @@ static const struct op_def op_table[] = {
     {"socketlink.status", op_socketlink_status, OP_ANY,  0},
     {"diag.trace",        op_diag_trace,       OP_ADMIN, OPF_AUDIT | OPF_FD_IN},
     {"diag.audit",        op_diag_audit,       OP_ADMIN, OPF_AUDIT},
+    {"enforce.status",    op_enforce_status,   OP_ANY,   0},
+    {"enforce.apply",     op_enforce_apply,    OP_ADMIN, OPF_AUDIT},
     {"helper.uninstall",  op_helper_uninstall, OP_ADMIN, OPF_AUDIT},
 };
 

@@ -112,6 +112,10 @@
 	X(E_SOCKLINK_CONFIG, 1, "the socket link configuration is missing or invalid (owner_user unset)") \
 	X(E_SOCKLINK_TARGET, 1, "the socket link target is not a real path inside the owner's home") \
 	X(E_SOCKLINK_OCCUPIED, 1, "the socket link path holds something rampart did not make") \
-	X(E_UNINSTALL, 1, "helper.uninstall could not remove an item (each is listed)")
+	X(E_UNINSTALL, 1, "helper.uninstall could not remove an item (each is listed)") \
+	/* engine enforcement (docs/enforcement.md) */ \
+	X(E_ENFORCE_FILE, 1, "the engine policy file is a link or not a regular file, or its directory is not root's; nothing was changed") \
+	X(E_ENFORCE_IO, 1, "writing the engine policy file or rampart's record of it failed; the old file stays") \
+	X(E_ENFORCE_RESTORE, 1, "the saved original engine policy file could not be put back; rampart's file stays")
 
 #endif

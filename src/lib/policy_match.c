@@ -173,6 +173,21 @@ static enum pm_kind pm_entry_key(const char *h, char *key, size_t *klen)
 	return PM_EXACT;
 }
 
+enum policy_entry_form policy_entry_canon(const char *host, char *key, size_t size)
+{
+	char k[PM_KEY_MAX];
+	size_t klen = 0;
+	enum pm_kind kind = pm_entry_key(host, k, &klen);
+
+	if (kind == PM_BAD || klen >= size)
+		return POLICY_FORM_BAD;
+	memcpy(key, k, klen);
+	key[klen] = '\0';
+	return kind == PM_EXACT ? POLICY_FORM_HOST
+	       : kind == PM_WILD ? POLICY_FORM_WILDCARD
+				 : POLICY_FORM_PREFIX;
+}
+
 static char *pm_block(const char *key, size_t klen, const char *rule)
 {
 	size_t rlen = strlen(rule);

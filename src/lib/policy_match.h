@@ -31,6 +31,22 @@ int policy_index_build(const struct policy *p, struct policy_index **out, struct
 
 void policy_index_free(struct policy_index *idx);
 
+/* The forms of a policy entry, as the matcher reads it (see policy_entry_canon). */
+enum policy_entry_form {
+	POLICY_FORM_BAD = -1,     /* not an entry the matcher can use: never matches */
+	POLICY_FORM_HOST = 0,     /* "host" or "host:port"; key is the canonical host[:port] */
+	POLICY_FORM_WILDCARD = 1, /* "*.domain"; key is "domain" */
+	POLICY_FORM_PREFIX = 2,   /* "host[:port]/path/"; key is "host[:port]/path/" */
+};
+
+/*
+ * Canonicalises one policy entry exactly as policy_index_build does
+ * (lower-case, numeric port, RFC 5952 IPv6, Hub aliases without a port folded
+ * to docker.io) into key (RAMPART_RULE_MAX bytes).  For other modules that
+ * must agree with the matcher, e.g. the containers policy.json compiler.
+ */
+enum policy_entry_form policy_entry_canon(const char *host, char *key, size_t size);
+
 /* Number of entries policy_index_build ignored as invalid. */
 size_t policy_index_skipped(const struct policy_index *idx);
 

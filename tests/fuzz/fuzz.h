@@ -18,6 +18,7 @@ int fuzz_payload(const uint8_t *d, size_t n);   /* payload validator + decision 
 int fuzz_reference(const uint8_t *d, size_t n); /* ref_normalize, idempotence */
 int fuzz_hosts(const uint8_t *d, size_t n);     /* byte 0 flags, rest is a hosts file */
 int fuzz_fetch(const uint8_t *d, size_t n);     /* byte 0 status + limit, rest the child's answer */
+int fuzz_cpolicy(const uint8_t *d, size_t n);   /* byte 0 flags, rest policy entries: policy.json */
 int fuzz_oci(const uint8_t *d, size_t n);       /* byte 0 odd: oci:// URL, even: a manifest */
 
 /* Frees what fuzz_request set up (temp dir, fake daemon); safe to call twice. */

@@ -123,8 +123,9 @@ static void fuzz_req_config(struct fuzz_req_state *s)
 	         "[\"docker\"]}, \"hosts\": {\"file\": \"%s/hosts\", \"names\": {\"rampart.test\":"
 	         " \"127.0.0.1\"}}, \"socket_link\": {\"path\": \"%s/docker.sock\","
 	         " \"home\": \"%s/home\", \"previous\": []}, \"helper\": {\"binary\":"
-	         " \"%s/no-such-binary\", \"unit_files\": []}}",
-	         dir, dir, dir, dir, dir, dir, dir, dir);
+	         " \"%s/no-such-binary\", \"unit_files\": []}, \"enforce\": {\"mode\": \"enforce\","
+	         " \"containers_policy\": \"%s/policy.json\"}}",
+	         dir, dir, dir, dir, dir, dir, dir, dir, dir);
 	snprintf(path, sizeof(path), "%s/rampartd.json", dir);
 	fuzz_req_write(path, json);
 	config_defaults(&s->d.cfg);

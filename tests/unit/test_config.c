@@ -58,6 +58,17 @@ static void test_defaults_and_valid(void **st)
 	assert_int_equal(c.ports.deny[0], 22);
 	assert_int_equal(c.limits.max_frame, 65536);
 	assert_string_equal(c.hosts.names[0].name, "kubernetes.docker.internal");
+	assert_int_equal(c.enforce.mode, ENFORCE_OFF);
+	assert_string_equal(c.enforce.containers_policy, "/etc/containers/policy.json");
+	assert_true(c.enforce.wildcard_scopes);
+	assert_int_equal(load("{\"enforce\": {\"mode\": \"warn\", \"containers_policy\": "
+			      "\"/x/p.json\", \"wildcard_scopes\": false}}",
+			      &c, &e, 1),
+			 0);
+	assert_int_equal(c.enforce.mode, ENFORCE_WARN);
+	assert_string_equal(c.enforce.containers_policy, "/x/p.json");
+	assert_false(c.enforce.wildcard_scopes);
+	assert_string_equal(config_enforce_mode_name(c.enforce.mode), "warn");
 }
 
 static void test_bad_values(void **st)
@@ -93,6 +104,15 @@ static void test_bad_values(void **st)
 	    {"{\"hosts\": {\"names\": {\"bad name\": \"127.0.0.1\"}}}", "not a valid hostname"},
 	    {"{\"hosts\": {\"names\": {\"a\\nb\": \"127.0.0.1\"}}}", "not a valid hostname"},
 	    {"{\"hosts\": {\"names\": {\"ok.example\": \"300.1.1.1\"}}}", "IPv4 or IPv6"},
+	    {"{\"enforce\": {\"mode\": \"on\"}}", "enforce.mode must be"},
+	    {"{\"enforce\": {\"mode\": \"\"}}", "enforce.mode must be"},
+	    {"{\"enforce\": {\"mode\": true}}", "enforce.mode must be a string"},
+	    {"{\"enforce\": {\"containers_policy\": \"policy.json\"}}", "absolute"},
+	    {"{\"enforce\": {\"containers_policy\": \"\"}}", "enforce.containers_policy"},
+	    {"{\"enforce\": {\"containers_policy\": \"/etc/containers/\"}}", "path of a file"},
+	    {"{\"enforce\": {\"wildcard_scopes\": 1}}", "enforce.wildcard_scopes"},
+	    {"{\"enforce\": {\"docker\": {}}}", "enforce.docker"},
+	    {"{\"enforce\": []}", "enforce must be an object"},
 	};
 	struct config c;
 	struct rp_err e;

@@ -143,6 +143,12 @@ static void test_fetch(void **state)
 	replay_target("fetch", fuzz_fetch);
 }
 
+static void test_cpolicy(void **state)
+{
+	(void)state;
+	replay_target("cpolicy", fuzz_cpolicy);
+}
+
 static void test_oci(void **state)
 {
 	(void)state;
@@ -156,6 +162,7 @@ int main(void)
 	    cmocka_unit_test(test_dsse),      cmocka_unit_test(test_payload),
 	    cmocka_unit_test(test_reference), cmocka_unit_test(test_hosts),
 	    cmocka_unit_test(test_fetch),
+	    cmocka_unit_test(test_cpolicy),
 	    cmocka_unit_test(test_oci),
 	};
 

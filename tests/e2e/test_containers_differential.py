@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: ISC
+"""Differential: for the references of docs/lookups.md (and the near misses it
+names), `rampart policy check` and `skopeo copy --policy <compiled file>` agree
+on allow/deny, except for the cases docs/enforcement.md lists, each in the
+direction it says.
+
+Every host name resolves to 127.0.0.1 through the namespace's private hosts
+file, and plain registries on :80, :443 and :5000 hold every repository, so a
+copy can only fail because of the policy (anything else fails the test).
+"""
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "integration", "helpers"))
+
+import e2e_env  # noqa: E402
+
+e2e_env.enter_namespace()
+
+import rt  # noqa: E402
+import rtpolicy  # noqa: E402
+
+POLICY = "/etc/containers/policy.json"
+# docs/lookups.md, section 2, plus localhost:5000.  Repository-prefix rules cannot be
+# signed yet (the payload validator refuses them); their mapping is unit-tested.
+ENTRIES = ["ghcr.io", "reg.example.com:5000", "*.corp.example", "localhost:5000"]
+# reference -> port its registry listens on (80 = no port: https fails, http:80 answers)
+REFS = {
+    "ghcr.io/acme/app:1": 80,
+    "ghcr.io:443/acme/app:1": 443,
+    "reg.example.com:5000/a:1": 5000,
+    "reg.example.com:05000/a:1": 5000,
+    "reg.example.com/a:1": 80,
+    "a.corp.example/x:1": 80,
+    "a.b.corp.example/x:1": 80,
+    "corp.example/x:1": 80,
+    "a.corp.example:5000/x:1": 5000,
+    "quay.io/myorg/app:1": 80,
+    "quay.io/myorg/a/b:1": 80,
+    "quay.io/myorgx/app:1": 80,
+    "quay.io/other/app:1": 80,
+    "localhost:5000/app:1": 5000,
+    "127.0.0.1:5000/app:1": 5000,
+    "docker.io/trusted/app:1": 80,
+    "trusted/app:1": 80,
+    "alpine:1": 80,
+    "index.docker.io/user/app:1": 80,
+    "registry-1.docker.io/nginx:1": 80,
+    "GHCR.IO/org/app:1": 80,
+    "Foo/bar:1": 80,
+    "example.com:1": 80,
+}
+# docs/enforcement.md, "Where the matchers differ": ref -> (rampart, engine)
+DOCUMENTED = {
+    "GHCR.IO/org/app:1": ("allow", "deny"),          # names are matched as written
+    "reg.example.com:05000/a:1": ("allow", "deny"),  # the port as written
+    "a.corp.example:5000/x:1": ("deny", "allow"),    # wildcard scopes match any port
+}
+NAMES = ["ghcr.io", "reg.example.com", "a.corp.example", "a.b.corp.example", "corp.example",
+         "quay.io", "registry-1.docker.io", "index.docker.io", "docker.io", "foo"]
+
+
+def repo_path(ref):
+    """Where the registry must hold the image for ref (as the engine will ask)."""
+    name = ref.rsplit(":", 1)[0]
+    first, _, rest = name.partition("/")
+    hub = True
+    path = name
+    if rest and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
+        path = rest
+        hub = first in ("docker.io", "index.docker.io")  # c/image: no library/ for registry-1
+    if hub and "/" not in path:
+        path = "library/" + path
+    return path
+
+
+def engine_decides(env, ref, i):
+    r = env.run([e2e_env.SKOPEO, "--policy", POLICY, "copy", "--src-tls-verify=false",
+                 "docker://" + ref, "dir:" + env.path("d%d" % i)], timeout=60)
+    if r.returncode == 0:
+        return "allow"
+    if "is rejected by policy" in r.stderr:
+        return "deny"
+    if "invalid reference format" in r.stderr:
+        return "deny"   # the engine cannot even name it (Foo/bar): nothing is pulled
+    raise AssertionError("skopeo copy %s failed for another reason: %s" % (ref, r.stderr))
+
+
+def main():
+    env = e2e_env.E2EEnv("i14c-diff", ports=(5000,), push=False)
+    extra = []
+    pe = None
+    try:
+        with open(env.path("hosts"), "a") as f:   # bind-mounted over /etc/hosts
+            f.write("127.0.0.1 %s\n" % " ".join(NAMES))
+        extra = [e2e_env.Registry(env.dir, 80), e2e_env.Registry(env.dir, 443)]
+        pushed = set()
+        for ref, port in REFS.items():
+            key = (port, repo_path(ref))
+            if key not in pushed:
+                env.push(port, key[1], "1")
+                pushed.add(key)
+        pe = rtpolicy.PolicyEnv("e2e-diff", extra_config={
+            "enforce": {"mode": "enforce", "containers_policy": POLICY}})
+        pe.env.start()
+        pe.publish(rtpolicy.sign(rtpolicy.payload(1, hosts=ENTRIES), pe.k[0]))
+        r = pe.refresh()
+        assert r.returncode == 0, r.stderr
+        _, out = pe.check(*REFS)
+        rampart = {ref: ("allow" if res["allowed"] else "deny")
+                   for ref, res in zip(REFS, out)}
+        differ = {}
+        for i, ref in enumerate(REFS):
+            eng = engine_decides(env, ref, i)
+            print("%-30s rampart %-5s skopeo %s" % (ref, rampart[ref], eng))
+            if eng != rampart[ref]:
+                differ[ref] = (rampart[ref], eng)
+        assert differ == DOCUMENTED, "undocumented differences: %s" % {
+            k: v for k, v in differ.items() if DOCUMENTED.get(k) != v}
+        for ref in REFS:   # and the test can fail: the two really were compared
+            assert rampart[ref] in ("allow", "deny")
+        print("ok   %d references: agree except the %d documented cases" % (len(REFS), len(differ)))
+    finally:
+        if pe is not None:
+            pe.cleanup()
+        for reg in extra:
+            reg.stop()
+        env.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Fuzz target for the containers policy.json compiler.  Input: byte 0 holds
+ * flags (allow_docker_hub, wildcard scopes, allow_when_no_policy, no policy),
+ * the rest is one policy entry per line, as a signer could write them.
+ * Properties: the output is JSON with default reject, every docker scope
+ * passes the scope grammar, scopes are unique, and no scope allows what
+ * rampart's own matcher denies (nor rejects what it allows) for a reference
+ * directly under it.
+ */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "containers_policy.h"
+#include "fuzz.h"
+#include "policy_match.h"
+#include "reference.h"
+
+#define CP_CHECK(cond)                                                                             \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			fuzz_fail("cpolicy", #cond);                                               \
+	} while (0)
+
+static void cp_split(const uint8_t *d, size_t n, struct policy *p)
+{
+	size_t start = 0;
+
+	p->registries = calloc(n + 1, sizeof(*p->registries));
+	if (p->registries == NULL)
+		abort();
+	for (size_t i = 0; i <= n && p->n_registries < 512; i++) {
+		if (i < n && d[i] != '\n')
+			continue;
+		struct policy_registry *r = &p->registries[p->n_registries++];
+		r->host = strndup((const char *)d + start, i - start);
+		r->nickname = strdup("");
+		if (r->host == NULL || r->nickname == NULL)
+			abort();
+		start = i + 1;
+	}
+}
+
+/* A reference directly under an exact or prefix scope agrees with the matcher. */
+static void cp_agree(const struct policy_index *idx, const struct cpol_rule *r)
+{
+	char ref[CPOL_MAX_SCOPE + 32];
+	struct rampart_decision dc;
+
+	if (r->scope[0] == '*')
+		return; /* wildcards also match ported hosts: documented, not checked here */
+	size_t sl = strlen(r->scope);
+
+	snprintf(ref, sizeof(ref), "%s/fuzz/app:1", r->scope);
+	memset(&dc, 0, sizeof(dc));
+	if (policy_check(idx, false, ref, 0, &dc) != 0)
+		return; /* not a reference either side can pull */
+	if (strncmp(dc.normalized, r->scope, sl) != 0 || dc.normalized[sl] != '/')
+		if (strncmp(r->scope, "registry-1.docker.io", 20) != 0)
+			return; /* "lo/fuzz/app" is a Docker Hub path for both, not host "lo" */
+	if (dc.allowed != (r->action == CPOL_ALLOW)) {
+		fprintf(stderr, "scope %s (%s), rampart: %s\n", r->scope,
+		        r->action == CPOL_ALLOW ? "allow" : "reject", dc.reason);
+		fuzz_fail("cpolicy", "the compiled scope disagrees with policy check");
+	}
+}
+
+static void cp_check_text(const char *text, const struct cpol_model *m)
+{
+	json_error_t je;
+	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &je), *docker, *v;
+	const char *k;
+
+	CP_CHECK(j != NULL);
+	CP_CHECK(strcmp(json_string_value(json_object_get(
+	                    json_array_get(json_object_get(j, "default"), 0), "type")),
+	                "reject") == 0);
+	docker = json_object_get(json_object_get(j, "transports"), "docker");
+	CP_CHECK(json_is_object(docker));
+	CP_CHECK(json_object_size(docker) == (m->docker_accept_all ? 1 : m->n_rules));
+	json_object_foreach(docker, k, v) CP_CHECK(m->docker_accept_all || cpol_scope_ok(k));
+	json_decref(j);
+}
+
+int fuzz_cpolicy(const uint8_t *d, size_t n)
+{
+	struct policy p;
+	struct cpol_opts o;
+	struct cpol_model m;
+	struct policy_index *idx = NULL;
+	struct rp_err e;
+	char *text = NULL;
+	size_t len = 0;
+	bool none;
+
+	if (n < 1 || n > 64 * 1024)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	p.org = strdup("fuzz");
+	p.version = 1;
+	p.expires_at = 1;
+	p.allow_docker_hub = d[0] & 1;
+	o.wildcard_scopes = (d[0] & 2) != 0;
+	o.allow_when_no_policy = (d[0] & 4) != 0;
+	none = (d[0] & 8) != 0;
+	cp_split(d + 1, n - 1, &p);
+	if (cpol_model_build(none ? NULL : &p, &o, &m, &e) != 0 ||
+	    cpol_render(&m, &text, &len, &e) != 0)
+		fuzz_fail("cpolicy", e.msg);
+	CP_CHECK(strlen(text) == len);
+	CP_CHECK(m.n_rules <= 2 * p.n_registries + 3);
+	for (size_t i = 1; i < m.n_rules; i++)
+		CP_CHECK(strcmp(m.rules[i - 1].scope, m.rules[i].scope) < 0);
+	cp_check_text(text, &m);
+	if (!none && policy_index_build(&p, &idx, &e) == 0) {
+		for (size_t i = 0; i < m.n_rules && i < 64; i++)
+			cp_agree(idx, &m.rules[i]);
+		policy_index_free(idx);
+	}
+	free(text);
+	cpol_model_free(&m);
+	policy_free(&p);
+	return 0;
+}
