@@ -13,6 +13,14 @@ import stat
 import subprocess
 import sys
 
+
+def unwrap(j):
+    """The CLI's --json envelope ({ok, command, result|error}): the result, or the whole
+    envelope for an error."""
+    if isinstance(j, dict) and "ok" in j and "result" in j:
+        return j["result"]
+    return j
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "helpers"))
 import rt  # noqa: E402
 
@@ -103,7 +111,7 @@ def publish(port, version, tag="current", cred=None, repo=REPO):
 
 def refreshed(outcome=None, version=None):
     r = P.refresh()
-    out = json.loads(r.stdout) if r.stdout else {}
+    out = unwrap(json.loads(r.stdout)) if r.stdout else {}
     assert r.returncode == 0, (r, env.daemon_log()[-2000:])
     if outcome:
         assert out["outcome"] == outcome, out
@@ -116,7 +124,7 @@ def refused(code, msg=None):
     before = P.version()
     r = P.refresh()
     assert r.returncode == 1, r
-    err = json.loads(r.stdout)["error"]
+    err = unwrap(json.loads(r.stdout))["error"]
     assert err["code"] == code, err
     if msg:
         assert msg in err["message"], err
