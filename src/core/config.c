@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "hosts.h"
+#include "oci_ref.h"
 
 void config_defaults(struct config *c)
 {
@@ -241,6 +242,56 @@ static int cfg_policy_root(const struct config *c, struct rp_err *err)
 	return 0;
 }
 
+/* One host name of policy.blob_redirect_hosts: letters, digits, '-', '.'. */
+static int cfg_blob_host(struct config *c, json_t *h, size_t i, struct rp_err *err)
+{
+	const char *v = json_is_string(h) ? json_string_value(h) : NULL;
+	size_t n = v != NULL ? strlen(v) : 0, used = strlen(c->policy.blob_redirect_hosts);
+
+	if (n == 0 || n > 253 || n != json_string_length(h) ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-.") != n || v[0] == '.' || v[0] == '-')
+		return rp_seterr(err, "E_CONFIG",
+				 "policy.blob_redirect_hosts[%zu] must be a lower-case host name "
+				 "(no scheme, port or wildcard)",
+				 i);
+	if (used + n + 2 > sizeof(c->policy.blob_redirect_hosts))
+		return rp_seterr(err, "E_CONFIG", "policy.blob_redirect_hosts is too long");
+	snprintf(c->policy.blob_redirect_hosts + used,
+		 sizeof(c->policy.blob_redirect_hosts) - used, "%s%s", used ? "," : "", v);
+	return 0;
+}
+
+/* The keys that only an oci:// source uses, and the oci:// URL itself. */
+static int cfg_policy_oci(struct config *c, json_t *s, struct rp_err *err)
+{
+	json_t *hosts = json_object_get(s, "blob_redirect_hosts"), *h;
+	bool oci = oci_is_url(c->policy.url);
+	struct oci_ref ref;
+	struct rp_err e;
+	size_t i;
+
+	if (cfg_str(s, "registry_credentials", "policy", c->policy.registry_credentials,
+		    sizeof(c->policy.registry_credentials), 1, err))
+		return -1;
+	if (hosts != NULL) {
+		if (!json_is_array(hosts) || json_array_size(hosts) > 16)
+			return rp_seterr(err, "E_CONFIG",
+					 "policy.blob_redirect_hosts must be an array of at most 16 "
+					 "host names");
+		c->policy.blob_redirect_hosts[0] = '\0';
+		json_array_foreach(hosts, i, h)
+			if (cfg_blob_host(c, h, i, err) < 0)
+				return -1;
+	}
+	if (!oci && (c->policy.registry_credentials[0] || c->policy.blob_redirect_hosts[0]))
+		return rp_seterr(err, "E_CONFIG",
+				 "policy.registry_credentials and policy.blob_redirect_hosts apply "
+				 "only to an oci:// policy.url");
+	if (oci && oci_ref_parse(c->policy.url, &ref, &e) < 0)
+		return rp_seterr(err, "E_CONFIG", "policy.url: %s", e.msg);
+	return 0;
+}
+
 static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 {
 	static const char *const known[] = {
@@ -248,7 +299,8 @@ static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 	    "connect_timeout_s", "total_timeout_s", "low_speed_bytes", "low_speed_time_s",
 	    "ca_file", "pinned_pubkey", "proxy", "allow_insecure_loopback", "fetch_user",
 	    "fetch_helper", "allow_when_no_policy", "refresh_on_start", "max_age_s",
-	    "redirect_hosts", "root", "root_sha256", "root_url", "max_root_rotations", NULL};
+	    "redirect_hosts", "root", "root_sha256", "root_url", "max_root_rotations",
+	    "registry_credentials", "blob_redirect_hosts", NULL};
 	json_t *keys;
 	size_t i;
 
@@ -295,11 +347,13 @@ static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 		return -1;
 	if (cfg_policy_root(c, err) < 0)
 		return -1;
-	if (*c->policy.url && strncmp(c->policy.url, "https://", 8) != 0 &&
+	if (cfg_policy_oci(c, s, err) < 0)
+		return -1;
+	if (*c->policy.url && strncmp(c->policy.url, "https://", 8) != 0 && !oci_is_url(c->policy.url) &&
 	    !(c->policy.allow_insecure_loopback && strncmp(c->policy.url, "http://", 7) == 0))
 		return rp_seterr(err, "E_CONFIG",
-				 "policy.url must start with https:// (http:// only with "
-				 "allow_insecure_loopback, for loopback test servers)");
+				 "policy.url must start with https:// or oci:// (http:// only "
+				 "with allow_insecure_loopback, for loopback test servers)");
 	if (cfg_redirect_hosts(c, json_object_get(s, "redirect_hosts"), err) < 0)
 		return -1;
 	keys = json_object_get(s, "keys");

@@ -79,6 +79,9 @@ struct config {
 		char root_sha256[65];   /* or its sha256 (then fetched as 1.root.json) */
 		char root_url[2048];    /* "" = the policy URL's directory; N.root.json appended */
 		int max_root_rotations; /* new roots accepted in one refresh */
+		/* oci:// sources (docs/fleet.md) */
+		char registry_credentials[4096]; /* root-only "user:password" file; "" = anonymous */
+		char blob_redirect_hosts[2048];  /* hosts a blob may redirect to, ',' joined */
 	} policy;
 
 	struct {

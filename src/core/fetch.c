@@ -32,6 +32,7 @@
 
 #include "compat.h"
 #include "fetch.h"
+#include "oci_ref.h"
 #include "safefs.h"
 #include "fetch_wire.h"
 #include "log.h"
@@ -42,6 +43,8 @@
 
 #define FETCH_HARD_MAX_BYTES (64u << 20)
 #define FETCH_GRACE_MS 5000
+_Static_assert(OCI_MAX_CRED == FETCH_MAX_CRED, "one credentials limit");
+
 #define FETCH_HELPER_FD 5 /* the checked helper binary, close-on-exec, for fexecve */
 
 enum { JS_IDLE = 0, JS_READING, JS_DONE, JS_BAD };
@@ -57,6 +60,9 @@ struct fetch_plan {
 	char *pin; /* "sha256//..." */
 	char *proxy;
 	char *redirect; /* extra redirect hosts, comma-separated */
+	bool oci;   /* an oci:// source: the helper speaks the distribution API */
+	char *cred; /* "user:password" from policy.registry_credentials, wiped after use */
+	char *blob_hosts;
 	uid_t uid;
 	gid_t gid;
 	size_t max_bytes;
@@ -89,6 +95,7 @@ static int fetch_printable(const char *s, size_t max)
  * to fetch if libcurl sees another scheme or host (FW_URL).
  */
 struct fetch_url {
+	bool oci;
 	bool insecure;
 	bool zone;
 	char host[FETCH_MAX_HOST + 1];
@@ -178,6 +185,21 @@ static int fetch_url_authority(const char *url, const char *a, struct fetch_url 
 	return 0;
 }
 
+/* oci://: https to the registry; http only to a loopback literal with the test flag. */
+static int fetch_url_oci(const char *url, bool allow_loopback, struct fetch_url *u,
+                         struct rp_err *err)
+{
+	struct oci_ref r;
+
+	if (oci_ref_parse(url, &r, err) < 0)
+		return -1;
+	u->oci = true;
+	u->insecure = allow_loopback && (strcmp(r.host, "127.0.0.1") == 0 ||
+	                                 strcmp(r.host, "[::1]") == 0);
+	rp_strlcpy(u->host, r.host, sizeof(u->host));
+	return 0;
+}
+
 static int fetch_url_parse(const char *url, bool allow_loopback, struct fetch_url *u,
                            struct rp_err *err)
 {
@@ -191,6 +213,8 @@ static int fetch_url_parse(const char *url, bool allow_loopback, struct fetch_ur
 		                 "the policy URL is too long or has control characters");
 	if (strpbrk(url, " \\") != NULL) /* libcurl refuses spaces; '\\' is read as '/' by some */
 		return fetch_url_bad(url, err);
+	if (oci_is_url(url))
+		return fetch_url_oci(url, allow_loopback, u, err);
 	if (fetch_url_scheme(url, u, &rest, err) < 0 || fetch_url_authority(url, rest, u, err) < 0)
 		return -1;
 	if (u->insecure && !allow_loopback)
@@ -494,6 +518,11 @@ static void fetch_plan_free(struct fetch_plan *pl)
 	free(pl->pin);
 	free(pl->proxy);
 	free(pl->redirect);
+	free(pl->blob_hosts);
+	if (pl->cred != NULL) {
+		oci_wipe(pl->cred, strlen(pl->cred));
+		free(pl->cred);
+	}
 	if (pl->helper_fd >= 0)
 		close(pl->helper_fd);
 	if (pl->opts_fd >= 0)
@@ -556,6 +585,13 @@ static int fetch_plan_make(const struct fetch_opts *o, struct fetch_plan *pl, st
 		return -1;
 	pl->url = o->url;
 	pl->insecure = u.insecure;
+	pl->oci = u.oci;
+	if (u.oci && (fetch_dup_opt(o->blob_redirect_hosts, &pl->blob_hosts, err) < 0 ||
+	              (o->registry_credentials != NULL && o->registry_credentials[0] != '\0' &&
+	               oci_read_credentials(o->registry_credentials, &pl->cred, err) < 0)))
+		return -1;
+	if (pl->blob_hosts != NULL && !fetch_printable(pl->blob_hosts, FETCH_MAX_BLOB_HOSTS))
+		return rp_seterr(err, "E_FETCH_CONFIG", "policy.blob_redirect_hosts is too long");
 	rp_strlcpy(pl->host, u.host, sizeof(pl->host));
 	if (o->ca_file != NULL && o->ca_file[0] != '\0' &&
 	    fetch_read_file(o->ca_file, FETCH_MAX_CA_FILE, &pl->ca, &pl->ca_len, err) < 0)
@@ -577,13 +613,13 @@ static int fetch_opts_file(void)
 static int fetch_opts_write(struct fetch_plan *pl, struct rp_err *err)
 {
 	struct fetch_wire_opts h;
-	const char *s[FOS_N] = {pl->url, pl->host, pl->etag, pl->proxy, pl->ca, pl->pin,
-	                        pl->redirect};
+	const char *s[FOS_N] = {pl->url, pl->host, pl->etag, pl->proxy,     pl->ca,
+	                        pl->pin, pl->cred, pl->blob_hosts, pl->redirect};
 	int bad = 0;
 
 	memset(&h, 0, sizeof(h));
 	h.magic = FETCH_OPTS_MAGIC;
-	h.flags = pl->insecure ? FETCH_OPT_INSECURE : 0;
+	h.flags = (pl->insecure ? FETCH_OPT_INSECURE : 0u) | (pl->oci ? FETCH_OPT_OCI : 0u);
 	h.max_bytes = pl->max_bytes;
 	h.connect_ms = pl->connect_ms;
 	h.total_ms = pl->total_ms;
@@ -969,6 +1005,11 @@ static int fetch_decode(const struct fetch_wire *w, struct fetch_job *job, struc
 		                 job->helper != NULL ? job->helper : "?", text);
 	case FW_URL:
 		return rp_seterr(err, "E_FETCH_URL", "fetch helper: %s; nothing was fetched", text);
+	case FW_OCI:
+		return rp_seterr(err,
+		                 w->err_class < FWO_MAX ? fetch_wire_oci_code[w->err_class]
+		                                        : "E_FETCH_CHILD",
+		                 "registry answer refused: %s", text);
 	default:
 		return rp_seterr(err, "E_FETCH_CHILD", "fetch child: %s", text);
 	}
@@ -1052,6 +1093,8 @@ int fetch_finish_status(struct fetch_job *job, int st, struct fetch_result *res,
 	res->http_code = w.http_code;
 	res->child_uid = (uid_t)w.uid;
 	res->child_gid = (gid_t)w.gid;
+	res->requests = w.requests;
+	res->bytes_in = w.bytes_in;
 	if (fetch_printable(w.etag, FETCH_MAX_ETAG))
 		rp_strlcpy(res->etag, w.etag, sizeof(res->etag));
 	ret = fetch_decode(&w, job, res, err);

@@ -46,6 +46,9 @@ struct fetch_opts {
 	bool allow_insecure_loopback; /* allow http://127.0.0.1 and http://[::1] (tests) */
 	const char *redirect_hosts; /* comma-separated hosts redirects may go to besides the
 	                               URL's own; NULL/"" = the URL's host only */
+	/* oci:// sources only */
+	const char *registry_credentials; /* root-only file "user:password"; NULL = anonymous */
+	const char *blob_redirect_hosts;  /* hosts a blob may be redirected to, ',' joined */
 };
 
 enum fetch_status {
@@ -61,6 +64,8 @@ struct fetch_result {
 	char etag[FETCH_MAX_ETAG + 1]; /* ETag of the response, "" if none or unusable */
 	uid_t child_uid;               /* credentials the helper ran libcurl with */
 	gid_t child_gid;
+	unsigned requests;             /* HTTP requests the helper made */
+	unsigned long long bytes_in;   /* header + body bytes it received */
 };
 
 /*
@@ -125,8 +130,10 @@ int fetch_timeout_ms(const struct fetch_job *job);
  * a refused scheme), E_FETCH_REDIRECT, E_FETCH_CONNECT, E_FETCH_NETWORK,
  * E_FETCH_PRIV, E_FETCH_HELPER (the helper could not be executed),
  * E_FETCH_URL (libcurl in the helper reads the URL differently),
- * E_FETCH_CHILD.  The job is released either way.  On failure res->http_code
- * still holds the server's status code (0 when none was received).
+ * E_FETCH_CHILD, and for oci:// sources E_OCI_MANIFEST, E_OCI_INDEX,
+ * E_OCI_MEDIA_TYPE, E_OCI_DIGEST, E_OCI_PIN, E_OCI_REPOSITORY, E_OCI_AUTH,
+ * E_OCI_REDIRECT, E_OCI_HTTP (fetch_wire.h).  The job is released either way.  On failure
+ * res->http_code still holds the server's status code (0 when none was received).
  */
 int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err *err);
 

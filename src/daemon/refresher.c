@@ -450,6 +450,8 @@ static void refresher_status(struct daemon *d, json_t *status)
 	json_object_set_new(p, "failures_in_a_row", json_integer(s->failures));
 	json_object_set_new(p, "last_refresh_ms", json_integer(s->last_duration_ms));
 	json_object_set_new(p, "max_refresh_ms", json_integer(s->max_duration_ms));
+	json_object_set_new(p, "last_fetch_requests", json_integer(s->last_fetch_requests));
+	json_object_set_new(p, "last_fetch_bytes", json_integer((json_int_t)s->last_fetch_bytes));
 	if (!s->trust_ok && (d->cfg.policy.n_keys > 0 || config_has_root(&d->cfg)))
 		json_object_set_new(p, "keys_error", json_string(s->trust_err));
 	if (config_has_root(&d->cfg)) {

@@ -78,6 +78,8 @@ struct policy_state {
 	int64_t last_error_at, last_attempt_at, last_success_at;
 	uint64_t refreshes;
 	long long last_duration_ms, max_duration_ms;
+	unsigned last_fetch_requests;        /* of the last fetch that got an answer */
+	unsigned long long last_fetch_bytes; /* header + body bytes it received */
 	/* policy.show cache: the whole store, reloaded only when the file changes,
 	 * so any user asking for it cannot make the daemon re-read 10,000 rows
 	 * per request */

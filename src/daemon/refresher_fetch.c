@@ -117,12 +117,18 @@ static void refresher_fetch_done(struct daemon *d)
 	daemon_watch_del(d, s->job.fd);
 	ok = fetch_finish(&s->job, &fr, &e) == 0;
 	s->job_active = false;
+	if (ok) {
+		s->last_fetch_requests = fr.requests;
+		s->last_fetch_bytes = fr.bytes_in;
+	}
 	if (!ok) {
 		refresher_fetch_failed(d, &out, &e);
 		pst(d)->record(d, &out, false, &e);
 	} else if (fr.status == FETCH_NOT_MODIFIED && !config_has_root(&d->cfg)) {
 		out.outcome = REFRESH_UNCHANGED;
-		snprintf(out.message, sizeof(out.message), "unchanged (HTTP 304 Not Modified)");
+		snprintf(out.message, sizeof(out.message), "%s",
+			 fr.http_code == 304 ? "unchanged (HTTP 304 Not Modified)"
+					     : "unchanged (same manifest digest)");
 		pst(d)->record(d, &out, true, NULL);
 	} else {
 		/* with a root, a 304 still walks the root chain (envelope NULL) */
@@ -204,6 +210,8 @@ int refresher_fetch_start(struct daemon *d, struct rp_err *err)
 	o.low_speed_time_s = c->policy.low_speed_time_s;
 	o.allow_insecure_loopback = c->policy.allow_insecure_loopback;
 	o.redirect_hosts = c->policy.redirect_hosts;
+	o.registry_credentials = c->policy.registry_credentials[0] ? c->policy.registry_credentials : NULL;
+	o.blob_redirect_hosts = c->policy.blob_redirect_hosts[0] ? c->policy.blob_redirect_hosts : NULL;
 	s->job_now = (int64_t)time(NULL);
 	s->last_attempt_at = s->job_now;
 	s->job_started_ms = daemon_now_ms();

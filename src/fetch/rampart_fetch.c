@@ -3,8 +3,8 @@
  * rampart-fetch: the only rampart program that links libcurl.  rampartd forks,
  * drops root, and execs it with an empty environment, the options record on
  * fd 4 (trusted: written by root) and the answer pipe on fd 3; it downloads
- * one policy (https only, capped, time-bounded) and writes one fixed header
- * plus the body to fd 3.  It refuses to run with any root id, never parses the
+ * one policy (https only, capped, time-bounded; from an OCI registry through
+ * oci_fetch.c) and writes one fixed header plus the body to fd 3.  It refuses to run with any root id, never parses the
  * policy, and writes no files.  See docs/store.md.
  */
 #include <arpa/inet.h>
@@ -21,29 +21,9 @@
 #include <curl/curl.h>
 
 #include "compat.h"
-#include "fetch_wire.h"
+#include "fetch_child.h"
 
 _Static_assert(FETCH_OPTS_FD == FETCH_WIRE_FD + 1, "fd layout");
-
-/* The options, decoded: strings NUL-terminated, NULL when not set. */
-struct fx_opts {
-	struct fetch_wire_opts h;
-	char *s[FOS_N];
-	size_t len[FOS_N];
-	unsigned char *raw;
-};
-
-struct fx_body {
-	unsigned char *buf;
-	size_t len, cap, max;
-	bool too_large;
-	char etag[FETCH_MAX_ETAG + 1];
-	CURL *h;                  /* for the URL a Location: is relative to */
-	const struct fx_opts *o;
-	long status;              /* of the response whose headers are arriving */
-	bool redirect_refused;
-	char redirect_host[128];  /* the host it would have gone to */
-};
 
 static void fx_strlcpy(char *dst, const char *src, size_t size)
 {
@@ -455,6 +435,12 @@ static void fx_transfer(const struct fx_opts *o, struct fx_body *b, struct fetch
 		fx_strlcpy(w->text, "libcurl could not be initialised", sizeof(w->text));
 		return;
 	}
+	if (o->h.flags & FETCH_OPT_OCI) { /* the distribution API: src/fetch/oci_fetch.c */
+		oci_fetch(o, b, w);
+		if (w->kind == FW_CURL)
+			w->err_class = fx_class((CURLcode)w->curl_code);
+		return;
+	}
 	if (fx_url_check(o, &url, w->text, sizeof(w->text)) < 0) {
 		w->kind = FW_URL;
 		return;
@@ -489,6 +475,15 @@ static void fx_transfer(const struct fx_opts *o, struct fx_body *b, struct fetch
 	else
 		w->kind = FW_HTTP;
 	w->body_len = w->kind == FW_OK ? b->len : 0;
+	{
+		curl_off_t dl = 0;
+		long hs = 0, hops = 0;
+		curl_easy_getinfo(h, CURLINFO_SIZE_DOWNLOAD_T, &dl);
+		curl_easy_getinfo(h, CURLINFO_HEADER_SIZE, &hs);
+		curl_easy_getinfo(h, CURLINFO_REDIRECT_COUNT, &hops);
+		w->requests = (uint32_t)(1 + hops);
+		w->bytes_in = (uint64_t)dl + (uint64_t)hs;
+	}
 	/* h, hdrs and url are left to _exit(): the process ends right after replying */
 }
 

@@ -60,6 +60,17 @@
 	X(E_FETCH_CONFIG, 1, "the fetch options are invalid (CA file, pin, proxy, user)") \
 	X(E_FETCH_HELPER, 1, "the rampart-fetch helper is missing or not safely installed") \
 	X(E_FETCH_NOMEM, 1, "out of memory while fetching; the last good policy is kept") \
+	X(E_FETCH_CREDENTIALS, 1, "policy.registry_credentials cannot be read, is not USER:PASSWORD, or others can read it") \
+	X(E_OCI_URL, 1, "not a valid oci://HOST[:PORT]/REPOSITORY:TAG or @sha256: reference") \
+	X(E_OCI_MANIFEST, 1, "the registry's manifest is malformed, not an OCI image manifest, or has several policy layers") \
+	X(E_OCI_INDEX, 1, "the registry answered with a manifest list or image index, not a policy artifact") \
+	X(E_OCI_MEDIA_TYPE, 1, "the manifest is not a rampart policy artifact, or has no policy layer") \
+	X(E_OCI_DIGEST, 1, "the manifest or the policy layer does not match its digest or size") \
+	X(E_OCI_PIN, 1, "the registry's manifest is not the digest pinned in policy.url") \
+	X(E_OCI_REPOSITORY, 1, "the manifest was published to another repository") \
+	X(E_OCI_AUTH, 1, "the registry or its token service wants credentials, refused them, or kept answering 401") \
+	X(E_OCI_REDIRECT, 1, "the registry redirected where the config does not allow (manifests never, blobs off-host only to policy.blob_redirect_hosts)") \
+	X(E_OCI_HTTP, 1, "the registry answered with an unexpected HTTP status (404: no such tag or digest)") \
 	/* the trust pipeline (refresh, import, verify, rampart-sign) */ \
 	X(E_ENVELOPE, 1, "the DSSE envelope is malformed") \
 	X(E_PAYLOAD_TYPE, 1, "the envelope's payloadType is not the rampart policy type") \

@@ -19,6 +19,7 @@
 #include "policy_payload.h"
 #include "sign_root.h"
 #include "refresh.h"
+#include "publish.h"
 
 #define SIGN_EXIT_FAIL 1
 #define SIGN_EXIT_USAGE 2
@@ -54,6 +55,7 @@ static void sign_usage(FILE *f)
 		"       rampart-sign --check [--strict] [--org ORG] [--warn-days N] PAYLOAD.json\n"
 		"       rampart-sign root --help     (root documents for key rotation)\n"
 		"       rampart-sign --version\n"
+		"       rampart-sign publish [options] ENVELOPE.json oci://HOST/REPO:TAG\n"
 		"\n"
 		"Signs a rampart policy (or any payload) into a DSSE envelope, and verifies one.\n"
 		"Keys are PEM files: Ed25519 or ECDSA P-256.  A FILE of \"-\" means stdin.\n"
@@ -475,6 +477,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "root") == 0)
 		return sign_root_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "publish") == 0)
+		return publish_main(argc - 1, argv + 1);
 	memset(&o, 0, sizeof(o));
 	o.type = DSSE_POLICY_TYPE;
 	o.threshold = 1;

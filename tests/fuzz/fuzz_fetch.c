@@ -9,8 +9,8 @@
  * fits the pipe before the read).  Checked: a success is only a clean exit
  * with a whole, exact, in-limit answer from a non-root child, its body is the
  * bytes that followed the header, NUL-terminated; a failure carries a
- * registered E_FETCH_* code and a message without control bytes; the job is
- * released either way.
+ * registered E_FETCH_* (or, for a registry answer, E_OCI_*) code and a
+ * message without control bytes; the job is released either way.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -66,7 +66,8 @@ static void fuzz_fetch_check_ok(const struct fetch_result *res, const uint8_t *s
 
 static void fuzz_fetch_check_err(const struct rp_err *e)
 {
-	FETCH_CHECK(strncmp(e->code, "E_FETCH_", 8) == 0 && rp_errcode_known(e->code));
+	FETCH_CHECK((strncmp(e->code, "E_FETCH_", 8) == 0 || strncmp(e->code, "E_OCI_", 6) == 0) &&
+	            rp_errcode_known(e->code));
 	for (const char *p = e->msg; *p; p++)
 		FETCH_CHECK((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
 }

@@ -17,6 +17,7 @@ tests/unit/test_reference.c) plus hand-written cases.  Input formats:
              then a hosts file
   fetch      1 byte (bits 0-1 the child's wait status, bits 2-3 the body
              limit), then the fetch child's answer (src/core/fetch_wire.h)
+  oci        1 byte: odd = an oci:// URL follows, even = an artifact manifest (JSON)
 
 usage: tests/fuzz/make-seeds.py   (rewrites the corpus directories)
 """
@@ -188,9 +189,9 @@ def roots():
 def fetch_wire(kind, body=b"", http=200, curl=0, uid=65534, gid=65534, cls=0,
                etag=b"", text=b"", body_len=None):
     """struct fetch_wire (src/core/fetch_wire.h), then the body."""
-    magic = 0x72706631
+    magic = 0x72706632
     n = len(body) if body_len is None else body_len
-    hdr = struct.pack("=IIiiIIQII", magic, kind, http, curl, uid, gid, n, cls, 0)
+    hdr = struct.pack("=IIiiIIQIIQ", magic, kind, http, curl, uid, gid, n, cls, 1, len(body))
     return hdr + etag.ljust(256, b"\0")[:256] + text.ljust(256, b"\0")[:256] + body
 
 
@@ -207,6 +208,8 @@ def fetches():
         bytes([sel_ok]) + fetch_wire(6, uid=0, gid=0, text=b"setresuid failed"),
         bytes([sel_ok]) + fetch_wire(8, text=b"Permission denied"),      # FW_EXEC
         bytes([sel_ok]) + fetch_wire(9, text=b"scheme differs"),         # FW_URL
+        bytes([sel_ok]) + fetch_wire(10, cls=3, text=b"layer digest differs"),  # FW_OCI
+        bytes([sel_ok]) + fetch_wire(10, cls=99, text=b"unknown row"),   # FW_OCI, bad class
         bytes([sel_ok]) + fetch_wire(1, b"short", body_len=10),          # truncated body
         bytes([sel_ok]) + fetch_wire(1, b"abc") + b"extra",             # more than announced
         bytes([sel_ok]) + fetch_wire(1, env, uid=0),                     # claims root
@@ -218,6 +221,25 @@ def fetches():
     ]
 
 
+def oci():
+    """byte 0 odd: an oci:// URL; even: an artifact manifest."""
+    d = "sha256:" + "a" * 64
+    urls = ["oci://registry.example.com/acme/policy:current", "oci://127.0.0.1:5000/a/b@" + d,
+            "oci://[::1]:443/x/y__z/w-v:v1.2", "oci://h/A:x", "oci://u@h/a:b", "oci://h/a",
+            "oci://h:0/a:b", "oci://h/a@sha256:AB", "oci://h/a..b:t"]
+    layer = {"mediaType": "application/vnd.rampart.policy.dsse+json", "digest": d, "size": 10}
+    base = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.rampart.policy",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": d, "size": 2},
+            "layers": [layer], "annotations": {"vnd.rampart.policy.repository": "acme/policy"}}
+    mans = [base, dict(base, layers=[layer, layer]), dict(base, artifactType="x"),
+            dict(base, annotations={"vnd.rampart.policy.repository": "acme/other"}),
+            dict(base, layers=[dict(layer, size=1 << 40)]),
+            {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": []}]
+    return [b"\x01" + u.encode() for u in urls] + [b"\x00" + json.dumps(m).encode() for m in mans]
+
+
 def main():
     put("frame", frames())
     put("request", requests())
@@ -227,6 +249,7 @@ def main():
     put("hosts", hosts())
     put("fetch", fetches())
     put("root", roots())
+    put("oci", oci())
 
 
 if __name__ == "__main__":

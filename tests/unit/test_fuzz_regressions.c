@@ -161,6 +161,12 @@ static void test_root(void **state)
 	replay_target("root", fuzz_root);
 }
 
+static void test_oci(void **state)
+{
+	(void)state;
+	replay_target("oci", fuzz_oci);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +177,7 @@ int main(void)
 	    cmocka_unit_test(test_cpolicy),
 	    cmocka_unit_test(test_authz),
 	    cmocka_unit_test(test_root),
+	    cmocka_unit_test(test_oci),
 	};
 
 	signal(SIGABRT, replay_on_signal);
