@@ -34,8 +34,8 @@
 #define BA_MAX_LAT 4000000
 
 static enum MHD_Result ba_allow(void *cls, struct MHD_Connection *c, const char *url,
-				const char *method, const char *version, const char *data,
-				size_t *size, void **ctx)
+                                const char *method, const char *version, const char *data,
+                                size_t *size, void **ctx)
 {
 	static const char ans[] = "{\"Allow\":true}";
 	static int first;
@@ -53,7 +53,7 @@ static enum MHD_Result ba_allow(void *cls, struct MHD_Connection *c, const char 
 	}
 	r = MHD_create_response_from_buffer(sizeof(ans) - 1, (void *)ans, MHD_RESPMEM_MUST_COPY);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"application/vnd.docker.plugins.v1.2+json");
+	                        "application/vnd.docker.plugins.v1.2+json");
 	ret = MHD_queue_response(c, 200, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -76,11 +76,11 @@ static int ba_listen(const char *path)
 static int ba_server(const char *path)
 {
 	int fd = ba_listen(path);
-	struct MHD_Daemon *d = MHD_start_daemon(
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, ba_allow, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, 256u,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1,
-	    MHD_OPTION_END);
+	struct MHD_Daemon *d =
+	    MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, ba_allow, NULL,
+	                     MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, 256u,
+	                     MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_SIGPIPE_HANDLED_BY_APP,
+	                     1, MHD_OPTION_END);
 
 	signal(SIGPIPE, SIG_IGN);
 	if (d == NULL)
@@ -148,16 +148,16 @@ static int ba_fill_req(char *req, size_t size, const char *ref)
 	char body[2048];
 
 	snprintf(body, sizeof(body),
-		 "{\"User\":\"\",\"UserAuthNMethod\":\"\",\"RequestMethod\":\"POST\","
-		 "\"RequestUri\":\"/v1.41/images/create?fromImage=%s&tag=1\",\"RequestHeaders\":"
-		 "{\"Content-Length\":\"0\",\"Content-Type\":\"text/plain\",\"User-Agent\":"
-		 "\"Docker-Client/20.10.24 (linux)\"}}",
-		 ref);
+	         "{\"User\":\"\",\"UserAuthNMethod\":\"\",\"RequestMethod\":\"POST\","
+	         "\"RequestUri\":\"/v1.41/images/create?fromImage=%s&tag=1\",\"RequestHeaders\":"
+	         "{\"Content-Length\":\"0\",\"Content-Type\":\"text/plain\",\"User-Agent\":"
+	         "\"Docker-Client/20.10.24 (linux)\"}}",
+	         ref);
 	return snprintf(req, size,
-			"POST /AuthZPlugin.AuthZReq HTTP/1.1\r\nHost: plugin\r\nContent-Type: "
-			"application/json\r\nAccept: application/vnd.docker.plugins.v1.2+json\r\n"
-			"Content-Length: %zu\r\n\r\n%s",
-			strlen(body), body);
+	                "POST /AuthZPlugin.AuthZReq HTTP/1.1\r\nHost: plugin\r\nContent-Type: "
+	                "application/json\r\nAccept: application/vnd.docker.plugins.v1.2+json\r\n"
+	                "Content-Length: %zu\r\n\r\n%s",
+	                strlen(body), body);
 }
 
 /*
@@ -200,8 +200,8 @@ static double ba_cpu_ns(long pid)
 	return ns;
 }
 
-static int ba_pair(const char *base, const char *sock, double secs, const char *ref,
-		   long pa, long pb)
+static int ba_pair(const char *base, const char *sock, double secs, const char *ref, long pa,
+                   long pb)
 {
 	static double la[BA_MAX_LAT / 2], lb[BA_MAX_LAT / 2];
 	char req[4096];
@@ -239,16 +239,16 @@ static void ba_client_run(const char *path, double secs, const char *ref, int ou
 	double start = ba_now(), t;
 
 	snprintf(body, sizeof(body),
-		 "{\"User\":\"\",\"UserAuthNMethod\":\"\",\"RequestMethod\":\"POST\","
-		 "\"RequestUri\":\"/v1.41/images/create?fromImage=%s&tag=1\",\"RequestHeaders\":"
-		 "{\"Content-Length\":\"0\",\"Content-Type\":\"text/plain\",\"User-Agent\":"
-		 "\"Docker-Client/20.10.24 (linux)\"}}",
-		 ref);
+	         "{\"User\":\"\",\"UserAuthNMethod\":\"\",\"RequestMethod\":\"POST\","
+	         "\"RequestUri\":\"/v1.41/images/create?fromImage=%s&tag=1\",\"RequestHeaders\":"
+	         "{\"Content-Length\":\"0\",\"Content-Type\":\"text/plain\",\"User-Agent\":"
+	         "\"Docker-Client/20.10.24 (linux)\"}}",
+	         ref);
 	len = snprintf(req, sizeof(req),
-		       "POST /AuthZPlugin.AuthZReq HTTP/1.1\r\nHost: plugin\r\nContent-Type: "
-		       "application/json\r\nAccept: application/vnd.docker.plugins.v1.2+json\r\n"
-		       "Content-Length: %zu\r\n\r\n%s",
-		       strlen(body), body);
+	               "POST /AuthZPlugin.AuthZReq HTTP/1.1\r\nHost: plugin\r\nContent-Type: "
+	               "application/json\r\nAccept: application/vnd.docker.plugins.v1.2+json\r\n"
+	               "Content-Length: %zu\r\n\r\n%s",
+	               strlen(body), body);
 	while ((t = ba_now()) - start < secs && n < BA_MAX_LAT) {
 		if (ba_roundtrip(fd, req, (size_t)len) < 0) {
 			fprintf(stderr, "bench_authz: bad answer from %s\n", path);
@@ -282,7 +282,7 @@ static int ba_client(const char *path, double secs, const char *ref, int nclient
 	for (int i = 0; i < nclients; i++) {
 		ssize_t r;
 		while ((r = read(p[i][0], (char *)all + n * sizeof(double),
-				 (BA_MAX_LAT - n) * sizeof(double))) > 0)
+		                 (BA_MAX_LAT - n) * sizeof(double))) > 0)
 			n += (size_t)r / sizeof(double);
 		close(p[i][0]);
 	}
@@ -303,10 +303,10 @@ int main(int argc, char **argv)
 		return ba_server(argv[2]);
 	if ((argc == 6 || argc == 8) && strcmp(argv[1], "pair") == 0)
 		return ba_pair(argv[2], argv[3], atof(argv[4]), argv[5],
-			       argc == 8 ? atol(argv[6]) : 0, argc == 8 ? atol(argv[7]) : 0);
+		               argc == 8 ? atol(argv[6]) : 0, argc == 8 ? atol(argv[7]) : 0);
 	if ((argc == 5 || argc == 6) && strcmp(argv[1], "client") == 0)
 		return ba_client(argv[2], atof(argv[3]), argv[4], argc == 6 ? atoi(argv[5]) : 1);
 	fprintf(stderr, "usage: bench_authz allow SOCK | client SOCK SECS REF [N] | "
-			"pair BASE SOCK SECS REF\n");
+	                "pair BASE SOCK SECS REF\n");
 	return 2;
 }

@@ -72,7 +72,8 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < n; i++) {
 		double t0 = now_s();
-		if (cpol_model_build(&p, &o, &m, &e) != 0 || cpol_render(&m, &text, &len, &e) != 0) {
+		if (cpol_model_build(&p, &o, &m, &e) != 0 ||
+		    cpol_render(&m, &text, &len, &e) != 0) {
 			fprintf(stderr, "bench_cpolicy: %s\n", e.msg);
 			return 1;
 		}

@@ -84,7 +84,7 @@ static int echo_server(const char *path)
 				continue;
 			if (rd(p[i].fd, buf, 4) < 0 ||
 			    (len = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
-				   (uint32_t)buf[2] << 8 | buf[3]) > 65536 ||
+			           (uint32_t)buf[2] << 8 | buf[3]) > 65536 ||
 			    rd(p[i].fd, buf + 4, len) < 0 || write(p[i].fd, buf, 4 + len) < 0) {
 				close(p[i].fd);
 				p[i--] = p[--n];
@@ -100,8 +100,7 @@ static int cmp(const void *a, const void *b)
 }
 
 /* One client: round trips for `secs`; latencies (µs) into lat[], count returned. */
-static long client_loop(const char *path, const char *req, double secs, unsigned *lat,
-			long max)
+static long client_loop(const char *path, const char *req, double secs, unsigned *lat, long max)
 {
 	uint8_t buf[70000];
 	size_t n = strlen(req);
@@ -139,9 +138,9 @@ static int client_main(const char *path, double secs, int nclients, const char *
 {
 	long per = MAXLAT / nclients;
 	unsigned *lat = mmap(NULL, sizeof(unsigned) * MAXLAT, PROT_READ | PROT_WRITE,
-			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	long *counts = mmap(NULL, sizeof(long) * 64, PROT_READ | PROT_WRITE,
-			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	long total = 0;
 	unsigned *all;
 
@@ -180,8 +179,8 @@ int main(int argc, char **argv)
 	if (argc >= 5 && strcmp(argv[1], "client") == 0) {
 		if (argc == 7 && strcmp(argv[5], "--check") == 0)
 			snprintf(req, sizeof(req),
-				 "{\"op\":\"policy.check\",\"id\":1,\"args\":{\"refs\":[\"%s\"]}}",
-				 argv[6]);
+			         "{\"op\":\"policy.check\",\"id\":1,\"args\":{\"refs\":[\"%s\"]}}",
+			         argv[6]);
 		else
 			snprintf(req, sizeof(req), "{\"op\":\"ping\",\"id\":1}");
 		return client_main(argv[2], atof(argv[3]), atoi(argv[4]), req);

@@ -58,7 +58,8 @@ int main(int argc, char **argv)
 	}
 	unsigned char *env = slurp(argv[1], &len);
 	keys_trust_init(&t);
-	if (keys_trust_add_file(&t, argv[2], 0, &e) < 0 || keys_trust_set_threshold(&t, 1, &e) < 0 ||
+	if (keys_trust_add_file(&t, argv[2], 0, &e) < 0 ||
+	    keys_trust_set_threshold(&t, 1, &e) < 0 ||
 	    dsse_verify(env, len, DSSE_POLICY_TYPE, &t, &v, &e) < 0) {
 		fprintf(stderr, "bench_refresh: %s\n", e.msg);
 		return 1;
@@ -73,9 +74,15 @@ int main(int argc, char **argv)
 		json_decref(j);
 		/* measured: the whole refresh into an empty store */
 		struct refresh_out out;
-		struct refresh_in in = {.envelope = env, .len = len, .max_bytes = 16 << 20,
-					.trust = &t, .org = NULL, .now = (int64_t)time(NULL),
-					.db_path = argv[3], .source = "bench", .etag = ""};
+		struct refresh_in in = {.envelope = env,
+		                        .len = len,
+		                        .max_bytes = 16 << 20,
+		                        .trust = &t,
+		                        .org = NULL,
+		                        .now = (int64_t)time(NULL),
+		                        .db_path = argv[3],
+		                        .source = "bench",
+		                        .etag = ""};
 		json_t *p = json_loadb((const char *)v.payload, v.payload_len, 0, NULL);
 		in.org = json_string_value(json_object_get(p, "org"));
 		unlink(argv[3]);

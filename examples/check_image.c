@@ -39,8 +39,9 @@ int main(int argc, char **argv)
 	int worst = 0;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: check_image DB REF...\n"
-				"  e.g. check_image /var/lib/rampart/policy.db ghcr.io/acme/app:1.2\n");
+		fprintf(stderr,
+		        "usage: check_image DB REF...\n"
+		        "  e.g. check_image /var/lib/rampart/policy.db ghcr.io/acme/app:1.2\n");
 		return 2;
 	}
 	/* 0: deny when no policy is cached; reload when rampartd replaces the file */

@@ -46,8 +46,8 @@
 /* Exit codes used by the rampart CLI (and a good convention for callers). */
 enum rampart_exit {
 	RAMPART_EXIT_OK = 0,
-	RAMPART_EXIT_REFUSED = 1,  /* refused, denied, or the op failed */
-	RAMPART_EXIT_USAGE = 2,    /* bad command line or invalid input */
+	RAMPART_EXIT_REFUSED = 1,     /* refused, denied, or the op failed */
+	RAMPART_EXIT_USAGE = 2,       /* bad command line or invalid input */
 	RAMPART_EXIT_UNREACHABLE = 3, /* daemon not reachable */
 };
 
@@ -75,7 +75,7 @@ struct rampart_client;
  * Thread-safety: safe to call from any thread.
  */
 RAMPART_API int rampart_connect(const char *socket_path, int timeout_ms,
-				struct rampart_client **out, struct rampart_error *err);
+                                struct rampart_client **out, struct rampart_error *err);
 /*
  * Closes the connection and frees c.  NULL-safe.  A request still being
  * handled by the daemon runs to completion there; its reply is discarded.
@@ -110,8 +110,7 @@ RAMPART_API void rampart_close(struct rampart_client *c);
  * Thread-safety: not on the same client (see above).
  */
 RAMPART_API int rampart_request(struct rampart_client *c, const char *op, const char *args_json,
-				int send_fd, char **reply, int *recv_fd,
-				struct rampart_error *err);
+                                int send_fd, char **reply, int *recv_fd, struct rampart_error *err);
 
 /*
  * Round trip of the "ping" op (any user may call it): checks that the
@@ -137,7 +136,7 @@ RAMPART_API int rampart_ping(struct rampart_client *c, struct rampart_error *err
  * Thread-safety: not on the same client.
  */
 RAMPART_API int rampart_bind_port(struct rampart_client *c, const char *proto, const char *addr,
-				  int port, int backlog, struct rampart_error *err);
+                                  int port, int backlog, struct rampart_error *err);
 
 /*
  * Typed calls: what a backend needs, with the request built and the reply
@@ -158,7 +157,7 @@ RAMPART_API int rampart_bind_port(struct rampart_client *c, const char *proto, c
  * Thread-safety: not on the same client.
  */
 RAMPART_API int rampart_client_check(struct rampart_client *c, const char *ref,
-				     struct rampart_decision *out, struct rampart_error *err);
+                                     struct rampart_decision *out, struct rampart_error *err);
 
 /*
  * The batch form: n (1..RAMPART_CHECK_MAX) references decided from one
@@ -167,8 +166,8 @@ RAMPART_API int rampart_client_check(struct rampart_client *c, const char *ref,
  * out[i].code), or -1 with err set (nothing decided: treat all as deny).
  */
 RAMPART_API int rampart_client_check_many(struct rampart_client *c, const char *const *refs,
-					  size_t n, struct rampart_decision *out,
-					  struct rampart_error *err);
+                                          size_t n, struct rampart_decision *out,
+                                          struct rampart_error *err);
 
 /* What "status" says about the daemon and its policy (times in unix seconds, 0: none). */
 struct rampart_status {
@@ -179,13 +178,13 @@ struct rampart_status {
 	int64_t policy_version; /* 0 when none */
 	char org[RAMPART_ORG_MAX];
 	int64_t issued_at, expires_at;
-	bool expired;           /* past expires_at: still enforced, refresh it */
-	bool stale;             /* the daemon reports it overdue for a refresh */
+	bool expired; /* past expires_at: still enforced, refresh it */
+	bool stale;   /* the daemon reports it overdue for a refresh */
 	int64_t last_success_at, last_error_at;
-	char last_error[512];   /* "" after a success */
+	char last_error[512]; /* "" after a success */
 	uint64_t refreshes, refresh_failures;
-	int trust_threshold;    /* signatures needed; 0 when the keys are unusable */
-	size_t trust_keys;      /* trusted keys loaded */
+	int trust_threshold; /* signatures needed; 0 when the keys are unusable */
+	size_t trust_keys;   /* trusted keys loaded */
 	bool trust_usable;
 };
 
@@ -194,6 +193,6 @@ struct rampart_status {
  * Thread-safety: not on the same client.
  */
 RAMPART_API int rampart_client_status(struct rampart_client *c, struct rampart_status *out,
-				      struct rampart_error *err);
+                                      struct rampart_error *err);
 
 #endif

@@ -93,9 +93,9 @@ struct rampart_decision {
 	                                            "" for an invalid reference */
 	char reason[RAMPART_REASON_MAX];         /* always one sentence for people */
 	/* Added with policy schema 2 (deny rules, dry-run rules); zero for schema 1: */
-	bool denied_by_rule; /* a deny rule decided (rule names it), not the default */
-	bool warn;           /* a rule in mode "warn" would have decided otherwise */
-	char warn_rule[RAMPART_RULE_MAX];     /* that rule, e.g. "deny quay.io/acme/old/"; "" if none */
+	bool denied_by_rule;              /* a deny rule decided (rule names it), not the default */
+	bool warn;                        /* a rule in mode "warn" would have decided otherwise */
+	char warn_rule[RAMPART_RULE_MAX]; /* that rule, e.g. "deny quay.io/acme/old/"; "" if none */
 	char warn_reason[RAMPART_REASON_MAX]; /* what it would have done; "" if none */
 };
 
@@ -111,9 +111,9 @@ struct rampart_policy_info {
 	size_t n_registries; /* entries in the signed policy */
 	char org[RAMPART_ORG_MAX];
 	/* Added with policy schema 2: */
-	int schema_version;  /* of the signed payload: 1 or 2 */
-	size_t n_deny;       /* deny rules among n_registries */
-	size_t n_warn;       /* rules in mode "warn" among n_registries */
+	int schema_version; /* of the signed payload: 1 or 2 */
+	size_t n_deny;      /* deny rules among n_registries */
+	size_t n_warn;      /* rules in mode "warn" among n_registries */
 };
 
 struct rampart_policy;

@@ -25,13 +25,13 @@
 /* One request dockerd asks about (AuthZReq or AuthZRes), as parsed. */
 struct authz_req {
 	char method[16];
-	char *uri;                 /* RequestURI, NUL-terminated, owned */
-	char content_type[256];    /* RequestHeaders["Content-Type"] (dockerd keeps the last value) */
-	char content_length[32];   /* RequestHeaders["Content-Length"] */
+	char *uri;               /* RequestURI, NUL-terminated, owned */
+	char content_type[256];  /* RequestHeaders["Content-Type"] (dockerd keeps the last value) */
+	char content_length[32]; /* RequestHeaders["Content-Length"] */
 	bool has_content_type, has_content_length;
-	unsigned char *body;       /* RequestBody, base64-decoded, owned; NULL if absent */
+	unsigned char *body; /* RequestBody, base64-decoded, owned; NULL if absent */
 	size_t body_len;
-	char user[256];            /* User (TLS client name), "" for a UNIX socket */
+	char user[256]; /* User (TLS client name), "" for a UNIX socket */
 };
 
 /* Parses the JSON dockerd posts.  Returns 0, or -1 with E_AUTHZ_* in err. */
@@ -44,7 +44,7 @@ void authz_req_free(struct authz_req *r);
  * gorilla/mux see them.  Returns 0 or -1 (E_AUTHZ_URI).
  */
 int authz_uri_split(const char *uri, char *path, size_t pathlen, const char **query,
-		    struct rp_err *err);
+                    struct rp_err *err);
 
 /*
  * Value of query parameter key (decoded as Go's url.ParseQuery does, '+' is a
@@ -53,7 +53,7 @@ int authz_uri_split(const char *uri, char *path, size_t pathlen, const char **qu
  * uses ';' (which Go versions split differently).
  */
 int authz_query_get(const char *query, const char *key, char *val, size_t vallen,
-		    struct rp_err *err);
+                    struct rp_err *err);
 
 /* Which kind of request was decided (audit and counters). */
 enum authz_kind {
@@ -75,24 +75,24 @@ struct authz_opts {
 
 /* The answer to one AuthZReq, and what the audit line needs. */
 struct authz_verdict {
-	bool allow;        /* what dockerd is told */
-	bool would_deny;   /* the policy refused (in warn mode allow is still true) */
-	bool is_err;       /* answer with "Err" (malformed request) rather than "Msg" */
+	bool allow;      /* what dockerd is told */
+	bool would_deny; /* the policy refused (in warn mode allow is still true) */
+	bool is_err;     /* answer with "Err" (malformed request) rather than "Msg" */
 	enum authz_kind kind;
-	char msg[2048];    /* Msg or Err text */
-	char ref[AUTHZ_MAX_REF + 1];            /* the reference as requested */
+	char msg[2048];                          /* Msg or Err text */
+	char ref[AUTHZ_MAX_REF + 1];             /* the reference as requested */
 	char normalized[RAMPART_NORMALIZED_MAX]; /* "" if it did not parse */
 	char rule[RAMPART_RULE_MAX];
 	int64_t policy_version;
 };
 
 /* Decides one parsed AuthZReq.  Never fails: anything it cannot read is refused. */
-void authz_decide(struct rampart_policy *pol, const struct authz_opts *o,
-		  const struct authz_req *r, struct authz_verdict *v);
+void authz_decide(struct rampart_policy *pol, const struct authz_opts *o, const struct authz_req *r,
+                  struct authz_verdict *v);
 
 /* Parses and decides a raw AuthZReq body (the fuzz entry point). */
 void authz_decide_raw(struct rampart_policy *pol, const struct authz_opts *o, const char *json,
-		      size_t len, struct authz_verdict *v);
+                      size_t len, struct authz_verdict *v);
 
 /* Writes the JSON answer for v into buf ({"Allow":...,"Msg"|"Err":...}); returns its length. */
 size_t authz_answer_json(const struct authz_verdict *v, char *buf, size_t size);
@@ -115,8 +115,8 @@ struct authz_audit;
 /* path "" = syslog.  Returns NULL (and logs) only when memory runs out. */
 struct authz_audit *authz_audit_open(const char *path);
 /* Counts v and writes (or coalesces) its audit line when it was refused or warned. */
-void authz_audit_record(struct authz_audit *a, const struct authz_verdict *v,
-			enum authz_mode mode, int64_t now);
+void authz_audit_record(struct authz_audit *a, const struct authz_verdict *v, enum authz_mode mode,
+                        int64_t now);
 /* Flushes coalesced lines older than the window; call about once a second and at exit. */
 void authz_audit_tick(struct authz_audit *a, int64_t now, bool final);
 const struct authz_stats *authz_audit_stats(const struct authz_audit *a);

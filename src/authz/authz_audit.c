@@ -23,9 +23,9 @@
 #define AUDIT_LINE_MAX 4096
 
 struct audit_slot {
-	uint64_t hash;      /* of the line without time and count; 0 = free */
-	int64_t first;      /* when the line was last written */
-	uint64_t repeated;  /* identical decisions since, not yet written */
+	uint64_t hash;     /* of the line without time and count; 0 = free */
+	int64_t first;     /* when the line was last written */
+	uint64_t repeated; /* identical decisions since, not yet written */
 	char line[AUDIT_LINE_MAX];
 };
 
@@ -42,8 +42,8 @@ struct authz_audit *authz_audit_open(const char *path)
 	if (a == NULL)
 		return NULL;
 	a->fd = -1;
-	if (*path && (a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-				   0640)) < 0)
+	if (*path &&
+	    (a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640)) < 0)
 		log_warn("audit log %s (falling back to syslog)", path);
 	return a;
 }
@@ -82,7 +82,7 @@ static void audit_emit(struct authz_audit *a, int64_t when, const char *body, ui
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (repeated)
 		n = snprintf(line, sizeof(line), "time=%s %s repeated=%llu", ts, body,
-			     (unsigned long long)repeated);
+		             (unsigned long long)repeated);
 	else
 		n = snprintf(line, sizeof(line), "time=%s %s", ts, body);
 	if (n < 0)
@@ -106,11 +106,11 @@ static void audit_body(char *dst, size_t size, const struct authz_verdict *v, en
 	log_escape(ref, sizeof(ref), v->ref, strlen(v->ref));
 	log_escape(msg, sizeof(msg), v->msg, strlen(v->msg));
 	snprintf(dst, size,
-		 "engine=docker op=%s result=%s mode=%s ref=\"%s\" normalized=\"%s\" rule=\"%s\" "
-		 "policy_version=%lld%s msg=\"%s\"",
-		 authz_kind_name(v->kind), v->allow ? "warn" : "denied", authz_mode_name(mode), ref,
-		 v->normalized, v->rule, (long long)v->policy_version, v->is_err ? " error=1" : "",
-		 msg);
+	         "engine=docker op=%s result=%s mode=%s ref=\"%s\" normalized=\"%s\" rule=\"%s\" "
+	         "policy_version=%lld%s msg=\"%s\"",
+	         authz_kind_name(v->kind), v->allow ? "warn" : "denied", authz_mode_name(mode), ref,
+	         v->normalized, v->rule, (long long)v->policy_version, v->is_err ? " error=1" : "",
+	         msg);
 }
 
 static void audit_slot_flush(struct authz_audit *a, struct audit_slot *s, int64_t now)
@@ -145,8 +145,8 @@ static void audit_line(struct authz_audit *a, const char *body, int64_t now)
 	rp_strlcpy(oldest->line, body, sizeof(oldest->line));
 }
 
-void authz_audit_record(struct authz_audit *a, const struct authz_verdict *v,
-			enum authz_mode mode, int64_t now)
+void authz_audit_record(struct authz_audit *a, const struct authz_verdict *v, enum authz_mode mode,
+                        int64_t now)
 {
 	char body[AUDIT_LINE_MAX];
 	unsigned k = (unsigned)v->kind < AUTHZ_NKINDS ? (unsigned)v->kind : 0;

@@ -75,7 +75,8 @@ static void dj_find(const char *s, size_t n, struct dj_span *sp, size_t *open, s
 		size_t k = i, v;
 		i = dj_skip(s, i, n);
 		v = dj_ws(s, dj_ws(s, i, n) + 1, n); /* past ':' */
-		if (i - k == sizeof(DJ_KEY) + 1 && memcmp(s + k + 1, DJ_KEY, sizeof(DJ_KEY) - 1) == 0) {
+		if (i - k == sizeof(DJ_KEY) + 1 &&
+		    memcmp(s + k + 1, DJ_KEY, sizeof(DJ_KEY) - 1) == 0) {
 			sp->found = true;
 			sp->key = k;
 			sp->value = v;
@@ -116,7 +117,7 @@ static int dj_new_array(json_t *old, bool add, char **text, bool *changed, struc
 	if (!json_is_array(arr)) {
 		json_decref(arr);
 		return rp_seterr(err, "E_DAEMONJSON", "\"%s\" is not an array; not touching it",
-				 DJ_KEY);
+		                 DJ_KEY);
 	}
 	for (i = json_array_size(arr); i-- > 0;) {
 		x = json_array_get(arr, i);
@@ -140,7 +141,7 @@ static int dj_new_array(json_t *old, bool add, char **text, bool *changed, struc
 
 /* The text with the member replaced, removed or appended. */
 static char *dj_apply(const char *s, size_t n, const struct dj_span *sp, size_t close,
-		      const char *arr)
+                      const char *arr)
 {
 	char ins[256];
 	size_t from, to;
@@ -201,8 +202,9 @@ int authz_daemonjson_edit(const char *in, size_t len, bool add, char **out, stru
 	*out = NULL;
 	root = json_loadb(in, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
-		return rp_seterr(err, "E_DAEMONJSON", "not valid JSON (line %d: %s); not touching it",
-				 jerr.line, jerr.text);
+		return rp_seterr(err, "E_DAEMONJSON",
+		                 "not valid JSON (line %d: %s); not touching it", jerr.line,
+		                 jerr.text);
 	if (!json_is_object(root)) {
 		rp_seterr(err, "E_DAEMONJSON", "top level is not an object; not touching it");
 		goto out;
@@ -210,7 +212,7 @@ int authz_daemonjson_edit(const char *in, size_t len, bool add, char **out, stru
 	dj_find(in, len, &sp, &open, &close);
 	if (sp.found != (json_object_get(root, DJ_KEY) != NULL)) {
 		rp_seterr(err, "E_DAEMONJSON", "\"%s\" is spelled with escapes; edit it by hand",
-			  DJ_KEY);
+		          DJ_KEY);
 		goto out;
 	}
 	if (dj_new_array(json_object_get(root, DJ_KEY), add, &arr, &changed, err) < 0)
@@ -305,7 +307,7 @@ int authz_daemonjson_main(int argc, char **argv)
 	if (dj_read(path, &in, &len, &st) < 0) {
 		if (errno != ENOENT) {
 			fprintf(stderr, "rampart-authz: %s: %s; nothing changed\n", path,
-				strerror(errno));
+			        strerror(errno));
 			return 1;
 		}
 		if (!add) {
@@ -321,7 +323,7 @@ int authz_daemonjson_main(int argc, char **argv)
 	}
 	if (authz_daemonjson_edit(in, len, add, &out, &err) < 0) {
 		fprintf(stderr, "rampart-authz: %s: %s: %s; nothing changed\n", path, err.code,
-			err.msg);
+		        err.msg);
 		goto out;
 	}
 	if (out == NULL) {
@@ -329,7 +331,7 @@ int authz_daemonjson_main(int argc, char **argv)
 		       add ? "already listed" : "not listed");
 	} else if (dj_write(path, out, &st) < 0) {
 		fprintf(stderr, "rampart-authz: writing %s: %s; nothing changed\n", path,
-			strerror(errno));
+		        strerror(errno));
 		goto out;
 	} else {
 		printf("%s: %s \"%s\" %s %s\n", path, add ? "added" : "removed", DJ_NAME,

@@ -16,18 +16,17 @@
 #include "reference.h"
 
 typedef void (*authz_route_fn)(struct rampart_policy *, const struct authz_opts *,
-			       const struct authz_req *, const char *query,
-			       struct authz_verdict *);
+                               const struct authz_req *, const char *query, struct authz_verdict *);
 
 static void decide_images_create(struct rampart_policy *, const struct authz_opts *,
-				 const struct authz_req *, const char *, struct authz_verdict *);
+                                 const struct authz_req *, const char *, struct authz_verdict *);
 static void decide_containers_create(struct rampart_policy *, const struct authz_opts *,
-				     const struct authz_req *, const char *,
-				     struct authz_verdict *);
+                                     const struct authz_req *, const char *,
+                                     struct authz_verdict *);
 static void decide_plugin_remote(struct rampart_policy *, const struct authz_opts *,
-				 const struct authz_req *, const char *, struct authz_verdict *);
+                                 const struct authz_req *, const char *, struct authz_verdict *);
 static void decide_images_load(struct rampart_policy *, const struct authz_opts *,
-			       const struct authz_req *, const char *, struct authz_verdict *);
+                               const struct authz_req *, const char *, struct authz_verdict *);
 
 /*
  * The routes decided, matched on the cleaned, decoded path without the API
@@ -52,7 +51,7 @@ static const struct authz_route {
 const char *authz_kind_name(enum authz_kind k)
 {
 	static const char *const names[AUTHZ_NKINDS] = {"other", "pull", "create", "plugin",
-							"load"};
+	                                                "load"};
 	return (unsigned)k < AUTHZ_NKINDS ? names[k] : "?";
 }
 
@@ -85,7 +84,7 @@ static void verdict_badref(struct authz_verdict *v, const char *ref, const char 
 
 	log_escape(esc, sizeof(esc), ref, strlen(ref));
 	snprintf(v->msg, sizeof(v->msg), "rampart: invalid image reference \"%s\": %s", esc,
-		 reason);
+	         reason);
 	v->allow = false;
 	v->would_deny = v->is_err = true;
 }
@@ -114,8 +113,8 @@ static void decide_ref(struct rampart_policy *pol, const char *ref, struct authz
 		return;
 	}
 	(void)rampart_policy_org(pol, org, sizeof(org));
-	snprintf(v->msg, sizeof(v->msg), "rampart: %s denied by policy %s v%lld: %s",
-		 d.normalized, org, (long long)d.policy_version, d.reason);
+	snprintf(v->msg, sizeof(v->msg), "rampart: %s denied by policy %s v%lld: %s", d.normalized,
+	         org, (long long)d.policy_version, d.reason);
 }
 
 /*
@@ -145,8 +144,7 @@ static bool form_smuggling(const struct authz_req *r)
 }
 
 /* "repo[:tag]" from images/create's fromImage + tag, as dockerd's PullImage builds it. */
-static int pull_ref(const char *image, const char *tag, char *out, size_t size,
-		    struct rp_err *err)
+static int pull_ref(const char *image, const char *tag, char *out, size_t size, struct rp_err *err)
 {
 	struct ref_parsed p;
 	char name[REF_MAX_NORMALIZED], img[AUTHZ_MAX_REF + 1];
@@ -173,8 +171,8 @@ static int pull_ref(const char *image, const char *tag, char *out, size_t size,
 }
 
 static void decide_images_create(struct rampart_policy *pol, const struct authz_opts *o,
-				 const struct authz_req *r, const char *query,
-				 struct authz_verdict *v)
+                                 const struct authz_req *r, const char *query,
+                                 struct authz_verdict *v)
 {
 	char image[AUTHZ_MAX_REF + 1] = "", tag[AUTHZ_MAX_REF + 1] = "";
 	char ref[AUTHZ_MAX_REF * 2 + 2];
@@ -223,17 +221,17 @@ static int create_image(const struct authz_req *r, char *image, size_t size, str
 	root = json_loadb((const char *)r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
 		return rp_seterr(err, "E_AUTHZ_BODY", "container config is not valid JSON: %.200s",
-				 jerr.text);
+		                 jerr.text);
 	if (!json_is_object(root)) {
 		rp_seterr(err, "E_AUTHZ_BODY", "container config must be a JSON object");
 		goto out;
 	}
-	json_object_foreach(root, k, x) {
+	json_object_foreach (root, k, x) {
 		if (strcasecmp(k, "Image") != 0)
 			continue;
 		if (val != NULL) {
 			rp_seterr(err, "E_AUTHZ_BODY",
-				  "container config names the image twice (\"%s\")", k);
+			          "container config names the image twice (\"%s\")", k);
 			goto out;
 		}
 		val = x;
@@ -252,8 +250,8 @@ out:
 }
 
 static void decide_containers_create(struct rampart_policy *pol, const struct authz_opts *o,
-				     const struct authz_req *r, const char *query,
-				     struct authz_verdict *v)
+                                     const struct authz_req *r, const char *query,
+                                     struct authz_verdict *v)
 {
 	char image[AUTHZ_MAX_REF + 1];
 	struct rp_err err;
@@ -262,8 +260,8 @@ static void decide_containers_create(struct rampart_policy *pol, const struct au
 	(void)query;
 	if (r->body == NULL) {
 		verdict_error(v, "E_AUTHZ_BODY",
-			      "dockerd did not pass the container config (sent chunked, over "
-			      "1 MiB, or not as application/json); send it with a Content-Length");
+		              "dockerd did not pass the container config (sent chunked, over "
+		              "1 MiB, or not as application/json); send it with a Content-Length");
 		return;
 	}
 	if (create_image(r, image, sizeof(image), &err) < 0) {
@@ -275,9 +273,9 @@ static void decide_containers_create(struct rampart_policy *pol, const struct au
 		char esc[600];
 		log_escape(esc, sizeof(esc), image, strlen(image));
 		snprintf(v->msg, sizeof(v->msg),
-			 "rampart: %s denied: an image ID names no registry, so the policy cannot "
-			 "decide it; refer to the image by name (registry/repository:tag)",
-			 esc);
+		         "rampart: %s denied: an image ID names no registry, so the policy cannot "
+		         "decide it; refer to the image by name (registry/repository:tag)",
+		         esc);
 		verdict_refuse(v, v->msg);
 		return;
 	}
@@ -285,8 +283,8 @@ static void decide_containers_create(struct rampart_policy *pol, const struct au
 }
 
 static void decide_plugin_remote(struct rampart_policy *pol, const struct authz_opts *o,
-				 const struct authz_req *r, const char *query,
-				 struct authz_verdict *v)
+                                 const struct authz_req *r, const char *query,
+                                 struct authz_verdict *v)
 {
 	char remote[AUTHZ_MAX_REF + 1] = "";
 	struct rp_err err;
@@ -306,8 +304,8 @@ static void decide_plugin_remote(struct rampart_policy *pol, const struct authz_
 }
 
 static void decide_images_load(struct rampart_policy *pol, const struct authz_opts *o,
-			       const struct authz_req *r, const char *query,
-			       struct authz_verdict *v)
+                               const struct authz_req *r, const char *query,
+                               struct authz_verdict *v)
 {
 	(void)pol;
 	(void)r;
@@ -315,9 +313,10 @@ static void decide_images_load(struct rampart_policy *pol, const struct authz_op
 	v->allow = !o->block_load;
 	v->would_deny = o->block_load;
 	if (o->block_load)
-		verdict_refuse(v, "rampart: loading or importing images is disabled "
-				  "(enforce.docker.block_load): images must come from a registry the "
-				  "policy allows");
+		verdict_refuse(v,
+		               "rampart: loading or importing images is disabled "
+		               "(enforce.docker.block_load): images must come from a registry the "
+		               "policy allows");
 }
 
 static const struct authz_route *route_find(const char *path)
@@ -338,8 +337,8 @@ static const struct authz_route *route_find(const char *path)
 	return NULL;
 }
 
-void authz_decide(struct rampart_policy *pol, const struct authz_opts *o,
-		  const struct authz_req *r, struct authz_verdict *v)
+void authz_decide(struct rampart_policy *pol, const struct authz_opts *o, const struct authz_req *r,
+                  struct authz_verdict *v)
 {
 	char path[AUTHZ_MAX_URI + 1];
 	const struct authz_route *rt;
@@ -359,8 +358,8 @@ void authz_decide(struct rampart_policy *pol, const struct authz_opts *o,
 	v->kind = rt->kind;
 	if (rt->kind != AUTHZ_CREATE && form_smuggling(r)) {
 		verdict_error(v, "E_AUTHZ_FORM",
-			      "a request body dockerd could read form parameters from is refused "
-			      "on this endpoint (send it without a body, or as application/json)");
+		              "a request body dockerd could read form parameters from is refused "
+		              "on this endpoint (send it without a body, or as application/json)");
 		goto out;
 	}
 	rt->fn(pol, o, r, query, v);
@@ -370,7 +369,7 @@ out:
 }
 
 void authz_decide_raw(struct rampart_policy *pol, const struct authz_opts *o, const char *json,
-		      size_t len, struct authz_verdict *v)
+                      size_t len, struct authz_verdict *v)
 {
 	struct authz_req r;
 	struct rp_err err;
@@ -419,9 +418,10 @@ size_t authz_answer_json(const struct authz_verdict *v, char *buf, size_t size)
 		n = snprintf(buf, size, "{\"Allow\":true}");
 	else {
 		answer_escape(esc, sizeof(esc), v->msg);
-		n = v->is_err ? snprintf(buf, size, "{\"Allow\":false,\"Msg\":\"%s\",\"Err\":\"%s\"}",
-					 esc, esc)
-			      : snprintf(buf, size, "{\"Allow\":false,\"Msg\":\"%s\"}", esc);
+		n = v->is_err
+		        ? snprintf(buf, size, "{\"Allow\":false,\"Msg\":\"%s\",\"Err\":\"%s\"}",
+		                   esc, esc)
+		        : snprintf(buf, size, "{\"Allow\":false,\"Msg\":\"%s\"}", esc);
 	}
 	return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
 }

@@ -25,7 +25,7 @@ struct http_body {
 };
 
 static enum MHD_Result http_send(struct MHD_Connection *c, unsigned status, const char *json,
-				 size_t len)
+                                 size_t len)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -66,7 +66,7 @@ static int body_append(struct http_body *b, const char *data, size_t n)
 }
 
 static enum MHD_Result http_authz_req(struct authz_server *s, struct MHD_Connection *c,
-				      struct http_body *b)
+                                      struct http_body *b)
 {
 	struct authz_verdict v;
 	char out[sizeof(v.msg) * 12 + 64];
@@ -76,8 +76,10 @@ static enum MHD_Result http_authz_req(struct authz_server *s, struct MHD_Connect
 		memset(&v, 0, sizeof(v));
 		v.would_deny = v.is_err = true;
 		v.allow = s->opts.mode != AUTHZ_MODE_ENFORCE;
-		snprintf(v.msg, sizeof(v.msg), "rampart: E_AUTHZ_SIZE: request is larger than %u "
-			 "bytes", AUTHZ_MAX_REQUEST);
+		snprintf(v.msg, sizeof(v.msg),
+		         "rampart: E_AUTHZ_SIZE: request is larger than %u "
+		         "bytes",
+		         AUTHZ_MAX_REQUEST);
 	} else {
 		authz_decide_raw(s->policy, &s->opts, b->buf ? b->buf : "", b->len, &v);
 	}
@@ -93,7 +95,7 @@ static enum MHD_Result http_authz_res(struct MHD_Connection *c, struct http_body
 {
 	static const char allow[] = "{\"Allow\":true}";
 	static const char bad[] = "{\"Allow\":false,\"Err\":\"rampart: E_AUTHZ_JSON: the "
-				  "response phase request is not a JSON object\"}";
+	                          "response phase request is not a JSON object\"}";
 	json_t *root = NULL;
 
 	if (!b->too_big)
@@ -106,8 +108,8 @@ static enum MHD_Result http_authz_res(struct MHD_Connection *c, struct http_body
 	return http_send(c, 200, allow, sizeof(allow) - 1);
 }
 
-static enum MHD_Result http_route(struct authz_server *s, struct MHD_Connection *c,
-				  const char *url, const char *method, struct http_body *b)
+static enum MHD_Result http_route(struct authz_server *s, struct MHD_Connection *c, const char *url,
+                                  const char *method, struct http_body *b)
 {
 	static const char activate[] = "{\"Implements\":[\"authz\"]}";
 	static const char notfound[] = "{\"Err\":\"rampart-authz: unknown endpoint\"}";
@@ -124,8 +126,8 @@ static enum MHD_Result http_route(struct authz_server *s, struct MHD_Connection 
 }
 
 enum MHD_Result authz_http_handler(void *cls, struct MHD_Connection *c, const char *url,
-				   const char *method, const char *version,
-				   const char *upload_data, size_t *upload_size, void **con_cls)
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_size, void **con_cls)
 {
 	struct http_body *b = *con_cls;
 
@@ -145,7 +147,7 @@ enum MHD_Result authz_http_handler(void *cls, struct MHD_Connection *c, const ch
 }
 
 void authz_http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-			  enum MHD_RequestTerminationCode toe)
+                          enum MHD_RequestTerminationCode toe)
 {
 	struct http_body *b = *con_cls;
 

@@ -17,9 +17,9 @@ struct authz_server {
 };
 
 enum MHD_Result authz_http_handler(void *cls, struct MHD_Connection *c, const char *url,
-				   const char *method, const char *version,
-				   const char *upload_data, size_t *upload_size, void **con_cls);
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_size, void **con_cls);
 void authz_http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-			  enum MHD_RequestTerminationCode toe);
+                          enum MHD_RequestTerminationCode toe);
 
 #endif

@@ -48,33 +48,33 @@ static void authz_on_signal(int sig)
 static void authz_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: rampart-authz [-c CONFIG] [--socket PATH] [--db PATH] [--mode MODE]\n"
-		"                     [--audit-log PATH] [--stats-file PATH] [--user NAME]\n"
-		"                     [--syslog] [-v] [--check-config]\n"
-		"       rampart-authz daemon-json add|remove FILE\n\n"
-		"Docker Engine authorization plugin \"rampart\": refuses pulls, container\n"
-		"creates and plugin pulls of images the signed registry policy does not allow.\n\n"
-		"  -c, --config PATH    rampartd.json to read (default %s)\n"
-		"  --socket PATH        listen here (default: enforce.docker.socket)\n"
-		"  --db PATH            policy store (default: from the config)\n"
-		"  --mode MODE          off, warn or enforce (default: enforce.mode)\n"
-		"  --audit-log PATH     audit lines here (default: enforce.docker.audit_log)\n"
-		"  --stats-file PATH    counters for rampart status (enforce.docker.stats_file)\n"
-		"  --user NAME          user to run as when started as root (enforce.docker.user)\n"
-		"  --syslog             log to syslog instead of stderr\n"
-		"  --check-config       validate the config and exit\n"
-		"  daemon-json add|remove FILE\n"
-		"                       add \"rampart\" to / remove it from authorization-plugins\n"
-		"                       in dockerd's daemon.json, keeping every other byte\n"
-		"See rampart-authz(8) and docs/enforcement.md.\n",
-		CONFIG_DEFAULT_PATH);
+	        "usage: rampart-authz [-c CONFIG] [--socket PATH] [--db PATH] [--mode MODE]\n"
+	        "                     [--audit-log PATH] [--stats-file PATH] [--user NAME]\n"
+	        "                     [--syslog] [-v] [--check-config]\n"
+	        "       rampart-authz daemon-json add|remove FILE\n\n"
+	        "Docker Engine authorization plugin \"rampart\": refuses pulls, container\n"
+	        "creates and plugin pulls of images the signed registry policy does not allow.\n\n"
+	        "  -c, --config PATH    rampartd.json to read (default %s)\n"
+	        "  --socket PATH        listen here (default: enforce.docker.socket)\n"
+	        "  --db PATH            policy store (default: from the config)\n"
+	        "  --mode MODE          off, warn or enforce (default: enforce.mode)\n"
+	        "  --audit-log PATH     audit lines here (default: enforce.docker.audit_log)\n"
+	        "  --stats-file PATH    counters for rampart status (enforce.docker.stats_file)\n"
+	        "  --user NAME          user to run as when started as root (enforce.docker.user)\n"
+	        "  --syslog             log to syslog instead of stderr\n"
+	        "  --check-config       validate the config and exit\n"
+	        "  daemon-json add|remove FILE\n"
+	        "                       add \"rampart\" to / remove it from authorization-plugins\n"
+	        "                       in dockerd's daemon.json, keeping every other byte\n"
+	        "See rampart-authz(8) and docs/enforcement.md.\n",
+	        CONFIG_DEFAULT_PATH);
 }
 
 static enum authz_mode authz_mode_parse(const char *s)
 {
 	return strcmp(s, "enforce") == 0 ? AUTHZ_MODE_ENFORCE
 	       : strcmp(s, "warn") == 0  ? AUTHZ_MODE_WARN
-				         : AUTHZ_MODE_OFF;
+	                                 : AUTHZ_MODE_OFF;
 }
 
 static int authz_load_config(const struct authz_args *a, struct config *c, struct rp_err *err)
@@ -82,8 +82,9 @@ static int authz_load_config(const struct authz_args *a, struct config *c, struc
 	config_defaults(c);
 	if (config_load(c, a->config ? a->config : CONFIG_DEFAULT_PATH, true, err) < 0)
 		return -1;
-	if (a->socket && rp_strlcpy(c->enforce.docker.socket, a->socket,
-				    sizeof(c->enforce.docker.socket)) >= sizeof(c->enforce.docker.socket))
+	if (a->socket &&
+	    rp_strlcpy(c->enforce.docker.socket, a->socket, sizeof(c->enforce.docker.socket)) >=
+	        sizeof(c->enforce.docker.socket))
 		return rp_seterr(err, "E_ARGS", "--socket path is too long");
 	if (a->db)
 		rp_strlcpy(c->db_path, a->db, sizeof(c->db_path));
@@ -93,10 +94,10 @@ static int authz_load_config(const struct authz_args *a, struct config *c, struc
 	}
 	if (a->audit_log)
 		rp_strlcpy(c->enforce.docker.audit_log, a->audit_log,
-			   sizeof(c->enforce.docker.audit_log));
+		           sizeof(c->enforce.docker.audit_log));
 	if (a->stats_file)
 		rp_strlcpy(c->enforce.docker.stats_file, a->stats_file,
-			   sizeof(c->enforce.docker.stats_file));
+		           sizeof(c->enforce.docker.stats_file));
 	if (a->user)
 		rp_strlcpy(c->enforce.docker.user, a->user, sizeof(c->enforce.docker.user));
 	return 0;
@@ -210,8 +211,7 @@ static void authz_drop(const char *user, const char *stats)
 		fatalx("privileges were not dropped");
 }
 
-static void authz_write_stats(struct authz_server *srv, const struct config *c,
-			      int64_t started)
+static void authz_write_stats(struct authz_server *srv, const struct config *c, int64_t started)
 {
 	const struct authz_stats *st = authz_audit_stats(srv->audit);
 	struct authz_wire w;
@@ -237,7 +237,8 @@ static void authz_write_stats(struct authz_server *srv, const struct config *c,
 	if (authz_wire_write(c->enforce.docker.stats_file, &w) < 0) {
 		if (!srv->stats_failing)
 			log_warn("writing %s (counters not visible in rampart status until it "
-				 "works again)", c->enforce.docker.stats_file);
+			         "works again)",
+			         c->enforce.docker.stats_file);
 		srv->stats_failing = true;
 	} else {
 		if (srv->stats_failing)
@@ -263,7 +264,7 @@ static void authz_reload(const struct authz_args *a, struct config *c, struct au
 	srv->opts.block_load = c->enforce.docker.block_load;
 	srv->dirty = true;
 	log_info("reloaded: mode %s, block_load %s", config_enforce_mode_name(c->enforce.mode),
-		 srv->opts.block_load ? "on" : "off");
+	         srv->opts.block_load ? "on" : "off");
 }
 
 static void authz_signals(void)
@@ -279,7 +280,7 @@ static void authz_signals(void)
 }
 
 static int authz_serve(const struct authz_args *a, struct config *c, int lfd,
-		       struct authz_audit *audit)
+                       struct authz_audit *audit)
 {
 	struct authz_server srv = {.audit = audit};
 	struct MHD_Daemon *d;
@@ -287,20 +288,22 @@ static int authz_serve(const struct authz_args *a, struct config *c, int lfd,
 	int64_t started = (int64_t)time(NULL), last = 0, now;
 
 	if (rampart_policy_open(c->db_path,
-				c->policy.allow_when_no_policy ? RAMPART_POLICY_ALLOW_WHEN_NO_POLICY : 0,
-				&srv.policy, err, sizeof(err)) < 0)
+	                        c->policy.allow_when_no_policy ? RAMPART_POLICY_ALLOW_WHEN_NO_POLICY
+	                                                       : 0,
+	                        &srv.policy, err, sizeof(err)) < 0)
 		fatalx("policy store %s: %s", c->db_path, err);
 	srv.opts.mode = authz_mode_parse(config_enforce_mode_name(c->enforce.mode));
 	srv.opts.block_load = c->enforce.docker.block_load;
 	d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, authz_http_handler,
-			     &srv, MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_NOTIFY_COMPLETED,
-			     authz_http_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 256u,
-			     MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_SIGPIPE_HANDLED_BY_APP,
-			     1, MHD_OPTION_END);
+	                     &srv, MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_NOTIFY_COMPLETED,
+	                     authz_http_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, 256u,
+	                     MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_SIGPIPE_HANDLED_BY_APP,
+	                     1, MHD_OPTION_END);
 	if (d == NULL)
 		fatalx("libmicrohttpd could not start on %s", c->enforce.docker.socket);
 	log_info("serving %s (mode %s, policy v%lld, %s)", c->enforce.docker.socket,
-		 config_enforce_mode_name(c->enforce.mode), (long long)rampart_policy_version(srv.policy), c->db_path);
+	         config_enforce_mode_name(c->enforce.mode),
+	         (long long)rampart_policy_version(srv.policy), c->db_path);
 	authz_write_stats(&srv, c, started);
 	while (!authz_stop) {
 		if (MHD_run_wait(d, 1000) != MHD_YES && errno != EINTR)
@@ -331,15 +334,19 @@ int authz_daemonjson_main(int argc, char **argv);
 int main(int argc, char **argv)
 {
 	enum { O_SOCKET = 256, O_DB, O_MODE, O_AUDIT, O_STATS, O_USER, O_CHECK, O_SYSLOG };
-	static const struct option lopts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"socket", required_argument, NULL, O_SOCKET},
-	    {"db", required_argument, NULL, O_DB}, {"mode", required_argument, NULL, O_MODE},
-	    {"audit-log", required_argument, NULL, O_AUDIT},
-	    {"stats-file", required_argument, NULL, O_STATS},
-	    {"user", required_argument, NULL, O_USER}, {"check-config", no_argument, NULL, O_CHECK},
-	    {"syslog", no_argument, NULL, O_SYSLOG}, {"verbose", no_argument, NULL, 'v'},
-	    {"version", no_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option lopts[] = {{"config", required_argument, NULL, 'c'},
+	                                      {"socket", required_argument, NULL, O_SOCKET},
+	                                      {"db", required_argument, NULL, O_DB},
+	                                      {"mode", required_argument, NULL, O_MODE},
+	                                      {"audit-log", required_argument, NULL, O_AUDIT},
+	                                      {"stats-file", required_argument, NULL, O_STATS},
+	                                      {"user", required_argument, NULL, O_USER},
+	                                      {"check-config", no_argument, NULL, O_CHECK},
+	                                      {"syslog", no_argument, NULL, O_SYSLOG},
+	                                      {"verbose", no_argument, NULL, 'v'},
+	                                      {"version", no_argument, NULL, 'V'},
+	                                      {"help", no_argument, NULL, 'h'},
+	                                      {NULL, 0, NULL, 0}};
 	struct authz_args a = {0};
 	static struct config c;
 	struct authz_audit *audit;
@@ -350,19 +357,45 @@ int main(int argc, char **argv)
 		return authz_daemonjson_main(argc - 1, argv + 1);
 	while ((ch = getopt_long(argc, argv, "c:vVh", lopts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': a.config = optarg; break;
-		case O_SOCKET: a.socket = optarg; break;
-		case O_DB: a.db = optarg; break;
-		case O_MODE: a.mode = optarg; break;
-		case O_AUDIT: a.audit_log = optarg; break;
-		case O_STATS: a.stats_file = optarg; break;
-		case O_USER: a.user = optarg; break;
-		case O_CHECK: a.check = 1; break;
-		case O_SYSLOG: a.use_syslog = 1; break;
-		case 'v': a.verbose = 1; break;
-		case 'V': printf("rampart-authz %s\n", RAMPART_VERSION); return 0;
-		case 'h': authz_usage(stdout); return 0;
-		default: authz_usage(stderr); return 2;
+		case 'c':
+			a.config = optarg;
+			break;
+		case O_SOCKET:
+			a.socket = optarg;
+			break;
+		case O_DB:
+			a.db = optarg;
+			break;
+		case O_MODE:
+			a.mode = optarg;
+			break;
+		case O_AUDIT:
+			a.audit_log = optarg;
+			break;
+		case O_STATS:
+			a.stats_file = optarg;
+			break;
+		case O_USER:
+			a.user = optarg;
+			break;
+		case O_CHECK:
+			a.check = 1;
+			break;
+		case O_SYSLOG:
+			a.use_syslog = 1;
+			break;
+		case 'v':
+			a.verbose = 1;
+			break;
+		case 'V':
+			printf("rampart-authz %s\n", RAMPART_VERSION);
+			return 0;
+		case 'h':
+			authz_usage(stdout);
+			return 0;
+		default:
+			authz_usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {
@@ -375,8 +408,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (a.check) {
-		printf("%s: ok (mode %s, socket %s)\n", c.path, config_enforce_mode_name(c.enforce.mode),
-		       c.enforce.docker.socket);
+		printf("%s: ok (mode %s, socket %s)\n", c.path,
+		       config_enforce_mode_name(c.enforce.mode), c.enforce.docker.socket);
 		return 0;
 	}
 	authz_signals();

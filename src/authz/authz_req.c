@@ -66,17 +66,18 @@ bad:
 
 /* One header, matched case-insensitively; two spellings of it are refused. */
 static int req_header(json_t *hdrs, const char *name, char *dst, size_t size, bool *has,
-		      struct rp_err *err)
+                      struct rp_err *err)
 {
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(hdrs, k, v) {
+	json_object_foreach (hdrs, k, v) {
 		if (strcasecmp(k, name) != 0)
 			continue;
 		if (*has || !json_is_string(v) || json_string_length(v) >= size)
 			return rp_seterr(err, "E_AUTHZ_FIELD",
-					 "RequestHeaders %s is repeated, not a string or too long", name);
+			                 "RequestHeaders %s is repeated, not a string or too long",
+			                 name);
 		memcpy(dst, json_string_value(v), json_string_length(v) + 1);
 		*has = true;
 	}
@@ -90,15 +91,15 @@ static int req_headers(json_t *hdrs, struct authz_req *out, struct rp_err *err)
 	if (!json_is_object(hdrs))
 		return rp_seterr(err, "E_AUTHZ_FIELD", "RequestHeaders must be an object");
 	if (req_header(hdrs, "Content-Type", out->content_type, sizeof(out->content_type),
-		       &out->has_content_type, err) < 0 ||
+	               &out->has_content_type, err) < 0 ||
 	    req_header(hdrs, "Content-Length", out->content_length, sizeof(out->content_length),
-		       &out->has_content_length, err) < 0)
+	               &out->has_content_length, err) < 0)
 		return -1;
 	return 0;
 }
 
 static int req_string(json_t *root, const char *key, bool required, char *dst, size_t size,
-		      struct rp_err *err)
+                      struct rp_err *err)
 {
 	json_t *v = json_object_get(root, key);
 
@@ -110,8 +111,8 @@ static int req_string(json_t *root, const char *key, bool required, char *dst, s
 	if (!json_is_string(v) || json_string_length(v) >= size ||
 	    strlen(json_string_value(v)) != json_string_length(v))
 		return rp_seterr(err, "E_AUTHZ_FIELD",
-				 "%s must be a string of at most %zu bytes without NUL", key,
-				 size - 1);
+		                 "%s must be a string of at most %zu bytes without NUL", key,
+		                 size - 1);
 	memcpy(dst, json_string_value(v), json_string_length(v) + 1);
 	return 0;
 }
@@ -135,7 +136,7 @@ static int req_fields(json_t *root, struct authz_req *out, struct rp_err *err)
 		return 0;
 	if (!json_is_string(body) ||
 	    req_b64_decode(json_string_value(body), json_string_length(body), &out->body,
-			   &out->body_len) < 0)
+	                   &out->body_len) < 0)
 		return rp_seterr(err, "E_AUTHZ_FIELD", "RequestBody must be base64 (or null)");
 	return 0;
 }
@@ -149,11 +150,11 @@ int authz_req_parse(const char *json, size_t len, struct authz_req *out, struct 
 	memset(out, 0, sizeof(*out));
 	if (len > AUTHZ_MAX_REQUEST)
 		return rp_seterr(err, "E_AUTHZ_SIZE", "request is larger than %u bytes",
-				 AUTHZ_MAX_REQUEST);
+		                 AUTHZ_MAX_REQUEST);
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
 		return rp_seterr(err, "E_AUTHZ_JSON", "request is not valid JSON: %.200s",
-				 jerr.text);
+		                 jerr.text);
 	rc = req_fields(root, out, err);
 	json_decref(root);
 	if (rc < 0)
@@ -219,7 +220,7 @@ static void uri_clean(char *p)
 		} else if (r[0] == '/' && r[1] == '.' && (r[2] == '/' || r[2] == '\0')) {
 			r += 2;
 		} else if (r[0] == '/' && r[1] == '.' && r[2] == '.' &&
-			   (r[3] == '/' || r[3] == '\0')) {
+		           (r[3] == '/' || r[3] == '\0')) {
 			r += 3;
 			while (w > p && *--w != '/')
 				;
@@ -251,7 +252,7 @@ static void uri_strip_version(char *p)
 }
 
 int authz_uri_split(const char *uri, char *path, size_t pathlen, const char **query,
-		    struct rp_err *err)
+                    struct rp_err *err)
 {
 	const char *p = uri, *q;
 
@@ -268,16 +269,16 @@ int authz_uri_split(const char *uri, char *path, size_t pathlen, const char **qu
 		return rp_seterr(err, "E_AUTHZ_URI", "RequestURI path buffer too small");
 	path[0] = '/';
 	if (uri_unescape(p, q ? (size_t)(q - p) : strlen(p), false, path + (*p == '/' ? 0 : 1),
-			 pathlen - 1) < 0)
+	                 pathlen - 1) < 0)
 		return rp_seterr(err, "E_AUTHZ_URI",
-				 "RequestURI path has a bad %%-escape, a NUL or is too long");
+		                 "RequestURI path has a bad %%-escape, a NUL or is too long");
 	uri_clean(path);
 	uri_strip_version(path);
 	return 0;
 }
 
 int authz_query_get(const char *query, const char *key, char *val, size_t vallen,
-		    struct rp_err *err)
+                    struct rp_err *err)
 {
 	char k[256];
 	const char *p = query;
@@ -292,17 +293,17 @@ int authz_query_get(const char *query, const char *key, char *val, size_t vallen
 		if (n > 0) {
 			if (uri_unescape(p, kn, true, k, sizeof(k)) < 0)
 				return rp_seterr(err, "E_AUTHZ_QUERY",
-						 "query has a bad %%-escape or an over-long name");
+				                 "query has a bad %%-escape or an over-long name");
 			if (strcmp(k, key) == 0) {
 				if (found++)
 					return rp_seterr(err, "E_AUTHZ_QUERY",
-							 "query parameter %s is given twice", key);
+					                 "query parameter %s is given twice", key);
 				if (uri_unescape(eq ? eq + 1 : p + n, eq ? n - kn - 1 : 0, true,
-						 val, vallen) < 0)
+				                 val, vallen) < 0)
 					return rp_seterr(err, "E_AUTHZ_QUERY",
-							 "query parameter %s has a bad %%-escape "
-							 "or is too long",
-							 key);
+					                 "query parameter %s has a bad %%-escape "
+					                 "or is too long",
+					                 key);
 			}
 		}
 		p += n;

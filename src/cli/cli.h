@@ -30,7 +30,7 @@ struct cli_cmd {
  * code: 1 refused/failed, 3 unreachable.
  */
 int cli_call(struct cli *cli, const char *op, json_t *args, int send_fd, json_t **result,
-	     int *recv_fd);
+             int *recv_fd);
 /* Prints a JSON value pretty. */
 void cli_print_json(json_t *v);
 
@@ -45,7 +45,7 @@ void cli_emit_ok(struct cli *cli, json_t *result);
  * stdout, else "rampart: WHAT: message (CODE)" on stderr.  Returns exit_code.
  */
 int cli_emit_error(struct cli *cli, const char *what, const char *code, const char *message,
-		   int exit_code);
+                   int exit_code);
 /* A once-a-second "waiting... N s" on stderr while a long op runs, only on a terminal. */
 void progress_start(struct cli *cli);
 void progress_stop(void);

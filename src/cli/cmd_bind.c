@@ -28,12 +28,10 @@ static const char bind_help[] =
 
 int cmd_bind(struct cli *cli, int argc, char **argv)
 {
-	static const struct option lo[] = {{"udp", no_argument, NULL, 'u'},
-					   {"addr", required_argument, NULL, 'a'},
-					   {"backlog", required_argument, NULL, 'b'},
-					   {"v6only", no_argument, NULL, '6'},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {
+	    {"udp", no_argument, NULL, 'u'},           {"addr", required_argument, NULL, 'a'},
+	    {"backlog", required_argument, NULL, 'b'}, {"v6only", no_argument, NULL, '6'},
+	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 	const char *addr = NULL;
 	int udp = 0, backlog = 0, v6only = 0, ch, fd = -1, rc;
 	long port;
@@ -42,8 +40,12 @@ int cmd_bind(struct cli *cli, int argc, char **argv)
 
 	while ((ch = getopt_long(argc, argv, "+ua:b:6h", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'u': udp = 1; break;
-		case 'a': addr = optarg; break;
+		case 'u':
+			udp = 1;
+			break;
+		case 'a':
+			addr = optarg;
+			break;
 		case 'b': {
 			char *e;
 			long v = strtol(optarg, &e, 10);
@@ -52,11 +54,16 @@ int cmd_bind(struct cli *cli, int argc, char **argv)
 			backlog = (int)v;
 			break;
 		}
-		case '6': v6only = 1; break;
-		case 'h': fputs(bind_help, stdout); return 0;
+		case '6':
+			v6only = 1;
+			break;
+		case 'h':
+			fputs(bind_help, stdout);
+			return 0;
 		default:
 			if (cli->json)
-				return cli_usage_error(cli, "bind: unknown option (see rampart bind --help)");
+				return cli_usage_error(
+				    cli, "bind: unknown option (see rampart bind --help)");
 			fputs(bind_help, stderr);
 			return RAMPART_EXIT_USAGE;
 		}
@@ -72,8 +79,8 @@ int cmd_bind(struct cli *cli, int argc, char **argv)
 		optind++;
 	if (optind >= argc)
 		return cli_usage_error(cli, "bind: missing the command to run (PORT -- CMD ...)");
-	args = json_pack("{s:s, s:I, s:i}", "proto", udp ? "udp" : "tcp", "port",
-			 (json_int_t)port, "backlog", backlog);
+	args = json_pack("{s:s, s:I, s:i}", "proto", udp ? "udp" : "tcp", "port", (json_int_t)port,
+	                 "backlog", backlog);
 	if (addr)
 		json_object_set_new(args, "addr", json_string(addr));
 	if (v6only)
@@ -82,13 +89,14 @@ int cmd_bind(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (fd < 0) {
 		return cli_emit_error(cli, "bind", "E_PROTO", "the daemon replied without a socket",
-				      RAMPART_EXIT_REFUSED);
+		                      RAMPART_EXIT_REFUSED);
 	}
 	if (fd != 3) {
 		if (dup2(fd, 3) < 0) {
 			char msg[512];
-			snprintf(msg, sizeof(msg), "cannot move the socket to fd 3: %s; %s was not run",
-				 strerror(errno), argv[optind]);
+			snprintf(msg, sizeof(msg),
+			         "cannot move the socket to fd 3: %s; %s was not run",
+			         strerror(errno), argv[optind]);
 			return cli_emit_error(cli, "bind", "E_EXEC", msg, RAMPART_EXIT_REFUSED);
 		}
 		close(fd);
@@ -101,8 +109,10 @@ int cmd_bind(struct cli *cli, int argc, char **argv)
 	execvp(argv[optind], argv + optind);
 	{
 		char msg[512];
-		snprintf(msg, sizeof(msg), "cannot run %s: %s (the port was bound and is closed "
-			 "again)", argv[optind], strerror(errno));
+		snprintf(msg, sizeof(msg),
+		         "cannot run %s: %s (the port was bound and is closed "
+		         "again)",
+		         argv[optind], strerror(errno));
 		return cli_emit_error(cli, "bind", "E_EXEC", msg, RAMPART_EXIT_REFUSED);
 	}
 }

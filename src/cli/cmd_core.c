@@ -25,7 +25,7 @@ int cmd_ping(struct cli *cli, int argc, char **argv)
 {
 	json_t *r;
 	int rc = core_noargs(cli, argc, argv,
-			     "usage: rampart ping\n\nCheck that rampartd answers on its socket.\n");
+	                     "usage: rampart ping\n\nCheck that rampartd answers on its socket.\n");
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if ((rc = cli_call(cli, "ping", NULL, -1, &r, NULL)) != 0)
@@ -73,7 +73,7 @@ static void status_when(json_t *o, const char *k, char *buf, size_t len)
 	d = (long long)(t - (int64_t)time(NULL));
 	status_span(d, span, sizeof(span));
 	snprintf(buf, len, "%s (%s%s%s)", status_str(o, k), d >= 0 ? "in " : "", span,
-		 d >= 0 ? "" : " ago");
+	         d >= 0 ? "" : " ago");
 }
 
 /* The health of the policy: what is enforced, how old, how refreshes go. */
@@ -88,9 +88,10 @@ static void status_policy(json_t *pol)
 		printf("policy: org %s, version %lld, %s%s\n  issued %s, expires %s\n",
 		       status_str(pol, "org"), json_integer_value(ver),
 		       json_is_true(json_object_get(pol, "expired")) ? "EXPIRED (still enforced)"
-								      : "valid",
-		       json_is_true(json_object_get(pol, "stale")) ? ", STALE (not refreshed in time)"
-								    : "",
+		                                                     : "valid",
+		       json_is_true(json_object_get(pol, "stale"))
+		           ? ", STALE (not refreshed in time)"
+		           : "",
 		       b, a);
 	} else {
 		printf("policy: none cached\n");
@@ -126,7 +127,7 @@ static void status_trust(json_t *t)
 	printf("trust: %lld of %zu key(s) must sign\n",
 	       json_integer_value(json_object_get(t, "threshold")),
 	       json_array_size(json_object_get(t, "keys")));
-	json_array_foreach(json_object_get(t, "keys"), i, k)
+	json_array_foreach (json_object_get(t, "keys"), i, k)
 		printf("  %s %-12s %s\n", status_str(k, "keyid"), status_str(k, "algorithm"),
 		       status_str(k, "source"));
 }
@@ -137,7 +138,8 @@ static long long kinds_sum(json_t *k)
 	json_t *v;
 	long long s = 0;
 
-	json_object_foreach(k, n, v) s += json_integer_value(v);
+	json_object_foreach (k, n, v)
+		s += json_integer_value(v);
 	return s;
 }
 
@@ -162,15 +164,17 @@ void status_print_docker(json_t *p)
 		       json_is_integer(ver) ? json_integer_value(ver) : 0LL);
 	printf("\n");
 	if (json_is_object(c))
-		printf("  allowed %lld (pull %lld, create %lld, plugin %lld, load %lld), denied %lld, "
-		       "warned %lld, malformed %lld; %lld other requests undecided\n",
-		       kinds_sum(al), json_integer_value(json_object_get(al, "pull")),
-		       json_integer_value(json_object_get(al, "create")),
-		       json_integer_value(json_object_get(al, "plugin")),
-		       json_integer_value(json_object_get(al, "load")),
-		       kinds_sum(json_object_get(c, "denied")), kinds_sum(json_object_get(c, "warned")),
-		       json_integer_value(json_object_get(c, "malformed")),
-		       json_integer_value(json_object_get(c, "undecided")));
+		printf(
+		    "  allowed %lld (pull %lld, create %lld, plugin %lld, load %lld), denied %lld, "
+		    "warned %lld, malformed %lld; %lld other requests undecided\n",
+		    kinds_sum(al), json_integer_value(json_object_get(al, "pull")),
+		    json_integer_value(json_object_get(al, "create")),
+		    json_integer_value(json_object_get(al, "plugin")),
+		    json_integer_value(json_object_get(al, "load")),
+		    kinds_sum(json_object_get(c, "denied")),
+		    kinds_sum(json_object_get(c, "warned")),
+		    json_integer_value(json_object_get(c, "malformed")),
+		    json_integer_value(json_object_get(c, "undecided")));
 	if (e != NULL && *e)
 		printf("  %s\n", e);
 }
@@ -180,7 +184,8 @@ static void status_print(json_t *r)
 	json_t *pol = json_object_get(r, "policy"), *ops = json_object_get(r, "ops"), *v;
 	const char *k;
 
-	printf("rampartd %s, pid %lld, up %llds\n", json_string_value(json_object_get(r, "version")),
+	printf("rampartd %s, pid %lld, up %llds\n",
+	       json_string_value(json_object_get(r, "version")),
 	       json_integer_value(json_object_get(r, "pid")),
 	       json_integer_value(json_object_get(r, "uptime_s")));
 	printf("connections: %lld (max %lld), rss: %lld KiB\n",
@@ -191,7 +196,8 @@ static void status_print(json_t *r)
 		status_policy(pol);
 		status_trust(json_object_get(pol, "trust"));
 	}
-	json_object_foreach(json_object_get(r, "enforce"), k, v) enforce_print_point(k, v);
+	json_object_foreach (json_object_get(r, "enforce"), k, v)
+		enforce_print_point(k, v);
 	if (json_is_string(json_object_get(r, "details"))) { /* not an admin: totals only */
 		printf("  %-18s %6lld calls, %lld errors, %lld refused\n", "all ops",
 		       json_integer_value(json_object_get(ops, "count")),
@@ -200,7 +206,7 @@ static void status_print(json_t *r)
 		printf("(%s)\n", json_string_value(json_object_get(r, "details")));
 		return;
 	}
-	json_object_foreach(ops, k, v) {
+	json_object_foreach (ops, k, v) {
 		printf("  %-18s %6lld calls, %lld errors, %lld refused\n", k,
 		       json_integer_value(json_object_get(v, "count")),
 		       json_integer_value(json_object_get(v, "errors")),
@@ -211,12 +217,13 @@ static void status_print(json_t *r)
 int cmd_status(struct cli *cli, int argc, char **argv)
 {
 	json_t *r;
-	int rc = core_noargs(cli, argc, argv,
-			     "usage: rampart status [--json]\n\nShow daemon uptime, connections, the "
-			     "cached policy (version, issue and expiry\ndates, age, refresh "
-			     "failures, the last error), the trusted keys and threshold,\neach "
-			     "engine enforcement point (mode, file, the policy version it was\n"
-			     "compiled from) and per-op counters.\n");
+	int rc =
+	    core_noargs(cli, argc, argv,
+	                "usage: rampart status [--json]\n\nShow daemon uptime, connections, the "
+	                "cached policy (version, issue and expiry\ndates, age, refresh "
+	                "failures, the last error), the trusted keys and threshold,\neach "
+	                "engine enforcement point (mode, file, the policy version it was\n"
+	                "compiled from) and per-op counters.\n");
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if ((rc = cli_call(cli, "status", NULL, -1, &r, NULL)) != 0)
@@ -233,10 +240,11 @@ int cmd_reload(struct cli *cli, int argc, char **argv)
 {
 	json_t *r;
 	const char *note;
-	int rc = core_noargs(cli, argc, argv,
-			     "usage: rampart reload\n\nAsk rampartd to re-read its configuration "
-			     "(root or the admin group).\nAn invalid file is refused and the running "
-			     "configuration is kept.\n");
+	int rc =
+	    core_noargs(cli, argc, argv,
+	                "usage: rampart reload\n\nAsk rampartd to re-read its configuration "
+	                "(root or the admin group).\nAn invalid file is refused and the running "
+	                "configuration is kept.\n");
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if ((rc = cli_call(cli, "daemon.reload", NULL, -1, &r, NULL)) != 0)

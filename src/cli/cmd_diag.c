@@ -90,7 +90,8 @@ static void tail_feed(struct tail *t, const char *buf, size_t len)
 			memcpy(t->last, t->cur, sizeof(t->last));
 			if (t->lines != NULL) {
 				json_t *l = json_loads(t->cur, 0, NULL);
-				json_array_append_new(t->lines, l != NULL ? l : json_string(t->cur));
+				json_array_append_new(t->lines,
+				                      l != NULL ? l : json_string(t->cur));
 			}
 			t->n = 0;
 		} else if (t->n + 1 < sizeof(t->cur)) {
@@ -298,16 +299,14 @@ static void diag_redact(json_t *v)
 	size_t i;
 
 	if (json_is_object(v)) {
-		json_object_foreach(v, k, e)
-		{
+		json_object_foreach (v, k, e) {
 			if (json_is_string(e) && (nv = diag_redact_url(json_string_value(e))))
 				json_object_set_new(v, k, nv);
 			else
 				diag_redact(e);
 		}
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, e)
-		{
+		json_array_foreach (v, i, e) {
 			if (json_is_string(e) && (nv = diag_redact_url(json_string_value(e))))
 				json_array_set_new(v, i, nv);
 			else
@@ -404,7 +403,8 @@ static int diag_audit(struct cli *cli, int argc, char **argv)
 	if (cli->json)
 		cli_emit_ok(cli, r);
 	else
-		json_array_foreach(json_object_get(r, "lines"), i, l) puts(json_string_value(l));
+		json_array_foreach (json_object_get(r, "lines"), i, l)
+			puts(json_string_value(l));
 	json_decref(r);
 	return 0;
 }
@@ -434,8 +434,7 @@ static void helper_print_list(json_t *arr, const char *verb)
 	json_t *e;
 	size_t i;
 
-	json_array_foreach(arr, i, e)
-	{
+	json_array_foreach (arr, i, e) {
 		const char *why = json_string_value(json_object_get(e, "reason"));
 		const char *msg = json_string_value(json_object_get(e, "message"));
 		printf("%-8s %-12s %s%s%s\n", verb, json_string_value(json_object_get(e, "what")),

@@ -31,36 +31,39 @@ void enforce_print_point(const char *name, json_t *p)
 		return;
 	}
 	{
-	json_t *ver = json_object_get(p, "compiled_version"), *om = json_object_get(p, "omitted");
-	const char *err = json_string_value(json_object_get(p, "last_error"));
-	const char *mode = json_string_value(json_object_get(p, "mode"));
-	json_int_t omitted = 0;
-	const char *k;
-	json_t *v;
+		json_t *ver = json_object_get(p, "compiled_version"),
+		       *om = json_object_get(p, "omitted");
+		const char *err = json_string_value(json_object_get(p, "last_error"));
+		const char *mode = json_string_value(json_object_get(p, "mode"));
+		json_int_t omitted = 0;
+		const char *k;
+		json_t *v;
 
-	json_object_foreach(om, k, v) omitted += json_integer_value(v);
-	printf("enforce %s: mode %s, file %s\n", name, mode ? mode : "?",
-	       json_string_value(json_object_get(p, "file")));
-	if (mode != NULL && strcmp(mode, "off") != 0) {
-		if (json_is_integer(ver))
-			printf("  compiled from policy version %lld: %lld scope(s), %lld reject "
-			       "scope(s), %lld entr%s omitted (denied)\n",
-			       json_integer_value(ver),
-			       json_integer_value(json_object_get(p, "scopes")),
-			       json_integer_value(json_object_get(p, "reject_scopes")),
-			       (long long)omitted, omitted == 1 ? "y" : "ies");
-		else
-			printf("  no policy cached: docker pulls %s\n",
-			       json_is_true(json_object_get(p, "accept_all"))
-			           ? "allowed (policy.allow_when_no_policy)"
-			           : "refused");
-		printf("  written to %s (last result: %s)\n",
-		       json_string_value(json_object_get(p, "written_file")),
-		       json_string_value(json_object_get(p, "last_result")));
-	}
-	if (err != NULL && *err)
-		printf("  last error: %s (%s)\n", err,
-		       json_string_value(json_object_get(p, "last_code")));
+		json_object_foreach (om, k, v)
+			omitted += json_integer_value(v);
+		printf("enforce %s: mode %s, file %s\n", name, mode ? mode : "?",
+		       json_string_value(json_object_get(p, "file")));
+		if (mode != NULL && strcmp(mode, "off") != 0) {
+			if (json_is_integer(ver))
+				printf("  compiled from policy version %lld: %lld scope(s), %lld "
+				       "reject "
+				       "scope(s), %lld entr%s omitted (denied)\n",
+				       json_integer_value(ver),
+				       json_integer_value(json_object_get(p, "scopes")),
+				       json_integer_value(json_object_get(p, "reject_scopes")),
+				       (long long)omitted, omitted == 1 ? "y" : "ies");
+			else
+				printf("  no policy cached: docker pulls %s\n",
+				       json_is_true(json_object_get(p, "accept_all"))
+				           ? "allowed (policy.allow_when_no_policy)"
+				           : "refused");
+			printf("  written to %s (last result: %s)\n",
+			       json_string_value(json_object_get(p, "written_file")),
+			       json_string_value(json_object_get(p, "last_result")));
+		}
+		if (err != NULL && *err)
+			printf("  last error: %s (%s)\n", err,
+			       json_string_value(json_object_get(p, "last_code")));
 	}
 }
 
@@ -82,13 +85,14 @@ int cmd_enforce(struct cli *cli, int argc, char **argv)
 	else if (strcmp(argv[1], "apply") == 0)
 		op = "enforce.apply";
 	else
-		return cli_usage_error(cli, "enforce: unknown command \"%s\" (see rampart enforce "
-		                            "--help)",
+		return cli_usage_error(cli,
+		                       "enforce: unknown command \"%s\" (see rampart enforce "
+		                       "--help)",
 		                       argv[1]);
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--json") != 0)
-			return cli_usage_error(cli, "enforce %s: unexpected argument \"%s\"", argv[1],
-			                       argv[i]);
+			return cli_usage_error(cli, "enforce %s: unexpected argument \"%s\"",
+			                       argv[1], argv[i]);
 		cli->json = 1;
 	}
 	if ((rc = cli_call(cli, op, NULL, -1, &r, NULL)) != 0)
@@ -96,7 +100,8 @@ int cmd_enforce(struct cli *cli, int argc, char **argv)
 	if (cli->json)
 		cli_emit_ok(cli, r);
 	else
-		json_object_foreach(r, k, v) enforce_print_point(k, v);
+		json_object_foreach (r, k, v)
+			enforce_print_point(k, v);
 	json_decref(r);
 	return 0;
 }

@@ -15,7 +15,7 @@ struct fcmd {
 };
 
 static int files_run(struct cli *cli, int argc, char **argv, const char *help,
-		     const struct fcmd *cmds, size_t n, void (*print)(json_t *))
+                     const struct fcmd *cmds, size_t n, void (*print)(json_t *))
 {
 	const struct fcmd *c = NULL;
 	json_t *args, *r;
@@ -23,7 +23,7 @@ static int files_run(struct cli *cli, int argc, char **argv, const char *help,
 
 	if (argc < 2 && cli->json)
 		return cli_usage_error(cli, "%s: give a command (see rampart %s --help)", argv[0],
-				       argv[0]);
+		                       argv[0]);
 	if (argc < 2 || cli_wants_help(argc, argv)) {
 		fputs(help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? RAMPART_EXIT_USAGE : 0;
@@ -33,7 +33,7 @@ static int files_run(struct cli *cli, int argc, char **argv, const char *help,
 			c = &cmds[i];
 	if (c == NULL)
 		return cli_usage_error(cli, "%s: unknown command \"%s\" (see rampart %s --help)",
-				       argv[0], argv[1], argv[0]);
+		                       argv[0], argv[1], argv[0]);
 	args = json_object();
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
@@ -43,7 +43,7 @@ static int files_run(struct cli *cli, int argc, char **argv, const char *help,
 		} else {
 			json_decref(args);
 			return cli_usage_error(cli, "%s %s: unexpected argument \"%s\"", argv[0],
-					       argv[1], argv[i]);
+			                       argv[1], argv[i]);
 		}
 	}
 	if ((rc = cli_call(cli, c->op, args, -1, &r, NULL)) != 0)
@@ -62,7 +62,7 @@ static void links_print(json_t *r)
 {
 	json_t *e;
 	size_t i;
-	json_array_foreach(json_object_get(r, "links"), i, e) {
+	json_array_foreach (json_object_get(r, "links"), i, e) {
 		const char *why = json_string_value(json_object_get(e, "reason"));
 		printf("%-24s %s%s%s\n", json_string_value(json_object_get(e, "name")),
 		       json_string_value(json_object_get(e, "state")), why && *why ? ": " : "",
@@ -77,7 +77,7 @@ static void links_print(json_t *r)
 int cmd_links(struct cli *cli, int argc, char **argv)
 {
 	static const struct fcmd cmds[] = {{"install", "links.install", "--force", "force"},
-					   {"remove", "links.remove", NULL, NULL}};
+	                                   {"remove", "links.remove", NULL, NULL}};
 	static const char help[] =
 	    "usage: rampart links install [--force] | remove\n\n"
 	    "Install (or remove) links in the configured bin dir (links.bin_dir) to the tool's\n"
@@ -91,7 +91,7 @@ static void hosts_print(json_t *r)
 {
 	json_t *e;
 	size_t i;
-	json_array_foreach(json_object_get(r, "items"), i, e) {
+	json_array_foreach (json_object_get(r, "items"), i, e) {
 		long long line = json_integer_value(json_object_get(e, "line"));
 		printf("%-32s %-16s %s", json_string_value(json_object_get(e, "name")),
 		       json_string_value(json_object_get(e, "addr")),
@@ -104,14 +104,14 @@ static void hosts_print(json_t *r)
 		printf("warning: your hosts file maps localhost to a non-loopback address; "
 		       "run 'rampart hosts ensure --fix-localhost' to fix it\n");
 	printf("%s\n", json_is_true(json_object_get(r, "changed")) ? "hosts file updated"
-								   : "hosts file unchanged");
+	                                                           : "hosts file unchanged");
 }
 
 int cmd_hosts(struct cli *cli, int argc, char **argv)
 {
-	static const struct fcmd cmds[] = {{"ensure", "hosts.ensure", "--fix-localhost",
-					    "fix_localhost"},
-					   {"remove", "hosts.remove", NULL, NULL}};
+	static const struct fcmd cmds[] = {
+	    {"ensure", "hosts.ensure", "--fix-localhost", "fix_localhost"},
+	    {"remove", "hosts.remove", NULL, NULL}};
 	static const char help[] =
 	    "usage: rampart hosts ensure [--fix-localhost] | remove\n\n"
 	    "Make sure localhost resolves to 127.0.0.1 and ::1 and the configured tool names\n"
@@ -138,8 +138,8 @@ static void socketlink_print(json_t *r)
 int cmd_socketlink(struct cli *cli, int argc, char **argv)
 {
 	static const struct fcmd cmds[] = {{"ensure", "socketlink.ensure", "--force", "force"},
-					   {"remove", "socketlink.remove", NULL, NULL},
-					   {"status", "socketlink.status", NULL, NULL}};
+	                                   {"remove", "socketlink.remove", NULL, NULL},
+	                                   {"status", "socketlink.status", NULL, NULL}};
 	static const char help[] =
 	    "usage: rampart socket-link ensure [--force] | remove | status\n\n"
 	    "Point the system engine socket (socket_link.path, e.g. /var/run/docker.sock) at\n"

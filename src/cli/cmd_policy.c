@@ -58,26 +58,27 @@ static const struct {
 	const char *name, *help;
 } policy_sub_help[] = {
     {"show", "usage: rampart policy show [--db PATH] [--json]\n\n"
-	     "The cached policy: org, version, issue/expiry/fetch times, source, signer keyids,\n"
-	     "payload SHA-256, Docker Hub, and every registry entry.  Asks rampartd, or with\n"
-	     "--db reads the policy DB offline (read-only, no daemon, any user).\n"},
+             "The cached policy: org, version, issue/expiry/fetch times, source, signer keyids,\n"
+             "payload SHA-256, Docker Hub, and every registry entry.  Asks rampartd, or with\n"
+             "--db reads the policy DB offline (read-only, no daemon, any user).\n"},
     {"check", "usage: rampart policy check [--db PATH] [--json] REF...\n\n"
-	      "May these images (up to 256) be pulled?  One line per reference: ALLOW, DENY or\n"
-	      "INVALID, the normalised name, the rule that decided and the policy version.\n"
-	      "Exit 0 all allowed, 1 any denied, 2 any invalid.  --db decides in-process from\n"
-	      "that file (a missing file is an error, E_NO_POLICY).\n"},
+              "May these images (up to 256) be pulled?  One line per reference: ALLOW, DENY or\n"
+              "INVALID, the normalised name, the rule that decided and the policy version.\n"
+              "Exit 0 all allowed, 1 any denied, 2 any invalid.  --db decides in-process from\n"
+              "that file (a missing file is an error, E_NO_POLICY).\n"},
     {"refresh", "usage: rampart policy refresh [--json]\n\n"
-		"Fetch the policy from policy.url now, verify and store it (root or the admin\n"
-		"group).  Prints \"updated 41 -> 42\", \"unchanged: version 42\", or the refusal\n"
-		"with its code and what to do.  On a terminal, shows progress while it waits.\n"},
-    {"verify", "usage: rampart policy verify [--db PATH] --keys DIR|FILE [--threshold N] [--json]\n\n"
-	       "Re-verify the stored policy offline, as any user: file and directory root-owned\n"
-	       "and not writable by others, the envelope verifies with N distinct keys from DIR\n"
-	       "(every *.pem and *.pub) or FILE, and every DB row matches the signed payload.\n"},
+                "Fetch the policy from policy.url now, verify and store it (root or the admin\n"
+                "group).  Prints \"updated 41 -> 42\", \"unchanged: version 42\", or the refusal\n"
+                "with its code and what to do.  On a terminal, shows progress while it waits.\n"},
+    {"verify",
+     "usage: rampart policy verify [--db PATH] --keys DIR|FILE [--threshold N] [--json]\n\n"
+     "Re-verify the stored policy offline, as any user: file and directory root-owned\n"
+     "and not writable by others, the envelope verifies with N distinct keys from DIR\n"
+     "(every *.pem and *.pub) or FILE, and every DB row matches the signed payload.\n"},
     {"import", "usage: rampart policy import --db PATH --keys DIR|FILE --org ORG [--threshold N]\n"
-	       "                             [--json] ENVELOPE\n\n"
-	       "Verify a signed envelope with the checks of a refresh (size, signatures, payload,\n"
-	       "org, expiry, version) and store it in PATH without the daemon (installers).\n"},
+               "                             [--json] ENVELOPE\n\n"
+               "Verify a signed envelope with the checks of a refresh (size, signatures, payload,\n"
+               "org, expiry, version) and store it in PATH without the daemon (installers).\n"},
 };
 
 static const char *policy_help_for(const char *sub)
@@ -97,14 +98,14 @@ struct popts {
 static int policy_opts(struct cli *cli, int argc, char **argv, struct popts *o)
 {
 	static const struct option lo[] = {{"db", required_argument, NULL, 'd'},
-					   {"keys", required_argument, NULL, 'k'},
-					   {"org", required_argument, NULL, 'o'},
-					   {"threshold", required_argument, NULL, 't'},
-					   {"payload", required_argument, NULL, 'p'},
-					   {"root", required_argument, NULL, 'r'},
-					   {"json", no_argument, NULL, 'j'},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
+	                                   {"keys", required_argument, NULL, 'k'},
+	                                   {"org", required_argument, NULL, 'o'},
+	                                   {"threshold", required_argument, NULL, 't'},
+	                                   {"payload", required_argument, NULL, 'p'},
+	                                   {"root", required_argument, NULL, 'r'},
+	                                   {"json", no_argument, NULL, 'j'},
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {NULL, 0, NULL, 0}};
 	int ch;
 
 	memset(o, 0, sizeof(*o));
@@ -112,25 +113,42 @@ static int policy_opts(struct cli *cli, int argc, char **argv, struct popts *o)
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "+d:k:o:t:p:r:jh", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'p': o->payload = optarg; break;
-		case 'r': o->root = optarg; break;
-		case 'd': o->db = optarg; break;
-		case 'k': o->keys = optarg; break;
-		case 'o': o->org = optarg; break;
+		case 'p':
+			o->payload = optarg;
+			break;
+		case 'r':
+			o->root = optarg;
+			break;
+		case 'd':
+			o->db = optarg;
+			break;
+		case 'k':
+			o->keys = optarg;
+			break;
+		case 'o':
+			o->org = optarg;
+			break;
 		case 't': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || v < 1 || v > 16)
-				return cli_usage_error(cli, "--threshold must be a number from 1 to 16");
+				return cli_usage_error(cli,
+				                       "--threshold must be a number from 1 to 16");
 			o->threshold = (int)v;
 			break;
 		}
-		case 'j': cli->json = 1; break;
-		case 'h': fputs(policy_help_for(argv[0]), stdout); return -1;
+		case 'j':
+			cli->json = 1;
+			break;
+		case 'h':
+			fputs(policy_help_for(argv[0]), stdout);
+			return -1;
 		default:
 			if (cli->json)
-				return cli_usage_error(cli, "policy %s: unknown option (see rampart "
-							    "policy %s --help)", argv[0], argv[0]);
+				return cli_usage_error(cli,
+				                       "policy %s: unknown option (see rampart "
+				                       "policy %s --help)",
+				                       argv[0], argv[0]);
 			fputs(policy_help_for(argv[0]), stderr);
 			return RAMPART_EXIT_USAGE;
 		}
@@ -192,8 +210,8 @@ static json_t *check_local(struct cli *cli, const char *db, char **refs, int n, 
 	for (int i = 0; i < n; i++) {
 		struct rampart_decision dc;
 		memset(&dc, 0, sizeof(dc));
-		json_array_append_new(arr, decision_json(refs[i], &dc,
-							 rampart_policy_check(h, refs[i], &dc)));
+		json_array_append_new(
+		    arr, decision_json(refs[i], &dc, rampart_policy_check(h, refs[i], &dc)));
 	}
 	rampart_policy_close(h);
 	return arr;
@@ -228,11 +246,13 @@ static int policy_check(struct cli *cli, int argc, char **argv)
 			return rc;
 		arr = json_incref(json_object_get(res, "results"));
 		json_decref(res);
-		json_array_foreach(arr, i, d) /* the daemon's reply, with the ref asked about */
+		json_array_foreach (arr, i, d) /* the daemon's reply, with the ref asked about */
 			json_object_set_new(d, "ref", json_string(argv[optind + (int)i]));
 	}
-	json_array_foreach(arr, i, d) {
-		int r = json_object_get(d, "error") ? 2 : json_is_true(json_object_get(d, "allowed")) ? 0 : 1;
+	json_array_foreach (arr, i, d) {
+		int r = json_object_get(d, "error")                   ? 2
+		        : json_is_true(json_object_get(d, "allowed")) ? 0
+		                                                      : 1;
 		if (r > worst)
 			worst = r;
 		if (!cli->json)
@@ -257,7 +277,7 @@ static int policy_show_remote(struct cli *cli)
 
 	do {
 		if ((rc = cli_call(cli, "policy.show", json_pack("{s:I}", "offset", off), -1, &r,
-				   NULL)) != 0) {
+		                   NULL)) != 0) {
 			json_decref(all);
 			return rc;
 		}
@@ -274,15 +294,15 @@ static int policy_show_remote(struct cli *cli)
 			all = json_deep_copy(r);
 		} else {
 			json_array_extend(json_object_get(all, "registries"),
-					  json_object_get(r, "registries"));
+			                  json_object_get(r, "registries"));
 		}
 		off += (long long)json_array_size(json_object_get(r, "registries"));
 		json_decref(r);
 	} while (off < total && off > 0);
 	json_object_del(all, "offset");
 	json_object_del(all, "limit");
-	json_object_set_new(all, "signers", cli_split_list(json_string_value(
-						  json_object_get(all, "signers"))));
+	json_object_set_new(all, "signers",
+	                    cli_split_list(json_string_value(json_object_get(all, "signers"))));
 	if (cli->json) {
 		cli_emit_ok(cli, all);
 	} else {
@@ -300,10 +320,10 @@ static void show_print(json_t *all)
 
 	{
 		size_t n = 0;
-		json_array_foreach(json_object_get(all, "signers"), i, e)
+		json_array_foreach (json_object_get(all, "signers"), i, e)
 			n += strlen(json_string_value(e)) + 1;
 		if ((signers = calloc(1, n + 1)) != NULL)
-			json_array_foreach(json_object_get(all, "signers"), i, e) {
+			json_array_foreach (json_object_get(all, "signers"), i, e) {
 				if (i > 0)
 					strcat(signers, ",");
 				strcat(signers, json_string_value(e));
@@ -317,21 +337,23 @@ static void show_print(json_t *all)
 		       json_integer_value(json_object_get(all, "version")),
 		       json_string_value(json_object_get(all, "issued_at")),
 		       json_string_value(json_object_get(all, "expires_at")),
-		       json_is_true(json_object_get(all, "expired")) ? " (EXPIRED, still enforced)" : "",
+		       json_is_true(json_object_get(all, "expired")) ? " (EXPIRED, still enforced)"
+		                                                     : "",
 		       json_string_value(json_object_get(all, "fetched_at")),
 		       json_string_value(json_object_get(all, "source")), signers ? signers : "",
 		       json_string_value(json_object_get(all, "payload_sha256")),
-		       json_is_true(json_object_get(all, "allow_docker_hub")) ? "allowed" : "denied",
+		       json_is_true(json_object_get(all, "allow_docker_hub")) ? "allowed"
+		                                                              : "denied",
 		       json_integer_value(json_object_get(all, "schema_version")),
 		       json_integer_value(json_object_get(all, "total")));
-		json_array_foreach(json_object_get(all, "registries"), i, e) {
+		json_array_foreach (json_object_get(all, "registries"), i, e) {
 			const char *nick = json_string_value(json_object_get(e, "nickname"));
 			const char *act = json_string_value(json_object_get(e, "action"));
 			const char *mode = json_string_value(json_object_get(e, "mode"));
 			printf("  %-5s %-40s %-8s %-7s %s\n", act ? act : "allow",
 			       json_string_value(json_object_get(e, "host")),
-			       json_string_value(json_object_get(e, "kind")), mode ? mode : "enforce",
-			       nick ? nick : "");
+			       json_string_value(json_object_get(e, "kind")),
+			       mode ? mode : "enforce", nick ? nick : "");
 		}
 	}
 	free(signers);
@@ -364,27 +386,28 @@ static int policy_show_local(struct cli *cli, const char *db)
 	r = store_load(db, &p, &m, NULL, NULL, &e);
 	if (r == 1) {
 		char msg[4200];
-		snprintf(msg, sizeof(msg), "there is no policy DB at %s (check --db; rampartd "
-			 "creates it at its first successful refresh)", db);
+		snprintf(msg, sizeof(msg),
+		         "there is no policy DB at %s (check --db; rampartd "
+		         "creates it at its first successful refresh)",
+		         db);
 		return cli_emit_error(cli, "policy show", "E_NO_POLICY", msg, RAMPART_EXIT_REFUSED);
 	}
 	if (r < 0)
 		return cli_emit_error(cli, "policy show", e.code, e.msg, RAMPART_EXIT_REFUSED);
 	ents = json_array();
 	for (size_t i = 0; i < p.n_registries; i++)
-		json_array_append_new(ents, json_pack("{s:s, s:s, s:s, s:s, s:s}", "host",
-						      p.registries[i].host, "nickname",
-						      p.registries[i].nickname, "kind",
-						      show_kind(p.registries[i].kind), "action",
-						      p.registries[i].action == POLICY_DENY ? "deny" : "allow",
-						      "mode",
-						      p.registries[i].mode == POLICY_WARN ? "warn" : "enforce"));
-	all = json_pack("{s:b, s:s, s:I, s:b, s:b, s:s, s:o, s:s, s:I, s:o, s:s}", "cached", 1,
-			"org", p.org, "version", (json_int_t)p.version, "allow_docker_hub",
-			p.allow_docker_hub, "expired", (int64_t)time(NULL) >= p.expires_at, "source",
-			m.source ? m.source : "", "signers", cli_split_list(m.signers ? m.signers : ""),
-			"payload_sha256", m.payload_sha256, "total", (json_int_t)p.n_registries,
-			"registries", ents, "db", db);
+		json_array_append_new(
+		    ents,
+		    json_pack("{s:s, s:s, s:s, s:s, s:s}", "host", p.registries[i].host, "nickname",
+		              p.registries[i].nickname, "kind", show_kind(p.registries[i].kind),
+		              "action", p.registries[i].action == POLICY_DENY ? "deny" : "allow",
+		              "mode", p.registries[i].mode == POLICY_WARN ? "warn" : "enforce"));
+	all = json_pack(
+	    "{s:b, s:s, s:I, s:b, s:b, s:s, s:o, s:s, s:I, s:o, s:s}", "cached", 1, "org", p.org,
+	    "version", (json_int_t)p.version, "allow_docker_hub", p.allow_docker_hub, "expired",
+	    (int64_t)time(NULL) >= p.expires_at, "source", m.source ? m.source : "", "signers",
+	    cli_split_list(m.signers ? m.signers : ""), "payload_sha256", m.payload_sha256, "total",
+	    (json_int_t)p.n_registries, "registries", ents, "db", db);
 	json_object_set_new(all, "schema_version", json_integer(p.schema_version));
 	show_time(all, "issued_at", p.issued_at);
 	show_time(all, "expires_at", p.expires_at);
@@ -418,11 +441,12 @@ static int policy_diff(struct cli *cli, int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if (argc - optind < 2)
-		return cli_usage_error(cli, "policy diff: give OLD and NEW payload (or envelope) files");
+		return cli_usage_error(cli,
+		                       "policy diff: give OLD and NEW payload (or envelope) files");
 	if (argc - optind > 258)
 		return cli_usage_error(cli, "policy diff: at most 256 references at once");
 	return cli_policy_diff(cli, argv[optind], argv[optind + 1], argv + optind + 2,
-			       argc - optind - 2);
+	                       argc - optind - 2);
 }
 
 static int policy_refresh(struct cli *cli, int argc, char **argv)
@@ -455,8 +479,9 @@ static int policy_trust(struct cli *cli, const struct popts *o, struct trust_set
 	keys_trust_init(t);
 	if (o->keys == NULL)
 		return cli_usage_error(cli, "--keys DIR (or a .pem/.pub file) is required");
-	if (stat(o->keys, &st) == 0 && S_ISDIR(st.st_mode) ? keys_trust_add_dir(t, o->keys, 0, &e)
-							   : keys_trust_add_file(t, o->keys, 0, &e)) {
+	if (stat(o->keys, &st) == 0 && S_ISDIR(st.st_mode)
+	        ? keys_trust_add_dir(t, o->keys, 0, &e)
+	        : keys_trust_add_file(t, o->keys, 0, &e)) {
 		keys_trust_free(t);
 		return cli_emit_error(cli, "trusted keys", e.code, e.msg, RAMPART_EXIT_USAGE);
 	}
@@ -485,26 +510,27 @@ static int policy_verify_root(struct cli *cli, const struct popts *o)
 	}
 	if (n == 0 || n > ROOT_MAX_BYTES) {
 		fprintf(stderr, "%s: policy verify: cannot read %s (at most %u bytes)\n", cli->prog,
-			o->root, ROOT_MAX_BYTES);
+		        o->root, ROOT_MAX_BYTES);
 		goto out;
 	}
 	if (refresh_verify_store_root(o->db ? o->db : DEFAULT_DB, pin, n, NULL, (int64_t)time(NULL),
-				      &rep, &rv, &e) < 0) {
+	                              &rep, &rv, &e) < 0) {
 		fprintf(stderr, "%s: policy verify FAILED: %s (%s)\n", cli->prog, e.msg, e.code);
 		goto out;
 	}
 	if (cli->json) {
-		json_t *j = json_pack("{s:b, s:s, s:I, s:s, s:I, s:I}", "verified", 1, "org", rep.org,
-				      "version", (json_int_t)rep.version, "signers", rep.signers,
-				      "registries", (json_int_t)rep.n_registries, "root_version",
-				      (json_int_t)rv);
+		json_t *j = json_pack("{s:b, s:s, s:I, s:s, s:I, s:I}", "verified", 1, "org",
+		                      rep.org, "version", (json_int_t)rep.version, "signers",
+		                      rep.signers, "registries", (json_int_t)rep.n_registries,
+		                      "root_version", (json_int_t)rv);
 		cli_print_json(j);
 		json_decref(j);
 	} else {
-		printf("verified from the pinned root %s: root chain up to version %lld, then policy "
-		       "version %lld of org %s (%zu rules) signed by %s%s\n",
-		       o->root, (long long)rv, (long long)rep.version, rep.org, rep.n_registries,
-		       rep.signers, rep.expired ? " (EXPIRED, still enforced)" : "");
+		printf(
+		    "verified from the pinned root %s: root chain up to version %lld, then policy "
+		    "version %lld of org %s (%zu rules) signed by %s%s\n",
+		    o->root, (long long)rv, (long long)rep.version, rep.org, rep.n_registries,
+		    rep.signers, rep.expired ? " (EXPIRED, still enforced)" : "");
 	}
 	rc = 0;
 out:
@@ -527,36 +553,36 @@ static int policy_verify(struct cli *cli, int argc, char **argv)
 		return policy_verify_root(cli, &o);
 	if ((rc = policy_trust(cli, &o, &t)) != 0)
 		return rc;
-	if (refresh_verify_store(o.db ? o.db : DEFAULT_DB, &t, (int64_t)time(NULL), &rep, &e) <
-	    0) {
+	if (refresh_verify_store(o.db ? o.db : DEFAULT_DB, &t, (int64_t)time(NULL), &rep, &e) < 0) {
 		keys_trust_free(&t);
 		return cli_emit_error(cli, "policy verify FAILED", e.code, e.msg,
-				      RAMPART_EXIT_REFUSED);
+		                      RAMPART_EXIT_REFUSED);
 	}
 	keys_trust_free(&t);
 	policy_payload_format_time(rep.fetched_at, fa, sizeof(fa));
 	policy_payload_format_time(rep.expires_at, ea, sizeof(ea));
 	if (cli->json) {
 		json_t *j = json_pack("{s:b, s:s, s:I, s:o, s:I, s:s, s:s, s:b}", "verified", 1,
-				      "org", rep.org, "version", (json_int_t)rep.version, "signers",
-				      cli_split_list(rep.signers), "registries",
-				      (json_int_t)rep.n_registries, "fetched_at", fa, "expires_at", ea,
-				      "expired", rep.expired);
+		                      "org", rep.org, "version", (json_int_t)rep.version, "signers",
+		                      cli_split_list(rep.signers), "registries",
+		                      (json_int_t)rep.n_registries, "fetched_at", fa, "expires_at",
+		                      ea, "expired", rep.expired);
 		cli_emit_ok(cli, j);
 		json_decref(j);
 	} else {
-		printf("verified: org %s, version %lld, %zu registries, signed by %s\n"
-		       "fetched %s, expires %s%s\nthe DB rows match the signed payload, the file is "
-		       "root-owned and not writable by others\n",
-		       rep.org, (long long)rep.version, rep.n_registries, rep.signers, fa, ea,
-		       rep.expired ? " (EXPIRED, still enforced)" : "");
+		printf(
+		    "verified: org %s, version %lld, %zu registries, signed by %s\n"
+		    "fetched %s, expires %s%s\nthe DB rows match the signed payload, the file is "
+		    "root-owned and not writable by others\n",
+		    rep.org, (long long)rep.version, rep.n_registries, rep.signers, fa, ea,
+		    rep.expired ? " (EXPIRED, still enforced)" : "");
 	}
 	return 0;
 }
 
 /* import --root: N.root.json from the directory of the first root's file. */
-static int policy_import_root_fetch(void *arg, int64_t version, unsigned char **buf,
-				    size_t *len, struct rp_err *err)
+static int policy_import_root_fetch(void *arg, int64_t version, unsigned char **buf, size_t *len,
+                                    struct rp_err *err)
 {
 	const char *first = arg, *slash = strrchr(first, '/');
 	char path[4200];
@@ -564,9 +590,10 @@ static int policy_import_root_fetch(void *arg, int64_t version, unsigned char **
 	size_t n;
 
 	snprintf(path, sizeof(path), "%.*s%lld.root.json", slash ? (int)(slash - first + 1) : 0,
-		 first, (long long)version);
+	         first, (long long)version);
 	if ((f = fopen(path, "rb")) == NULL)
-		return errno == ENOENT ? 1 : rp_seterr(err, "E_INPUT", "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? 1
+		                       : rp_seterr(err, "E_INPUT", "%s: %s", path, strerror(errno));
 	*buf = malloc(ROOT_MAX_BYTES + 2);
 	n = *buf ? fread(*buf, 1, ROOT_MAX_BYTES + 1, f) : 0;
 	fclose(f);
@@ -591,13 +618,15 @@ static int policy_import(struct cli *cli, int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if (o.db == NULL || o.org == NULL || optind + 1 != argc)
-		return cli_usage_error(cli, "usage: rampart policy import --db PATH (--keys DIR "
-					    "[--threshold N] | --root FIRST.root.json) --org ORG ENVELOPE");
+		return cli_usage_error(
+		    cli, "usage: rampart policy import --db PATH (--keys DIR "
+		         "[--threshold N] | --root FIRST.root.json) --org ORG ENVELOPE");
 	keys_trust_init(&t);
 	if (o.root == NULL && (rc = policy_trust(cli, &o, &t)) != 0)
 		return rc;
-	struct refresh_root root = {.fetch = policy_import_root_fetch, .fetch_arg = (void *)o.root,
-				    .max_new = ROOT_DEFAULT_MAX_NEW};
+	struct refresh_root root = {.fetch = policy_import_root_fetch,
+	                            .fetch_arg = (void *)o.root,
+	                            .max_new = ROOT_DEFAULT_MAX_NEW};
 	if (o.root != NULL) {
 		size_t n = 0;
 		unsigned char *pin = NULL;
@@ -618,29 +647,35 @@ static int policy_import(struct cli *cli, int argc, char **argv)
 		char msg[600];
 		keys_trust_free(&t);
 		snprintf(msg, sizeof(msg), "cannot open %s: %s; nothing was imported", argv[optind],
-			 strerror(errno));
+		         strerror(errno));
 		return cli_emit_error(cli, "policy import", "E_INPUT", msg, RAMPART_EXIT_USAGE);
 	}
 	buf = malloc((1 << 24) + 1);
 	if (buf)
 		len = fread(buf, 1, (1 << 24) + 1, f);
 	fclose(f);
-	struct refresh_in in = {.envelope = buf, .len = len, .max_bytes = 1 << 24, .trust = &t,
-				.org = o.org, .now = (int64_t)time(NULL), .db_path = o.db,
-				.source = argv[optind], .etag = "",
-				.root = o.root != NULL ? &root : NULL};
+	struct refresh_in in = {.envelope = buf,
+	                        .len = len,
+	                        .max_bytes = 1 << 24,
+	                        .trust = &t,
+	                        .org = o.org,
+	                        .now = (int64_t)time(NULL),
+	                        .db_path = o.db,
+	                        .source = argv[optind],
+	                        .etag = "",
+	                        .root = o.root != NULL ? &root : NULL};
 	rc = refresh_apply(&in, &out, &e);
 	free(buf);
 	free((void *)root.pinned);
 	keys_trust_free(&t);
 	if (rc != 0)
 		return cli_emit_error(cli, "policy import", e.code, out.message,
-				      RAMPART_EXIT_REFUSED);
+		                      RAMPART_EXIT_REFUSED);
 	if (cli->json) {
-		json_t *j = json_pack("{s:s, s:s, s:I, s:I}", "outcome",
-				      refresh_outcome_name(out.outcome), "message", out.message,
-				      "old_version", (json_int_t)out.old_version, "new_version",
-				      (json_int_t)out.new_version);
+		json_t *j =
+		    json_pack("{s:s, s:s, s:I, s:I}", "outcome", refresh_outcome_name(out.outcome),
+		              "message", out.message, "old_version", (json_int_t)out.old_version,
+		              "new_version", (json_int_t)out.new_version);
 		cli_emit_ok(cli, j);
 		json_decref(j);
 	} else {
@@ -654,13 +689,14 @@ int cmd_policy(struct cli *cli, int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(struct cli *, int, char **);
-	} sub[] = {{"show", policy_show},	 {"check", policy_check},
-		   {"refresh", policy_refresh}, {"verify", policy_verify},
-		   {"import", policy_import},	 {"diff", policy_diff}};
+	} sub[] = {{"show", policy_show},       {"check", policy_check},
+	           {"refresh", policy_refresh}, {"verify", policy_verify},
+	           {"import", policy_import},   {"diff", policy_diff}};
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		if (argc < 2 && cli->json)
-			return cli_usage_error(cli, "policy: give a command (see rampart policy --help)");
+			return cli_usage_error(
+			    cli, "policy: give a command (see rampart policy --help)");
 		fputs(policy_help, argc < 2 ? stderr : stdout);
 		return argc < 2 ? RAMPART_EXIT_USAGE : 0;
 	}
@@ -668,5 +704,5 @@ int cmd_policy(struct cli *cli, int argc, char **argv)
 		if (strcmp(argv[1], sub[i].name) == 0)
 			return sub[i].fn(cli, argc - 1, argv + 1);
 	return cli_usage_error(cli, "policy: unknown command \"%s\" (see rampart policy --help)",
-			       argv[1]);
+	                       argv[1]);
 }

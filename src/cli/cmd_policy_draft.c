@@ -24,14 +24,14 @@ json_t *cli_decision_json(const struct rampart_decision *dc, int rc)
 {
 	if (rc < 0)
 		return json_pack("{s:b, s:n, s:s, s:s, s:s}", "allowed", 0, "rule", "normalized",
-				 dc->normalized, "error", dc->code[0] ? dc->code : "E_REF", "reason",
-				 dc->reason);
+		                 dc->normalized, "error", dc->code[0] ? dc->code : "E_REF",
+		                 "reason", dc->reason);
 	return json_pack("{s:b, s:s?, s:s, s:I, s:s, s:b, s:b, s:b, s:b, s:s?}", "allowed",
-			 dc->allowed, "rule", dc->rule[0] ? dc->rule : NULL, "normalized",
-			 dc->normalized, "policy_version", (json_int_t)dc->policy_version, "reason",
-			 dc->reason, "expired", dc->expired, "policy_cached", dc->policy_cached,
-			 "denied_by_rule", dc->denied_by_rule, "warn", dc->warn, "warn_rule",
-			 dc->warn ? dc->warn_rule : NULL);
+	                 dc->allowed, "rule", dc->rule[0] ? dc->rule : NULL, "normalized",
+	                 dc->normalized, "policy_version", (json_int_t)dc->policy_version, "reason",
+	                 dc->reason, "expired", dc->expired, "policy_cached", dc->policy_cached,
+	                 "denied_by_rule", dc->denied_by_rule, "warn", dc->warn, "warn_rule",
+	                 dc->warn ? dc->warn_rule : NULL);
 }
 
 struct draft {
@@ -60,7 +60,7 @@ static int draft_read(const char *file, unsigned char **buf, size_t *len, struct
 		free(*buf);
 		*buf = NULL;
 		return rp_seterr(err, "E_INPUT", "%s: unreadable or larger than %u bytes", file,
-				 DRAFT_MAX_FILE);
+		                 DRAFT_MAX_FILE);
 	}
 	fclose(f);
 	*len = n;
@@ -107,8 +107,8 @@ static void draft_free(struct draft *d)
 
 static int draft_error(struct cli *cli, const char *what, const char *file, const struct rp_err *e)
 {
-	fprintf(stderr, "%s: policy %s: %s: %s: %s; nothing was installed\n", cli->prog, what,
-		file, e->code, e->msg);
+	fprintf(stderr, "%s: policy %s: %s: %s: %s; nothing was installed\n", cli->prog, what, file,
+	        e->code, e->msg);
 	return RAMPART_EXIT_USAGE; /* invalid input, as an invalid reference */
 }
 
@@ -150,7 +150,8 @@ int cli_policy_check_payload(struct cli *cli, const char *file, char **refs, int
 		cli_print_json(arr);
 	else
 		printf("(draft %s%s, not installed)\n", file,
-		       d.from_envelope ? ": the payload of an envelope, signatures not checked" : "");
+		       d.from_envelope ? ": the payload of an envelope, signatures not checked"
+		                       : "");
 	json_decref(arr);
 	draft_free(&d);
 	return worst;
@@ -189,15 +190,15 @@ static struct diff_rule *diff_rules(const struct policy *p)
 static const char *diff_desc(const struct policy_registry *r, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s %s%s", r->action == POLICY_DENY ? "deny" : "allow", r->host,
-		 r->mode == POLICY_WARN ? " (mode warn)" : "");
+	         r->mode == POLICY_WARN ? " (mode warn)" : "");
 	return buf;
 }
 
 static void diff_line(json_t *out, char sign, const char *text, bool json)
 {
 	if (json)
-		json_array_append_new(out, json_pack("{s:s%, s:s}", "change", &sign, (size_t)1,
-						     "rule", text));
+		json_array_append_new(
+		    out, json_pack("{s:s%, s:s}", "change", &sign, (size_t)1, "rule", text));
 	else
 		printf("%c %s\n", sign, text);
 }
@@ -212,9 +213,10 @@ static size_t diff_by_rule(const struct draft *a, const struct draft *b, json_t 
 	if (x == NULL || y == NULL)
 		goto out;
 	if (a->p.allow_docker_hub != b->p.allow_docker_hub) {
-		diff_line(out, '~', b->p.allow_docker_hub ? "allow_docker_hub: false -> true"
-							  : "allow_docker_hub: true -> false",
-			  json);
+		diff_line(out, '~',
+		          b->p.allow_docker_hub ? "allow_docker_hub: false -> true"
+		                                : "allow_docker_hub: true -> false",
+		          json);
 		n++;
 	}
 	while (i < na || k < nb) {
@@ -224,9 +226,11 @@ static size_t diff_by_rule(const struct draft *a, const struct draft *b, json_t 
 		} else if (c > 0) {
 			diff_line(out, '+', diff_desc(y[k++].r, d1, sizeof(d1)), json);
 		} else {
-			if (x[i].r->mode != y[k].r->mode || strcmp(x[i].r->host, y[k].r->host) != 0) {
-				snprintf(both, sizeof(both), "%s -> %s", diff_desc(x[i].r, d1, sizeof(d1)),
-					 diff_desc(y[k].r, d2, sizeof(d2)));
+			if (x[i].r->mode != y[k].r->mode ||
+			    strcmp(x[i].r->host, y[k].r->host) != 0) {
+				snprintf(both, sizeof(both), "%s -> %s",
+				         diff_desc(x[i].r, d1, sizeof(d1)),
+				         diff_desc(y[k].r, d2, sizeof(d2)));
 				diff_line(out, '~', both, json);
 				n++;
 			}
@@ -244,7 +248,7 @@ out:
 
 /* Each reference under A and under B; returns how many changed. */
 static size_t diff_refs(const struct draft *a, const struct draft *b, char **refs, int nrefs,
-			json_t *out, bool json)
+                        json_t *out, bool json)
 {
 	int64_t now = (int64_t)time(NULL);
 	size_t changed = 0;
@@ -257,16 +261,16 @@ static size_t diff_refs(const struct draft *a, const struct draft *b, char **ref
 		changed += diff;
 		if (json) {
 			json_array_append_new(out, json_pack("{s:s, s:b, s:o, s:o}", "ref", refs[i],
-							     "changed", diff, "old",
-							     cli_decision_json(&da, ra), "new",
-							     cli_decision_json(&db, rb)));
+			                                     "changed", diff, "old",
+			                                     cli_decision_json(&da, ra), "new",
+			                                     cli_decision_json(&db, rb)));
 		} else if (ra < 0) {
 			printf("INVALID %s: %s\n", refs[i], da.reason);
 		} else {
-			printf("%s %s: %s%s -> %s%s\n  old: %s\n  new: %s\n", diff ? "CHANGED" : "same   ",
-			       refs[i], da.allowed ? "allow" : "deny", da.warn ? " (warn)" : "",
-			       db.allowed ? "allow" : "deny", db.warn ? " (warn)" : "", da.reason,
-			       db.reason);
+			printf("%s %s: %s%s -> %s%s\n  old: %s\n  new: %s\n",
+			       diff ? "CHANGED" : "same   ", refs[i], da.allowed ? "allow" : "deny",
+			       da.warn ? " (warn)" : "", db.allowed ? "allow" : "deny",
+			       db.warn ? " (warn)" : "", da.reason, db.reason);
 		}
 	}
 	return changed;
@@ -293,8 +297,9 @@ int cli_policy_diff(struct cli *cli, const char *fa, const char *fb, char **refs
 		printf("  (no rule changed)\n");
 	nc = diff_refs(&a, &b, refs, nrefs, rj, cli->json);
 	if (cli->json) {
-		json_t *j = json_pack("{s:o, s:o, s:I, s:I}", "rules", rules, "refs", rj,
-				      "rules_changed", (json_int_t)nr, "refs_changed", (json_int_t)nc);
+		json_t *j =
+		    json_pack("{s:o, s:o, s:I, s:I}", "rules", rules, "refs", rj, "rules_changed",
+		              (json_int_t)nr, "refs_changed", (json_int_t)nc);
 		cli_print_json(j);
 		json_decref(j);
 	} else {

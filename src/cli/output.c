@@ -64,7 +64,7 @@ static json_t *cli_hint(const char *code, const char *message)
 		return json_string(h);
 	if (strcmp(code, "E_UNREACHABLE") == 0)
 		return json_string("is rampartd running? check the socket path (--socket, "
-				   "$RAMPART_SOCKET) and 'systemctl status rampartd.socket'");
+		                   "$RAMPART_SOCKET) and 'systemctl status rampartd.socket'");
 	if (strcmp(code, "E_USAGE") == 0)
 		return json_string("see 'rampart COMMAND --help' or rampart(1)");
 	return json_null();
@@ -80,12 +80,12 @@ void cli_emit_ok(struct cli *cli, json_t *result)
 }
 
 int cli_emit_error(struct cli *cli, const char *what, const char *code, const char *message,
-		   int exit_code)
+                   int exit_code)
 {
 	if (cli->json) {
 		json_t *env = json_pack("{s:b, s:s, s:{s:s, s:s, s:o}}", "ok", 0, "command",
-					cli->command, "error", "code", code, "message", message,
-					"hint", cli_hint(code, message));
+		                        cli->command, "error", "code", code, "message", message,
+		                        "hint", cli_hint(code, message));
 		cli_print_json(env);
 		json_decref(env);
 	} else if (what != NULL) {
@@ -128,7 +128,8 @@ static void *progress_main(void *arg)
 	for (long s = 1;; s++) {
 		nanosleep(&one, NULL); /* a cancellation point */
 		n = snprintf(line, sizeof(line),
-			     "\rrefreshing: waiting for the policy server via rampartd... %ld s", s);
+		             "\rrefreshing: waiting for the policy server via rampartd... %ld s",
+		             s);
 		if (n > 0 && write(STDERR_FILENO, line, (size_t)n) < 0)
 			break;
 	}

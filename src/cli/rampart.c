@@ -35,29 +35,30 @@ static const struct cli_cmd commands[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: rampart [--socket PATH] [--json] [--timeout MS] COMMAND [ARGS...]\n\n"
-		   "Commands:\n");
+	           "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nGlobal options:\n"
-		   "  --socket PATH   daemon socket (default $RAMPART_SOCKET or %s)\n"
-		   "  --json          one JSON object on stdout, for every command and error\n"
-		   "                  ({\"ok\", \"command\", \"result\" | \"error\"}); anywhere on\n"
-		   "                  the line (before a \"--\")\n"
-		   "  --timeout MS    give up on the daemon after MS milliseconds (default 30000)\n"
-		   "  --version       print versions\n"
-		   "\n'rampart COMMAND --help' describes each command.\n"
-		   "Exit status: 0 ok, 1 refused/denied/failed, 2 usage or invalid input,\n"
-		   "3 daemon unreachable.  See rampart(1).\n",
-		RAMPART_DEFAULT_SOCKET);
+	fprintf(f,
+	        "\nGlobal options:\n"
+	        "  --socket PATH   daemon socket (default $RAMPART_SOCKET or %s)\n"
+	        "  --json          one JSON object on stdout, for every command and error\n"
+	        "                  ({\"ok\", \"command\", \"result\" | \"error\"}); anywhere on\n"
+	        "                  the line (before a \"--\")\n"
+	        "  --timeout MS    give up on the daemon after MS milliseconds (default 30000)\n"
+	        "  --version       print versions\n"
+	        "\n'rampart COMMAND --help' describes each command.\n"
+	        "Exit status: 0 ok, 1 refused/denied/failed, 2 usage or invalid input,\n"
+	        "3 daemon unreachable.  See rampart(1).\n",
+	        RAMPART_DEFAULT_SOCKET);
 }
 
 static void version(struct cli *cli)
 {
 	if (cli->json) {
-		json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s}", "rampart", RAMPART_VERSION,
-				      "openssl", OpenSSL_version(OPENSSL_VERSION_STRING), "libcurl",
-				      LIBCURL_VERSION, "sqlite", sqlite3_libversion(), "jansson",
-				      jansson_version_str());
+		json_t *v =
+		    json_pack("{s:s, s:s, s:s, s:s, s:s}", "rampart", RAMPART_VERSION, "openssl",
+		              OpenSSL_version(OPENSSL_VERSION_STRING), "libcurl", LIBCURL_VERSION,
+		              "sqlite", sqlite3_libversion(), "jansson", jansson_version_str());
 		cli_emit_ok(cli, v);
 		json_decref(v);
 		return;
@@ -103,7 +104,7 @@ void cli_print_json(json_t *v)
 }
 
 int cli_call(struct cli *cli, const char *op, json_t *args, int send_fd, json_t **result,
-	     int *recv_fd)
+             int *recv_fd)
 {
 	struct rampart_client *c = NULL;
 	struct rampart_error err;
@@ -141,36 +142,46 @@ fail:
 
 int main(int argc, char **argv)
 {
-	static const struct option lopts[] = {{"socket", required_argument, NULL, 's'},
-					      {"json", no_argument, NULL, 'j'},
-					      {"timeout", required_argument, NULL, 't'},
-					      {"version", no_argument, NULL, 'V'},
-					      {"help", no_argument, NULL, 'h'},
-					      {NULL, 0, NULL, 0}};
-	struct cli cli = {.socket = getenv("RAMPART_SOCKET"), .timeout_ms = 30000,
-			  .prog = "rampart", .command = "rampart"};
+	static const struct option lopts[] = {
+	    {"socket", required_argument, NULL, 's'},  {"json", no_argument, NULL, 'j'},
+	    {"timeout", required_argument, NULL, 't'}, {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+	struct cli cli = {.socket = getenv("RAMPART_SOCKET"),
+	                  .timeout_ms = 30000,
+	                  .prog = "rampart",
+	                  .command = "rampart"};
 	int ch;
 
 	argc = cli_strip_json_flag(&cli, argc, argv); /* --json anywhere on the line */
 	while ((ch = getopt_long(argc, argv, "+s:jt:Vh", lopts, NULL)) != -1) {
 		switch (ch) {
-		case 's': cli.socket = optarg; break;
-		case 'j': cli.json = 1; break;
-		case 't':
-		{
+		case 's':
+			cli.socket = optarg;
+			break;
+		case 'j':
+			cli.json = 1;
+			break;
+		case 't': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || v <= 0 || v > 3600000)
-				return cli_usage_error(&cli, "--timeout needs milliseconds from 1 to "
-							     "3600000, not \"%s\"", optarg);
+				return cli_usage_error(&cli,
+				                       "--timeout needs milliseconds from 1 to "
+				                       "3600000, not \"%s\"",
+				                       optarg);
 			cli.timeout_ms = (int)v;
 			break;
 		}
-		case 'V': version(&cli); return 0;
-		case 'h': usage(stdout); return 0;
+		case 'V':
+			version(&cli);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
 		default:
 			if (cli.json)
-				return cli_usage_error(&cli, "unknown option \"%s\"", argv[optind - 1]);
+				return cli_usage_error(&cli, "unknown option \"%s\"",
+				                       argv[optind - 1]);
 			usage(stderr);
 			return RAMPART_EXIT_USAGE;
 		}
@@ -185,8 +196,8 @@ int main(int argc, char **argv)
 		if (strcmp(argv[optind], commands[i].name) == 0) {
 			int sub = optind;
 			cli_set_command(&cli, commands[i].name,
-					commands[i].has_sub && optind + 1 < argc ? argv[optind + 1]
-										: NULL);
+			                commands[i].has_sub && optind + 1 < argc ? argv[optind + 1]
+			                                                         : NULL);
 			optind = 0; /* GNU getopt: 0 reinitialises for the subcommand */
 			return commands[i].fn(&cli, argc - sub, argv + sub);
 		}

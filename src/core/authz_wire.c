@@ -48,12 +48,13 @@ int authz_wire_read(const char *path, struct authz_wire *w, struct rp_err *err)
 		return rp_seterr(err, "E_AUTHZ_STATS", "cannot open %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != (off_t)sizeof(*w)) {
 		rp_seterr(err, "E_AUTHZ_STATS", "%s is not a %zu-byte regular file", path,
-			  sizeof(*w));
+		          sizeof(*w));
 		goto out;
 	}
 	n = read(fd, w, sizeof(*w));
 	if (n != (ssize_t)sizeof(*w) || w->magic != AUTHZ_WIRE_MAGIC || w->size != sizeof(*w) ||
-	    w->mode > 2 || w->block_load > 1 || memchr(w->socket, '\0', sizeof(w->socket)) == NULL) {
+	    w->mode > 2 || w->block_load > 1 ||
+	    memchr(w->socket, '\0', sizeof(w->socket)) == NULL) {
 		rp_seterr(err, "E_AUTHZ_STATS", "%s is not a rampart-authz counters record", path);
 		goto out;
 	}

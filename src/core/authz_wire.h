@@ -18,19 +18,19 @@
 
 struct authz_wire {
 	uint32_t magic;
-	uint32_t size;           /* sizeof(struct authz_wire) */
+	uint32_t size; /* sizeof(struct authz_wire) */
 	int64_t pid;
-	int64_t started_at;      /* unix seconds */
+	int64_t started_at; /* unix seconds */
 	int64_t updated_at;
-	int64_t policy_version;  /* -1: no policy cached */
-	uint32_t mode;           /* 0 off, 1 warn, 2 enforce */
-	uint32_t block_load;     /* 0 or 1 */
+	int64_t policy_version; /* -1: no policy cached */
+	uint32_t mode;          /* 0 off, 1 warn, 2 enforce */
+	uint32_t block_load;    /* 0 or 1 */
 	uint64_t allowed[AUTHZ_WIRE_KINDS];
 	uint64_t denied[AUTHZ_WIRE_KINDS];
 	uint64_t warned[AUTHZ_WIRE_KINDS];
 	uint64_t errors;
 	uint64_t audit_suppressed;
-	char socket[108];        /* NUL-terminated */
+	char socket[108]; /* NUL-terminated */
 };
 
 /* Writes w to path atomically (temp file beside it, then rename).  0 or -1 (errno). */

@@ -54,21 +54,20 @@ void config_defaults(struct config *c)
 	rp_strlcpy(c->links.bin_dir, "/usr/local/bin", sizeof(c->links.bin_dir));
 	rp_strlcpy(c->hosts.file, "/etc/hosts", sizeof(c->hosts.file));
 	rp_strlcpy(c->hosts.names[0].name, "kubernetes.docker.internal",
-		   sizeof(c->hosts.names[0].name));
+	           sizeof(c->hosts.names[0].name));
 	rp_strlcpy(c->hosts.names[0].addr, "127.0.0.1", sizeof(c->hosts.names[0].addr));
 	c->hosts.n_names = 1;
 	rp_strlcpy(c->enforce.containers_policy, "/etc/containers/policy.json",
-		   sizeof(c->enforce.containers_policy));
+	           sizeof(c->enforce.containers_policy));
 	c->enforce.wildcard_scopes = true;
 	rp_strlcpy(c->socket_link.path, "/var/run/docker.sock", sizeof(c->socket_link.path));
-	rp_strlcpy(c->socket_link.target, ".docker/run/docker.sock",
-		   sizeof(c->socket_link.target));
+	rp_strlcpy(c->socket_link.target, ".docker/run/docker.sock", sizeof(c->socket_link.target));
 	c->enforce.mode = ENFORCE_OFF;
 	rp_strlcpy(c->enforce.docker.socket, "/run/docker/plugins/rampart.sock",
-		   sizeof(c->enforce.docker.socket));
+	           sizeof(c->enforce.docker.socket));
 	rp_strlcpy(c->enforce.docker.user, "nobody", sizeof(c->enforce.docker.user));
 	rp_strlcpy(c->enforce.docker.stats_file, "/run/rampart-authz/stats",
-		   sizeof(c->enforce.docker.stats_file));
+	           sizeof(c->enforce.docker.stats_file));
 }
 
 void config_set_state_dir(struct config *c, const char *dir)
@@ -81,25 +80,25 @@ void config_set_state_dir(struct config *c, const char *dir)
 /* --- typed field readers: each names the field in its error ---------------- */
 
 static int cfg_keys_known(json_t *obj, const char *where, const char *const *known,
-			  struct rp_err *err)
+                          struct rp_err *err)
 {
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(obj, k, v) {
+	json_object_foreach (obj, k, v) {
 		int ok = 0;
 		for (size_t i = 0; known[i] != NULL; i++)
 			ok |= strcmp(k, known[i]) == 0;
 		if (!ok)
 			return rp_seterr(err, "E_CONFIG", "unknown key \"%s%s%s\"", where,
-					 *where ? "." : "", k);
+			                 *where ? "." : "", k);
 	}
 	(void)v;
 	return 0;
 }
 
 static int cfg_str(json_t *obj, const char *key, const char *where, char *dst, size_t size,
-		   int must_be_abs, struct rp_err *err)
+                   int must_be_abs, struct rp_err *err)
 {
 	json_t *v = json_object_get(obj, key);
 	const char *s;
@@ -108,24 +107,24 @@ static int cfg_str(json_t *obj, const char *key, const char *where, char *dst, s
 		return 0;
 	if (!json_is_string(v))
 		return rp_seterr(err, "E_CONFIG", "%s%s%s must be a string", where,
-				 *where ? "." : "", key);
+		                 *where ? "." : "", key);
 	s = json_string_value(v);
 	if (strlen(s) >= size || strlen(s) != json_string_length(v))
 		return rp_seterr(err, "E_CONFIG", "%s%s%s is too long or contains NUL", where,
-				 *where ? "." : "", key);
+		                 *where ? "." : "", key);
 	for (const char *p = s; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return rp_seterr(err, "E_CONFIG", "%s%s%s contains a control character",
-					 where, *where ? "." : "", key);
+			                 where, *where ? "." : "", key);
 	if (must_be_abs && *s != '\0' && *s != '/')
 		return rp_seterr(err, "E_CONFIG", "%s%s%s must be an absolute path (got \"%s\")",
-				 where, *where ? "." : "", key, s);
+		                 where, *where ? "." : "", key, s);
 	rp_strlcpy(dst, s, size);
 	return 0;
 }
 
-static int cfg_int(json_t *obj, const char *key, const char *where, long long lo,
-		   long long hi, int *dst, struct rp_err *err)
+static int cfg_int(json_t *obj, const char *key, const char *where, long long lo, long long hi,
+                   int *dst, struct rp_err *err)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -133,13 +132,12 @@ static int cfg_int(json_t *obj, const char *key, const char *where, long long lo
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
 		return rp_seterr(err, "E_CONFIG", "%s%s%s must be an integer in [%lld, %lld]",
-				 where, *where ? "." : "", key, lo, hi);
+		                 where, *where ? "." : "", key, lo, hi);
 	*dst = (int)json_integer_value(v);
 	return 0;
 }
 
-static int cfg_bool(json_t *obj, const char *key, const char *where, bool *dst,
-		    struct rp_err *err)
+static int cfg_bool(json_t *obj, const char *key, const char *where, bool *dst, struct rp_err *err)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -147,7 +145,7 @@ static int cfg_bool(json_t *obj, const char *key, const char *where, bool *dst,
 		return 0;
 	if (!json_is_boolean(v))
 		return rp_seterr(err, "E_CONFIG", "%s%s%s must be true or false", where,
-				 *where ? "." : "", key);
+		                 *where ? "." : "", key);
 	*dst = json_is_true(v);
 	return 0;
 }
@@ -169,36 +167,37 @@ static int cfg_section(json_t *root, const char *key, json_t **out, struct rp_er
 
 static int cfg_limits(struct config *c, json_t *s, struct rp_err *err)
 {
-	static const char *const known[] = {"max_connections", "max_per_uid", "idle_timeout_ms",
-					    "max_frame", "reserved", "subid_file", NULL};
+	static const char *const known[] = {
+	    "max_connections", "max_per_uid", "idle_timeout_ms", "max_frame", "reserved",
+	    "subid_file",      NULL};
 	if (s == NULL)
 		return 0;
 	if (cfg_keys_known(s, "limits", known, err) < 0 ||
 	    cfg_int(s, "max_connections", "limits", 1, 4096, &c->limits.max_connections, err) ||
 	    cfg_int(s, "max_per_uid", "limits", 1, 4096, &c->limits.max_per_uid, err) ||
 	    cfg_int(s, "idle_timeout_ms", "limits", 100, 3600000, &c->limits.idle_timeout_ms,
-		    err) ||
+	            err) ||
 	    cfg_int(s, "max_frame", "limits", 256, 65536, &c->limits.max_frame, err) ||
 	    cfg_int(s, "reserved", "limits", 0, 4095, &c->limits.reserved, err) ||
-	    cfg_str(s, "subid_file", "limits", c->limits.subid_file,
-		    sizeof(c->limits.subid_file), 1, err))
+	    cfg_str(s, "subid_file", "limits", c->limits.subid_file, sizeof(c->limits.subid_file),
+	            1, err))
 		return -1;
 	if (json_object_get(s, "reserved") == NULL) /* default: 32, at most a quarter */
-		c->limits.reserved = c->limits.max_connections / 4 < 32
-					 ? c->limits.max_connections / 4
-					 : 32;
+		c->limits.reserved =
+		    c->limits.max_connections / 4 < 32 ? c->limits.max_connections / 4 : 32;
 	if (c->limits.reserved >= c->limits.max_connections)
 		return rp_seterr(err, "E_CONFIG",
-				 "limits.reserved (%d) must be below limits.max_connections (%d), "
-				 "or nobody but root, the owner and admins could connect",
-				 c->limits.reserved, c->limits.max_connections);
+		                 "limits.reserved (%d) must be below limits.max_connections (%d), "
+		                 "or nobody but root, the owner and admins could connect",
+		                 c->limits.reserved, c->limits.max_connections);
 	return 0;
 }
 
 /* policy.redirect_hosts: host names or [v6] literals, joined with ',' for the helper. */
 static int cfg_redirect_hosts(struct config *c, json_t *a, struct rp_err *err)
 {
-	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_[]:";
+	static const char ok[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_[]:";
 	char *out = c->policy.redirect_hosts;
 	size_t i, used = 0;
 
@@ -206,19 +205,21 @@ static int cfg_redirect_hosts(struct config *c, json_t *a, struct rp_err *err)
 	if (a == NULL)
 		return 0;
 	if (!json_is_array(a) || json_array_size(a) > CONFIG_MAX_NAMES)
-		return rp_seterr(err, "E_CONFIG", "policy.redirect_hosts must be an array of at most "
-						  "%d host names", CONFIG_MAX_NAMES);
+		return rp_seterr(err, "E_CONFIG",
+		                 "policy.redirect_hosts must be an array of at most "
+		                 "%d host names",
+		                 CONFIG_MAX_NAMES);
 	for (i = 0; i < json_array_size(a); i++) {
 		const char *h = json_string_value(json_array_get(a, i));
 		size_t n = h ? strlen(h) : 0;
 		if (h == NULL || n == 0 || n > 253 || strspn(h, ok) != n ||
 		    used + n + 2 > sizeof(c->policy.redirect_hosts))
 			return rp_seterr(err, "E_CONFIG",
-					 "policy.redirect_hosts[%zu] must be a host name or a "
-					 "bracketed IPv6 literal (no scheme, port or path)",
-					 i);
-		used += (size_t)snprintf(out + used, sizeof(c->policy.redirect_hosts) - used, "%s%s",
-					 used ? "," : "", h);
+			                 "policy.redirect_hosts[%zu] must be a host name or a "
+			                 "bracketed IPv6 literal (no scheme, port or path)",
+			                 i);
+		used += (size_t)snprintf(out + used, sizeof(c->policy.redirect_hosts) - used,
+		                         "%s%s", used ? "," : "", h);
 	}
 	return 0;
 }
@@ -234,8 +235,9 @@ static int cfg_policy_root(const struct config *c, struct rp_err *err)
 	const char *h = c->policy.root_sha256, *u = c->policy.root_url;
 
 	if (*h != '\0' && (strlen(h) != 64 || strspn(h, "0123456789abcdef") != 64))
-		return rp_seterr(err, "E_CONFIG", "policy.root_sha256 must be 64 lowercase hex digits "
-				 "(sha256sum of the first root's envelope file)");
+		return rp_seterr(err, "E_CONFIG",
+		                 "policy.root_sha256 must be 64 lowercase hex digits "
+		                 "(sha256sum of the first root's envelope file)");
 	if (*u && strncmp(u, "https://", 8) != 0 &&
 	    !(c->policy.allow_insecure_loopback && strncmp(u, "http://", 7) == 0))
 		return rp_seterr(err, "E_CONFIG", "policy.root_url must start with https://");
@@ -251,13 +253,13 @@ static int cfg_blob_host(struct config *c, json_t *h, size_t i, struct rp_err *e
 	if (n == 0 || n > 253 || n != json_string_length(h) ||
 	    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-.") != n || v[0] == '.' || v[0] == '-')
 		return rp_seterr(err, "E_CONFIG",
-				 "policy.blob_redirect_hosts[%zu] must be a lower-case host name "
-				 "(no scheme, port or wildcard)",
-				 i);
+		                 "policy.blob_redirect_hosts[%zu] must be a lower-case host name "
+		                 "(no scheme, port or wildcard)",
+		                 i);
 	if (used + n + 2 > sizeof(c->policy.blob_redirect_hosts))
 		return rp_seterr(err, "E_CONFIG", "policy.blob_redirect_hosts is too long");
-	snprintf(c->policy.blob_redirect_hosts + used,
-		 sizeof(c->policy.blob_redirect_hosts) - used, "%s%s", used ? "," : "", v);
+	snprintf(c->policy.blob_redirect_hosts + used, sizeof(c->policy.blob_redirect_hosts) - used,
+	         "%s%s", used ? "," : "", v);
 	return 0;
 }
 
@@ -271,22 +273,23 @@ static int cfg_policy_oci(struct config *c, json_t *s, struct rp_err *err)
 	size_t i;
 
 	if (cfg_str(s, "registry_credentials", "policy", c->policy.registry_credentials,
-		    sizeof(c->policy.registry_credentials), 1, err))
+	            sizeof(c->policy.registry_credentials), 1, err))
 		return -1;
 	if (hosts != NULL) {
 		if (!json_is_array(hosts) || json_array_size(hosts) > 16)
-			return rp_seterr(err, "E_CONFIG",
-					 "policy.blob_redirect_hosts must be an array of at most 16 "
-					 "host names");
+			return rp_seterr(
+			    err, "E_CONFIG",
+			    "policy.blob_redirect_hosts must be an array of at most 16 "
+			    "host names");
 		c->policy.blob_redirect_hosts[0] = '\0';
-		json_array_foreach(hosts, i, h)
+		json_array_foreach (hosts, i, h)
 			if (cfg_blob_host(c, h, i, err) < 0)
 				return -1;
 	}
 	if (!oci && (c->policy.registry_credentials[0] || c->policy.blob_redirect_hosts[0]))
 		return rp_seterr(err, "E_CONFIG",
-				 "policy.registry_credentials and policy.blob_redirect_hosts apply "
-				 "only to an oci:// policy.url");
+		                 "policy.registry_credentials and policy.blob_redirect_hosts apply "
+		                 "only to an oci:// policy.url");
 	if (oci && oci_ref_parse(c->policy.url, &ref, &e) < 0)
 		return rp_seterr(err, "E_CONFIG", "policy.url: %s", e.msg);
 	return 0;
@@ -294,13 +297,34 @@ static int cfg_policy_oci(struct config *c, json_t *s, struct rp_err *err)
 
 static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 {
-	static const char *const known[] = {
-	    "org", "url", "keys", "threshold", "refresh_interval_s", "jitter_s", "max_bytes",
-	    "connect_timeout_s", "total_timeout_s", "low_speed_bytes", "low_speed_time_s",
-	    "ca_file", "pinned_pubkey", "proxy", "allow_insecure_loopback", "fetch_user",
-	    "fetch_helper", "allow_when_no_policy", "refresh_on_start", "max_age_s",
-	    "redirect_hosts", "root", "root_sha256", "root_url", "max_root_rotations",
-	    "registry_credentials", "blob_redirect_hosts", NULL};
+	static const char *const known[] = {"org",
+	                                    "url",
+	                                    "keys",
+	                                    "threshold",
+	                                    "refresh_interval_s",
+	                                    "jitter_s",
+	                                    "max_bytes",
+	                                    "connect_timeout_s",
+	                                    "total_timeout_s",
+	                                    "low_speed_bytes",
+	                                    "low_speed_time_s",
+	                                    "ca_file",
+	                                    "pinned_pubkey",
+	                                    "proxy",
+	                                    "allow_insecure_loopback",
+	                                    "fetch_user",
+	                                    "fetch_helper",
+	                                    "allow_when_no_policy",
+	                                    "refresh_on_start",
+	                                    "max_age_s",
+	                                    "redirect_hosts",
+	                                    "root",
+	                                    "root_sha256",
+	                                    "root_url",
+	                                    "max_root_rotations",
+	                                    "registry_credentials",
+	                                    "blob_redirect_hosts",
+	                                    NULL};
 	json_t *keys;
 	size_t i;
 
@@ -310,76 +334,72 @@ static int cfg_policy(struct config *c, json_t *s, struct rp_err *err)
 	    cfg_str(s, "org", "policy", c->policy.org, sizeof(c->policy.org), 0, err) ||
 	    cfg_str(s, "url", "policy", c->policy.url, sizeof(c->policy.url), 0, err) ||
 	    cfg_int(s, "threshold", "policy", 1, CONFIG_MAX_KEYS, &c->policy.threshold, err) ||
-	    cfg_int(s, "refresh_interval_s", "policy", 0, 7 * 86400,
-		    &c->policy.refresh_interval_s, err) ||
+	    cfg_int(s, "refresh_interval_s", "policy", 0, 7 * 86400, &c->policy.refresh_interval_s,
+	            err) ||
 	    cfg_int(s, "jitter_s", "policy", 0, 86400, &c->policy.jitter_s, err) ||
 	    cfg_int(s, "max_bytes", "policy", 1024, 16 << 20, &c->policy.max_bytes, err) ||
-	    cfg_int(s, "connect_timeout_s", "policy", 1, 300, &c->policy.connect_timeout_s,
-		    err) ||
+	    cfg_int(s, "connect_timeout_s", "policy", 1, 300, &c->policy.connect_timeout_s, err) ||
 	    cfg_int(s, "total_timeout_s", "policy", 1, 3600, &c->policy.total_timeout_s, err) ||
-	    cfg_int(s, "low_speed_bytes", "policy", 0, 1 << 30, &c->policy.low_speed_bytes,
-		    err) ||
-	    cfg_int(s, "low_speed_time_s", "policy", 0, 3600, &c->policy.low_speed_time_s,
-		    err) ||
-	    cfg_str(s, "ca_file", "policy", c->policy.ca_file, sizeof(c->policy.ca_file), 1,
-		    err) ||
+	    cfg_int(s, "low_speed_bytes", "policy", 0, 1 << 30, &c->policy.low_speed_bytes, err) ||
+	    cfg_int(s, "low_speed_time_s", "policy", 0, 3600, &c->policy.low_speed_time_s, err) ||
+	    cfg_str(s, "ca_file", "policy", c->policy.ca_file, sizeof(c->policy.ca_file), 1, err) ||
 	    cfg_str(s, "pinned_pubkey", "policy", c->policy.pinned_pubkey,
-		    sizeof(c->policy.pinned_pubkey), 0, err) ||
+	            sizeof(c->policy.pinned_pubkey), 0, err) ||
 	    cfg_str(s, "proxy", "policy", c->policy.proxy, sizeof(c->policy.proxy), 0, err) ||
 	    cfg_bool(s, "allow_insecure_loopback", "policy", &c->policy.allow_insecure_loopback,
-		     err) ||
-	    cfg_str(s, "fetch_user", "policy", c->policy.fetch_user,
-		    sizeof(c->policy.fetch_user), 0, err) ||
+	             err) ||
+	    cfg_str(s, "fetch_user", "policy", c->policy.fetch_user, sizeof(c->policy.fetch_user),
+	            0, err) ||
 	    /* absolute; ownership and mode are checked by fetch_start() before each use */
 	    cfg_str(s, "fetch_helper", "policy", c->policy.fetch_helper,
-		    sizeof(c->policy.fetch_helper), 1, err) ||
-	    cfg_bool(s, "allow_when_no_policy", "policy", &c->policy.allow_when_no_policy,
-		     err) ||
+	            sizeof(c->policy.fetch_helper), 1, err) ||
+	    cfg_bool(s, "allow_when_no_policy", "policy", &c->policy.allow_when_no_policy, err) ||
 	    cfg_bool(s, "refresh_on_start", "policy", &c->policy.refresh_on_start, err) ||
 	    cfg_int(s, "max_age_s", "policy", 0, 366 * 86400, &c->policy.max_age_s, err) ||
 	    cfg_str(s, "root", "policy", c->policy.root, sizeof(c->policy.root), 1, err) ||
 	    cfg_str(s, "root_sha256", "policy", c->policy.root_sha256,
-		    sizeof(c->policy.root_sha256), 0, err) ||
+	            sizeof(c->policy.root_sha256), 0, err) ||
 	    cfg_str(s, "root_url", "policy", c->policy.root_url, sizeof(c->policy.root_url), 0,
-		    err) ||
-	    cfg_int(s, "max_root_rotations", "policy", 1, 1024, &c->policy.max_root_rotations,
-		    err))
+	            err) ||
+	    cfg_int(s, "max_root_rotations", "policy", 1, 1024, &c->policy.max_root_rotations, err))
 		return -1;
 	if (cfg_policy_root(c, err) < 0)
 		return -1;
 	if (cfg_policy_oci(c, s, err) < 0)
 		return -1;
-	if (*c->policy.url && strncmp(c->policy.url, "https://", 8) != 0 && !oci_is_url(c->policy.url) &&
+	if (*c->policy.url && strncmp(c->policy.url, "https://", 8) != 0 &&
+	    !oci_is_url(c->policy.url) &&
 	    !(c->policy.allow_insecure_loopback && strncmp(c->policy.url, "http://", 7) == 0))
 		return rp_seterr(err, "E_CONFIG",
-				 "policy.url must start with https:// or oci:// (http:// only "
-				 "with allow_insecure_loopback, for loopback test servers)");
+		                 "policy.url must start with https:// or oci:// (http:// only "
+		                 "with allow_insecure_loopback, for loopback test servers)");
 	if (cfg_redirect_hosts(c, json_object_get(s, "redirect_hosts"), err) < 0)
 		return -1;
 	keys = json_object_get(s, "keys");
 	if (keys != NULL) {
 		if (!json_is_array(keys) || json_array_size(keys) > CONFIG_MAX_KEYS)
 			return rp_seterr(err, "E_CONFIG",
-					 "policy.keys must be an array of at most %d paths",
-					 CONFIG_MAX_KEYS);
+			                 "policy.keys must be an array of at most %d paths",
+			                 CONFIG_MAX_KEYS);
 		c->policy.n_keys = 0;
 		for (i = 0; i < json_array_size(keys); i++) {
 			json_t *k = json_array_get(keys, i);
 			if (!json_is_string(k) || json_string_value(k)[0] != '/' ||
 			    json_string_length(k) >= sizeof(c->policy.keys[0]))
 				return rp_seterr(err, "E_CONFIG",
-						 "policy.keys[%zu] must be an absolute path", i);
+				                 "policy.keys[%zu] must be an absolute path", i);
 			rp_strlcpy(c->policy.keys[i], json_string_value(k),
-				   sizeof(c->policy.keys[0]));
+			           sizeof(c->policy.keys[0]));
 			c->policy.n_keys++;
 		}
 	}
 	if (*c->policy.url && c->policy.n_keys == 0 && !config_has_root(c))
-		return rp_seterr(err, "E_CONFIG", "policy.url is set but neither policy.keys nor a "
-				 "root (policy.root or policy.root_sha256) is configured");
+		return rp_seterr(err, "E_CONFIG",
+		                 "policy.url is set but neither policy.keys nor a "
+		                 "root (policy.root or policy.root_sha256) is configured");
 	if (c->policy.n_keys > 0 && c->policy.threshold > c->policy.n_keys)
 		return rp_seterr(err, "E_CONFIG", "policy.threshold %d exceeds the %d key(s) given",
-				 c->policy.threshold, c->policy.n_keys);
+		                 c->policy.threshold, c->policy.n_keys);
 	if (*c->policy.url && *c->policy.org == '\0')
 		return rp_seterr(err, "E_CONFIG", "policy.org is required when policy.url is set");
 	return 0;
@@ -400,9 +420,9 @@ static int cfg_port_ranges(struct config *c, json_t *a, struct rp_err *err)
 		    json_integer_value(hi) > 1023 ||
 		    json_integer_value(lo) > json_integer_value(hi))
 			return rp_seterr(err, "E_CONFIG",
-					 "ports.allow[%zu] must be [lo, hi] with 1 <= lo <= hi "
-					 "<= 1023",
-					 i);
+			                 "ports.allow[%zu] must be [lo, hi] with 1 <= lo <= hi "
+			                 "<= 1023",
+			                 i);
 		c->ports.allow[i].lo = (int)json_integer_value(lo);
 		c->ports.allow[i].hi = (int)json_integer_value(hi);
 		c->ports.n_allow++;
@@ -413,7 +433,7 @@ static int cfg_port_ranges(struct config *c, json_t *a, struct rp_err *err)
 static int cfg_ports(struct config *c, json_t *s, struct rp_err *err)
 {
 	static const char *const known[] = {"allow", "deny", "allow_any_address", "allow_udp",
-					    NULL};
+	                                    NULL};
 	json_t *v;
 	size_t i;
 
@@ -434,33 +454,32 @@ static int cfg_ports(struct config *c, json_t *s, struct rp_err *err)
 			if (!json_is_integer(p) || json_integer_value(p) < 1 ||
 			    json_integer_value(p) > 65535)
 				return rp_seterr(err, "E_CONFIG",
-						 "ports.deny[%zu] must be a port number", i);
+				                 "ports.deny[%zu] must be a port number", i);
 			c->ports.deny[c->ports.n_deny++] = (int)json_integer_value(p);
 		}
 	}
 	return 0;
 }
 
-static int cfg_name_list(json_t *v, const char *where, char (*dst)[256], int *n,
-			 struct rp_err *err)
+static int cfg_name_list(json_t *v, const char *where, char (*dst)[256], int *n, struct rp_err *err)
 {
 	size_t i;
 
 	if (!json_is_array(v) || json_array_size(v) > CONFIG_MAX_NAMES)
 		return rp_seterr(err, "E_CONFIG", "%s must be an array of at most %d names", where,
-				 CONFIG_MAX_NAMES);
+		                 CONFIG_MAX_NAMES);
 	*n = 0;
 	for (i = 0; i < json_array_size(v); i++) {
 		const char *s = json_string_value(json_array_get(v, i));
 		if (s == NULL || *s == '\0' || strlen(s) > 255 || strchr(s, '/') ||
 		    strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
 			return rp_seterr(err, "E_CONFIG",
-					 "%s[%zu] must be a plain file name (no '/', not . or ..)",
-					 where, i);
+			                 "%s[%zu] must be a plain file name (no '/', not . or ..)",
+			                 where, i);
 		for (const char *p = s; *p; p++)
 			if ((unsigned char)*p < 0x20 || *p == 0x7f)
 				return rp_seterr(err, "E_CONFIG",
-						 "%s[%zu] contains a control character", where, i);
+				                 "%s[%zu] contains a control character", where, i);
 		rp_strlcpy(dst[i], s, 256);
 		(*n)++;
 	}
@@ -499,23 +518,23 @@ static int cfg_hosts(struct config *c, json_t *s, struct rp_err *err)
 		return 0;
 	if (!json_is_object(v) || json_object_size(v) > CONFIG_MAX_NAMES)
 		return rp_seterr(err, "E_CONFIG",
-				 "hosts.names must be an object {\"name\": \"address\"}");
+		                 "hosts.names must be an object {\"name\": \"address\"}");
 	c->hosts.n_names = 0;
-	json_object_foreach(v, k, a) {
+	json_object_foreach (v, k, a) {
 		struct host_entry *h = &c->hosts.names[c->hosts.n_names];
 		unsigned char bin[16];
 		if (!json_is_string(a) || strlen(k) >= sizeof(h->name) ||
 		    json_string_length(a) >= sizeof(h->addr) ||
 		    (inet_pton(AF_INET, json_string_value(a), bin) != 1 &&
 		     inet_pton(AF_INET6, json_string_value(a), bin) != 1))
-			return rp_seterr(err, "E_CONFIG",
-					 "hosts.names: \"%.64s\" must map to an IPv4 or IPv6 address",
-					 k);
+			return rp_seterr(
+			    err, "E_CONFIG",
+			    "hosts.names: \"%.64s\" must map to an IPv4 or IPv6 address", k);
 		if (!hosts_name_ok(k))
 			return rp_seterr(err, "E_CONFIG",
-					 "hosts.names: \"%.64s\" is not a valid hostname (letters, "
-					 "digits, '-' and '.', at most 253 characters)",
-					 k);
+			                 "hosts.names: \"%.64s\" is not a valid hostname (letters, "
+			                 "digits, '-' and '.', at most 253 characters)",
+			                 k);
 		rp_strlcpy(h->name, k, sizeof(h->name));
 		rp_strlcpy(h->addr, json_string_value(a), sizeof(h->addr));
 		c->hosts.n_names++;
@@ -532,32 +551,36 @@ static int cfg_socket_link(struct config *c, json_t *s, struct rp_err *err)
 	if (s == NULL)
 		return 0;
 	if (cfg_keys_known(s, "socket_link", known, err) < 0 ||
-	    cfg_str(s, "path", "socket_link", c->socket_link.path, sizeof(c->socket_link.path),
-		    1, err) ||
+	    cfg_str(s, "path", "socket_link", c->socket_link.path, sizeof(c->socket_link.path), 1,
+	            err) ||
 	    cfg_str(s, "target", "socket_link", c->socket_link.target,
-		    sizeof(c->socket_link.target), 0, err) ||
+	            sizeof(c->socket_link.target), 0, err) ||
 	    cfg_str(s, "home", "socket_link", c->socket_link.home, sizeof(c->socket_link.home), 1,
-		    err) ||
+	            err) ||
 	    cfg_bool(s, "on_start", "socket_link", &c->socket_link.on_start, err))
 		return -1;
 	if ((prev = json_object_get(s, "previous")) != NULL) {
 		if (!json_is_array(prev) || json_array_size(prev) > 8)
-			return rp_seterr(err, "E_CONFIG",
-					 "socket_link.previous must be an array of at most 8 paths");
+			return rp_seterr(
+			    err, "E_CONFIG",
+			    "socket_link.previous must be an array of at most 8 paths");
 		c->socket_link.n_previous = 0;
 		for (i = 0; i < json_array_size(prev); i++) {
 			const char *p = json_string_value(json_array_get(prev, i));
-			if (p == NULL || *p != '/' || strlen(p) >= sizeof(c->socket_link.previous[0]))
-				return rp_seterr(err, "E_CONFIG",
-						 "socket_link.previous[%zu] must be an absolute path", i);
-			rp_strlcpy(c->socket_link.previous[i], p, sizeof(c->socket_link.previous[0]));
+			if (p == NULL || *p != '/' ||
+			    strlen(p) >= sizeof(c->socket_link.previous[0]))
+				return rp_seterr(
+				    err, "E_CONFIG",
+				    "socket_link.previous[%zu] must be an absolute path", i);
+			rp_strlcpy(c->socket_link.previous[i], p,
+			           sizeof(c->socket_link.previous[0]));
 			c->socket_link.n_previous++;
 		}
 	}
 	if (c->socket_link.target[0] == '/' || strstr(c->socket_link.target, ".."))
 		return rp_seterr(err, "E_CONFIG",
-				 "socket_link.target must be relative to the owner's home, "
-				 "without '..'");
+		                 "socket_link.target must be relative to the owner's home, "
+		                 "without '..'");
 	return 0;
 }
 
@@ -581,7 +604,7 @@ static int cfg_helper(struct config *c, json_t *s, struct rp_err *err)
 		const char *p = json_string_value(json_array_get(v, i));
 		if (p == NULL || *p != '/' || strlen(p) >= sizeof(c->helper.unit_files[0]))
 			return rp_seterr(err, "E_CONFIG",
-					 "helper.unit_files[%zu] must be an absolute path", i);
+			                 "helper.unit_files[%zu] must be an absolute path", i);
 		rp_strlcpy(c->helper.unit_files[i], p, sizeof(c->helper.unit_files[0]));
 		c->helper.n_unit_files++;
 	}
@@ -608,8 +631,8 @@ int config_enforce_mode_from_name(const char *s, enum config_enforce_mode *out)
 
 static int cfg_enforce_docker(struct config *c, json_t *s, struct rp_err *err)
 {
-	static const char *const known[] = {"socket", "socket_group", "user", "audit_log",
-					    "stats_file", "block_load", NULL};
+	static const char *const known[] = {"socket",     "socket_group", "user", "audit_log",
+	                                    "stats_file", "block_load",   NULL};
 	const char *w = "enforce.docker";
 
 	if (s == NULL)
@@ -617,16 +640,15 @@ static int cfg_enforce_docker(struct config *c, json_t *s, struct rp_err *err)
 	if (!json_is_object(s))
 		return rp_seterr(err, "E_CONFIG", "enforce.docker must be an object");
 	if (cfg_keys_known(s, "enforce.docker", known, err) < 0 ||
-	    cfg_str(s, "socket", w, c->enforce.docker.socket, sizeof(c->enforce.docker.socket),
-		    1, err) ||
+	    cfg_str(s, "socket", w, c->enforce.docker.socket, sizeof(c->enforce.docker.socket), 1,
+	            err) ||
 	    cfg_str(s, "socket_group", w, c->enforce.docker.socket_group,
-		    sizeof(c->enforce.docker.socket_group), 0, err) ||
-	    cfg_str(s, "user", w, c->enforce.docker.user, sizeof(c->enforce.docker.user), 0,
-		    err) ||
+	            sizeof(c->enforce.docker.socket_group), 0, err) ||
+	    cfg_str(s, "user", w, c->enforce.docker.user, sizeof(c->enforce.docker.user), 0, err) ||
 	    cfg_str(s, "audit_log", w, c->enforce.docker.audit_log,
-		    sizeof(c->enforce.docker.audit_log), 1, err) ||
+	            sizeof(c->enforce.docker.audit_log), 1, err) ||
 	    cfg_str(s, "stats_file", w, c->enforce.docker.stats_file,
-		    sizeof(c->enforce.docker.stats_file), 1, err) ||
+	            sizeof(c->enforce.docker.stats_file), 1, err) ||
 	    cfg_bool(s, "block_load", w, &c->enforce.docker.block_load, err))
 		return -1;
 	if (c->enforce.docker.socket[0] == '\0')
@@ -639,7 +661,7 @@ static int cfg_enforce_docker(struct config *c, json_t *s, struct rp_err *err)
 static int cfg_enforce(struct config *c, json_t *s, struct rp_err *err)
 {
 	static const char *const known[] = {"mode", "containers_policy", "wildcard_scopes",
-					    "docker", NULL};
+	                                    "docker", NULL};
 	char mode[16] = "";
 
 	if (s == NULL)
@@ -647,18 +669,18 @@ static int cfg_enforce(struct config *c, json_t *s, struct rp_err *err)
 	if (cfg_keys_known(s, "enforce", known, err) < 0 ||
 	    cfg_str(s, "mode", "enforce", mode, sizeof(mode), 0, err) ||
 	    cfg_str(s, "containers_policy", "enforce", c->enforce.containers_policy,
-		    sizeof(c->enforce.containers_policy), 1, err) ||
+	            sizeof(c->enforce.containers_policy), 1, err) ||
 	    cfg_bool(s, "wildcard_scopes", "enforce", &c->enforce.wildcard_scopes, err))
 		return -1;
 	if (config_enforce_mode_from_name(mode, &c->enforce.mode) < 0 &&
 	    (mode[0] != '\0' || json_object_get(s, "mode") != NULL))
-		return rp_seterr(err, "E_CONFIG",
-				 "enforce.mode must be \"off\", \"warn\" or \"enforce\" (got \"%s\")",
-				 mode);
+		return rp_seterr(
+		    err, "E_CONFIG",
+		    "enforce.mode must be \"off\", \"warn\" or \"enforce\" (got \"%s\")", mode);
 	if (c->enforce.containers_policy[0] == '\0' ||
 	    c->enforce.containers_policy[strlen(c->enforce.containers_policy) - 1] == '/')
 		return rp_seterr(err, "E_CONFIG",
-				 "enforce.containers_policy must be the absolute path of a file");
+		                 "enforce.containers_policy must be the absolute path of a file");
 	return cfg_enforce_docker(c, json_object_get(s, "docker"), err);
 }
 
@@ -670,24 +692,24 @@ static int cfg_check_secure(const char *path, const char *what, struct rp_err *e
 
 	if (stat(path, &st) < 0)
 		return rp_seterr(err, "E_CONFIG", "cannot stat %s %s: %s", what, path,
-				 strerror(errno));
+		                 strerror(errno));
 	if (st.st_uid != 0 && st.st_uid != geteuid())
 		return rp_seterr(err, "E_CONFIG_INSECURE",
-				 "%s %s is owned by uid %u; it must be owned by root", what, path,
-				 (unsigned)st.st_uid);
+		                 "%s %s is owned by uid %u; it must be owned by root", what, path,
+		                 (unsigned)st.st_uid);
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX))
 		/* /tmp and friends: chmod would break every other user of it */
 		return rp_seterr(err, "E_CONFIG_INSECURE",
-				 "%s %s is a shared directory anyone can write (mode %04o); "
-				 "refusing to trust a file in it. Move the config into a directory "
-				 "only root can write (e.g. /etc/rampart/) and start rampartd with "
-				 "-c there; do not change the mode of %s",
-				 what, path, (unsigned)(st.st_mode & 07777), path);
+		                 "%s %s is a shared directory anyone can write (mode %04o); "
+		                 "refusing to trust a file in it. Move the config into a directory "
+		                 "only root can write (e.g. /etc/rampart/) and start rampartd with "
+		                 "-c there; do not change the mode of %s",
+		                 what, path, (unsigned)(st.st_mode & 07777), path);
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		return rp_seterr(err, "E_CONFIG_INSECURE",
-				 "%s %s is writable by group or others (mode %04o); refusing to "
-				 "trust it. Fix with: chmod go-w %s",
-				 what, path, (unsigned)(st.st_mode & 07777), path);
+		                 "%s %s is writable by group or others (mode %04o); refusing to "
+		                 "trust it. Fix with: chmod go-w %s",
+		                 what, path, (unsigned)(st.st_mode & 07777), path);
 	return 0;
 }
 
@@ -700,26 +722,26 @@ int config_resolve_ids(struct config *c, struct rp_err *err)
 		struct passwd *pw = getpwnam(c->owner_user);
 		if (pw == NULL)
 			return rp_seterr(err, "E_CONFIG", "owner_user \"%s\" does not exist",
-					 c->owner_user);
+			                 c->owner_user);
 		c->owner_uid = pw->pw_uid;
 	}
 	if (*c->owner_group) {
 		struct group *gr = getgrnam(c->owner_group);
 		if (gr == NULL)
 			return rp_seterr(err, "E_CONFIG", "owner_group \"%s\" does not exist",
-					 c->owner_group);
+			                 c->owner_group);
 		c->owner_gid = gr->gr_gid;
 	}
 	if (*c->admin_group) {
 		struct group *gr = getgrnam(c->admin_group);
 		if (gr == NULL)
 			return rp_seterr(err, "E_CONFIG", "admin_group \"%s\" does not exist",
-					 c->admin_group);
+			                 c->admin_group);
 		c->admin_gid = gr->gr_gid;
 	}
 	if (*c->policy.fetch_user && getpwnam(c->policy.fetch_user) == NULL)
 		return rp_seterr(err, "E_CONFIG", "policy.fetch_user \"%s\" does not exist",
-				 c->policy.fetch_user);
+		                 c->policy.fetch_user);
 	return 0;
 }
 
@@ -737,8 +759,7 @@ static json_t *cfg_read(const char *path, bool check_owner, struct rp_err *err)
 	}
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		rp_seterr(err, "E_CONFIG", "%s:%d:%d: %s", path, jerr.line, jerr.column,
-			  jerr.text);
+		rp_seterr(err, "E_CONFIG", "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
 		return NULL;
 	}
 	if (!json_is_object(root)) {
@@ -752,9 +773,9 @@ static json_t *cfg_read(const char *path, bool check_owner, struct rp_err *err)
 int config_load(struct config *c, const char *path, bool check_owner, struct rp_err *err)
 {
 	static const char *const known[] = {
-	    "socket", "state_dir", "db", "audit_log", "owner_user", "owner_group", "admin_group",
-	    "limits", "policy", "ports", "links", "hosts", "socket_link", "helper", "enforce",
-	    NULL};
+	    "socket",      "state_dir", "db",      "audit_log", "owner_user", "owner_group",
+	    "admin_group", "limits",    "policy",  "ports",     "links",      "hosts",
+	    "socket_link", "helper",    "enforce", NULL};
 	json_t *root, *lim, *pol, *por, *lnk, *hst, *skl, *hlp, *enf;
 	struct rp_err e2;
 	char db[4096] = "";
@@ -773,13 +794,11 @@ int config_load(struct config *c, const char *path, bool check_owner, struct rp_
 	    cfg_str(root, "admin_group", "", c->admin_group, sizeof(c->admin_group), 0, &e2) ||
 	    cfg_section(root, "limits", &lim, &e2) || cfg_section(root, "policy", &pol, &e2) ||
 	    cfg_section(root, "ports", &por, &e2) || cfg_section(root, "links", &lnk, &e2) ||
-	    cfg_section(root, "hosts", &hst, &e2) ||
-	    cfg_section(root, "socket_link", &skl, &e2) ||
+	    cfg_section(root, "hosts", &hst, &e2) || cfg_section(root, "socket_link", &skl, &e2) ||
 	    cfg_section(root, "helper", &hlp, &e2) || cfg_section(root, "enforce", &enf, &e2) ||
-	    cfg_enforce(c, enf, &e2) || cfg_limits(c, lim, &e2) ||
-	    cfg_policy(c, pol, &e2) || cfg_ports(c, por, &e2) || cfg_links(c, lnk, &e2) ||
-	    cfg_hosts(c, hst, &e2) || cfg_socket_link(c, skl, &e2) || cfg_helper(c, hlp, &e2) ||
-	    config_resolve_ids(c, &e2)) {
+	    cfg_enforce(c, enf, &e2) || cfg_limits(c, lim, &e2) || cfg_policy(c, pol, &e2) ||
+	    cfg_ports(c, por, &e2) || cfg_links(c, lnk, &e2) || cfg_hosts(c, hst, &e2) ||
+	    cfg_socket_link(c, skl, &e2) || cfg_helper(c, hlp, &e2) || config_resolve_ids(c, &e2)) {
 		rp_seterr(err, e2.code, "%s: %s", path, e2.msg);
 		goto out;
 	}

@@ -48,7 +48,7 @@ struct config {
 		int max_per_uid;
 		int idle_timeout_ms;
 		int max_frame;
-		int reserved; /* slots only root, the owner and admins may take */
+		int reserved;          /* slots only root, the owner and admins may take */
 		char subid_file[4096]; /* /etc/subuid: a user's subordinate uids count as theirs */
 	} limits;
 
@@ -63,7 +63,7 @@ struct config {
 		int max_bytes;
 		int connect_timeout_s;
 		int total_timeout_s;
-		int low_speed_bytes; /* abort if slower than this ... */
+		int low_speed_bytes;  /* abort if slower than this ... */
 		int low_speed_time_s; /* ... for this long */
 		char ca_file[4096];
 		char pinned_pubkey[1024];
@@ -75,13 +75,14 @@ struct config {
 		bool refresh_on_start;
 		int max_age_s; /* 0 = off; else stale when issued_at is older than this */
 		char redirect_hosts[1024]; /* extra hosts redirects may go to, comma-separated */
-		char root[4096];        /* pinned first root (envelope file); "" = none */
-		char root_sha256[65];   /* or its sha256 (then fetched as 1.root.json) */
+		char root[4096];           /* pinned first root (envelope file); "" = none */
+		char root_sha256[65];      /* or its sha256 (then fetched as 1.root.json) */
 		char root_url[2048];    /* "" = the policy URL's directory; N.root.json appended */
 		int max_root_rotations; /* new roots accepted in one refresh */
 		/* oci:// sources (docs/fleet.md) */
-		char registry_credentials[4096]; /* root-only "user:password" file; "" = anonymous */
-		char blob_redirect_hosts[2048];  /* hosts a blob may redirect to, ',' joined */
+		char
+		    registry_credentials[4096]; /* root-only "user:password" file; "" = anonymous */
+		char blob_redirect_hosts[2048]; /* hosts a blob may redirect to, ',' joined */
 	} policy;
 
 	struct {
@@ -118,9 +119,10 @@ struct config {
 	/* Engine enforcement (docs/enforcement.md). */
 	struct {
 		enum config_enforce_mode {
-			ENFORCE_OFF = 0,  /* rampart manages no engine file (restores its own) */
-			ENFORCE_WARN = 1, /* compiled file written beside the engine's, for review */
-			ENFORCE_ON = 2,   /* the engine's file is the compiled policy */
+			ENFORCE_OFF = 0, /* rampart manages no engine file (restores its own) */
+			ENFORCE_WARN =
+			    1,          /* compiled file written beside the engine's, for review */
+			ENFORCE_ON = 2, /* the engine's file is the compiled policy */
 		} mode;
 		char containers_policy[4096]; /* containers/image policy.json */
 		bool wildcard_scopes;         /* "*.domain" scopes (they also match any port) */

@@ -60,8 +60,8 @@ struct fetch_plan {
 	char *pin; /* "sha256//..." */
 	char *proxy;
 	char *redirect; /* extra redirect hosts, comma-separated */
-	bool oci;   /* an oci:// source: the helper speaks the distribution API */
-	char *cred; /* "user:password" from policy.registry_credentials, wiped after use */
+	bool oci;       /* an oci:// source: the helper speaks the distribution API */
+	char *cred;     /* "user:password" from policy.registry_credentials, wiped after use */
 	char *blob_hosts;
 	uid_t uid;
 	gid_t gid;
@@ -194,8 +194,8 @@ static int fetch_url_oci(const char *url, bool allow_loopback, struct fetch_url 
 	if (oci_ref_parse(url, &r, err) < 0)
 		return -1;
 	u->oci = true;
-	u->insecure = allow_loopback && (strcmp(r.host, "127.0.0.1") == 0 ||
-	                                 strcmp(r.host, "[::1]") == 0);
+	u->insecure =
+	    allow_loopback && (strcmp(r.host, "127.0.0.1") == 0 || strcmp(r.host, "[::1]") == 0);
 	rp_strlcpy(u->host, r.host, sizeof(u->host));
 	return 0;
 }
@@ -366,11 +366,12 @@ int fetch_check_trust_files(const char *ca_file, const char *pinned_pubkey, stru
 			goto out;
 		}
 		if (!fetch_has_cert(ca, ca_len)) {
-			rp_seterr(err, "E_CONFIG",
-				  "policy.ca_file %s holds no PEM certificate (\"-----BEGIN "
-				  "CERTIFICATE-----\"); give the CA certificate that signed the policy "
-				  "server's certificate",
-				  ca_file);
+			rp_seterr(
+			    err, "E_CONFIG",
+			    "policy.ca_file %s holds no PEM certificate (\"-----BEGIN "
+			    "CERTIFICATE-----\"); give the CA certificate that signed the policy "
+			    "server's certificate",
+			    ca_file);
 			goto out;
 		}
 	}
@@ -498,12 +499,13 @@ static int fetch_helper_open(const char *path, int *fdp, struct rp_err *err)
 	}
 	if (fetch_helper_readable(&sb)) {
 		close(fd);
-		return rp_seterr(err, "E_FETCH_HELPER",
-		                 "refusing the fetch helper %s: group or others can read it (mode "
-		                 "%04o), so the kernel would start it ptrace-able by other processes "
-		                 "of the fetch user, who could read its options and forge its "
-		                 "answer; nothing was fetched (fix with: chmod 0711 %s)",
-		                 path, (unsigned)(sb.st_mode & 07777), path);
+		return rp_seterr(
+		    err, "E_FETCH_HELPER",
+		    "refusing the fetch helper %s: group or others can read it (mode "
+		    "%04o), so the kernel would start it ptrace-able by other processes "
+		    "of the fetch user, who could read its options and forge its "
+		    "answer; nothing was fetched (fix with: chmod 0711 %s)",
+		    path, (unsigned)(sb.st_mode & 07777), path);
 	}
 	*fdp = fd;
 	return 0;
@@ -613,7 +615,7 @@ static int fetch_opts_file(void)
 static int fetch_opts_write(struct fetch_plan *pl, struct rp_err *err)
 {
 	struct fetch_wire_opts h;
-	const char *s[FOS_N] = {pl->url, pl->host, pl->etag, pl->proxy,     pl->ca,
+	const char *s[FOS_N] = {pl->url, pl->host, pl->etag,       pl->proxy,   pl->ca,
 	                        pl->pin, pl->cred, pl->blob_hosts, pl->redirect};
 	int bad = 0;
 
@@ -757,7 +759,7 @@ static _Noreturn void fetch_child(const struct fetch_plan *pl, int wfd)
 	setrlimit(RLIMIT_FSIZE, &zero); /* the helper writes no files; the pipe is exempt */
 	if (fetch_drop_privileges(pl->uid, pl->gid, &err) < 0)
 		fetch_child_reply(FW_PRIV, err.msg);
-	alarm((unsigned)(pl->total_ms / 1000 + 10)); /* survives the exec: the watchdog */
+	alarm((unsigned)(pl->total_ms / 1000 + 10));         /* survives the exec: the watchdog */
 	rp_exec_fd(FETCH_HELPER_FD, pl->helper, argv, envp); /* fexecve on Linux */
 	snprintf(text, sizeof(text), "exec as uid %u: %s", (unsigned)pl->uid, strerror(errno));
 	fetch_child_reply(FW_EXEC, text);
@@ -1056,8 +1058,7 @@ int fetch_finish(struct fetch_job *job, struct fetch_result *res, struct rp_err 
 	return fetch_finish_status(job, st, res, err);
 }
 
-int fetch_finish_status(struct fetch_job *job, int st, struct fetch_result *res,
-                        struct rp_err *err)
+int fetch_finish_status(struct fetch_job *job, int st, struct fetch_result *res, struct rp_err *err)
 {
 	struct fetch_wire w;
 	int ret = -1;

@@ -44,8 +44,8 @@ struct fetch_opts {
 	long low_speed_bytes;      /* abort when slower than this many bytes/s ... */
 	long low_speed_time_s;     /* ... for this many seconds */
 	bool allow_insecure_loopback; /* allow http://127.0.0.1 and http://[::1] (tests) */
-	const char *redirect_hosts; /* comma-separated hosts redirects may go to besides the
-	                               URL's own; NULL/"" = the URL's host only */
+	const char *redirect_hosts;   /* comma-separated hosts redirects may go to besides the
+	                                 URL's own; NULL/"" = the URL's host only */
 	/* oci:// sources only */
 	const char *registry_credentials; /* root-only file "user:password"; NULL = anonymous */
 	const char *blob_redirect_hosts;  /* hosts a blob may be redirected to, ',' joined */
@@ -64,8 +64,8 @@ struct fetch_result {
 	char etag[FETCH_MAX_ETAG + 1]; /* ETag of the response, "" if none or unusable */
 	uid_t child_uid;               /* credentials the helper ran libcurl with */
 	gid_t child_gid;
-	unsigned requests;             /* HTTP requests the helper made */
-	unsigned long long bytes_in;   /* header + body bytes it received */
+	unsigned requests;           /* HTTP requests the helper made */
+	unsigned long long bytes_in; /* header + body bytes it received */
 };
 
 /*

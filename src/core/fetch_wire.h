@@ -25,7 +25,7 @@
 #define FETCH_MAX_HOST 1024
 #define FETCH_MAX_CA_FILE (4u << 20)
 #define FETCH_MAX_PIN 1024
-#define FETCH_MAX_CRED 1024     /* "user:password" from policy.registry_credentials */
+#define FETCH_MAX_CRED 1024       /* "user:password" from policy.registry_credentials */
 #define FETCH_MAX_BLOB_HOSTS 2048 /* policy.blob_redirect_hosts, joined by ',' */
 #define FETCH_MAX_OPTS (FETCH_MAX_CA_FILE + 5 * FETCH_MAX_URL)
 
@@ -48,10 +48,10 @@ enum fetch_wire_kind {
 enum fetch_wire_class {
 	FWC_NETWORK = 0,
 	FWC_TIMEOUT,
-	FWC_PROTOCOL, /* refused scheme (redirect to http:, file:, ...) */
-	FWC_REDIRECT, /* too many redirects */
-	FWC_CONNECT,  /* resolve / connect failed */
-	FWC_TLS,      /* certificate, pin or handshake */
+	FWC_PROTOCOL,      /* refused scheme (redirect to http:, file:, ...) */
+	FWC_REDIRECT,      /* too many redirects */
+	FWC_CONNECT,       /* resolve / connect failed */
+	FWC_TLS,           /* certificate, pin or handshake */
 	FWC_REDIRECT_HOST, /* a redirect to a host neither the URL's nor listed */
 	FWC_MAX
 };
@@ -77,11 +77,16 @@ enum fetch_wire_oci {
 };
 
 static const char *const fetch_wire_oci_code[FWO_MAX] = {
-    [FWO_MANIFEST] = "E_OCI_MANIFEST", [FWO_INDEX] = "E_OCI_INDEX",
-    [FWO_MEDIA_TYPE] = "E_OCI_MEDIA_TYPE", [FWO_DIGEST] = "E_OCI_DIGEST",
-    [FWO_PIN] = "E_OCI_PIN",           [FWO_REPOSITORY] = "E_OCI_REPOSITORY",
-    [FWO_AUTH] = "E_OCI_AUTH",         [FWO_REDIRECT] = "E_OCI_REDIRECT",
-    [FWO_HTTP] = "E_OCI_HTTP",         [FWO_TOO_LARGE] = "E_FETCH_TOO_LARGE",
+    [FWO_MANIFEST] = "E_OCI_MANIFEST",
+    [FWO_INDEX] = "E_OCI_INDEX",
+    [FWO_MEDIA_TYPE] = "E_OCI_MEDIA_TYPE",
+    [FWO_DIGEST] = "E_OCI_DIGEST",
+    [FWO_PIN] = "E_OCI_PIN",
+    [FWO_REPOSITORY] = "E_OCI_REPOSITORY",
+    [FWO_AUTH] = "E_OCI_AUTH",
+    [FWO_REDIRECT] = "E_OCI_REDIRECT",
+    [FWO_HTTP] = "E_OCI_HTTP",
+    [FWO_TOO_LARGE] = "E_FETCH_TOO_LARGE",
 };
 
 struct fetch_wire {
@@ -130,9 +135,10 @@ struct fetch_wire_opts {
 };
 
 static const uint32_t fetch_opts_max_len[FOS_N] = {
-    [FOS_URL] = FETCH_MAX_URL,   [FOS_HOST] = FETCH_MAX_HOST,  [FOS_ETAG] = FETCH_MAX_ETAG,
-    [FOS_PROXY] = FETCH_MAX_URL, [FOS_CA] = FETCH_MAX_CA_FILE, [FOS_PIN] = FETCH_MAX_PIN,
-    [FOS_CRED] = FETCH_MAX_CRED, [FOS_BLOB_HOSTS] = FETCH_MAX_BLOB_HOSTS,
+    [FOS_URL] = FETCH_MAX_URL,      [FOS_HOST] = FETCH_MAX_HOST,
+    [FOS_ETAG] = FETCH_MAX_ETAG,    [FOS_PROXY] = FETCH_MAX_URL,
+    [FOS_CA] = FETCH_MAX_CA_FILE,   [FOS_PIN] = FETCH_MAX_PIN,
+    [FOS_CRED] = FETCH_MAX_CRED,    [FOS_BLOB_HOSTS] = FETCH_MAX_BLOB_HOSTS,
     [FOS_REDIRECT] = FETCH_MAX_URL,
 };
 

@@ -27,14 +27,14 @@ void log_init(const char *ident, int to_stderr, int verbose)
 }
 
 __attribute__((format(printf, 2, 0))) static void vlog(int pri, const char *fmt, va_list ap,
-                                                      const char *suffix)
+                                                       const char *suffix)
 {
 	char buf[2048];
 
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	if (log_stderr) {
 		fprintf(stderr, "%s: %s%s%s\n", log_ident, buf, suffix ? ": " : "",
-			suffix ? suffix : "");
+		        suffix ? suffix : "");
 		fflush(stderr);
 	} else if (suffix) {
 		syslog(pri, "%s: %s", buf, suffix);

@@ -56,8 +56,8 @@ void audit_open(struct daemon *d)
 	}
 	if (d->cfg.audit_log[0] == '\0')
 		return;
-	d->audit_fd = open(d->cfg.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-			   0640);
+	d->audit_fd =
+	    open(d->cfg.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (d->audit_fd < 0)
 		log_warn("audit log %s (falling back to syslog)", d->cfg.audit_log);
 }
@@ -88,17 +88,17 @@ static void audit_emit(struct daemon *d, char *line)
 }
 
 static void audit_write(struct daemon *d, time_t now, const char *op, const struct peer *p,
-			const char *result, const char *code, const char *detail)
+                        const char *result, const char *code, const char *detail)
 {
 	char esc[300], ts[32], line[600];
 
 	audit_time(now, ts, sizeof(ts));
 	log_escape(esc, sizeof(esc), detail ? detail : "", detail ? strlen(detail) : 0);
 	if (snprintf(line, sizeof(line) - 1,
-		     "time=%s op=%s uid=%u gid=%u pid=%ld result=%s%s%s%s%s%s", ts, op,
-		     (unsigned)p->uid, (unsigned)p->gid, (long)p->pid, result,
-		     code && *code ? " code=" : "", code ? code : "", *esc ? " detail=\"" : "", esc,
-		     *esc ? "\"" : "") < 0)
+	             "time=%s op=%s uid=%u gid=%u pid=%ld result=%s%s%s%s%s%s", ts, op,
+	             (unsigned)p->uid, (unsigned)p->gid, (long)p->pid, result,
+	             code && *code ? " code=" : "", code ? code : "", *esc ? " detail=\"" : "", esc,
+	             *esc ? "\"" : "") < 0)
 		return;
 	audit_emit(d, line);
 }
@@ -114,9 +114,9 @@ static void audit_close_kind(struct daemon *d, struct audit_kind *k, bool all_ui
 		audit_time(k->last, last, sizeof(last));
 		snprintf(uid, sizeof(uid), "%u", (unsigned)k->peer.uid);
 		snprintf(line, sizeof(line) - 1,
-			 "time=%s op=%s uid=%s result=%s%s%s repeated=%llu first=%s last=%s", ts,
-			 k->op, all_uids ? "*" : uid, k->result, *k->code ? " code=" : "", k->code,
-			 (unsigned long long)k->repeated, first, last);
+		         "time=%s op=%s uid=%s result=%s%s%s repeated=%llu first=%s last=%s", ts,
+		         k->op, all_uids ? "*" : uid, k->result, *k->code ? " code=" : "", k->code,
+		         (unsigned long long)k->repeated, first, last);
 		audit_emit(d, line);
 	}
 	memset(k, 0, sizeof(*k));
@@ -130,7 +130,7 @@ static struct audit_state *audit_st(struct daemon *d)
 }
 
 static void audit_fold(struct audit_kind *k, const char *op, const struct peer *p,
-		       const char *result, const char *code, time_t now)
+                       const char *result, const char *code, time_t now)
 {
 	if (!k->used) {
 		k->used = true;
@@ -162,8 +162,8 @@ static int audit_take_token(struct audit_state *s, time_t now)
 
 /* A refusal or error: write it, count it as a repeat, or fold it. */
 static void audit_coalesce(struct daemon *d, struct audit_state *s, time_t now, const char *op,
-			   const struct peer *p, const char *result, const char *code,
-			   const char *detail)
+                           const struct peer *p, const char *result, const char *code,
+                           const char *detail)
 {
 	struct audit_kind *free_k = NULL, *oldest = NULL, *over = NULL;
 	int same_uid = 0;
@@ -188,7 +188,7 @@ static void audit_coalesce(struct daemon *d, struct audit_state *s, time_t now, 
 			audit_fold(k, op, p, result, code, now);
 			return;
 		}
-age:
+	age:
 		if (oldest == NULL || k->first < oldest->first)
 			oldest = k;
 	}
@@ -214,7 +214,7 @@ age:
 }
 
 void audit_log(struct daemon *d, const char *op, const struct peer *p, const char *result,
-	       const char *code, const char *detail)
+               const char *code, const char *detail)
 {
 	struct audit_state *s = audit_st(d);
 	time_t now = time(NULL);
@@ -261,5 +261,5 @@ static void audit_module_tick(struct daemon *d, long long now_ms, long long *nex
 		*next_ms = now_ms + 1000; /* summaries are due once a second at the latest */
 }
 
-const struct module_def audit_module = {.name = "audit", .tick = audit_module_tick,
-					.fini = audit_flush};
+const struct module_def audit_module = {
+    .name = "audit", .tick = audit_module_tick, .fini = audit_flush};

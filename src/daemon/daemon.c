@@ -42,13 +42,13 @@ int daemon_load_config(struct daemon *d, struct config *out, struct rp_err *err)
 	overrides_apply(&d->ov, out);
 	if (strlen(d->ov.socket_path ? d->ov.socket_path : out->socket_path) >=
 	    sizeof(out->socket_path))
-		return rp_seterr(err, "E_CONFIG",
-				 "socket path is longer than %zu bytes (the UNIX socket limit); use "
-				 "a shorter path",
-				 sizeof(out->socket_path) - 1);
+		return rp_seterr(
+		    err, "E_CONFIG",
+		    "socket path is longer than %zu bytes (the UNIX socket limit); use "
+		    "a shorter path",
+		    sizeof(out->socket_path) - 1);
 	return 0;
 }
-
 
 /*
  * Reads the config again and, when it is valid, puts it in force: the audit
@@ -90,14 +90,14 @@ int daemon_reload(struct daemon *d, char *note, size_t notelen, struct rp_err *e
 	if (daemon_load_config(d, &nc, err) < 0 || daemon_check_trust(&nc, err) < 0) {
 		size_t n = strlen(err->msg);
 		snprintf(err->msg + n, sizeof(err->msg) - n,
-			 "; reload refused, the running configuration stays in force");
+		         "; reload refused, the running configuration stays in force");
 		return -1;
 	}
 	if (strcmp(nc.socket_path, d->cfg.socket_path) != 0) {
 		if (note != NULL)
 			snprintf(note, notelen,
-				 "socket path change needs a restart; still serving %s",
-				 d->cfg.socket_path);
+			         "socket path change needs a restart; still serving %s",
+			         d->cfg.socket_path);
 		rp_strlcpy(nc.socket_path, d->cfg.socket_path, sizeof(nc.socket_path));
 	}
 	d->cfg = nc;

@@ -39,9 +39,9 @@ struct conn {
 	int fd;
 	struct peer peer;
 	gid_t groups[DAEMON_MAX_GROUPS];
-	int ngroups; /* -1: supplementary groups unknown */
-	uid_t slot_uid;           /* charged to this uid's per-uid cap (slots.c) */
-	bool slot_priv;           /* root, owner or admin: may use the reserved slots */
+	int ngroups;    /* -1: supplementary groups unknown */
+	uid_t slot_uid; /* charged to this uid's per-uid cap (slots.c) */
+	bool slot_priv; /* root, owner or admin: may use the reserved slots */
 	uint8_t *rbuf;
 	size_t rlen, rcap;
 	int in_fd;
@@ -89,7 +89,7 @@ struct daemon {
 	int sigpipe[2];
 	bool stopping;
 	long long accept_paused_until_ms; /* out of fds: listen socket not polled until then */
-	bool exit_after_flush; /* helper.uninstall: exit once replies are written */
+	bool exit_after_flush;            /* helper.uninstall: exit once replies are written */
 	struct watch watches[DAEMON_MAX_WATCH];
 	int audit_fd;
 	char audit_ring[AUDIT_RING][512];
@@ -97,13 +97,13 @@ struct daemon {
 	void *audit_state; /* refusal coalescing, owned by audit.c */
 	/* NULL: daemon_load_config reads config_path; tests supply a config here */
 	int (*load_config)(struct daemon *d, struct config *out, struct rp_err *err);
-	void *policy;  /* struct policy_state *, owned by refresher.c */
+	void *policy;                  /* struct policy_state *, owned by refresher.c */
 	struct rampart_policy *reader; /* the daemon's policy reader, owned by refresher.c */
-	void *trace;   /* struct trace_state *, owned by op_diag.c */
-	void *enforce; /* struct enforce_state *, owned by op_enforce.c */
-	void *slots;   /* struct slots_state *, owned by slots.c */
-	bool stale_audited;          /* policy_stale.c: "stale" audited for this policy */
-	long long stale_checked_ms;  /* policy_stale.c: last look */
+	void *trace;                   /* struct trace_state *, owned by op_diag.c */
+	void *enforce;                 /* struct enforce_state *, owned by op_enforce.c */
+	void *slots;                   /* struct slots_state *, owned by slots.c */
+	bool stale_audited;            /* policy_stale.c: "stale" audited for this policy */
+	long long stale_checked_ms;    /* policy_stale.c: last look */
 };
 
 /* helper.uninstall (op_enforce.c): takes rampart's engine policy files out.
@@ -129,12 +129,12 @@ int loop_run(struct daemon *d);
 /* server.c: queues the reply an OP_PENDING handler owes (result or err, one of
  * them); the loop writes it on its next pass. */
 void server_complete(struct daemon *d, uint64_t conn_id, json_t *req_id, json_t *result,
-		     const struct rp_err *err);
+                     const struct rp_err *err);
 
 /* audit.c: one line per privileged op; detail is escaped here. */
 void audit_open(struct daemon *d);
 void audit_log(struct daemon *d, const char *op, const struct peer *p, const char *result,
-	       const char *code, const char *detail);
+               const char *code, const char *detail);
 /* Writes the summaries of refusal windows that have ended (called by the loop). */
 void audit_tick(struct daemon *d);
 /* Writes every pending summary now (at exit). */

@@ -16,9 +16,8 @@
 #include "op_handlers.h"
 #include "reply.h"
 
-
 static void dispatch_count(struct daemon *d, const struct op_def *op, int rc, long long us,
-			   int refused)
+                           int refused)
 {
 	size_t n, i;
 	const struct op_def *t = ops_table(&n);
@@ -65,17 +64,17 @@ static int dispatch_known_keys(struct conn *c, json_t *req)
 	if (args_only(req, known, &e) == 0)
 		return 0;
 	/* e.msg: unknown argument "<key, escaped>" */
-	snprintf(msg, sizeof(msg), "%s at the top level of the request (only \"op\", \"id\" and "
-		 "\"args\" are allowed; arguments go inside \"args\"); nothing was done",
-		 e.msg);
-	reply_error(c, json_is_integer(id) || json_is_string(id) ? id : NULL, "E_BAD_REQUEST",
-			   msg);
+	snprintf(msg, sizeof(msg),
+	         "%s at the top level of the request (only \"op\", \"id\" and "
+	         "\"args\" are allowed; arguments go inside \"args\"); nothing was done",
+	         e.msg);
+	reply_error(c, json_is_integer(id) || json_is_string(id) ? id : NULL, "E_BAD_REQUEST", msg);
 	return -1;
 }
 
 /* Parses the envelope of a request; on failure replies and returns -1. */
-static int dispatch_parse(struct conn *c, const uint8_t *buf, size_t len, json_t **req,
-			  json_t **id, const struct op_def **op, json_t **args)
+static int dispatch_parse(struct conn *c, const uint8_t *buf, size_t len, json_t **req, json_t **id,
+                          const struct op_def **op, json_t **args)
 {
 	json_error_t jerr;
 	json_t *o;
@@ -83,7 +82,7 @@ static int dispatch_parse(struct conn *c, const uint8_t *buf, size_t len, json_t
 	*req = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (*req == NULL || !json_is_object(*req)) {
 		reply_error(c, NULL, "E_BAD_JSON",
-				   *req ? "request must be a JSON object" : "request is not valid JSON");
+		            *req ? "request must be a JSON object" : "request is not valid JSON");
 		return -1;
 	}
 	if (dispatch_known_keys(c, *req) < 0)
@@ -142,9 +141,9 @@ void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_
 	if ((op->flags & OPF_FD_IN) ? ctx.in_fd < 0 : ctx.in_fd >= 0) {
 		rc = OP_ERR;
 		rp_seterr(&ctx.err, "E_ARGS",
-			  (op->flags & OPF_FD_IN) ? "%s needs a file descriptor sent with it"
-						  : "%s takes no file descriptor",
-			  op->name);
+		          (op->flags & OPF_FD_IN) ? "%s needs a file descriptor sent with it"
+		                                  : "%s takes no file descriptor",
+		          op->name);
 	} else {
 		ctx.d = d;
 		ctx.peer = &c->peer;
@@ -157,8 +156,10 @@ void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_
 	dispatch_count(d, op, rc, dispatch_now_us() - t0, 0);
 	if (op->flags & OPF_AUDIT)
 		audit_log(d, op->name, &c->peer,
-			  rc == OP_OK ? "ok" : rc == OP_PENDING ? "started" : "error",
-			  rc == OP_ERR ? ctx.err.code : "", rc == OP_ERR ? ctx.err.msg : "");
+		          rc == OP_OK        ? "ok"
+		          : rc == OP_PENDING ? "started"
+		                             : "error",
+		          rc == OP_ERR ? ctx.err.code : "", rc == OP_ERR ? ctx.err.msg : "");
 	if (rc == OP_PENDING) {
 		c->pending = true;
 	} else if (rc == OP_OK) {
@@ -175,7 +176,7 @@ void server_dispatch(struct daemon *d, struct conn *c, const uint8_t *buf, size_
 		}
 	} else {
 		reply_error(c, id, ctx.err.code[0] ? ctx.err.code : "E_INTERNAL",
-				   ctx.err.msg[0] ? ctx.err.msg : "internal error");
+		            ctx.err.msg[0] ? ctx.err.msg : "internal error");
 	}
 out:
 	if (ctx.in_fd >= 0)

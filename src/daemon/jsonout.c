@@ -58,13 +58,27 @@ static void jbuf_str(struct jbuf *b, const char *s, size_t n)
 		run = 0;
 		esc[0] = '\\';
 		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
+		case '"':
+			esc[1] = '"';
+			break;
+		case '\\':
+			esc[1] = '\\';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
 		default:
 			memcpy(esc + 1, "u00", 3);
 			esc[4] = hex[c >> 4];
@@ -119,7 +133,7 @@ static void jbuf_any(struct jbuf *b, json_t *v, int depth)
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
 		jbuf_put(b, "{", 1);
-		json_object_foreach(v, k, x) {
+		json_object_foreach (v, k, x) {
 			if (!first)
 				jbuf_put(b, ",", 1);
 			first = 0;
@@ -131,20 +145,33 @@ static void jbuf_any(struct jbuf *b, json_t *v, int depth)
 		break;
 	case JSON_ARRAY:
 		jbuf_put(b, "[", 1);
-		json_array_foreach(v, i, x) {
+		json_array_foreach (v, i, x) {
 			if (i)
 				jbuf_put(b, ",", 1);
 			jbuf_any(b, x, depth + 1);
 		}
 		jbuf_put(b, "]", 1);
 		break;
-	case JSON_STRING: jbuf_str(b, json_string_value(v), json_string_length(v)); break;
-	case JSON_INTEGER: jbuf_int(b, (long long)json_integer_value(v)); break;
-	case JSON_REAL: jbuf_real(b, json_real_value(v)); break;
-	case JSON_TRUE: jbuf_put(b, "true", 4); break;
-	case JSON_FALSE: jbuf_put(b, "false", 5); break;
-	case JSON_NULL: jbuf_put(b, "null", 4); break;
-	default: b->err = 1;
+	case JSON_STRING:
+		jbuf_str(b, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		jbuf_int(b, (long long)json_integer_value(v));
+		break;
+	case JSON_REAL:
+		jbuf_real(b, json_real_value(v));
+		break;
+	case JSON_TRUE:
+		jbuf_put(b, "true", 4);
+		break;
+	case JSON_FALSE:
+		jbuf_put(b, "false", 5);
+		break;
+	case JSON_NULL:
+		jbuf_put(b, "null", 4);
+		break;
+	default:
+		b->err = 1;
 	}
 }
 

@@ -55,8 +55,6 @@ void loop_signals_setup(struct daemon *d)
 	sigaction(SIGCHLD, &sa, NULL);
 }
 
-
-
 static int loop_signals(struct daemon *d)
 {
 	unsigned char b[16];
@@ -72,8 +70,8 @@ static int loop_signals(struct daemon *d)
 				struct rp_err e;
 				if (daemon_reload(d, NULL, 0, &e) < 0)
 					log_warnx("SIGHUP: reload refused, keeping the running "
-						  "config: %s",
-						  e.msg);
+					          "config: %s",
+					          e.msg);
 			}
 		}
 	}
@@ -120,28 +118,27 @@ int loop_run(struct daemon *d)
 			cap = need;
 		}
 		pfd[n++] = (struct pollfd){.fd = d->sigpipe[0], .events = POLLIN};
-		pfd[n++] = (struct pollfd){.fd = d->stopping || now < d->accept_paused_until_ms
-							 ? -1
-							 : d->listen_fd,
-					   .events = POLLIN};
+		pfd[n++] = (struct pollfd){
+		    .fd = d->stopping || now < d->accept_paused_until_ms ? -1 : d->listen_fd,
+		    .events = POLLIN};
 		for (int i = 0; i < DAEMON_MAX_WATCH; i++) {
 			w_idx[i] = -1;
 			if (d->watches[i].cb != NULL) {
 				w_idx[i] = (int)n;
 				pfd[n++] = (struct pollfd){.fd = d->watches[i].fd,
-							   .events = d->watches[i].events};
+				                           .events = d->watches[i].events};
 			}
 		}
 		size_t cbase = n;
 		for (size_t i = 0; i < d->nconns; i++)
 			pfd[n++] = (struct pollfd){.fd = d->conns[i]->fd,
-						   .events = server_conn_events(d, d->conns[i])};
+			                           .events = server_conn_events(d, d->conns[i])};
 		int timeout = (int)(next - now);
 		if (timeout < 0)
 			timeout = 0;
 		if (timeout > 250 && d->nconns > 0)
 			timeout = 250;
-		int r = poll(pfd, n, timeout);
+		int r = poll(pfd, (nfds_t)n, timeout); /* nfds_t is 32 bits on macOS */
 		if (r < 0 && errno != EINTR)
 			fatal("poll");
 		if (r > 0 && (pfd[0].revents & POLLIN) && loop_signals(d) < 0)
@@ -151,7 +148,7 @@ int loop_run(struct daemon *d)
 		for (int i = 0; r > 0 && i < DAEMON_MAX_WATCH; i++) {
 			if (w_idx[i] >= 0 && pfd[w_idx[i]].revents && d->watches[i].cb != NULL)
 				d->watches[i].cb(d, d->watches[i].fd, pfd[w_idx[i]].revents,
-						 d->watches[i].arg);
+				                 d->watches[i].arg);
 		}
 		for (size_t i = 0; r > 0 && i + cbase < n && i < d->nconns; i++) {
 			if (pfd[cbase + i].fd == d->conns[i]->fd && pfd[cbase + i].revents)
@@ -171,4 +168,3 @@ int loop_run(struct daemon *d)
 	free(pfd);
 	return 0;
 }
-

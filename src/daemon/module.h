@@ -21,17 +21,17 @@ enum daemon_commit_why {
 	DAEMON_COMMIT_START,   /* the daemon started: the store as found */
 	DAEMON_COMMIT_REFRESH, /* a refresh stored a new policy */
 	DAEMON_COMMIT_IMPORT,  /* the store file was replaced by someone else
-				  (rampart policy import); seen within about 1 s */
+	                          (rampart policy import); seen within about 1 s */
 	DAEMON_COMMIT_RELOAD,  /* daemon.reload or SIGHUP put a new config in force */
 };
 
 /* What a commit hook is told.  Everything is borrowed for the call only. */
 struct daemon_commit {
 	enum daemon_commit_why why;
-	const char *why_name;           /* "start", "refresh", "import", "reload" */
-	const char *db_path;            /* the store now in force (d->cfg.db_path) */
-	struct rampart_policy *policy;  /* the daemon's reader, already moved to that
-					   store; NULL when the store cannot be read */
+	const char *why_name;          /* "start", "refresh", "import", "reload" */
+	const char *db_path;           /* the store now in force (d->cfg.db_path) */
+	struct rampart_policy *policy; /* the daemon's reader, already moved to that
+	                                  store; NULL when the store cannot be read */
 };
 
 struct module_def {

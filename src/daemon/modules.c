@@ -11,11 +11,11 @@
 #include "daemon.h"
 #include "module.h"
 
-#define MODULE_LIST(X) \
-	X(policy)      \
-	X(files)       \
-	X(enforce)     \
-	X(stale)       \
+#define MODULE_LIST(X)                                                                             \
+	X(policy)                                                                                  \
+	X(files)                                                                                   \
+	X(enforce)                                                                                 \
+	X(stale)                                                                                   \
 	X(audit)
 
 #define X(name) extern const struct module_def name##_module;

@@ -48,9 +48,9 @@ static json_t *status_ops_json(struct daemon *d)
 		if (s->count == 0)
 			continue;
 		json_object_set_new(ops, t[i].name,
-				    json_pack("{s:I, s:I, s:I}", "count", (json_int_t)s->count,
-					      "errors", (json_int_t)s->errors, "refused",
-					      (json_int_t)s->refused));
+		                    json_pack("{s:I, s:I, s:I}", "count", (json_int_t)s->count,
+		                              "errors", (json_int_t)s->errors, "refused",
+		                              (json_int_t)s->refused));
 	}
 	return ops;
 }
@@ -69,15 +69,17 @@ static void status_for_anyone(json_t *st)
 	const char *lerr = json_string_value(json_object_get(p, "last_error"));
 	char word[32];
 
-	json_object_foreach(ops, k, v) {
+	json_object_foreach (ops, k, v) {
 		count += json_integer_value(json_object_get(v, "count"));
 		errors += json_integer_value(json_object_get(v, "errors"));
 		refused += json_integer_value(json_object_get(v, "refused"));
 	}
-	json_object_set_new(st, "ops", json_pack("{s:I, s:I, s:I}", "count", count, "errors",
-						 errors, "refused", refused));
-	json_object_set_new(st, "details", json_string("per-op counters and refresh messages: "
-						       "run as root or a member of admin_group"));
+	json_object_set_new(
+	    st, "ops",
+	    json_pack("{s:I, s:I, s:I}", "count", count, "errors", errors, "refused", refused));
+	json_object_set_new(st, "details",
+	                    json_string("per-op counters and refresh messages: "
+	                                "run as root or a member of admin_group"));
 	if (outcome != NULL) {
 		snprintf(word, sizeof(word), "%.*s", (int)strcspn(outcome, ": ;"), outcome);
 		json_object_set_new(p, "last_outcome", json_string(word));
@@ -94,13 +96,12 @@ int op_status(struct op_ctx *ctx)
 
 	if (args_only(ctx->args, known, &ctx->err) < 0)
 		return OP_ERR;
-	st = json_pack("{s:s, s:I, s:i, s:I, s:i, s:I, s:I, s:I, s:o}", "version",
-		       RAMPART_VERSION, "uptime_s",
-		       (json_int_t)((daemon_now_ms() - d->started_ms) / 1000), "pid",
-		       (int)getpid(), "connections", (json_int_t)d->nconns, "max_connections",
-		       d->cfg.limits.max_connections, "accepted", (json_int_t)d->accepted,
-		       "dropped_idle", (json_int_t)d->dropped_idle, "refused_busy",
-		       (json_int_t)d->refused_busy, "ops", status_ops_json(d));
+	st = json_pack("{s:s, s:I, s:i, s:I, s:i, s:I, s:I, s:I, s:o}", "version", RAMPART_VERSION,
+	               "uptime_s", (json_int_t)((daemon_now_ms() - d->started_ms) / 1000), "pid",
+	               (int)getpid(), "connections", (json_int_t)d->nconns, "max_connections",
+	               d->cfg.limits.max_connections, "accepted", (json_int_t)d->accepted,
+	               "dropped_idle", (json_int_t)d->dropped_idle, "refused_busy",
+	               (json_int_t)d->refused_busy, "ops", status_ops_json(d));
 	if (st == NULL)
 		return rp_seterr(&ctx->err, "E_INTERNAL", "out of memory");
 	json_object_set_new(st, "rss_kib", json_integer(status_rss_kib()));

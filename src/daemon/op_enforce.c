@@ -29,13 +29,13 @@ struct enforce_state {
 	char path[4096];       /* the file last managed (to restore it when the path changes) */
 	char state_path[4096]; /* its record in the state dir */
 	enum config_enforce_mode mode;
-	bool compiled;         /* a compile has succeeded in this mode */
-	int64_t version;       /* policy version compiled from (0: none cached) */
+	bool compiled;   /* a compile has succeeded in this mode */
+	int64_t version; /* policy version compiled from (0: none cached) */
 	bool have_policy;
-	bool accept_all;       /* no policy and allow_when_no_policy: every docker pull */
+	bool accept_all; /* no policy and allow_when_no_policy: every docker pull */
 	size_t allow, reject, omitted;
 	size_t omitted_by[CPOL_OMIT_N];
-	char result[32];       /* efile_result_name of the last run */
+	char result[32]; /* efile_result_name of the last run */
 	char code[40], error[512];
 	int64_t last_at;
 	uint64_t runs, writes, failures;
@@ -82,7 +82,8 @@ static int enforce_compile(struct daemon *d, struct cpol_model *m, char **text, 
 	return rc;
 }
 
-static void enforce_note(struct daemon *d, const struct cpol_model *m, const struct efile_report *rep)
+static void enforce_note(struct daemon *d, const struct cpol_model *m,
+                         const struct efile_report *rep)
 {
 	struct enforce_state *s = est(d);
 
@@ -219,16 +220,17 @@ static json_t *enforce_status_json(struct daemon *d)
 	snprintf(next, sizeof(next), "%s%s", c->enforce.containers_policy, EFILE_NEXT_SUFFIX);
 	for (int i = 0; i < CPOL_OMIT_N; i++)
 		json_object_set_new(om, omit_names[i], json_integer((json_int_t)s->omitted_by[i]));
-	json_object_set_new(o, "engines", json_pack("[s,s,s,s]", "podman", "skopeo", "buildah",
-	                                            "cri-o"));
+	json_object_set_new(o, "engines",
+	                    json_pack("[s,s,s,s]", "podman", "skopeo", "buildah", "cri-o"));
 	json_object_set_new(o, "mode", json_string(config_enforce_mode_name(c->enforce.mode)));
 	json_object_set_new(o, "file", json_string(c->enforce.containers_policy));
-	json_object_set_new(o, "written_file", c->enforce.mode == ENFORCE_ON ? json_string(c->enforce.containers_policy)
-	                                       : c->enforce.mode == ENFORCE_WARN ? json_string(next)
-	                                                                         : json_null());
-	json_object_set_new(o, "compiled_version", s->compiled && s->have_policy
-	                                               ? json_integer(s->version)
-	                                               : json_null());
+	json_object_set_new(o, "written_file",
+	                    c->enforce.mode == ENFORCE_ON
+	                        ? json_string(c->enforce.containers_policy)
+	                    : c->enforce.mode == ENFORCE_WARN ? json_string(next)
+	                                                      : json_null());
+	json_object_set_new(o, "compiled_version",
+	                    s->compiled && s->have_policy ? json_integer(s->version) : json_null());
 	json_object_set_new(o, "accept_all", json_boolean(s->compiled && s->accept_all));
 	json_object_set_new(o, "scopes", json_integer((json_int_t)s->allow));
 	json_object_set_new(o, "reject_scopes", json_integer((json_int_t)s->reject));

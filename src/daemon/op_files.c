@@ -19,8 +19,8 @@
 
 static const char *links_state_str(enum links_state s)
 {
-	static const char *const names[] = {"created", "unchanged", "updated", "replaced",
-					    "kept-foreign", "removed", "absent", "refused"};
+	static const char *const names[] = {"created",      "unchanged", "updated", "replaced",
+	                                    "kept-foreign", "removed",   "absent",  "refused"};
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
 }
 
@@ -30,8 +30,8 @@ static int links_prepare(struct op_ctx *ctx, struct links_cfg *lc, const char **
 
 	if (c->links.app_dir[0] == '\0' || c->links.n_names == 0)
 		return rp_seterr(&ctx->err, "E_CONFIG",
-				 "links.app_dir and links.names must be configured; nothing was "
-				 "changed");
+		                 "links.app_dir and links.names must be configured; nothing was "
+		                 "changed");
 	for (int i = 0; i < c->links.n_names; i++)
 		names[i] = c->links.names[i];
 	memset(lc, 0, sizeof(*lc));
@@ -48,11 +48,11 @@ static json_t *links_json(const struct links_report *rep)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; i < rep->n; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name", rep->r[i].name, "state",
-						   links_state_str(rep->r[i].state), "reason",
-						   rep->r[i].reason));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "name", rep->r[i].name,
+		                                   "state", links_state_str(rep->r[i].state),
+		                                   "reason", rep->r[i].reason));
 	return json_pack("{s:b, s:b, s:o}", "changed", rep->changed, "force_ignored",
-			 rep->force_ignored, "links", a);
+	                 rep->force_ignored, "links", a);
 }
 
 int op_links_install(struct op_ctx *ctx)
@@ -112,14 +112,14 @@ static json_t *hosts_json(const struct hosts_report *rep)
 		/* nothing written: an item of our block was already there */
 		if (rep->items[i].state == HOSTS_ITEM_ADDED && !rep->changed && rep->had_block)
 			st = "in-block";
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i}", "name", rep->items[i].name,
-						   "addr", rep->items[i].addr, "state", st, "line",
-						   (int)rep->items[i].line));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i}", "name",
+		                                   rep->items[i].name, "addr", rep->items[i].addr,
+		                                   "state", st, "line", (int)rep->items[i].line));
 	}
 	return json_pack("{s:b, s:b, s:b, s:i, s:i, s:o}", "changed", rep->changed,
-			 "localhost_conflict", rep->localhost_conflict, "has_block", rep->has_block,
-			 "disabled", (int)rep->n_disabled, "restored", (int)rep->n_restored, "items",
-			 a);
+	                 "localhost_conflict", rep->localhost_conflict, "has_block", rep->has_block,
+	                 "disabled", (int)rep->n_disabled, "restored", (int)rep->n_restored,
+	                 "items", a);
 }
 
 int op_hosts_ensure(struct op_ctx *ctx)
@@ -164,28 +164,28 @@ int op_hosts_remove(struct op_ctx *ctx)
 
 static const char *files_socketlink_state_str(enum socketlink_state s)
 {
-	static const char *const names[] = {"status",	"created", "unchanged", "replaced",
-					    "kept",	"removed", "absent"};
+	static const char *const names[] = {"status", "created", "unchanged", "replaced",
+	                                    "kept",   "removed", "absent"};
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
 }
 
 static const char *files_socketlink_found_str(enum socketlink_found f)
 {
-	static const char *const names[] = {"nothing", "ours",	 "previous", "link",
-					    "socket",  "file",	 "dir",      "other"};
+	static const char *const names[] = {"nothing", "ours", "previous", "link",
+	                                    "socket",  "file", "dir",      "other"};
 	return (unsigned)f < sizeof(names) / sizeof(names[0]) ? names[f] : "unknown";
 }
 
 /* Builds the socket-link config from the root-owned config alone. */
-static int files_socketlink_prepare(struct op_ctx *ctx, struct socketlink_cfg *sc, char *home, size_t homelen,
-		      const char **prev)
+static int files_socketlink_prepare(struct op_ctx *ctx, struct socketlink_cfg *sc, char *home,
+                                    size_t homelen, const char **prev)
 {
 	const struct config *c = &ctx->d->cfg;
 
 	if (c->owner_uid == (uid_t)-1)
 		return rp_seterr(&ctx->err, "E_CONFIG",
-				 "owner_user is not configured, so there is no engine socket to "
-				 "link to; nothing was changed");
+		                 "owner_user is not configured, so there is no engine socket to "
+		                 "link to; nothing was changed");
 	if (c->socket_link.home[0])
 		rp_strlcpy(home, c->socket_link.home, homelen);
 	else if (socketlink_owner_home(c->owner_uid, home, homelen, &ctx->err) < 0)
@@ -202,12 +202,13 @@ static int files_socketlink_prepare(struct op_ctx *ctx, struct socketlink_cfg *s
 	return 0;
 }
 
-static json_t *files_socketlink_json(const struct socketlink_cfg *sc, const struct socketlink_report *rep)
+static json_t *files_socketlink_json(const struct socketlink_cfg *sc,
+                                     const struct socketlink_report *rep)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "state", files_socketlink_state_str(rep->state),
-			 "found", files_socketlink_found_str(rep->found), "link", sc->link_path, "target",
-			 rep->target, "target_ready", rep->target_ready, "was", rep->was, "note",
-			 rep->note);
+	return json_pack(
+	    "{s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "state", files_socketlink_state_str(rep->state),
+	    "found", files_socketlink_found_str(rep->found), "link", sc->link_path, "target",
+	    rep->target, "target_ready", rep->target_ready, "was", rep->was, "note", rep->note);
 }
 
 static int files_socketlink_run(struct op_ctx *ctx, int which)

@@ -8,7 +8,7 @@
 
 /* ops.c: 1 if the connection's peer may call op, else 0 (err: E_PERM and why). */
 int ops_authorise_conn(const struct daemon *d, const struct op_def *op, const struct conn *c,
-		       struct rp_err *err);
+                       struct rp_err *err);
 int args_only(json_t *args, const char *const *known, struct rp_err *err);
 
 /* op_core.c */

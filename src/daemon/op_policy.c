@@ -44,7 +44,8 @@ static void policy_write_decision(struct jbuf *b, const struct rampart_decision 
 		JLIT(b, "{\"allowed\":false,\"rule\":null,\"normalized\":");
 		jbuf_string(b, dc->normalized, strlen(dc->normalized));
 		JLIT(b, ",\"error\":");
-		jbuf_string(b, dc->code[0] ? dc->code : "E_REF", strlen(dc->code[0] ? dc->code : "E_REF"));
+		jbuf_string(b, dc->code[0] ? dc->code : "E_REF",
+		            strlen(dc->code[0] ? dc->code : "E_REF"));
 		JLIT(b, ",\"reason\":");
 		jbuf_string(b, dc->reason, strlen(dc->reason));
 		JLIT(b, "}");
@@ -91,8 +92,8 @@ static void policy_check_one(struct policy_state *s, const char *ref, struct jbu
 	rc = rampart_policy_check(s->h, ref, &dc);
 	if (rc == 0 && dc.warn) /* how a rule in mode warn is rolled out: its would-be effect */
 		log_info("policy.check %s: %s by %s; warn: %s", dc.normalized,
-			 dc.allowed ? "allowed" : "denied", dc.rule[0] ? dc.rule : "default",
-			 dc.warn_reason);
+		         dc.allowed ? "allowed" : "denied", dc.rule[0] ? dc.rule : "default",
+		         dc.warn_reason);
 	policy_write_decision(b, &dc, rc);
 }
 
@@ -120,9 +121,9 @@ int op_policy_check(struct op_ctx *ctx)
 	}
 	if (s->h == NULL)
 		return rp_seterr(&ctx->err, "E_STORE",
-				 "the policy store %s cannot be read (see the daemon's log); every "
-				 "check is refused until it can",
-				 ctx->d->cfg.db_path);
+		                 "the policy store %s cannot be read (see the daemon's log); every "
+		                 "check is refused until it can",
+		                 ctx->d->cfg.db_path);
 	if ((ref == NULL) == (refs == NULL))
 		return rp_seterr(&ctx->err, "E_ARGS", "give exactly one of \"ref\" or \"refs\"");
 	if (ref != NULL) {
@@ -131,15 +132,15 @@ int op_policy_check(struct op_ctx *ctx)
 	}
 	if (!json_is_array(refs) || json_array_size(refs) == 0 ||
 	    json_array_size(refs) > POLICY_MAX_BATCH)
-		return rp_seterr(&ctx->err, "E_ARGS", "\"refs\" must be an array of 1 to %d strings",
-				 POLICY_MAX_BATCH);
-	json_array_foreach(refs, i, v) {
+		return rp_seterr(&ctx->err, "E_ARGS",
+		                 "\"refs\" must be an array of 1 to %d strings", POLICY_MAX_BATCH);
+	json_array_foreach (refs, i, v) {
 		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
 			return rp_seterr(&ctx->err, "E_ARGS", "refs[%zu] must be a string", i);
 	}
 	/* all refs checked first: never a result list out of step with refs */
 	JLIT(&ctx->raw, "{\"results\":[");
-	json_array_foreach(refs, i, v) {
+	json_array_foreach (refs, i, v) {
 		if (i > 0)
 			JLIT(&ctx->raw, ",");
 		policy_check_one(s, json_string_value(v), &ctx->raw);
@@ -187,9 +188,9 @@ static json_t *policy_show_entry(const struct policy_registry *r)
 	static const char *const kinds[] = {"exact", "port", "wildcard", "prefix"};
 
 	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "host", r->host, "nickname", r->nickname,
-			 "kind", kinds[r->kind <= POLICY_PREFIX ? r->kind : 0], "action",
-			 r->action == POLICY_DENY ? "deny" : "allow", "mode",
-			 r->mode == POLICY_WARN ? "warn" : "enforce");
+	                 "kind", kinds[r->kind <= POLICY_PREFIX ? r->kind : 0], "action",
+	                 r->action == POLICY_DENY ? "deny" : "allow", "mode",
+	                 r->mode == POLICY_WARN ? "warn" : "enforce");
 }
 
 int op_policy_show(struct op_ctx *ctx)
@@ -217,16 +218,16 @@ int op_policy_show(struct op_ctx *ctx)
 	for (size_t i = (size_t)off; i < p->n_registries && i < (size_t)(off + lim); i++)
 		json_array_append_new(ents, policy_show_entry(&p->registries[i]));
 	r = json_pack("{s:b, s:s, s:I, s:b, s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "cached", 1,
-		      "org", p->org, "version", (json_int_t)p->version, "allow_docker_hub",
-		      p->allow_docker_hub, "expired", (int64_t)time(NULL) >= p->expires_at, "source",
-		      m->source ? m->source : "", "signers", m->signers ? m->signers : "",
-		      "payload_sha256", m->payload_sha256, "total", (json_int_t)p->n_registries,
-		      "offset", (json_int_t)off, "limit", (json_int_t)lim, "registries", ents);
+	              "org", p->org, "version", (json_int_t)p->version, "allow_docker_hub",
+	              p->allow_docker_hub, "expired", (int64_t)time(NULL) >= p->expires_at,
+	              "source", m->source ? m->source : "", "signers", m->signers ? m->signers : "",
+	              "payload_sha256", m->payload_sha256, "total", (json_int_t)p->n_registries,
+	              "offset", (json_int_t)off, "limit", (json_int_t)lim, "registries", ents);
 	refresher_time(r, "issued_at", p->issued_at);
 	refresher_time(r, "expires_at", p->expires_at);
 	refresher_time(r, "fetched_at", m->fetched_at);
 	json_object_set_new(r, "schema_version",
-			    json_integer(p->schema_version > 0 ? p->schema_version : 1));
+	                    json_integer(p->schema_version > 0 ? p->schema_version : 1));
 	ctx->result = r;
 	return OP_OK;
 }

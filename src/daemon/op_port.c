@@ -20,15 +20,24 @@
 static const char *port_errno_name(int e)
 {
 	switch (e) {
-	case EADDRINUSE: return "EADDRINUSE";
-	case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-	case EACCES: return "EACCES";
-	case EAFNOSUPPORT: return "EAFNOSUPPORT";
-	case EMFILE: return "EMFILE";
-	case ENFILE: return "ENFILE";
-	case ENOBUFS: return "ENOBUFS";
-	case EINVAL: return "EINVAL";
-	default: return "E_BIND";
+	case EADDRINUSE:
+		return "EADDRINUSE";
+	case EADDRNOTAVAIL:
+		return "EADDRNOTAVAIL";
+	case EACCES:
+		return "EACCES";
+	case EAFNOSUPPORT:
+		return "EAFNOSUPPORT";
+	case EMFILE:
+		return "EMFILE";
+	case ENFILE:
+		return "ENFILE";
+	case ENOBUFS:
+		return "ENOBUFS";
+	case EINVAL:
+		return "EINVAL";
+	default:
+		return "E_BIND";
 	}
 }
 
@@ -42,12 +51,18 @@ static const struct {
 	int port;
 	const char *who;
 } port_builtin_deny[] = {
-    {22, "sshd (logins, keys, passwords)"},   {25, "the mail server (SMTP)"},
-    {53, "the DNS resolver"},                 {88, "Kerberos (tickets)"},
-    {111, "rpcbind (NFS, NIS)"},              {123, "NTP (the clock)"},
-    {389, "LDAP (accounts)"},                 {464, "Kerberos password changes"},
-    {587, "mail submission"},                 {631, "CUPS (printing, its admin UI)"},
-    {636, "LDAP over TLS (accounts)"},        {749, "Kerberos administration"},
+    {22, "sshd (logins, keys, passwords)"},
+    {25, "the mail server (SMTP)"},
+    {53, "the DNS resolver"},
+    {88, "Kerberos (tickets)"},
+    {111, "rpcbind (NFS, NIS)"},
+    {123, "NTP (the clock)"},
+    {389, "LDAP (accounts)"},
+    {464, "Kerberos password changes"},
+    {587, "mail submission"},
+    {631, "CUPS (printing, its admin UI)"},
+    {636, "LDAP over TLS (accounts)"},
+    {749, "Kerberos administration"},
 };
 
 static int port_builtin_denied(long long port, struct rp_err *err)
@@ -55,10 +70,10 @@ static int port_builtin_denied(long long port, struct rp_err *err)
 	for (size_t i = 0; i < sizeof(port_builtin_deny) / sizeof(port_builtin_deny[0]); i++)
 		if (port_builtin_deny[i].port == port)
 			return rp_seterr(err, "E_PORT_DENIED",
-					 "port %lld belongs to %s, which no user may impersonate "
-					 "(rampartd's built-in deny list); nothing was bound (pick "
-					 "another port)",
-					 port, port_builtin_deny[i].who);
+			                 "port %lld belongs to %s, which no user may impersonate "
+			                 "(rampartd's built-in deny list); nothing was bound (pick "
+			                 "another port)",
+			                 port, port_builtin_deny[i].who);
 	return 0;
 }
 
@@ -68,30 +83,30 @@ static int port_allowed(const struct config *c, long long port, struct rp_err *e
 
 	if (port >= 1024)
 		return rp_seterr(err, "E_PORT_DENIED",
-				 "port %lld is not privileged; bind it yourself (rampartd only "
-				 "binds ports below 1024)",
-				 port);
+		                 "port %lld is not privileged; bind it yourself (rampartd only "
+		                 "binds ports below 1024)",
+		                 port);
 	if (port_builtin_denied(port, err) < 0)
 		return -1;
 	for (int i = 0; i < c->ports.n_deny; i++)
 		if (c->ports.deny[i] == port)
 			return rp_seterr(err, "E_PORT_DENIED",
-					 "port %lld is in ports.deny of rampartd.json; nothing was "
-					 "bound (pick another port or ask an administrator)",
-					 port);
+			                 "port %lld is in ports.deny of rampartd.json; nothing was "
+			                 "bound (pick another port or ask an administrator)",
+			                 port);
 	for (int i = 0; i < c->ports.n_allow; i++)
 		ok |= port >= c->ports.allow[i].lo && port <= c->ports.allow[i].hi;
 	if (!ok)
 		return rp_seterr(err, "E_PORT_DENIED",
-				 "port %lld is outside ports.allow of rampartd.json; nothing was "
-				 "bound (pick an allowed port or ask an administrator)",
-				 port);
+		                 "port %lld is outside ports.allow of rampartd.json; nothing was "
+		                 "bound (pick an allowed port or ask an administrator)",
+		                 port);
 	return 0;
 }
 
 /* Parses addr into ss; only loopback, or the any-address when allowed. */
 static int port_addr(const struct config *c, const char *addr, int port,
-		     struct sockaddr_storage *ss, socklen_t *sl, struct rp_err *err)
+                     struct sockaddr_storage *ss, socklen_t *sl, struct rp_err *err)
 {
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
@@ -118,9 +133,9 @@ static int port_addr(const struct config *c, const char *addr, int port,
 	if (any && c->ports.allow_any_address)
 		return 0;
 	return rp_seterr(err, "E_ADDR_DENIED",
-			 any ? "binding the any-address is disabled (ports.allow_any_address)"
-			     : "only loopback (or the any-address, if the config allows) may be "
-			       "bound");
+	                 any ? "binding the any-address is disabled (ports.allow_any_address)"
+	                     : "only loopback (or the any-address, if the config allows) may be "
+	                       "bound");
 }
 
 int op_port_bind(struct op_ctx *ctx)
@@ -146,9 +161,9 @@ int op_port_bind(struct op_ctx *ctx)
 	udp = proto[0] == 'u';
 	if (udp && !ctx->d->cfg.ports.allow_udp)
 		return rp_seterr(&ctx->err, "E_PORT_DENIED",
-				 "UDP binding is disabled (ports.allow_udp in rampartd.json): a "
-				 "bound UDP socket can also send from the privileged port; nothing "
-				 "was bound");
+		                 "UDP binding is disabled (ports.allow_udp in rampartd.json): a "
+		                 "bound UDP socket can also send from the privileged port; nothing "
+		                 "was bound");
 	if (backlog == 0)
 		backlog = 128;
 	if (port_allowed(&ctx->d->cfg, port, &ctx->err) < 0 ||
@@ -157,8 +172,8 @@ int op_port_bind(struct op_ctx *ctx)
 	fd = rp_socket_cloexec(ss.ss_family, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
 	if (fd < 0)
 		return rp_seterr(&ctx->err, port_errno_name(errno),
-				 "cannot create a %s socket: %s; nothing was bound", proto,
-				 strerror(errno));
+		                 "cannot create a %s socket: %s; nothing was bound", proto,
+		                 strerror(errno));
 	if (!udp)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ss.ss_family == AF_INET6 && v6only >= 0)
@@ -167,14 +182,15 @@ int op_port_bind(struct op_ctx *ctx)
 		int e = errno;
 		close(fd);
 		return rp_seterr(&ctx->err, port_errno_name(e),
-				 "cannot bind %s %s port %lld: %s; nothing was bound%s", proto,
-				 addr ? addr : "127.0.0.1", port, strerror(e),
-				 e == EADDRINUSE ? " (another process holds the port: stop it or pick "
-						   "another)"
-						 : "");
+		                 "cannot bind %s %s port %lld: %s; nothing was bound%s", proto,
+		                 addr ? addr : "127.0.0.1", port, strerror(e),
+		                 e == EADDRINUSE
+		                     ? " (another process holds the port: stop it or pick "
+		                       "another)"
+		                     : "");
 	}
 	ctx->out_fd = fd;
 	ctx->result = json_pack("{s:s, s:s, s:I}", "proto", proto, "addr",
-				addr ? addr : "127.0.0.1", "port", (json_int_t)port);
+	                        addr ? addr : "127.0.0.1", "port", (json_int_t)port);
 	return OP_OK;
 }

@@ -158,11 +158,11 @@ static void un_enforce(struct daemon *d, struct uninst *u)
 	if (r < 0)
 		un_error(u, "containers-policy", d->cfg.enforce.containers_policy, &e);
 	else if (r > 0)
-		json_object_set_new(un_add(foreign ? u->kept : u->removed, "containers-policy",
-		                           d->cfg.enforce.containers_policy,
-		                           foreign ? "changed by someone else since rampart wrote it"
-		                                   : NULL),
-		                    "note", json_string(result));
+		json_object_set_new(
+		    un_add(foreign ? u->kept : u->removed, "containers-policy",
+		           d->cfg.enforce.containers_policy,
+		           foreign ? "changed by someone else since rampart wrote it" : NULL),
+		    "note", json_string(result));
 }
 
 static void un_socketlink(struct daemon *d, struct uninst *u)

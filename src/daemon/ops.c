@@ -13,25 +13,25 @@
 
 static const struct op_def op_table[] = {
     /* name               handler              class     flags */
-    {"ping",              op_ping,             OP_ANY,   0},
-    {"status",            op_status,           OP_ANY,   0},
-    {"daemon.reload",     op_reload,           OP_ADMIN, OPF_AUDIT},
-    {"policy.check",      op_policy_check,     OP_ANY,   0},
-    {"policy.show",       op_policy_show,      OP_ANY,   0},
-    {"policy.refresh",    op_policy_refresh,   OP_ADMIN, OPF_AUDIT | OPF_ASYNC},
-    {"port.bind",         op_port_bind,        OP_USER,  OPF_AUDIT},
-    {"links.install",     op_links_install,    OP_USER,  OPF_AUDIT},
-    {"links.remove",      op_links_remove,     OP_USER,  OPF_AUDIT},
-    {"hosts.ensure",      op_hosts_ensure,     OP_USER,  OPF_AUDIT},
-    {"hosts.remove",      op_hosts_remove,     OP_USER,  OPF_AUDIT},
+    {"ping", op_ping, OP_ANY, 0},
+    {"status", op_status, OP_ANY, 0},
+    {"daemon.reload", op_reload, OP_ADMIN, OPF_AUDIT},
+    {"policy.check", op_policy_check, OP_ANY, 0},
+    {"policy.show", op_policy_show, OP_ANY, 0},
+    {"policy.refresh", op_policy_refresh, OP_ADMIN, OPF_AUDIT | OPF_ASYNC},
+    {"port.bind", op_port_bind, OP_USER, OPF_AUDIT},
+    {"links.install", op_links_install, OP_USER, OPF_AUDIT},
+    {"links.remove", op_links_remove, OP_USER, OPF_AUDIT},
+    {"hosts.ensure", op_hosts_ensure, OP_USER, OPF_AUDIT},
+    {"hosts.remove", op_hosts_remove, OP_USER, OPF_AUDIT},
     {"socketlink.ensure", op_socketlink_ensure, OP_USER, OPF_AUDIT},
     {"socketlink.remove", op_socketlink_remove, OP_USER, OPF_AUDIT},
-    {"socketlink.status", op_socketlink_status, OP_ANY,  0},
-    {"diag.trace",        op_diag_trace,       OP_ADMIN, OPF_AUDIT | OPF_FD_IN},
-    {"diag.audit",        op_diag_audit,       OP_ADMIN, OPF_AUDIT},
-    {"enforce.status",    op_enforce_status,   OP_ANY,   0},
-    {"enforce.apply",     op_enforce_apply,    OP_ADMIN, OPF_AUDIT},
-    {"helper.uninstall",  op_helper_uninstall, OP_ADMIN, OPF_AUDIT},
+    {"socketlink.status", op_socketlink_status, OP_ANY, 0},
+    {"diag.trace", op_diag_trace, OP_ADMIN, OPF_AUDIT | OPF_FD_IN},
+    {"diag.audit", op_diag_audit, OP_ADMIN, OPF_AUDIT},
+    {"enforce.status", op_enforce_status, OP_ANY, 0},
+    {"enforce.apply", op_enforce_apply, OP_ADMIN, OPF_AUDIT},
+    {"helper.uninstall", op_helper_uninstall, OP_ADMIN, OPF_AUDIT},
 };
 
 const struct op_def *ops_table(size_t *n)
@@ -66,32 +66,30 @@ int ops_is_admin(const struct daemon *d, const struct conn *c)
 }
 
 int ops_authorise_conn(const struct daemon *d, const struct op_def *op, const struct conn *c,
-		       struct rp_err *err)
+                       struct rp_err *err)
 {
 	const struct config *cfg = &d->cfg;
 
 	if (op->cls == OP_ANY || c->peer.uid == 0)
 		return 1;
-	if (op->cls == OP_USER &&
-	    ((cfg->owner_uid != (uid_t)-1 && c->peer.uid == cfg->owner_uid) ||
-	     ops_in_group(c, cfg->owner_gid)))
+	if (op->cls == OP_USER && ((cfg->owner_uid != (uid_t)-1 && c->peer.uid == cfg->owner_uid) ||
+	                           ops_in_group(c, cfg->owner_gid)))
 		return 1;
 	if (op->cls == OP_ADMIN && ops_in_group(c, cfg->admin_gid))
 		return 1;
 	rp_seterr(err, "E_PERM",
-		  "%s is not allowed for uid %u: it needs %s; nothing was done (run it as root, "
-		  "or have an administrator set %s in rampartd.json)",
-		  op->name, (unsigned)c->peer.uid,
-		  op->cls == OP_USER ? "root or the configured owner user/group"
-				     : "root or the configured admin group",
-		  op->cls == OP_USER ? "owner_user/owner_group" : "admin_group");
+	          "%s is not allowed for uid %u: it needs %s; nothing was done (run it as root, "
+	          "or have an administrator set %s in rampartd.json)",
+	          op->name, (unsigned)c->peer.uid,
+	          op->cls == OP_USER ? "root or the configured owner user/group"
+	                             : "root or the configured admin group",
+	          op->cls == OP_USER ? "owner_user/owner_group" : "admin_group");
 	return 0;
 }
 
 /* --- argument helpers --------------------------------------------------------- */
 
-int args_string(json_t *args, const char *key, int required, const char **out,
-		struct rp_err *err)
+int args_string(json_t *args, const char *key, int required, const char **out, struct rp_err *err)
 {
 	json_t *v = json_object_get(args, key);
 
@@ -105,15 +103,15 @@ int args_string(json_t *args, const char *key, int required, const char **out,
 }
 
 int args_int(json_t *args, const char *key, int required, long long lo, long long hi,
-	     long long *out, struct rp_err *err)
+             long long *out, struct rp_err *err)
 {
 	json_t *v = json_object_get(args, key);
 
 	if (v == NULL || json_is_null(v))
 		return required ? rp_seterr(err, "E_ARGS", "missing argument \"%s\"", key) : 0;
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-		return rp_seterr(err, "E_ARGS", "argument \"%s\" must be an integer in [%lld, %lld]",
-				 key, lo, hi);
+		return rp_seterr(err, "E_ARGS",
+		                 "argument \"%s\" must be an integer in [%lld, %lld]", key, lo, hi);
 	*out = json_integer_value(v);
 	return 0;
 }
@@ -136,7 +134,7 @@ int args_only(json_t *args, const char *const *known, struct rp_err *err)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(args, k, v) {
+	json_object_foreach (args, k, v) {
 		int ok = 0;
 		for (size_t i = 0; known[i] != NULL; i++)
 			ok |= strcmp(known[i], k) == 0;

@@ -29,9 +29,9 @@ enum op_class {
 	OP_ADMIN, /* root, or the configured admin group */
 };
 
-#define OPF_AUDIT 0x1   /* write an audit line (all user/admin ops have it) */
-#define OPF_FD_IN 0x2   /* request must carry exactly one fd (SCM_RIGHTS) */
-#define OPF_ASYNC 0x4   /* handler may return OP_PENDING and reply later */
+#define OPF_AUDIT 0x1 /* write an audit line (all user/admin ops have it) */
+#define OPF_FD_IN 0x2 /* request must carry exactly one fd (SCM_RIGHTS) */
+#define OPF_ASYNC 0x4 /* handler may return OP_PENDING and reply later */
 
 #define OP_OK 0
 #define OP_ERR (-1)
@@ -40,17 +40,17 @@ enum op_class {
 struct op_ctx {
 	struct daemon *d;
 	const struct peer *peer;
-	uint64_t conn_id;   /* for server_complete() on OP_PENDING */
-	json_t *req_id;     /* borrowed; echo in the reply */
-	json_t *args;       /* borrowed; always an object ({} when absent) */
-	int in_fd;          /* fd received with the request or -1; set to -1 if you keep it */
-	int out_fd;         /* set to an fd to send beside the reply; the server closes it */
-	json_t *result;     /* on OP_OK: new reference, the reply's "result" */
-	struct jbuf raw;    /* on OP_OK, instead of result: the result already written as
-	                       compact JSON (hot paths: no json_t tree to build, encode
-	                       and free); raw.err set means it could not be written */
-	struct rp_err err;  /* on OP_ERR */
-	bool admin;         /* the caller is root or in admin_group (for what an op shows) */
+	uint64_t conn_id;  /* for server_complete() on OP_PENDING */
+	json_t *req_id;    /* borrowed; echo in the reply */
+	json_t *args;      /* borrowed; always an object ({} when absent) */
+	int in_fd;         /* fd received with the request or -1; set to -1 if you keep it */
+	int out_fd;        /* set to an fd to send beside the reply; the server closes it */
+	json_t *result;    /* on OP_OK: new reference, the reply's "result" */
+	struct jbuf raw;   /* on OP_OK, instead of result: the result already written as
+	                      compact JSON (hot paths: no json_t tree to build, encode
+	                      and free); raw.err set means it could not be written */
+	struct rp_err err; /* on OP_ERR */
+	bool admin;        /* the caller is root or in admin_group (for what an op shows) */
 };
 
 typedef int (*op_handler)(struct op_ctx *ctx);
@@ -69,10 +69,9 @@ const struct op_def *ops_lookup(const char *name);
 const struct op_def *ops_table(size_t *n);
 
 /* Argument helpers: fill err with E_ARGS naming the field on failure. */
-int args_string(json_t *args, const char *key, int required, const char **out,
-		struct rp_err *err);
+int args_string(json_t *args, const char *key, int required, const char **out, struct rp_err *err);
 int args_int(json_t *args, const char *key, int required, long long lo, long long hi,
-	     long long *out, struct rp_err *err);
+             long long *out, struct rp_err *err);
 int args_bool(json_t *args, const char *key, int required, int *out, struct rp_err *err);
 
 #endif

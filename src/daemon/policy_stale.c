@@ -43,12 +43,12 @@ static void policy_stale_tick(struct daemon *d, long long now, long long *next_m
 		return;
 	d->stale_audited = true;
 	snprintf(detail, sizeof(detail),
-		 "policy version %lld was issued %lld s ago, more than policy.max_age_s=%d; "
-		 "still enforced; check the feed",
-		 (long long)info.version, (long long)((int64_t)time(NULL) - info.issued_at),
-		 d->cfg.policy.max_age_s);
+	         "policy version %lld was issued %lld s ago, more than policy.max_age_s=%d; "
+	         "still enforced; check the feed",
+	         (long long)info.version, (long long)((int64_t)time(NULL) - info.issued_at),
+	         d->cfg.policy.max_age_s);
 	audit_log(d, "policy.stale", &(struct peer){0, 0, (pid_t)0}, "stale", "E_POLICY_STALE",
-		  detail);
+	          detail);
 }
 
 const struct module_def stale_module = {.name = "stale", .tick = policy_stale_tick};

@@ -32,32 +32,32 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: rampartd [options]\n"
-		"\n"
-		"The rampart privileged helper.  Normally started by systemd or launchd.\n"
-		"\n"
-		"  -c, --config FILE     configuration file (default %s;\n"
-		"                        built-in defaults if that file does not exist)\n"
-		"      --check-config    validate the configuration, and load every key, CA and\n"
-		"                        pin file it names, then exit (0 valid, 78 not)\n"
-		"      --check-syntax    validate the configuration file only (installers, before\n"
-		"                        the keys are in place)\n"
-		"      --socket PATH     listening socket (overrides config \"socket\")\n"
-		"      --state-dir DIR   directory holding policy.db (overrides \"state_dir\")\n"
-		"      --db PATH         policy database (overrides \"db\")\n"
-		"      --audit-log FILE  append audit lines to FILE instead of syslog\n"
-		"      --hosts-file F    hosts file edited by hosts.* (overrides hosts.file)\n"
-		"      --bin-dir DIR     directory for CLI links (overrides links.bin_dir)\n"
-		"      --app-dir DIR     directory link targets live in (links.app_dir)\n"
-		"      --syslog          log to syslog instead of stderr\n"
-		"  -v, --verbose         debug logging\n"
-		"  -V, --version         print versions and exit\n"
-		"  -h, --help            this help\n"
-		"\n"
-		"Exit status: 0 clean exit (SIGTERM), 1 runtime failure, 2 usage, 78 bad config.\n"
-		"Signals: SIGTERM/SIGINT finish replies and exit; SIGHUP reloads the config.\n"
-		"See rampartd(8) and rampartd.json(5).\n",
-		CONFIG_DEFAULT_PATH);
+	        "usage: rampartd [options]\n"
+	        "\n"
+	        "The rampart privileged helper.  Normally started by systemd or launchd.\n"
+	        "\n"
+	        "  -c, --config FILE     configuration file (default %s;\n"
+	        "                        built-in defaults if that file does not exist)\n"
+	        "      --check-config    validate the configuration, and load every key, CA and\n"
+	        "                        pin file it names, then exit (0 valid, 78 not)\n"
+	        "      --check-syntax    validate the configuration file only (installers, before\n"
+	        "                        the keys are in place)\n"
+	        "      --socket PATH     listening socket (overrides config \"socket\")\n"
+	        "      --state-dir DIR   directory holding policy.db (overrides \"state_dir\")\n"
+	        "      --db PATH         policy database (overrides \"db\")\n"
+	        "      --audit-log FILE  append audit lines to FILE instead of syslog\n"
+	        "      --hosts-file F    hosts file edited by hosts.* (overrides hosts.file)\n"
+	        "      --bin-dir DIR     directory for CLI links (overrides links.bin_dir)\n"
+	        "      --app-dir DIR     directory link targets live in (links.app_dir)\n"
+	        "      --syslog          log to syslog instead of stderr\n"
+	        "  -v, --verbose         debug logging\n"
+	        "  -V, --version         print versions and exit\n"
+	        "  -h, --help            this help\n"
+	        "\n"
+	        "Exit status: 0 clean exit (SIGTERM), 1 runtime failure, 2 usage, 78 bad config.\n"
+	        "Signals: SIGTERM/SIGINT finish replies and exit; SIGHUP reloads the config.\n"
+	        "See rampartd(8) and rampartd.json(5).\n",
+	        CONFIG_DEFAULT_PATH);
 }
 
 static void version(void)
@@ -68,21 +68,36 @@ static void version(void)
 	       sqlite3_libversion(), jansson_version_str());
 }
 
-enum { O_CHECK_SYNTAX = 255, O_CHECK = 256, O_SOCKET, O_STATE, O_DB, O_AUDIT, O_HOSTS, O_BIN, O_APP, O_SYSLOG };
+enum {
+	O_CHECK_SYNTAX = 255,
+	O_CHECK = 256,
+	O_SOCKET,
+	O_STATE,
+	O_DB,
+	O_AUDIT,
+	O_HOSTS,
+	O_BIN,
+	O_APP,
+	O_SYSLOG
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, O_CHECK},
-	    {"check-syntax", no_argument, NULL, O_CHECK_SYNTAX},
-	    {"socket", required_argument, NULL, O_SOCKET},
-	    {"state-dir", required_argument, NULL, O_STATE},
-	    {"db", required_argument, NULL, O_DB}, {"audit-log", required_argument, NULL, O_AUDIT},
-	    {"hosts-file", required_argument, NULL, O_HOSTS},
-	    {"bin-dir", required_argument, NULL, O_BIN}, {"app-dir", required_argument, NULL, O_APP},
-	    {"syslog", no_argument, NULL, O_SYSLOG}, {"verbose", no_argument, NULL, 'v'},
-	    {"version", no_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option lopts[] = {{"config", required_argument, NULL, 'c'},
+	                                      {"check-config", no_argument, NULL, O_CHECK},
+	                                      {"check-syntax", no_argument, NULL, O_CHECK_SYNTAX},
+	                                      {"socket", required_argument, NULL, O_SOCKET},
+	                                      {"state-dir", required_argument, NULL, O_STATE},
+	                                      {"db", required_argument, NULL, O_DB},
+	                                      {"audit-log", required_argument, NULL, O_AUDIT},
+	                                      {"hosts-file", required_argument, NULL, O_HOSTS},
+	                                      {"bin-dir", required_argument, NULL, O_BIN},
+	                                      {"app-dir", required_argument, NULL, O_APP},
+	                                      {"syslog", no_argument, NULL, O_SYSLOG},
+	                                      {"verbose", no_argument, NULL, 'v'},
+	                                      {"version", no_argument, NULL, 'V'},
+	                                      {"help", no_argument, NULL, 'h'},
+	                                      {NULL, 0, NULL, 0}};
 	static struct daemon d;
 	struct rp_err err;
 	const char *cfgpath = NULL;
@@ -94,21 +109,51 @@ int main(int argc, char **argv)
 	d.check_owner = true;
 	while ((ch = getopt_long(argc, argv, "c:vVh", lopts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': cfgpath = optarg; break;
-		case O_CHECK: check = 1; break;
-		case O_CHECK_SYNTAX: check = 2; break;
-		case O_SOCKET: d.ov.socket_path = optarg; break;
-		case O_STATE: d.ov.state_dir = optarg; break;
-		case O_DB: d.ov.db_path = optarg; break;
-		case O_AUDIT: d.ov.audit_log = optarg; break;
-		case O_HOSTS: d.ov.hosts_file = optarg; break;
-		case O_BIN: d.ov.bin_dir = optarg; break;
-		case O_APP: d.ov.app_dir = optarg; break;
-		case O_SYSLOG: use_syslog = 1; break;
-		case 'v': verbose = 1; break;
-		case 'V': version(); return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			cfgpath = optarg;
+			break;
+		case O_CHECK:
+			check = 1;
+			break;
+		case O_CHECK_SYNTAX:
+			check = 2;
+			break;
+		case O_SOCKET:
+			d.ov.socket_path = optarg;
+			break;
+		case O_STATE:
+			d.ov.state_dir = optarg;
+			break;
+		case O_DB:
+			d.ov.db_path = optarg;
+			break;
+		case O_AUDIT:
+			d.ov.audit_log = optarg;
+			break;
+		case O_HOSTS:
+			d.ov.hosts_file = optarg;
+			break;
+		case O_BIN:
+			d.ov.bin_dir = optarg;
+			break;
+		case O_APP:
+			d.ov.app_dir = optarg;
+			break;
+		case O_SYSLOG:
+			use_syslog = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'V':
+			version();
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {
@@ -133,7 +178,8 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	if (check) {
-		printf("configuration OK: %s\n", d.config_loaded ? d.config_path : "(built-in defaults)");
+		printf("configuration OK: %s\n",
+		       d.config_loaded ? d.config_path : "(built-in defaults)");
 		return 0;
 	}
 	if (geteuid() != 0)
@@ -146,10 +192,11 @@ int main(int argc, char **argv)
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need)
-			log_warnx("open-file limit %llu is below the %llu that limits.max_connections "
-				  "%d may need; raise it (LimitNOFILE=) or lower max_connections",
-				  (unsigned long long)rl.rlim_cur, (unsigned long long)need,
-				  d.cfg.limits.max_connections);
+			log_warnx(
+			    "open-file limit %llu is below the %llu that limits.max_connections "
+			    "%d may need; raise it (LimitNOFILE=) or lower max_connections",
+			    (unsigned long long)rl.rlim_cur, (unsigned long long)need,
+			    d.cfg.limits.max_connections);
 	}
 	/* libcurl (and the TLS stack under it) is initialised only in the fetch child */
 	loop_signals_setup(&d);

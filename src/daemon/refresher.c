@@ -46,8 +46,10 @@ static int refresher_load_root(struct daemon *d, struct rp_err *e)
 	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
 	    (st.st_mode & 022) != 0) {
 		fclose(f);
-		return rp_seterr(e, "E_KEY_PERM", "policy.root %s must be a regular file owned by "
-				 "root and not writable by group or others", path);
+		return rp_seterr(e, "E_KEY_PERM",
+		                 "policy.root %s must be a regular file owned by "
+		                 "root and not writable by group or others",
+		                 path);
 	}
 	s->root_pin = malloc(ROOT_MAX_BYTES + 1);
 	n = s->root_pin ? fread(s->root_pin, 1, ROOT_MAX_BYTES + 1, f) : 0;
@@ -55,12 +57,14 @@ static int refresher_load_root(struct daemon *d, struct rp_err *e)
 	if (n == 0 || n > ROOT_MAX_BYTES) {
 		free(s->root_pin);
 		s->root_pin = NULL;
-		return rp_seterr(e, "E_ROOT_PIN", "policy.root %s is empty, unreadable or larger "
-				 "than %u bytes", path, ROOT_MAX_BYTES);
+		return rp_seterr(e, "E_ROOT_PIN",
+		                 "policy.root %s is empty, unreadable or larger "
+		                 "than %u bytes",
+		                 path, ROOT_MAX_BYTES);
 	}
 	s->root_pin_len = n;
-	if (root_trust_first(s->root_pin, n, d->cfg.policy.root_sha256, d->cfg.policy.org, &r,
-			     e) < 0)
+	if (root_trust_first(s->root_pin, n, d->cfg.policy.root_sha256, d->cfg.policy.org, &r, e) <
+	    0)
 		return -1;
 	root_free(&r);
 	return 0;
@@ -85,7 +89,8 @@ static void refresher_load_trust(struct daemon *d)
 	s->trust_ok = false;
 	s->trust_err[0] = '\0';
 	for (int i = 0; i < d->cfg.policy.n_keys; i++) {
-		if (keys_trust_add_file(&s->trust, d->cfg.policy.keys[i], KEYS_CHECK_OWNER, &e) < 0) {
+		if (keys_trust_add_file(&s->trust, d->cfg.policy.keys[i], KEYS_CHECK_OWNER, &e) <
+		    0) {
 			snprintf(s->trust_err, sizeof(s->trust_err), "%s", e.msg);
 			log_warnx("trusted keys: %s", e.msg);
 			return;
@@ -108,12 +113,11 @@ void refresher_open_reader(struct daemon *d)
 
 	rampart_policy_close(s->h);
 	s->h = NULL;
-	if (rampart_policy_open(d->cfg.db_path,
-				RAMPART_POLICY_MANUAL_RELOAD |
-				    (d->cfg.policy.allow_when_no_policy
-					 ? RAMPART_POLICY_ALLOW_WHEN_NO_POLICY
-					 : 0),
-				&s->h, eb, sizeof(eb)) < 0)
+	if (rampart_policy_open(
+	        d->cfg.db_path,
+	        RAMPART_POLICY_MANUAL_RELOAD |
+	            (d->cfg.policy.allow_when_no_policy ? RAMPART_POLICY_ALLOW_WHEN_NO_POLICY : 0),
+	        &s->h, eb, sizeof(eb)) < 0)
 		log_warnx("policy reader: %s", eb);
 	rampart_policy_set_max_age(s->h, d->cfg.policy.max_age_s);
 	d->reader = s->h;
@@ -180,7 +184,7 @@ static void refresher_check_import(struct daemon *d, long long now_ms)
 	valid = store_stat(d->cfg.db_path, &st, &e) == 0;
 	if (valid == s->commit_st_valid &&
 	    (!valid || (st.dev == s->commit_st.dev && st.ino == s->commit_st.ino &&
-			st.size == s->commit_st.size && st.mtime == s->commit_st.mtime)))
+	                st.size == s->commit_st.size && st.mtime == s->commit_st.mtime)))
 		return;
 	s->commit_st = st;
 	s->commit_st_valid = valid;
@@ -198,7 +202,7 @@ static void refresher_reload(struct daemon *d)
 }
 
 static void refresher_record(struct daemon *d, const struct refresh_out *out, bool ok,
-			     const struct rp_err *err);
+                             const struct rp_err *err);
 
 static void refresher_init(struct daemon *d)
 {
@@ -240,7 +244,7 @@ static void refresher_reply_waiters(struct daemon *d, json_t *result, const stru
  * fetch (E_KEYS, E_NO_SOURCE).
  */
 static void refresher_note_outcome(struct policy_state *s, const char *message, bool ok,
-				   int64_t when)
+                                   int64_t when)
 {
 	s->refreshes++;
 	rp_strlcpy(s->last_outcome, message, sizeof(s->last_outcome));
@@ -258,7 +262,7 @@ static void refresher_note_outcome(struct policy_state *s, const char *message, 
 }
 
 static void refresher_record(struct daemon *d, const struct refresh_out *out, bool ok,
-			     const struct rp_err *err)
+                             const struct rp_err *err)
 {
 	struct policy_state *s = pst(d);
 	json_t *res;
@@ -277,12 +281,12 @@ static void refresher_record(struct daemon *d, const struct refresh_out *out, bo
 	refresher_note_store(d);
 	log_info("policy refresh: %s", out->message);
 	audit_log(d, "policy.refresh", &(struct peer){0, 0, (pid_t)0},
-		  refresh_outcome_name(out->outcome), ok ? "" : err->code, out->message);
+	          refresh_outcome_name(out->outcome), ok ? "" : err->code, out->message);
 	refresher_schedule(d, !ok);
 	res = json_pack("{s:s, s:s, s:I, s:I, s:I}", "outcome", refresh_outcome_name(out->outcome),
-			"message", out->message, "old_version", (json_int_t)out->old_version,
-			"new_version", (json_int_t)out->new_version, "duration_ms",
-			(json_int_t)s->last_duration_ms);
+	                "message", out->message, "old_version", (json_int_t)out->old_version,
+	                "new_version", (json_int_t)out->new_version, "duration_ms",
+	                (json_int_t)s->last_duration_ms);
 	if (ok && out->outcome == REFRESH_UPDATED)
 		modules_commit(d, DAEMON_COMMIT_REFRESH);
 	if (ok) {
@@ -301,8 +305,8 @@ int refresher_request(struct daemon *d, uint64_t conn_id, json_t *req_id, struct
 
 	if (s->nwaiters >= POLICY_MAX_WAITERS)
 		return rp_seterr(err, "E_BUSY",
-				 "too many refresh requests are already waiting; try again in a "
-				 "moment");
+		                 "too many refresh requests are already waiting; try again in a "
+		                 "moment");
 	if (!s->job_active && !s->apply_active && refresher_fetch_start(d, err) < 0) {
 		char msg[700];
 		snprintf(msg, sizeof(msg), "failed: %s", err->msg);
@@ -349,9 +353,10 @@ static void refresher_tick(struct daemon *d, long long now_ms, long long *next_m
 		if (refresher_fetch_start(d, &e) < 0) {
 			struct refresh_out out = {.outcome = REFRESH_FAILED};
 			s->job_started_ms = now_ms;
-			s->job_now = s->last_attempt_at = (int64_t)time(NULL); /* not the last job's */
-			snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
-				 e.msg);
+			s->job_now = s->last_attempt_at =
+			    (int64_t)time(NULL); /* not the last job's */
+			snprintf(out.message, sizeof(out.message),
+			         "failed: %s; last good policy kept", e.msg);
 			refresher_record(d, &out, false, &e);
 		}
 		return;
@@ -402,12 +407,12 @@ static json_t *refresher_trust_json(const struct policy_state *s)
 	json_t *keys = json_array();
 
 	for (size_t i = 0; i < s->trust.n_keys; i++)
-		json_array_append_new(keys, json_pack("{s:s, s:s, s:s}", "keyid",
-						      s->trust.keys[i].keyid, "algorithm",
-						      keys_alg_name(s->trust.keys[i].alg), "source",
-						      s->trust.keys[i].source));
+		json_array_append_new(keys,
+		                      json_pack("{s:s, s:s, s:s}", "keyid", s->trust.keys[i].keyid,
+		                                "algorithm", keys_alg_name(s->trust.keys[i].alg),
+		                                "source", s->trust.keys[i].source));
 	return json_pack("{s:o, s:i, s:b}", "keys", keys, "threshold",
-			 s->trust_ok ? s->trust.threshold : 0, "usable", s->trust_ok);
+	                 s->trust_ok ? s->trust.threshold : 0, "usable", s->trust_ok);
 }
 
 static void refresher_status(struct daemon *d, json_t *status)
@@ -431,8 +436,9 @@ static void refresher_status(struct daemon *d, json_t *status)
 	} else {
 		json_object_set_new(p, "version", json_null());
 	}
-	json_object_set_new(p, "max_age_s", d->cfg.policy.max_age_s ? json_integer(d->cfg.policy.max_age_s)
-								   : json_null());
+	json_object_set_new(p, "max_age_s",
+	                    d->cfg.policy.max_age_s ? json_integer(d->cfg.policy.max_age_s)
+	                                            : json_null());
 	json_object_set_new(p, "source", json_string(d->cfg.policy.url));
 	json_object_set_new(p, "refreshing", json_boolean(s->job_active || s->apply_active));
 	json_object_set_new(p, "last_outcome", json_string(s->last_outcome));
@@ -440,11 +446,11 @@ static void refresher_status(struct daemon *d, json_t *status)
 	refresher_time(p, "last_error_at", s->last_error_at);
 	refresher_time(p, "last_attempt_at", s->last_attempt_at);
 	refresher_time(p, "last_success_at", s->last_success_at);
-	json_object_set_new(p, "age_s", s->last_success_at ? json_integer(now - s->last_success_at)
-							   : json_null());
+	json_object_set_new(
+	    p, "age_s", s->last_success_at ? json_integer(now - s->last_success_at) : json_null());
 	json_object_set_new(p, "next_refresh_in_s",
-			    s->next_ms ? json_integer((s->next_ms - daemon_now_ms()) / 1000)
-				       : json_null());
+	                    s->next_ms ? json_integer((s->next_ms - daemon_now_ms()) / 1000)
+	                               : json_null());
 	json_object_set_new(p, "refreshes", json_integer((json_int_t)s->refreshes));
 	json_object_set_new(p, "failures", json_integer((json_int_t)s->failures_total));
 	json_object_set_new(p, "failures_in_a_row", json_integer(s->failures));
@@ -455,13 +461,14 @@ static void refresher_status(struct daemon *d, json_t *status)
 	if (!s->trust_ok && (d->cfg.policy.n_keys > 0 || config_has_root(&d->cfg)))
 		json_object_set_new(p, "keys_error", json_string(s->trust_err));
 	if (config_has_root(&d->cfg)) {
-		json_object_set_new(p, "root_version", s->root_version ? json_integer(s->root_version)
-									: json_null());
+		json_object_set_new(p, "root_version",
+		                    s->root_version ? json_integer(s->root_version) : json_null());
 		/* after a rotation the stored policy may be signed by a retired key: it
 		 * stays enforced (fail closed) until a valid one arrives; null until the
 		 * first refresh since start has walked the chain */
 		json_object_set_new(p, "policy_signed_by_root",
-				    s->root_version ? json_boolean(!s->stored_untrusted) : json_null());
+		                    s->root_version ? json_boolean(!s->stored_untrusted)
+		                                    : json_null());
 	}
 	json_object_set_new(p, "trust", refresher_trust_json(s));
 	json_object_set_new(status, "policy", p);

@@ -65,12 +65,12 @@ struct policy_state {
 	 * schedule, every waiter answered).  The child-role files report through
 	 * it, so calls go one way: refresher -> fetch -> worker. */
 	void (*record)(struct daemon *d, const struct refresh_out *out, bool ok,
-		       const struct rp_err *err);
+	               const struct rp_err *err);
 	/* the store file last committed or seen, to notice an offline import */
 	struct store_stat commit_st;
 	bool commit_st_valid;
 	long long import_check_ms;
-	long long next_ms; /* 0: no scheduled refresh */
+	long long next_ms;       /* 0: no scheduled refresh */
 	int failures;            /* in a row, since the last success */
 	uint64_t failures_total; /* every failed or refused refresh since start */
 	char last_outcome[700];

@@ -21,7 +21,7 @@
  * 410 end the chain; any other failure fails the refresh (fail closed).
  */
 static int refresher_root_fetch(void *arg, int64_t version, unsigned char **buf, size_t *len,
-				struct rp_err *err)
+                                struct rp_err *err)
 {
 	const struct config *c = arg;
 	struct fetch_result fr;
@@ -35,10 +35,10 @@ static int refresher_root_fetch(void *arg, int64_t version, unsigned char **buf,
 	} else {
 		slash = strrchr(c->policy.url, '/');
 		snprintf(base, sizeof(base), "%.*s/",
-			 (int)(slash != NULL ? slash - c->policy.url : 0), c->policy.url);
+		         (int)(slash != NULL ? slash - c->policy.url : 0), c->policy.url);
 	}
 	snprintf(url, sizeof(url), "%s%s%lld.root.json", base,
-		 base[0] && base[strlen(base) - 1] == '/' ? "" : "/", (long long)version);
+	         base[0] && base[strlen(base) - 1] == '/' ? "" : "/", (long long)version);
 	memset(&o, 0, sizeof(o));
 	memset(&fr, 0, sizeof(fr));
 	o.url = url;
@@ -63,7 +63,7 @@ static int refresher_root_fetch(void *arg, int64_t version, unsigned char **buf,
 		rc = rp_seterr(err, "E_FETCH_HTTP", "%s: no body", url);
 	if (rc < 0 && strcmp(err->code, "E_FETCH_TOO_LARGE") == 0)
 		rp_seterr(err, "E_ROOT_TOO_BIG", "root %lld at %s is larger than %u bytes",
-			  (long long)version, url, ROOT_MAX_BYTES);
+		          (long long)version, url, ROOT_MAX_BYTES);
 	if (rc == 0) {
 		*buf = fr.body;
 		*len = fr.body_len;
@@ -90,7 +90,7 @@ static void refresher_url_shown(const char *url, char *buf, size_t len)
 
 /* "failed: MSG (policy.url URL); last good policy kept; to fix: HINT" for a failed fetch. */
 static void refresher_fetch_failed(const struct daemon *d, struct refresh_out *out,
-				   const struct rp_err *e)
+                                   const struct rp_err *e)
 {
 	const char *hint = refresh_hint(e->code);
 	char url[512];
@@ -98,8 +98,8 @@ static void refresher_fetch_failed(const struct daemon *d, struct refresh_out *o
 	refresher_url_shown(d->cfg.policy.url, url, sizeof(url));
 	out->outcome = REFRESH_FAILED;
 	if (snprintf(out->message, sizeof(out->message),
-		     "failed: %s (policy.url %s); last good policy kept%s%s", e->msg, url,
-		     hint ? "; to fix: " : "", hint ? hint : "") >= (int)sizeof(out->message))
+	             "failed: %s (policy.url %s); last good policy kept%s%s", e->msg, url,
+	             hint ? "; to fix: " : "", hint ? hint : "") >= (int)sizeof(out->message))
 		log_warnx("policy refresh: message truncated");
 }
 
@@ -127,21 +127,27 @@ static void refresher_fetch_done(struct daemon *d)
 	} else if (fr.status == FETCH_NOT_MODIFIED && !config_has_root(&d->cfg)) {
 		out.outcome = REFRESH_UNCHANGED;
 		snprintf(out.message, sizeof(out.message), "%s",
-			 fr.http_code == 304 ? "unchanged (HTTP 304 Not Modified)"
-					     : "unchanged (same manifest digest)");
+		         fr.http_code == 304 ? "unchanged (HTTP 304 Not Modified)"
+		                             : "unchanged (same manifest digest)");
 		pst(d)->record(d, &out, true, NULL);
 	} else {
 		/* with a root, a 304 still walks the root chain (envelope NULL) */
-		struct refresh_root root = {.pinned = s->root_pin, .pinned_len = s->root_pin_len,
-					    .pinned_sha256 = d->cfg.policy.root_sha256,
-					    .fetch = refresher_root_fetch, .fetch_arg = &d->cfg,
-					    .max_new = (size_t)d->cfg.policy.max_root_rotations};
-		struct refresh_in in = {.envelope = fr.body, .len = fr.body_len,
-					.max_bytes = (size_t)d->cfg.policy.max_bytes,
-					.trust = &s->trust, .org = d->cfg.policy.org,
-					.now = s->job_now, .db_path = d->cfg.db_path,
-					.source = d->cfg.policy.url, .etag = fr.etag,
-					.root = config_has_root(&d->cfg) ? &root : NULL};
+		struct refresh_root root = {.pinned = s->root_pin,
+		                            .pinned_len = s->root_pin_len,
+		                            .pinned_sha256 = d->cfg.policy.root_sha256,
+		                            .fetch = refresher_root_fetch,
+		                            .fetch_arg = &d->cfg,
+		                            .max_new = (size_t)d->cfg.policy.max_root_rotations};
+		struct refresh_in in = {.envelope = fr.body,
+		                        .len = fr.body_len,
+		                        .max_bytes = (size_t)d->cfg.policy.max_bytes,
+		                        .trust = &s->trust,
+		                        .org = d->cfg.policy.org,
+		                        .now = s->job_now,
+		                        .db_path = d->cfg.db_path,
+		                        .source = d->cfg.policy.url,
+		                        .etag = fr.etag,
+		                        .root = config_has_root(&d->cfg) ? &root : NULL};
 		if (refresher_worker_start(d, &in, &e) < 0) {
 			/* no worker: do it here rather than not at all */
 			ok = refresh_apply(&in, &out, &e) == 0;
@@ -186,14 +192,16 @@ int refresher_fetch_start(struct daemon *d, struct rp_err *err)
 	int rc;
 
 	if (c->policy.url[0] == '\0')
-		return rp_seterr(err, "E_NO_SOURCE",
-				 "no policy.url is configured, so there is nothing to refresh from; "
-				 "set policy.url in rampartd.json and run 'rampart reload'");
+		return rp_seterr(
+		    err, "E_NO_SOURCE",
+		    "no policy.url is configured, so there is nothing to refresh from; "
+		    "set policy.url in rampartd.json and run 'rampart reload'");
 	if (!s->trust_ok)
-		return rp_seterr(err, "E_KEYS",
-				 "trusted keys unusable: %s; nothing was fetched (fix policy.keys in "
-				 "rampartd.json and run 'rampart reload')",
-				 s->trust_err[0] ? s->trust_err : "policy.keys is empty");
+		return rp_seterr(
+		    err, "E_KEYS",
+		    "trusted keys unusable: %s; nothing was fetched (fix policy.keys in "
+		    "rampartd.json and run 'rampart reload')",
+		    s->trust_err[0] ? s->trust_err : "policy.keys is empty");
 	etag = refresher_fetch_stored_etag(d);
 	memset(&o, 0, sizeof(o));
 	o.url = c->policy.url;
@@ -210,8 +218,10 @@ int refresher_fetch_start(struct daemon *d, struct rp_err *err)
 	o.low_speed_time_s = c->policy.low_speed_time_s;
 	o.allow_insecure_loopback = c->policy.allow_insecure_loopback;
 	o.redirect_hosts = c->policy.redirect_hosts;
-	o.registry_credentials = c->policy.registry_credentials[0] ? c->policy.registry_credentials : NULL;
-	o.blob_redirect_hosts = c->policy.blob_redirect_hosts[0] ? c->policy.blob_redirect_hosts : NULL;
+	o.registry_credentials =
+	    c->policy.registry_credentials[0] ? c->policy.registry_credentials : NULL;
+	o.blob_redirect_hosts =
+	    c->policy.blob_redirect_hosts[0] ? c->policy.blob_redirect_hosts : NULL;
 	s->job_now = (int64_t)time(NULL);
 	s->last_attempt_at = s->job_now;
 	s->job_started_ms = daemon_now_ms();

@@ -77,7 +77,7 @@ static void refresher_worker_on_readable(struct daemon *d, int fd, short revents
 
 	while (s->apply_got < sizeof(s->apply_msg)) {
 		n = read(fd, (char *)&s->apply_msg + s->apply_got,
-			 sizeof(s->apply_msg) - s->apply_got);
+		         sizeof(s->apply_msg) - s->apply_got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -91,8 +91,7 @@ static void refresher_worker_on_readable(struct daemon *d, int fd, short revents
 	while (waitpid(s->apply_pid, &status, 0) < 0 && errno == EINTR)
 		;
 	s->apply_active = false;
-	if (s->apply_got == sizeof(s->apply_msg) && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0) {
+	if (s->apply_got == sizeof(s->apply_msg) && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		struct apply_wire *w = &s->apply_msg;
 		w->out.message[sizeof(w->out.message) - 1] = '\0';
 		w->err.code[sizeof(w->err.code) - 1] = '\0';
@@ -102,10 +101,10 @@ static void refresher_worker_on_readable(struct daemon *d, int fd, short revents
 		struct refresh_out out = {.outcome = REFRESH_FAILED};
 		struct rp_err e;
 		rp_seterr(&e, "E_INTERNAL", "the verify/store worker died (%s %d)",
-			  WIFSIGNALED(status) ? "signal" : "status",
-			  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		          WIFSIGNALED(status) ? "signal" : "status",
+		          WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 		snprintf(out.message, sizeof(out.message), "failed: %s; last good policy kept",
-			 e.msg);
+		         e.msg);
 		pst(d)->record(d, &out, false, &e);
 	}
 }

@@ -33,8 +33,8 @@ void reply_error(struct conn *c, json_t *id, const char *code, const char *msg)
 {
 	if (!rp_errcode_known(code)) /* a bug, not the client's doing: say so, answer anyway */
 		log_warnx("error code %s is not in the registry (src/lib/errcodes.h)", code);
-	json_t *r = json_pack("{s:b, s:O?, s:{s:s, s:s}}", "ok", 0, "id", id, "error", "code",
-			      code, "message", msg);
+	json_t *r = json_pack("{s:b, s:O?, s:{s:s, s:s}}", "ok", 0, "id", id, "error", "code", code,
+	                      "message", msg);
 	char *s = r ? json_dumps(r, JSON_COMPACT) : NULL;
 
 	json_decref(r);
@@ -48,8 +48,7 @@ void reply_error(struct conn *c, json_t *id, const char *code, const char *msg)
 
 /* Written straight into the frame buffer: no second JSON tree, no copy.  The
  * result is a json_t (result) or text a handler already wrote (raw). */
-static void reply_ok_any(struct conn *c, json_t *id, json_t *result, const char *raw,
-				size_t rawlen)
+static void reply_ok_any(struct conn *c, json_t *id, json_t *result, const char *raw, size_t rawlen)
 {
 	static const char pre[] = "{\"ok\":true,\"id\":", mid[] = ",\"result\":";
 	struct jbuf b = {NULL, 0, 0, 0};
@@ -74,7 +73,7 @@ static void reply_ok_any(struct conn *c, json_t *id, json_t *result, const char 
 	if (b.len - FRAME_HDR > FRAME_MAX) {
 		free(b.p);
 		reply_error(c, id, "E_TOO_BIG",
-				   "the reply would exceed the 64 KiB frame limit; ask for less");
+		            "the reply would exceed the 64 KiB frame limit; ask for less");
 		return;
 	}
 	frame_header((uint8_t *)b.p, b.len - FRAME_HDR);
@@ -93,4 +92,3 @@ void reply_ok_raw(struct conn *c, json_t *id, const char *text, size_t len)
 {
 	reply_ok_any(c, id, NULL, text, len);
 }
-

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The connection side of rampartd: one listening UNIX socket, non-blocking
- * connections, read and write (the poll loop that drives them is loop.c).  Everything a client sends is untrusted: frames
- * are length-checked before buffering, peer credentials are fixed at accept
- * (no credentials, no connection), and a misbehaving client only ever costs
- * its own connection.
+ * connections, read and write (the poll loop that drives them is loop.c).  Everything a client
+ * sends is untrusted: frames are length-checked before buffering, peer credentials are fixed at
+ * accept (no credentials, no connection), and a misbehaving client only ever costs its own
+ * connection.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,11 +55,13 @@ static int server_from_systemd(struct daemon *d, struct rp_err *err)
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
 	if (strcmp(fds, "1") != 0)
-		return rp_seterr(err, "E_SOCKET", "LISTEN_FDS=%s: expected exactly one socket", fds);
+		return rp_seterr(err, "E_SOCKET", "LISTEN_FDS=%s: expected exactly one socket",
+		                 fds);
 	if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &sl) < 0 || type != SOCK_STREAM ||
 	    getsockname(3, (struct sockaddr *)&sa, &al) < 0 || sa.sun_family != AF_UNIX)
-		return rp_seterr(err, "E_SOCKET", "fd 3 from socket activation is not a UNIX "
-						  "stream socket");
+		return rp_seterr(err, "E_SOCKET",
+		                 "fd 3 from socket activation is not a UNIX "
+		                 "stream socket");
 	sl = sizeof(listening);
 	if (getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &listening, &sl) < 0 || !listening)
 		return rp_seterr(err, "E_SOCKET", "fd 3 from socket activation is not listening");
@@ -103,9 +105,9 @@ static int server_check_dir(const char *path, struct rp_err *err)
 		return rp_seterr(err, "E_SOCKET", "socket directory %s: %s", dir, strerror(errno));
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
 		return rp_seterr(err, "E_SOCKET",
-				 "socket directory %s is writable by others without the sticky "
-				 "bit; refusing",
-				 dir);
+		                 "socket directory %s is writable by others without the sticky "
+		                 "bit; refusing",
+		                 dir);
 	return 0;
 }
 
@@ -117,11 +119,12 @@ static int server_check_stale(const char *path, struct rp_err *err)
 	int fd, rc;
 
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0
-				       : rp_seterr(err, "E_SOCKET", "%s: %s", path, strerror(errno));
+		return errno == ENOENT
+		           ? 0
+		           : rp_seterr(err, "E_SOCKET", "%s: %s", path, strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
 		return rp_seterr(err, "E_SOCKET",
-				 "%s exists and is not a socket; refusing to replace it", path);
+		                 "%s exists and is not a socket; refusing to replace it", path);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	rp_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
@@ -157,8 +160,7 @@ static int server_create(struct daemon *d, struct rp_err *err)
 		if (fd >= 0)
 			close(fd);
 		unlink(tmp);
-		return rp_seterr(err, "E_SOCKET", "cannot create socket %s: %s", path,
-				 strerror(e));
+		return rp_seterr(err, "E_SOCKET", "cannot create socket %s: %s", path, strerror(e));
 	}
 	d->listen_fd = fd;
 	d->own_socket = true;
@@ -253,8 +255,7 @@ void server_accept(struct daemon *d)
 		if (!slots_admit(d, c)) {
 			/* Best effort: tell the client why, then drop it. */
 			d->refused_busy++;
-			reply_error(c, NULL, "E_BUSY",
-					   "too many connections; try again later");
+			reply_error(c, NULL, "E_BUSY", "too many connections; try again later");
 			if (c->wbuf)
 				(void)send(fd, c->wbuf, c->wlen, MSG_NOSIGNAL | MSG_DONTWAIT);
 			conn_free(c);
@@ -284,7 +285,7 @@ static void conn_process(struct daemon *d, struct conn *c)
 		size_t off, plen, total;
 		struct rp_err e;
 		int r = frame_decode(c->rbuf, c->rlen, (size_t)d->cfg.limits.max_frame, &off, &plen,
-				     &total, &e);
+		                     &total, &e);
 		if (r == 0)
 			return;
 		if (r < 0) {
@@ -353,7 +354,7 @@ static void conn_write(struct daemon *d, struct conn *c)
 {
 	while (c->woff < c->wlen) {
 		ssize_t n = fdpass_send(c->fd, c->wbuf + c->woff, c->wlen - c->woff,
-					c->woff == 0 ? c->out_fd : -1);
+		                        c->woff == 0 ? c->out_fd : -1);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				c->dead = true;
@@ -391,7 +392,7 @@ static struct conn *conn_find(struct daemon *d, uint64_t id)
  * completion cannot run a pipelined request inside its caller's loop.
  */
 void server_complete(struct daemon *d, uint64_t conn_id, json_t *req_id, json_t *result,
-		     const struct rp_err *err)
+                     const struct rp_err *err)
 {
 	struct conn *c = conn_find(d, conn_id);
 

@@ -15,13 +15,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "compat.h"
 #include "daemon.h"
 #include "log.h"
 #include "slots.h"
-
-#ifdef __APPLE__
-#define st_mtim st_mtimespec
-#endif
 
 #define SLOTS_MAX_RANGES 8192
 #define SLOTS_RECHECK_MS 1000 /* the file is stat()ed at most once a second */
@@ -52,7 +49,8 @@ static struct slots_state *slots_st(struct daemon *d)
 /* "name-or-uid:start:count"; 0 and the range, or -1 for a line to skip. */
 static int slots_parse_line(char *line, struct slots_range *out)
 {
-	char *name = strtok(line, ":\n"), *start = strtok(NULL, ":\n"), *count = strtok(NULL, ":\n");
+	char *name = strtok(line, ":\n"), *start = strtok(NULL, ":\n"),
+	     *count = strtok(NULL, ":\n");
 	char *end;
 	unsigned long s, n;
 	struct passwd *pw;
@@ -91,7 +89,7 @@ static void slots_load(struct slots_state *s, const char *path, const struct sta
 	s->dev = sb ? sb->st_dev : 0;
 	s->ino = sb ? sb->st_ino : 0;
 	s->size = sb ? sb->st_size : 0;
-	s->mtime = sb ? sb->st_mtim : (struct timespec){0, 0};
+	s->mtime = sb ? rp_stat_mtime(sb) : (struct timespec){0, 0};
 	if (f == NULL)
 		return;
 	s->r = calloc(SLOTS_MAX_RANGES, sizeof(*s->r));
@@ -101,7 +99,7 @@ static void slots_load(struct slots_state *s, const char *path, const struct sta
 	fclose(f);
 	if (s->n == SLOTS_MAX_RANGES)
 		log_warnx("%s: only the first %d ranges are used for connection limits", path,
-			  SLOTS_MAX_RANGES);
+		          SLOTS_MAX_RANGES);
 }
 
 /* Re-reads the file when its path, inode, size or mtime changed. */
@@ -118,8 +116,9 @@ static void slots_refresh(struct daemon *d, struct slots_state *s)
 	have = path[0] != '\0' && stat(path, &sb) == 0;
 	if (strcmp(path, s->path) == 0 &&
 	    (have ? (sb.st_dev == s->dev && sb.st_ino == s->ino && sb.st_size == s->size &&
-		     sb.st_mtim.tv_sec == s->mtime.tv_sec && sb.st_mtim.tv_nsec == s->mtime.tv_nsec)
-		  : s->ino == 0))
+	             rp_stat_mtime(&sb).tv_sec == s->mtime.tv_sec &&
+	             rp_stat_mtime(&sb).tv_nsec == s->mtime.tv_nsec)
+	          : s->ino == 0))
 		return;
 	rp_strlcpy(s->path, path, sizeof(s->path));
 	slots_load(s, path, have ? &sb : NULL);

@@ -15,11 +15,19 @@
 #include "policy_match.h"
 
 #define CPOL_HUB "docker.io"
-#define CPOL_HUB_ALIAS "registry-1.docker.io" /* rampart folds it to docker.io; c/image does not */
+#define CPOL_HUB_ALIAS                                                                             \
+	"registry-1.docker.io" /* rampart folds it to docker.io; c/image does not                  \
+	                        */
 
-const char *const cpol_local_transports[] = {
-    "containers-storage", "dir", "docker-archive", "docker-daemon", "oci", "oci-archive",
-    "sif", "tarball", NULL};
+const char *const cpol_local_transports[] = {"containers-storage",
+                                             "dir",
+                                             "docker-archive",
+                                             "docker-daemon",
+                                             "oci",
+                                             "oci-archive",
+                                             "sif",
+                                             "tarball",
+                                             NULL};
 
 /* ---- scope grammar -------------------------------------------------------- */
 
@@ -163,7 +171,7 @@ static int cpol_add_entry(struct cpol_model *m, const struct cpol_opts *o, const
 		n = strlen(key);
 		if (n > 0 && key[n - 1] == '/')
 			key[n - 1] = '\0'; /* "quay.io/org/" -> scope "quay.io/org" */
-		/* fall through */
+		                           /* fall through */
 	case POLICY_FORM_HOST:
 		rp_strlcpy(scope, key, sizeof(scope));
 		break;
@@ -373,7 +381,8 @@ int cpol_render(const struct cpol_model *m, char **out, size_t *len, struct rp_e
 	CPOL_LIT(&b, "\n    }\n}\n");
 	if (b.err) {
 		free(b.p);
-		return rp_seterr(err, "E_NOMEM", "out of memory while writing the containers policy");
+		return rp_seterr(err, "E_NOMEM",
+		                 "out of memory while writing the containers policy");
 	}
 	*out = b.p;
 	*len = b.len;

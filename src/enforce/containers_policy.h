@@ -51,7 +51,7 @@ struct cpol_opts {
 
 struct cpol_model {
 	bool have_policy;
-	int64_t version; /* 0 when none */
+	int64_t version;         /* 0 when none */
 	struct cpol_rule *rules; /* sorted by scope, one per scope */
 	size_t n_rules, cap_rules;
 	size_t omitted[CPOL_OMIT_N];

@@ -21,7 +21,10 @@
 #include "enforce_file.h"
 #include "safefs.h"
 
-#define EF_TRUST {SAFEFS_CHECK_TRUST | SAFEFS_FOLLOW_ROOT_LINKS, (uid_t)-1, (gid_t)-1}
+#define EF_TRUST                                                                                   \
+	{                                                                                          \
+		SAFEFS_CHECK_TRUST | SAFEFS_FOLLOW_ROOT_LINKS, (uid_t)-1, (gid_t)-1                \
+	}
 
 /* What the state file says rampart did (see ef_state_*). */
 struct ef_state {
@@ -39,7 +42,7 @@ struct ef_file {
 
 const char *efile_result_name(enum efile_result r)
 {
-	static const char *const names[] = {"nothing",  "unchanged", "created",      "replaced",
+	static const char *const names[] = {"nothing",  "unchanged", "created",     "replaced",
 	                                    "restored", "removed",   "kept-foreign"};
 	return (size_t)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
 }
@@ -78,8 +81,8 @@ static int ef_read(int dfd, const char *name, const char *shown, struct ef_file 
 		                 shown, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > EFILE_MAX_BYTES) {
 		rp_seterr(err, "E_ENFORCE_FILE",
-		          "%s is not a regular file of at most %u bytes; nothing was changed", shown,
-		          EFILE_MAX_BYTES);
+		          "%s is not a regular file of at most %u bytes; nothing was changed",
+		          shown, EFILE_MAX_BYTES);
 		goto out;
 	}
 	f->buf = malloc((size_t)st.st_size + 1);
@@ -176,8 +179,8 @@ static int ef_state_save(const struct efile_target *t, const char *sha, const ch
                          struct rp_err *err)
 {
 	char base[256], *text = NULL;
-	json_t *j = json_pack("{s:s, s:s, s:s}", "path", t->path, "sha256", sha, "original",
-	                      original);
+	json_t *j =
+	    json_pack("{s:s, s:s, s:s}", "path", t->path, "sha256", sha, "original", original);
 	int dfd = -1, rc = -1;
 
 	if (j == NULL || (text = json_dumps(j, JSON_SORT_KEYS)) == NULL) {
@@ -210,8 +213,7 @@ static void ef_state_remove(const struct efile_target *t)
 
 /* ---- install / stage / restore ---------------------------------------------- */
 
-static int ef_open_target(const struct efile_target *t, char *base, size_t size,
-                          struct rp_err *err)
+static int ef_open_target(const struct efile_target *t, char *base, size_t size, struct rp_err *err)
 {
 	const struct safefs_trust tr = EF_TRUST;
 	struct rp_err e;
@@ -361,9 +363,8 @@ static int ef_put_back(int dfd, const char *base, const struct efile_target *t,
 		rep->result = EFILE_KEPT_FOREIGN; /* we cannot know what was there */
 		return 0;
 	}
-	return safefs_fsync_dir(dfd, base, &e) < 0
-	           ? rp_seterr(err, "E_ENFORCE_IO", "%s", e.msg)
-	           : 0;
+	return safefs_fsync_dir(dfd, base, &e) < 0 ? rp_seterr(err, "E_ENFORCE_IO", "%s", e.msg)
+	                                           : 0;
 }
 
 /* Restore without touching .rampart-next (shared by restore and stage). */

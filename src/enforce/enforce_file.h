@@ -22,13 +22,13 @@
 #define EFILE_MAX_BYTES (16u << 20) /* a file to back up or compare: larger is refused */
 
 enum efile_result {
-	EFILE_NOTHING = 0,   /* nothing to do (never managed, already restored) */
-	EFILE_UNCHANGED,     /* the file already holds exactly this text: not written */
-	EFILE_CREATED,       /* no file was there; written */
-	EFILE_REPLACED,      /* the previous file was replaced (and saved if not ours) */
-	EFILE_RESTORED,      /* the saved original was put back */
-	EFILE_REMOVED,       /* rampart's file removed (there was none before) */
-	EFILE_KEPT_FOREIGN,  /* changed by someone else since rampart wrote it: left alone */
+	EFILE_NOTHING = 0,  /* nothing to do (never managed, already restored) */
+	EFILE_UNCHANGED,    /* the file already holds exactly this text: not written */
+	EFILE_CREATED,      /* no file was there; written */
+	EFILE_REPLACED,     /* the previous file was replaced (and saved if not ours) */
+	EFILE_RESTORED,     /* the saved original was put back */
+	EFILE_REMOVED,      /* rampart's file removed (there was none before) */
+	EFILE_KEPT_FOREIGN, /* changed by someone else since rampart wrote it: left alone */
 };
 
 struct efile_target {
@@ -40,10 +40,10 @@ struct efile_target {
 
 struct efile_report {
 	enum efile_result result;
-	bool saved_original;  /* this call copied the previous file to .rampart-orig */
-	bool removed_next;    /* a .rampart-next was removed */
-	ino_t ino;            /* inode of the file at path afterwards (0: none) */
-	char sha256[65];      /* of what is at path afterwards ("" if none) */
+	bool saved_original; /* this call copied the previous file to .rampart-orig */
+	bool removed_next;   /* a .rampart-next was removed */
+	ino_t ino;           /* inode of the file at path afterwards (0: none) */
+	char sha256[65];     /* of what is at path afterwards ("" if none) */
 };
 
 const char *efile_result_name(enum efile_result r);

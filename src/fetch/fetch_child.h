@@ -27,11 +27,11 @@ struct fx_body {
 	size_t len, cap, max;
 	bool too_large;
 	char etag[FETCH_MAX_ETAG + 1];
-	CURL *h;                  /* for the URL a Location: is relative to */
+	CURL *h; /* for the URL a Location: is relative to */
 	const struct fx_opts *o;
-	long status;              /* of the response whose headers are arriving */
+	long status; /* of the response whose headers are arriving */
 	bool redirect_refused;
-	char redirect_host[128];  /* the host it would have gone to */
+	char redirect_host[128]; /* the host it would have gone to */
 };
 
 /*

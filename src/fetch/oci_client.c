@@ -151,8 +151,7 @@ static size_t oci_header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 		return n;
 	}
 	oci_header_value(ptr, n, "content-type", r->content_type, sizeof(r->content_type), &junk);
-	oci_header_value(ptr, n, "location", r->location, sizeof(r->location),
-	                 &r->header_overflow);
+	oci_header_value(ptr, n, "location", r->location, sizeof(r->location), &r->header_overflow);
 	if (oci_header_value(ptr, n, "docker-content-digest", tmp, sizeof(tmp), &junk) &&
 	    oci_digest_valid(tmp))
 		memcpy(r->digest, tmp, OCI_DIGEST_LEN + 1);
@@ -391,8 +390,7 @@ static int oci_bearer(struct oci_session *s, const char *params)
 		goto out;
 	}
 	if (r.status != 200) {
-		oci_fail(s, FWO_AUTH,
-		         "the token server answered HTTP %ld%s", r.status,
+		oci_fail(s, FWO_AUTH, "the token server answered HTTP %ld%s", r.status,
 		         r.status == 401 || r.status == 403
 		             ? (s->net.cred != NULL ? " (credentials refused)"
 		                                    : " (set policy.registry_credentials)")
@@ -470,8 +468,8 @@ static bool oci_host_listed(const char *list, const char *host)
  * Resolves a Location against the current URL and decides: 1 = same origin
  * (keep auth), 2 = an allowed blob host (drop auth), -1 = refused.
  */
-static int oci_redirect_target(struct oci_session *s, const char *cur, const char *loc,
-                               char *out, size_t size)
+static int oci_redirect_target(struct oci_session *s, const char *cur, const char *loc, char *out,
+                               size_t size)
 {
 	char *scheme = NULL, *host = NULL, *port = NULL, *full = NULL, *user = NULL;
 	CURLU *u = curl_url();
@@ -519,19 +517,23 @@ int oci_get_blob(struct oci_session *s, const char *digest, size_t max, struct o
 	for (hop = 0; r->status >= 300 && r->status < 400 && r->status != 304; hop++) {
 		int kind;
 		if (hop >= FETCH_MAX_REDIRECTS)
-			return oci_fail(s, FWO_REDIRECT, "the blob was redirected more than %d times",
+			return oci_fail(s, FWO_REDIRECT,
+			                "the blob was redirected more than %d times",
 			                FETCH_MAX_REDIRECTS);
 		if (r->location[0] == '\0' || r->header_overflow)
-			return oci_fail(s, FWO_REDIRECT,
-			                "the registry redirected the blob without a usable Location");
+			return oci_fail(
+			    s, FWO_REDIRECT,
+			    "the registry redirected the blob without a usable Location");
 		kind = oci_redirect_target(s, url, r->location, url, sizeof(url));
 		if (kind < 0)
-			return oci_fail(s, FWO_REDIRECT,
-			                "the registry redirected the blob to another host or scheme; "
-			                "list the storage host in policy.blob_redirect_hosts to allow it "
-			                "(https only)");
+			return oci_fail(
+			    s, FWO_REDIRECT,
+			    "the registry redirected the blob to another host or scheme; "
+			    "list the storage host in policy.blob_redirect_hosts to allow it "
+			    "(https only)");
 		if (kind == 2)
-			auth = OCI_AUTH_NONE; /* storage URLs are pre-signed; our token stays home */
+			auth =
+			    OCI_AUTH_NONE; /* storage URLs are pre-signed; our token stays home */
 		if (oci_perform(s, "GET", url, NULL, NULL, 0, max, auth, r) < 0)
 			return -1;
 	}

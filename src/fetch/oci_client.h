@@ -23,12 +23,12 @@
 
 /* How to reach the registry: the same TLS and time limits as a plain fetch. */
 struct oci_net {
-	bool insecure;      /* http:// to a literal loopback address (tests only) */
-	const char *ca;     /* PEM bundle bytes replacing the system CAs, or NULL */
+	bool insecure;  /* http:// to a literal loopback address (tests only) */
+	const char *ca; /* PEM bundle bytes replacing the system CAs, or NULL */
 	size_t ca_len;
-	const char *pin;    /* "sha256//..." or NULL */
-	const char *proxy;  /* explicit proxy or NULL (the environment is never read) */
-	const char *cred;   /* "user:password" or NULL: never printed */
+	const char *pin;        /* "sha256//..." or NULL */
+	const char *proxy;      /* explicit proxy or NULL (the environment is never read) */
+	const char *cred;       /* "user:password" or NULL: never printed */
 	const char *blob_hosts; /* hosts a blob may be redirected to, ',' joined, or NULL */
 	long connect_ms, total_ms, low_bytes, low_s;
 	const char *user_agent;
@@ -55,15 +55,15 @@ struct oci_session {
 	char base[OCI_MAX_HOST + 32]; /* "https://host:port" */
 	const char *actions;          /* "pull" or "pull,push" */
 	enum oci_auth auth;
-	bool challenged;              /* one auth round per session: no loops */
+	bool challenged; /* one auth round per session: no loops */
 	char token[OCI_MAX_TOKEN + 1];
 	long long deadline_ms;
 	/* measured */
 	unsigned requests;
 	unsigned long long bytes_in;
 	/* the failure, for the caller: a FWO_* row or a curl code, and a sentence */
-	int fwo;           /* -1 = none */
-	CURLcode curl_rc;  /* != CURLE_OK when libcurl failed */
+	int fwo;          /* -1 = none */
+	CURLcode curl_rc; /* != CURLE_OK when libcurl failed */
 	bool too_large;
 	char text[256];
 };

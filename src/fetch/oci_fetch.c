@@ -14,9 +14,9 @@
 #include "fetch_child.h"
 #include "oci_client.h"
 
-#define OCI_ACCEPT                                                                         \
-	"Accept: " OCI_MT_MANIFEST ", " OCI_MT_INDEX ", " OCI_MT_DOCKER_MANIFEST ", "       \
-	OCI_MT_DOCKER_LIST
+#define OCI_ACCEPT                                                                                 \
+	"Accept: " OCI_MT_MANIFEST ", " OCI_MT_INDEX ", " OCI_MT_DOCKER_MANIFEST                   \
+	", " OCI_MT_DOCKER_LIST
 
 struct oci_job {
 	struct oci_session s;
@@ -32,7 +32,7 @@ static const struct {
 	const char *code;
 	int fwo;
 } oci_codes[] = {
-    {"E_OCI_INDEX", FWO_INDEX},       {"E_OCI_MANIFEST", FWO_MANIFEST},
+    {"E_OCI_INDEX", FWO_INDEX},           {"E_OCI_MANIFEST", FWO_MANIFEST},
     {"E_OCI_MEDIA_TYPE", FWO_MEDIA_TYPE}, {"E_OCI_REPOSITORY", FWO_REPOSITORY},
     {"E_FETCH_TOO_LARGE", FWO_TOO_LARGE},
 };
@@ -169,8 +169,8 @@ static int oci_job_run(struct oci_job *j)
 		return -1;
 	if (j->unchanged)
 		return 0;
-	if (oci_manifest_parse(j->man.body, j->man.len, j->man.content_type, j->s.ref.repo,
-	                       j->max, &j->layer, &e) < 0)
+	if (oci_manifest_parse(j->man.body, j->man.len, j->man.content_type, j->s.ref.repo, j->max,
+	                       &j->layer, &e) < 0)
 		return oci_fail(&j->s, oci_fwo_of(e.code), "%s", e.msg);
 	return oci_job_blob(j);
 }

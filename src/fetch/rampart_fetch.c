@@ -4,8 +4,8 @@
  * drops root, and execs it with an empty environment, the options record on
  * fd 4 (trusted: written by root) and the answer pipe on fd 3; it downloads
  * one policy (https only, capped, time-bounded; from an OCI registry through
- * oci_fetch.c) and writes one fixed header plus the body to fd 3.  It refuses to run with any root id, never parses the
- * policy, and writes no files.  See docs/store.md.
+ * oci_fetch.c) and writes one fixed header plus the body to fd 3.  It refuses to run with any root
+ * id, never parses the policy, and writes no files.  See docs/store.md.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -54,7 +54,7 @@ static long long client_now_ms(void)
 }
 
 RAMPART_API int rampart_connect(const char *socket_path, int timeout_ms,
-				struct rampart_client **out, struct rampart_error *err)
+                                struct rampart_client **out, struct rampart_error *err)
 {
 	struct sockaddr_un sun;
 	struct rampart_client *c = NULL;
@@ -66,8 +66,7 @@ RAMPART_API int rampart_connect(const char *socket_path, int timeout_ms,
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(socket_path) >= sizeof(sun.sun_path))
-		return client_seterr(err, "E_UNREACHABLE", "socket path too long: %s",
-				     socket_path);
+		return client_seterr(err, "E_UNREACHABLE", "socket path too long: %s", socket_path);
 	memcpy(sun.sun_path, socket_path, strlen(socket_path) + 1);
 	fd = rp_socket_cloexec(AF_UNIX, SOCK_STREAM, 0); /* SO_NOSIGPIPE on macOS */
 	if (fd < 0)
@@ -76,8 +75,8 @@ RAMPART_API int rampart_connect(const char *socket_path, int timeout_ms,
 		int e = errno;
 		close(fd);
 		return client_seterr(err, "E_UNREACHABLE",
-				     "cannot reach rampartd at %s: %s (is the daemon running?)",
-				     socket_path, strerror(e));
+		                     "cannot reach rampartd at %s: %s (is the daemon running?)",
+		                     socket_path, strerror(e));
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
@@ -118,7 +117,7 @@ static int client_wait(int fd, short ev, long long deadline)
 }
 
 static int client_send_all(struct rampart_client *c, const uint8_t *buf, size_t len, int fd,
-			   long long deadline)
+                           long long deadline)
 {
 	size_t off = 0;
 	while (off < len) {
@@ -137,7 +136,7 @@ static int client_send_all(struct rampart_client *c, const uint8_t *buf, size_t 
 
 /* Reads exactly len bytes; a passed fd (at most one per reply) lands in *fd. */
 static int client_recv_all(struct rampart_client *c, uint8_t *buf, size_t len, int *fd,
-			   long long deadline)
+                           long long deadline)
 {
 	size_t off = 0;
 	while (off < len) {
@@ -168,7 +167,7 @@ static int client_recv_all(struct rampart_client *c, uint8_t *buf, size_t len, i
 }
 
 static char *client_build(struct rampart_client *c, const char *op, const char *args_json,
-			  long long *id, struct rampart_error *err)
+                          long long *id, struct rampart_error *err)
 {
 	json_error_t jerr;
 	json_t *req = NULL, *args = NULL;
@@ -178,7 +177,7 @@ static char *client_build(struct rampart_client *c, const char *op, const char *
 		args = json_loads(args_json, JSON_REJECT_DUPLICATES, &jerr);
 		if (args == NULL || !json_is_object(args)) {
 			client_seterr(err, "E_ARGS", "arguments are not a JSON object: %s",
-				      args ? "not an object" : jerr.text);
+			              args ? "not an object" : jerr.text);
 			goto out;
 		}
 	} else {
@@ -205,19 +204,20 @@ static int client_parse_reply(const char *text, long long id, struct rampart_err
 
 	if (r == NULL || !json_is_object(r)) {
 		client_seterr(err, "E_PROTO",
-			      "rampartd sent a reply that is not a JSON object; the request may or "
-			      "may not have been carried out (check 'rampart status')");
+		              "rampartd sent a reply that is not a JSON object; the request may or "
+		              "may not have been carried out (check 'rampart status')");
 		goto out;
 	}
 	ok = json_object_get(r, "ok");
 	rid = json_object_get(r, "id");
 	/* id null + ok false: an error about the connection itself (E_BUSY at accept,
 	 * a framing error), sent before any request was read; report it as it is */
-	if (!(json_is_false(ok) && json_is_null(rid) && json_is_object(json_object_get(r, "error"))) &&
+	if (!(json_is_false(ok) && json_is_null(rid) &&
+	      json_is_object(json_object_get(r, "error"))) &&
 	    (!json_is_boolean(ok) || !json_is_integer(rid) || json_integer_value(rid) != id)) {
 		client_seterr(err, "E_PROTO",
-			      "rampartd's reply does not match the request (is something else "
-			      "listening on the socket?)");
+		              "rampartd's reply does not match the request (is something else "
+		              "listening on the socket?)");
 		goto out;
 	}
 	if (json_is_true(ok)) {
@@ -235,8 +235,7 @@ out:
 }
 
 RAMPART_API int rampart_request(struct rampart_client *c, const char *op, const char *args_json,
-				int send_fd, char **reply, int *recv_fd,
-				struct rampart_error *err)
+                                int send_fd, char **reply, int *recv_fd, struct rampart_error *err)
 {
 	long long id = 0, deadline = client_now_ms() + c->timeout_ms;
 	char *req = NULL, *text = NULL;
@@ -260,7 +259,7 @@ RAMPART_API int rampart_request(struct rampart_client *c, const char *op, const 
 	    client_send_all(c, (uint8_t *)req, len, -1, deadline) < 0 ||
 	    client_recv_all(c, hdr, sizeof(hdr), &fd, deadline) < 0) {
 		client_seterr(err, "E_UNREACHABLE", "lost the connection to rampartd: %s",
-			      strerror(errno));
+		              strerror(errno));
 		goto out;
 	}
 	plen = frame_length(hdr);
@@ -274,7 +273,7 @@ RAMPART_API int rampart_request(struct rampart_client *c, const char *op, const 
 	}
 	if (client_recv_all(c, (uint8_t *)text, plen, &fd, deadline) < 0) {
 		client_seterr(err, "E_UNREACHABLE", "lost the connection to rampartd: %s",
-			      strerror(errno));
+		              strerror(errno));
 		goto out;
 	}
 	text[plen] = '\0';
@@ -302,10 +301,10 @@ RAMPART_API int rampart_ping(struct rampart_client *c, struct rampart_error *err
 }
 
 RAMPART_API int rampart_bind_port(struct rampart_client *c, const char *proto, const char *addr,
-				  int port, int backlog, struct rampart_error *err)
+                                  int port, int backlog, struct rampart_error *err)
 {
 	json_t *args = json_pack("{s:s, s:i, s:i}", "proto", proto ? proto : "tcp", "port", port,
-				 "backlog", backlog);
+	                         "backlog", backlog);
 	char *s = NULL;
 	int fd = -1, rc;
 
@@ -359,7 +358,7 @@ static int client_decision(json_t *o, struct rampart_decision *d)
  * reply's "result" (new reference) or NULL with err set.
  */
 static json_t *client_call(struct rampart_client *c, const char *op, json_t *args,
-			   struct rampart_error *err)
+                           struct rampart_error *err)
 {
 	char *argstr = NULL, *reply = NULL;
 	json_t *r = NULL, *res = NULL;
@@ -388,7 +387,7 @@ out:
 }
 
 RAMPART_API int rampart_client_check(struct rampart_client *c, const char *ref,
-				     struct rampart_decision *out, struct rampart_error *err)
+                                     struct rampart_decision *out, struct rampart_error *err)
 {
 	json_t *res;
 	int rc;
@@ -396,8 +395,9 @@ RAMPART_API int rampart_client_check(struct rampart_client *c, const char *ref,
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
 	if (c == NULL || ref == NULL || out == NULL)
-		return client_seterr(err, "E_ARGS", "rampart_client_check needs a client, a "
-				     "reference and a decision to fill");
+		return client_seterr(err, "E_ARGS",
+		                     "rampart_client_check needs a client, a "
+		                     "reference and a decision to fill");
 	res = client_call(c, "policy.check", json_pack("{s:s}", "ref", ref), err);
 	if (res == NULL)
 		return -1;
@@ -407,17 +407,17 @@ RAMPART_API int rampart_client_check(struct rampart_client *c, const char *ref,
 }
 
 RAMPART_API int rampart_client_check_many(struct rampart_client *c, const char *const *refs,
-					  size_t n, struct rampart_decision *out,
-					  struct rampart_error *err)
+                                          size_t n, struct rampart_decision *out,
+                                          struct rampart_error *err)
 {
 	json_t *arr, *res, *list;
 	int worst = 0;
 
 	if (c == NULL || refs == NULL || out == NULL || n == 0 || n > RAMPART_CHECK_MAX)
 		return client_seterr(err, "E_ARGS",
-				     "rampart_client_check_many needs a client and 1 to %d "
-				     "references with room for as many decisions",
-				     RAMPART_CHECK_MAX);
+		                     "rampart_client_check_many needs a client and 1 to %d "
+		                     "references with room for as many decisions",
+		                     RAMPART_CHECK_MAX);
 	memset(out, 0, n * sizeof(*out));
 	if ((arr = json_array()) == NULL)
 		return client_seterr(err, "E_NOMEM", "out of memory");
@@ -434,8 +434,9 @@ RAMPART_API int rampart_client_check_many(struct rampart_client *c, const char *
 	list = json_object_get(res, "results");
 	if (!json_is_array(list) || json_array_size(list) != n) {
 		json_decref(res);
-		return client_seterr(err, "E_PROTO", "the policy.check reply does not have one "
-				     "decision per reference");
+		return client_seterr(err, "E_PROTO",
+		                     "the policy.check reply does not have one "
+		                     "decision per reference");
 	}
 	for (size_t i = 0; i < n; i++)
 		if (client_decision(json_array_get(list, i), &out[i]) > 0)
@@ -460,15 +461,16 @@ static int64_t client_time(json_t *o, const char *key)
 }
 
 RAMPART_API int rampart_client_status(struct rampart_client *c, struct rampart_status *out,
-				      struct rampart_error *err)
+                                      struct rampart_error *err)
 {
 	json_t *res, *p, *t;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
 	if (c == NULL || out == NULL)
-		return client_seterr(err, "E_ARGS", "rampart_client_status needs a client and a "
-				     "status to fill");
+		return client_seterr(err, "E_ARGS",
+		                     "rampart_client_status needs a client and a "
+		                     "status to fill");
 	if ((res = client_call(c, "status", NULL, err)) == NULL)
 		return -1;
 	p = json_object_get(res, "policy");

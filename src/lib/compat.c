@@ -46,11 +46,9 @@ static inline int compat_set_fd_flag(int fd, int fdflags, int flflags)
 {
 	int f;
 
-	if (fdflags != 0 &&
-	    ((f = fcntl(fd, F_GETFD)) < 0 || fcntl(fd, F_SETFD, f | fdflags) < 0))
+	if (fdflags != 0 && ((f = fcntl(fd, F_GETFD)) < 0 || fcntl(fd, F_SETFD, f | fdflags) < 0))
 		return -1;
-	if (flflags != 0 &&
-	    ((f = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, f | flflags) < 0))
+	if (flflags != 0 && ((f = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, f | flflags) < 0))
 		return -1;
 	return 0;
 }

@@ -13,6 +13,8 @@
 #ifndef RAMPART_ERRCODES_H
 #define RAMPART_ERRCODES_H
 
+/* one code per line, read by tests/integration/test_docs.sh */
+/* clang-format off */
 #define RP_ERRCODES(X) \
 	/* any request */ \
 	X(E_FRAME, 1, "empty or malformed frame; the connection is closed after the reply") \
@@ -145,5 +147,6 @@
 	X(E_AUTHZ_BODY, 1, "a container config dockerd did not pass on, or one without exactly one usable Image; refused") \
 	X(E_AUTHZ_STATS, 1, "rampart-authz's counters record is missing or malformed (status shows no counters)") \
 	X(E_DAEMONJSON, 1, "dockerd's daemon.json is not valid JSON or cannot be edited safely; nothing was changed")
+/* clang-format on */
 
 #endif

@@ -6,7 +6,7 @@
 #include "frame.h"
 
 int frame_decode(const uint8_t *buf, size_t len, size_t max, size_t *off, size_t *plen,
-		 size_t *total, struct rp_err *err)
+                 size_t *total, struct rp_err *err)
 {
 	uint32_t n;
 
@@ -19,7 +19,7 @@ int frame_decode(const uint8_t *buf, size_t len, size_t max, size_t *off, size_t
 		return rp_seterr(err, "E_FRAME", "empty frame: a request must be a JSON object");
 	if (n > max)
 		return rp_seterr(err, "E_TOO_BIG", "frame of %u bytes exceeds the %zu-byte limit",
-				 n, max);
+		                 n, max);
 	if (len - FRAME_HDR < n)
 		return 0;
 	*off = FRAME_HDR;

@@ -21,7 +21,7 @@
  * err says which).  max must be <= FRAME_MAX.
  */
 int frame_decode(const uint8_t *buf, size_t len, size_t max, size_t *off, size_t *plen,
-		 size_t *total, struct rp_err *err);
+                 size_t *total, struct rp_err *err);
 
 /* Length announced by a 4-byte header. */
 uint32_t frame_length(const uint8_t hdr[FRAME_HDR]);

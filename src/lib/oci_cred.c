@@ -84,4 +84,3 @@ out:
 	close(fd);
 	return ret;
 }
-

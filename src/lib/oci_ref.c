@@ -37,10 +37,11 @@ bool oci_digest_valid(const char *s)
 
 static int oci_bad(struct rp_err *err, const char *url, const char *why)
 {
-	return rp_seterr(err, "E_OCI_URL",
-	                 "the policy URL %.200s is not a valid OCI reference: %s; use "
-	                 "oci://HOST[:PORT]/REPOSITORY:TAG or oci://HOST[:PORT]/REPOSITORY@sha256:HEX",
-	                 url, why);
+	return rp_seterr(
+	    err, "E_OCI_URL",
+	    "the policy URL %.200s is not a valid OCI reference: %s; use "
+	    "oci://HOST[:PORT]/REPOSITORY:TAG or oci://HOST[:PORT]/REPOSITORY@sha256:HEX",
+	    url, why);
 }
 
 /* strspn bounded to n bytes. */
@@ -95,7 +96,8 @@ static bool oci_tag_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	return n >= 1 && n <= OCI_MAX_TAG && strchr(LOWER DIGIT "_ABCDEFGHIJKLMNOPQRSTUVWXYZ", s[0]) &&
+	return n >= 1 && n <= OCI_MAX_TAG &&
+	       strchr(LOWER DIGIT "_ABCDEFGHIJKLMNOPQRSTUVWXYZ", s[0]) &&
 	       strspn(s, LOWER DIGIT "._-ABCDEFGHIJKLMNOPQRSTUVWXYZ") == n;
 }
 
@@ -113,7 +115,8 @@ static int oci_authority(const char *url, const char *a, size_t n, struct oci_re
 		const char *close = memchr(a, ']', n);
 		h = close != NULL ? (size_t)(close - a) + 1 : 0;
 		if (h < 4 || strspn(a + 1, DIGIT "abcdefABCDEF:.") != h - 2)
-			return oci_bad(err, url, "the IPv6 host must be [hex:digits] without a zone");
+			return oci_bad(err, url,
+			               "the IPv6 host must be [hex:digits] without a zone");
 	} else {
 		h = strspn(a, LOWER DIGIT "-._ABCDEFGHIJKLMNOPQRSTUVWXYZ");
 		if (h > n)
@@ -226,7 +229,8 @@ static int oci_manifest_kind(json_t *m, const char *content_type, struct rp_err 
 		                 "the registry answered with a manifest list / image index, not a "
 		                 "policy artifact; publish the envelope with 'rampart-sign "
 		                 "publish' (one OCI manifest, no index)");
-	if (!oci_streq(mt, OCI_MT_MANIFEST) || !json_is_integer(json_object_get(m, "schemaVersion")) ||
+	if (!oci_streq(mt, OCI_MT_MANIFEST) ||
+	    !json_is_integer(json_object_get(m, "schemaVersion")) ||
 	    json_integer_value(json_object_get(m, "schemaVersion")) != 2)
 		return rp_seterr(err, "E_OCI_MANIFEST",
 		                 "the manifest is not an OCI image manifest (schemaVersion 2, "
@@ -244,9 +248,10 @@ static int oci_manifest_type(json_t *m, struct rp_err *err)
 		return rp_seterr(err, "E_OCI_MANIFEST", "the manifest has no config descriptor");
 	if (oci_streq(at, OCI_ARTIFACT_TYPE) || (at == NULL && oci_streq(cmt, OCI_ARTIFACT_TYPE)))
 		return 0;
-	return rp_seterr(err, "E_OCI_MEDIA_TYPE",
-	                 "the manifest is not a rampart policy (artifactType must be "
-	                 OCI_ARTIFACT_TYPE "); check that the tag points at the policy");
+	return rp_seterr(
+	    err, "E_OCI_MEDIA_TYPE",
+	    "the manifest is not a rampart policy (artifactType must be " OCI_ARTIFACT_TYPE
+	    "); check that the tag points at the policy");
 }
 
 static int oci_manifest_repo(json_t *m, const char *repo, struct rp_err *err)
@@ -263,7 +268,8 @@ static int oci_manifest_repo(json_t *m, const char *repo, struct rp_err *err)
 		return rp_seterr(err, "E_OCI_REPOSITORY",
 		                 "the registry answered with the manifest of another repository "
 		                 "(published to \"%.100s\", asked for \"%.100s\")",
-		                 oci_repo_ok(named, strlen(named)) ? named : "(invalid name)", repo);
+		                 oci_repo_ok(named, strlen(named)) ? named : "(invalid name)",
+		                 repo);
 	return 0;
 }
 
@@ -275,7 +281,7 @@ static int oci_manifest_layer(json_t *m, unsigned long long max_size, struct oci
 
 	if (!json_is_array(layers))
 		return rp_seterr(err, "E_OCI_MANIFEST", "the manifest has no layers array");
-	json_array_foreach(layers, i, l) {
+	json_array_foreach (layers, i, l) {
 		if (!json_is_object(l))
 			return rp_seterr(err, "E_OCI_MANIFEST", "layer %zu is not an object", i);
 		if (!oci_streq(oci_jstr(l, "mediaType"), OCI_MT_POLICY))

@@ -36,8 +36,8 @@ struct oci_ref {
 	char host[OCI_MAX_HOST + 1]; /* name, IPv4 or [IPv6], without the port */
 	int port;                    /* 0 = default (443) */
 	char repo[OCI_MAX_REPO + 1];
-	char tag[OCI_MAX_TAG + 1];           /* "" when pinned by digest */
-	char digest[OCI_DIGEST_LEN + 1];     /* "" when by tag */
+	char tag[OCI_MAX_TAG + 1];       /* "" when pinned by digest */
+	char digest[OCI_DIGEST_LEN + 1]; /* "" when by tag */
 };
 
 /* 1 if url starts with "oci://" (any case for the scheme). */

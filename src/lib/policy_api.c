@@ -21,9 +21,9 @@
 
 #define PA_RETRY_SECONDS 1     /* a store file that failed to load is retried this often */
 #define PA_COARSE_NS 1000000LL /* RAMPART_POLICY_COARSE_RELOAD: stat at most once per ms */
-#define PA_FLAGS                                                                            \
-	(RAMPART_POLICY_ALLOW_WHEN_NO_POLICY | RAMPART_POLICY_COARSE_RELOAD |                       \
-	 RAMPART_POLICY_STRICT_RELOAD | RAMPART_POLICY_MANUAL_RELOAD |                               \
+#define PA_FLAGS                                                                                   \
+	(RAMPART_POLICY_ALLOW_WHEN_NO_POLICY | RAMPART_POLICY_COARSE_RELOAD |                      \
+	 RAMPART_POLICY_STRICT_RELOAD | RAMPART_POLICY_MANUAL_RELOAD |                             \
 	 RAMPART_POLICY_REQUIRE_STORE)
 
 /*
@@ -215,7 +215,6 @@ static int pa_check_path(const char *path, unsigned flags, char *errbuf, size_t 
 	}
 	return 0;
 }
-
 
 int rampart_policy_open(const char *db_path, unsigned flags, struct rampart_policy **out,
                         char *errbuf, size_t errlen)

@@ -25,9 +25,9 @@
 struct pm_slot {
 	uint64_t hash;
 	size_t klen;
-	char *key;               /* canonical key; NULL marks an empty slot */
-	char *rule[PM_NRULE];    /* entry as signed, by action and mode; NULL if none */
-	size_t entry[PM_NRULE];  /* its index in struct policy */
+	char *key;              /* canonical key; NULL marks an empty slot */
+	char *rule[PM_NRULE];   /* entry as signed, by action and mode; NULL if none */
+	size_t entry[PM_NRULE]; /* its index in struct policy */
 };
 
 struct pm_table {
@@ -206,9 +206,9 @@ enum policy_entry_form policy_entry_canon(const char *host, char *key, size_t si
 		return POLICY_FORM_BAD;
 	memcpy(key, k, klen);
 	key[klen] = '\0';
-	return kind == PM_EXACT ? POLICY_FORM_HOST
+	return kind == PM_EXACT  ? POLICY_FORM_HOST
 	       : kind == PM_WILD ? POLICY_FORM_WILDCARD
-				 : POLICY_FORM_PREFIX;
+	                         : POLICY_FORM_PREFIX;
 }
 
 int policy_rule_key(const char *rule, char *key, size_t size)
@@ -385,7 +385,7 @@ struct pm_eval {
 	int would_action;
 	bool would_found;
 	bool eff_hub;
-	bool no_deny;       /* the policy has no deny rule: an allow is never beaten */
+	bool no_deny; /* the policy has no deny rule: an allow is never beaten */
 };
 
 static void pm_eval_init(struct pm_eval *e)
@@ -430,10 +430,10 @@ static bool pm_eval_step(struct pm_eval *e, const struct pm_hit *h)
 struct pm_walk {
 	const char *domain; /* canonical host, no port */
 	unsigned port;
-	const char *base;   /* "host" or "host:port" */
-	const char *path;   /* "" for a host-level walk */
-	bool hub;           /* the reference is Docker Hub and allow_docker_hub is set */
-	int skip_level;     /* levels before this one are skipped (lint: the rule itself) */
+	const char *base; /* "host" or "host:port" */
+	const char *path; /* "" for a host-level walk */
+	bool hub;         /* the reference is Docker Hub and allow_docker_hub is set */
+	int skip_level;   /* levels before this one are skipped (lint: the rule itself) */
 };
 
 /*
@@ -517,8 +517,8 @@ static void pm_hint(const struct policy_index *idx, const struct ref_parsed *ref
 			         s->rule[0]);
 	} else if ((s = pm_find(&idx->t[PM_WILD], ref->domain, strlen(ref->domain))) != NULL &&
 	           s->rule[0] != NULL) {
-		snprintf(buf, size, " (rule %s matches subdomains of %s, not %s itself)", s->rule[0],
-		         ref->domain, ref->domain);
+		snprintf(buf, size, " (rule %s matches subdomains of %s, not %s itself)",
+		         s->rule[0], ref->domain, ref->domain);
 	}
 }
 
@@ -613,14 +613,16 @@ static void pm_decided(const struct ref_parsed *ref, const char *base, const str
 	out->denied_by_rule = !out->allowed;
 	rp_strlcpy(out->rule, e->eff, sizeof(out->rule));
 	if (e->eff_hub) {
-		n = pm_cat(out->reason, sz, n, "Docker Hub is allowed by the policy (allow_docker_hub)");
+		n = pm_cat(out->reason, sz, n,
+		           "Docker Hub is allowed by the policy (allow_docker_hub)");
 	} else {
 		n = pm_cat(out->reason, sz, n, base);
 		if (strchr(e->eff, '/') != NULL) {
 			n = pm_cat(out->reason, sz, n, "/");
 			n = pm_cat(out->reason, sz, n, ref->path);
 		}
-		n = pm_cat(out->reason, sz, n, out->allowed ? " matches rule " : " matches deny rule ");
+		n = pm_cat(out->reason, sz, n,
+		           out->allowed ? " matches rule " : " matches deny rule ");
 		n = pm_cat(out->reason, sz, n, e->eff);
 	}
 	pm_why(e, out->reason, sz, n);
@@ -689,8 +691,12 @@ void policy_decide(const struct policy_index *idx, bool allow_when_no_policy,
 	out->policy_cached = true;
 	out->policy_version = idx->version;
 	pm_base(ref, base, sizeof(base));
-	w = (struct pm_walk){ref->domain, ref->port, base, ref->path,
-	                     ref->is_docker_hub && idx->allow_docker_hub, 0};
+	w = (struct pm_walk){ref->domain,
+	                     ref->port,
+	                     base,
+	                     ref->path,
+	                     ref->is_docker_hub && idx->allow_docker_hub,
+	                     0};
 	pm_eval_init(&e);
 	e.no_deny = idx->n_deny == 0;
 	pm_walk_run(idx, &w, &e);
@@ -726,8 +732,8 @@ int policy_check(const struct policy_index *idx, bool allow_when_no_policy, cons
 /* ---- lint: rules that can never change a decision ------------------------ */
 
 /* Sets up a walk over the rules less specific than entry r (key k). */
-static int pm_lint_walk(const char *k, enum pm_kind kind, bool hub, struct pm_walk *w,
-                        char *domain, char *base)
+static int pm_lint_walk(const char *k, enum pm_kind kind, bool hub, struct pm_walk *w, char *domain,
+                        char *base)
 {
 	const char *slash = strchr(k, '/');
 	unsigned port = 0;
@@ -746,7 +752,8 @@ static int pm_lint_walk(const char *k, enum pm_kind kind, bool hub, struct pm_wa
 		return -1;
 	if (port == 0 && ref_is_hub_host(domain))
 		rp_strlcpy(domain, REF_HUB_DOMAIN, REF_MAX_DOMAIN + 1);
-	*w = (struct pm_walk){domain, port, base, "", hub && port == 0 && strcmp(domain, REF_HUB_DOMAIN) == 0, 1};
+	*w = (struct pm_walk){
+	    domain, port, base, "", hub && port == 0 && strcmp(domain, REF_HUB_DOMAIN) == 0, 1};
 	if (slash != NULL) {
 		/* key "h/a/b/": the path "a/b", the rule itself is level 0 */
 		w->path = slash + 1;
@@ -757,7 +764,8 @@ static int pm_lint_walk(const char *k, enum pm_kind kind, bool hub, struct pm_wa
 static void pm_lint_rule(const struct policy_index *idx, const struct pm_slot *s, int k,
                          enum pm_kind kind, policy_lint_fn fn, void *arg)
 {
-	char domain[REF_MAX_DOMAIN + 3], base[PM_KEY_MAX], path[PM_KEY_MAX], msg[2 * PM_KEY_MAX + 160];
+	char domain[REF_MAX_DOMAIN + 3], base[PM_KEY_MAX], path[PM_KEY_MAX],
+	    msg[2 * PM_KEY_MAX + 160];
 	struct pm_walk w;
 	struct pm_eval e;
 	int action = k / 2, mode = k % 2;
@@ -790,6 +798,8 @@ void policy_lint(const struct policy_index *idx, policy_lint_fn fn, void *arg)
 	for (int t = 0; t < PM_NKIND; t++)
 		for (size_t i = 0; idx->t[t].slots != NULL && i <= idx->t[t].mask; i++)
 			for (int k = 0; k < PM_NRULE; k++)
-				if (idx->t[t].slots[i].key != NULL && idx->t[t].slots[i].rule[k] != NULL)
-					pm_lint_rule(idx, &idx->t[t].slots[i], k, (enum pm_kind)t, fn, arg);
+				if (idx->t[t].slots[i].key != NULL &&
+				    idx->t[t].slots[i].rule[k] != NULL)
+					pm_lint_rule(idx, &idx->t[t].slots[i], k, (enum pm_kind)t,
+					             fn, arg);
 }

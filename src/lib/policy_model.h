@@ -54,7 +54,7 @@ struct policy {
 	int64_t issued_at;  /* unix seconds (payload carries RFC 3339 UTC) */
 	int64_t expires_at; /* unix seconds */
 	bool allow_docker_hub;
-	int schema_version; /* of the payload: 1 or 2 (0 is read as 1) */
+	int schema_version;  /* of the payload: 1 or 2 (0 is read as 1) */
 	size_t n_registries; /* allow rules first, in signed order, then deny rules */
 	struct policy_registry *registries;
 };

@@ -45,18 +45,19 @@
  * action 0, mode 0, policy schema 1, no roots).
  */
 #define STORE_SQL_META "CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID"
-#define STORE_SQL_REGISTRIES_V1                                                             \
-	"CREATE TABLE registries(host TEXT PRIMARY KEY NOT NULL, nickname TEXT NOT NULL,"   \
+#define STORE_SQL_REGISTRIES_V1                                                                    \
+	"CREATE TABLE registries(host TEXT PRIMARY KEY NOT NULL, nickname TEXT NOT NULL,"          \
 	" kind INTEGER NOT NULL)"
-#define STORE_SQL_REGISTRIES_V2                                                             \
-	"CREATE TABLE registries(host TEXT NOT NULL, nickname TEXT NOT NULL,"               \
-	" kind INTEGER NOT NULL, action INTEGER NOT NULL, mode INTEGER NOT NULL,"           \
+#define STORE_SQL_REGISTRIES_V2                                                                    \
+	"CREATE TABLE registries(host TEXT NOT NULL, nickname TEXT NOT NULL,"                      \
+	" kind INTEGER NOT NULL, action INTEGER NOT NULL, mode INTEGER NOT NULL,"                  \
 	" PRIMARY KEY(host, action))"
 #define STORE_SQL_ENVELOPE "CREATE TABLE envelope(raw BLOB NOT NULL)"
-#define STORE_SQL_ROOTS "CREATE TABLE roots(version INTEGER PRIMARY KEY NOT NULL, raw BLOB NOT NULL)"
+#define STORE_SQL_ROOTS                                                                            \
+	"CREATE TABLE roots(version INTEGER PRIMARY KEY NOT NULL, raw BLOB NOT NULL)"
 
-static const char store_schema_sql[] = STORE_SQL_META ";" STORE_SQL_REGISTRIES_V2
-    ";" STORE_SQL_ENVELOPE ";" STORE_SQL_ROOTS ";";
+static const char store_schema_sql[] =
+    STORE_SQL_META ";" STORE_SQL_REGISTRIES_V2 ";" STORE_SQL_ENVELOPE ";" STORE_SQL_ROOTS ";";
 static const char store_select_rules_v1[] =
     "SELECT host, nickname, kind, 0, 0 FROM registries ORDER BY rowid";
 static const char store_select_rules_v2[] =
@@ -193,16 +194,18 @@ static int store_check_policy(const struct policy *p, struct rp_err *err, const 
 			                 "registries[%zu].nickname is missing, too "
 			                 "long or has control characters",
 			                 i);
-		if (r->kind != POLICY_EXACT && r->kind != POLICY_PORT && r->kind != POLICY_WILDCARD &&
-		    r->kind != POLICY_PREFIX)
+		if (r->kind != POLICY_EXACT && r->kind != POLICY_PORT &&
+		    r->kind != POLICY_WILDCARD && r->kind != POLICY_PREFIX)
 			return rp_seterr(err, code, "registries[%zu].kind %d is unknown", i,
 			                 (int)r->kind);
 		if ((r->action != POLICY_ALLOW && r->action != POLICY_DENY) ||
 		    (r->mode != POLICY_ENFORCE && r->mode != POLICY_WARN))
-			return rp_seterr(err, code, "registries[%zu] has an unknown action or mode", i);
+			return rp_seterr(err, code, "registries[%zu] has an unknown action or mode",
+			                 i);
 	}
 	if (p->schema_version < 0 || p->schema_version > POLICY_SCHEMA_MAX) /* 0 reads as 1 */
-		return rp_seterr(err, code, "policy schema_version %d is unknown", p->schema_version);
+		return rp_seterr(err, code, "policy schema_version %d is unknown",
+		                 p->schema_version);
 	return 0;
 }
 
@@ -229,8 +232,10 @@ static int store_check_meta(const struct store_meta *m, struct rp_err *err, cons
 	for (size_t i = 0; i < m->n_roots; i++)
 		if (m->roots[i].version < 1 || m->roots[i].len > STORE_MAX_ROOT_BYTES ||
 		    (i > 0 && m->roots[i].version != m->roots[i - 1].version + 1))
-			return rp_seterr(err, code, "root %zu of the chain is out of range or out of "
-			                 "order", i);
+			return rp_seterr(err, code,
+			                 "root %zu of the chain is out of range or out of "
+			                 "order",
+			                 i);
 	return 0;
 }
 
@@ -342,8 +347,8 @@ static int store_write_meta(sqlite3 *db, const struct policy *p, const struct st
 	    store_put_text(db, st, "etag", m->etag, tmp, err) < 0 ||
 	    store_put_text(db, st, "signers", m->signers, tmp, err) < 0 ||
 	    store_put_text(db, st, "payload_sha256", m->payload_sha256, tmp, err) < 0 ||
-	    store_put_int(db, st, "policy_schema", p->schema_version > 0 ? p->schema_version : 1, tmp,
-	                  err) < 0)
+	    store_put_int(db, st, "policy_schema", p->schema_version > 0 ? p->schema_version : 1,
+	                  tmp, err) < 0)
 		goto out;
 	ret = 0;
 out:
@@ -398,7 +403,8 @@ static int store_write_roots(sqlite3 *db, const struct store_meta *m, const char
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1;
 
-	rc = sqlite3_prepare_v2(db, "INSERT INTO roots(version, raw) VALUES(?1, ?2)", -1, &st, NULL);
+	rc =
+	    sqlite3_prepare_v2(db, "INSERT INTO roots(version, raw) VALUES(?1, ?2)", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		store_sqlite_err(err, db, rc, "writing", tmp);
 		goto out;
@@ -780,15 +786,16 @@ static int store_check_schema(sqlite3 *db, const char *path, int format, struct 
 	size_t i = 0;
 	int rc, ret = -1;
 
-	rc = sqlite3_prepare_v2(db, "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY name",
-	                        -1, &st, NULL);
+	rc = sqlite3_prepare_v2(
+	    db, "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY name", -1, &st, NULL);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (i == n || !store_same_text(sqlite3_column_text(st, 0), objs[i].type) ||
 		    !store_same_text(sqlite3_column_text(st, 1), objs[i].name) ||
 		    !store_same_text(sqlite3_column_text(st, 2), objs[i].tbl) ||
 		    !store_same_text(sqlite3_column_text(st, 3), objs[i].sql)) {
-			store_corrupt(err, path, "its schema is not the one rampartd writes (an extra "
-			                         "or changed table, index, view or trigger)");
+			store_corrupt(err, path,
+			              "its schema is not the one rampartd writes (an extra "
+			              "or changed table, index, view or trigger)");
 			goto out;
 		}
 		i++;
@@ -879,7 +886,7 @@ enum store_key {
 };
 
 static const char *const store_keys[K_N] = {
-    "schema_version", "org",    "version", "issued_at", "expires_at",    "allow_docker_hub",
+    "schema_version", "org",    "version", "issued_at", "expires_at",     "allow_docker_hub",
     "fetched_at",     "source", "etag",    "signers",   "payload_sha256", "policy_schema"};
 
 /* One meta row into p/m; returns 0, -1 (bad value), -2 (no memory). */
@@ -1042,7 +1049,8 @@ static int store_registry_row(sqlite3_stmt *st, struct policy_registry *r)
 	if (kind < POLICY_EXACT || kind > POLICY_PREFIX)
 		return -1;
 	r->kind = (enum policy_kind)kind;
-	if (sqlite3_column_type(st, 3) != SQLITE_INTEGER || sqlite3_column_type(st, 4) != SQLITE_INTEGER)
+	if (sqlite3_column_type(st, 3) != SQLITE_INTEGER ||
+	    sqlite3_column_type(st, 4) != SQLITE_INTEGER)
 		return -1;
 	action = sqlite3_column_int64(st, 3);
 	mode = sqlite3_column_int64(st, 4);
@@ -1147,13 +1155,13 @@ out:
 }
 
 /* The root chain (format 2 on), oldest first; refuses gaps, size and count excess. */
-static int store_read_roots(sqlite3 *db, const char *path, struct store_meta *m,
-                            struct rp_err *err)
+static int store_read_roots(sqlite3 *db, const char *path, struct store_meta *m, struct rp_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1;
 
-	rc = sqlite3_prepare_v2(db, "SELECT version, raw FROM roots ORDER BY version", -1, &st, NULL);
+	rc = sqlite3_prepare_v2(db, "SELECT version, raw FROM roots ORDER BY version", -1, &st,
+	                        NULL);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_root *r, *grown;
 		int n = sqlite3_column_bytes(st, 1);

@@ -38,15 +38,15 @@ struct store_root {
 	size_t len;
 };
 
-#define STORE_MAX_ROOTS 1024         /* roots kept in one store */
-#define STORE_MAX_ROOT_BYTES 65536   /* bytes of one root envelope */
+#define STORE_MAX_ROOTS 1024       /* roots kept in one store */
+#define STORE_MAX_ROOT_BYTES 65536 /* bytes of one root envelope */
 
 struct store_meta {
-	int64_t fetched_at;      /* unix seconds */
-	char *source;            /* URL the envelope came from ("" if local) */
-	char *etag;              /* HTTP ETag of that response, may be "" */
-	char *signers;           /* comma-separated keyids that verified */
-	char payload_sha256[65]; /* lowercase hex of the verified payload bytes */
+	int64_t fetched_at;       /* unix seconds */
+	char *source;             /* URL the envelope came from ("" if local) */
+	char *etag;               /* HTTP ETag of that response, may be "" */
+	char *signers;            /* comma-separated keyids that verified */
+	char payload_sha256[65];  /* lowercase hex of the verified payload bytes */
 	struct store_root *roots; /* root chain, oldest first; NULL/0 without a root */
 	size_t n_roots;
 	/* Filled by store_load()/store_load_meta(), ignored by store_commit(): */

@@ -12,7 +12,7 @@
 #include "proxy_decide.h"
 
 const char *const proxy_hub_companions[] = {
-    "auth.docker.io",                  /* token service */
+    "auth.docker.io",                   /* token service */
     "production.cloudflare.docker.com", /* blob CDN */
     "docker-images-prod.6aa30f8b08e16409b46e0173d6de2f56.r2.cloudflarestorage.com",
     NULL,
@@ -60,15 +60,15 @@ static void pd_refuse(struct rampart_policy *pol, struct proxy_verdict *v, const
 	memset(&info, 0, sizeof(info));
 	v->allowed = false;
 	if (pol != NULL && rampart_policy_info(pol, &info) == 0 && info.cached)
-		snprintf(v->message, sizeof(v->message), "rampart: %s denied by policy %s v%lld: %s",
-		         v->subject, info.org, (long long)info.version, reason);
+		snprintf(v->message, sizeof(v->message),
+		         "rampart: %s denied by policy %s v%lld: %s", v->subject, info.org,
+		         (long long)info.version, reason);
 	else
-		snprintf(v->message, sizeof(v->message), "rampart: %s denied (no policy cached): %s",
-		         v->subject, reason);
+		snprintf(v->message, sizeof(v->message),
+		         "rampart: %s denied (no policy cached): %s", v->subject, reason);
 }
 
-void proxy_decide(struct rampart_policy *pol, const struct proxy_head *h,
-                  struct proxy_verdict *v)
+void proxy_decide(struct rampart_policy *pol, const struct proxy_head *h, struct proxy_verdict *v)
 {
 	struct rampart_decision d;
 	struct rampart_policy_info info;
@@ -93,17 +93,20 @@ void proxy_decide(struct rampart_policy *pol, const struct proxy_head *h,
 		    info.allow_docker_hub) {
 			v->allowed = true;
 			v->version = info.version;
-			snprintf(v->rule, sizeof(v->rule), "docker.io (allow_docker_hub: companion)");
+			snprintf(v->rule, sizeof(v->rule),
+			         "docker.io (allow_docker_hub: companion)");
 			return;
 		}
-		pd_refuse(pol, v, "a Docker Hub companion host, and the policy does not allow "
-		                  "Docker Hub");
+		pd_refuse(pol, v,
+		          "a Docker Hub companion host, and the policy does not allow "
+		          "Docker Hub");
 		return;
 	}
 	if (portless && strchr(host, '.') == NULL && host[0] != '[' &&
 	    strcmp(host, "localhost") != 0) {
-		pd_refuse(pol, v, "a registry host without a dot or a port cannot be named in an "
-		                  "image reference, so no rule can allow it");
+		pd_refuse(pol, v,
+		          "a registry host without a dot or a port cannot be named in an "
+		          "image reference, so no rule can allow it");
 		return;
 	}
 	if (nl > 0) {

@@ -17,12 +17,12 @@
 
 struct proxy_verdict {
 	bool allowed;
-	bool host_level;       /* decided on the host alone (CONNECT, non-/v2/ paths) */
-	bool companion;        /* a Docker Hub companion host (auth, blob CDN) */
-	int64_t version;       /* policy version that decided; 0 if none cached */
-	char subject[1100];     /* "reg-a.test:5000" or "reg-a.test:5000/acme/app" */
+	bool host_level;    /* decided on the host alone (CONNECT, non-/v2/ paths) */
+	bool companion;     /* a Docker Hub companion host (auth, blob CDN) */
+	int64_t version;    /* policy version that decided; 0 if none cached */
+	char subject[1100]; /* "reg-a.test:5000" or "reg-a.test:5000/acme/app" */
 	char rule[RAMPART_RULE_MAX];
-	char message[2600];    /* refusal: "rampart: X denied by policy ORG vN: REASON" */
+	char message[2600]; /* refusal: "rampart: X denied by policy ORG vN: REASON" */
 };
 
 /* Hosts that serve Docker Hub beside registry-1.docker.io: the token service and
@@ -32,7 +32,6 @@ extern const char *const proxy_hub_companions[];
 #define PROXY_HUB_COMPANIONS_VERSION 1
 
 /* Decides h against pol.  Never allows on error (a bad target is a refusal). */
-void proxy_decide(struct rampart_policy *pol, const struct proxy_head *h,
-                  struct proxy_verdict *v);
+void proxy_decide(struct rampart_policy *pol, const struct proxy_head *h, struct proxy_verdict *v);
 
 #endif

@@ -66,7 +66,8 @@ static int ph_authority(struct proxy_head *h, const char *s, size_t n, bool need
 			unsigned char c = (unsigned char)s[i];
 			if (i > 0 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
 			               (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
-				return ph_bad(h, PROXY_HEAD_BAD, "invalid IPv6 literal in the target");
+				return ph_bad(h, PROXY_HEAD_BAD,
+				              "invalid IPv6 literal in the target");
 			i++;
 		}
 		if (i == n)

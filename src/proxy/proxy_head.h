@@ -12,10 +12,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define PROXY_HEAD_MAX 8192       /* request line + fields + blank line */
-#define PROXY_HEAD_MAX_FIELDS 64  /* header fields */
-#define PROXY_HOST_MAX 256        /* host as given, before normalisation */
-#define PROXY_PATH_MAX 2048       /* origin-form target */
+#define PROXY_HEAD_MAX 8192      /* request line + fields + blank line */
+#define PROXY_HEAD_MAX_FIELDS 64 /* header fields */
+#define PROXY_HOST_MAX 256       /* host as given, before normalisation */
+#define PROXY_PATH_MAX 2048      /* origin-form target */
 
 enum proxy_head_rc {
 	PROXY_HEAD_OK = 1,       /* a whole head was parsed */
@@ -31,17 +31,17 @@ struct proxy_field {
 };
 
 struct proxy_head {
-	size_t head_len;      /* bytes of the head, blank line included */
-	bool connect;         /* CONNECT host:port */
-	char method[16];      /* "GET", "CONNECT", ... */
+	size_t head_len;           /* bytes of the head, blank line included */
+	bool connect;              /* CONNECT host:port */
+	char method[16];           /* "GET", "CONNECT", ... */
 	char host[PROXY_HOST_MAX]; /* from the target; IPv6 keeps its brackets */
-	unsigned port;        /* from the target, or 80 for http:// without one */
-	bool port_given;      /* the target named a port */
+	unsigned port;             /* from the target, or 80 for http:// without one */
+	bool port_given;           /* the target named a port */
 	char path[PROXY_PATH_MAX]; /* origin-form ("/v2/..."); "" for CONNECT */
-	int minor;            /* HTTP/1.minor */
+	int minor;                 /* HTTP/1.minor */
 	size_t nfields;
 	struct proxy_field fields[PROXY_HEAD_MAX_FIELDS];
-	const char *why;      /* for BAD/TOO_BIG/METHOD: one sentence */
+	const char *why; /* for BAD/TOO_BIG/METHOD: one sentence */
 };
 
 /*

@@ -38,13 +38,13 @@
 
 #define PX_DEFAULT_LISTEN "127.0.0.1:3128"
 #define PX_DEFAULT_DB RP_DEFAULT_STATE_DIR "/policy.db"
-#define PX_MAX_CONNS 2048       /* client connections (a tunnel counts once) */
-#define PX_HEAD_TIMEOUT_S 10    /* whole head within this: slowloris bound */
-#define PX_CONNECT_TIMEOUT_S 30 /* name lookup + connect upstream */
-#define PX_IDLE_TIMEOUT_S 300   /* a tunnel or relay idle this long is closed */
-#define PX_WRITE_TIMEOUT_S 60   /* a peer that stops reading this long is closed */
+#define PX_MAX_CONNS 2048          /* client connections (a tunnel counts once) */
+#define PX_HEAD_TIMEOUT_S 10       /* whole head within this: slowloris bound */
+#define PX_CONNECT_TIMEOUT_S 30    /* name lookup + connect upstream */
+#define PX_IDLE_TIMEOUT_S 300      /* a tunnel or relay idle this long is closed */
+#define PX_WRITE_TIMEOUT_S 60      /* a peer that stops reading this long is closed */
 #define PX_HIGH_WATER (256 * 1024) /* bytes queued to a slow peer before its source pauses */
-#define PX_IO_CHUNK (128 * 1024) /* bytes per read()/write() while relaying */
+#define PX_IO_CHUNK (128 * 1024)   /* bytes per read()/write() while relaying */
 #define PX_AUDIT_SLOTS 64
 #define PX_AUDIT_WINDOW_S 60
 
@@ -78,7 +78,6 @@ struct px_conn {
 	enum px_state state;
 	struct proxy_head head;
 };
-
 
 /* ---- audit: one line per refusal, identical ones coalesced --------------- */
 
@@ -337,9 +336,15 @@ static void px_start_relay(struct px_conn *c, enum px_state st)
 
 static bool px_hop_by_hop(const struct proxy_field *f)
 {
-	static const char *const hop[] = {"connection", "proxy-connection", "keep-alive",
-	                                  "proxy-authorization", "proxy-authenticate", "te",
-	                                  "trailer", "upgrade", NULL};
+	static const char *const hop[] = {"connection",
+	                                  "proxy-connection",
+	                                  "keep-alive",
+	                                  "proxy-authorization",
+	                                  "proxy-authenticate",
+	                                  "te",
+	                                  "trailer",
+	                                  "upgrade",
+	                                  NULL};
 	for (int i = 0; hop[i] != NULL; i++)
 		if (proxy_field_is(f, hop[i]))
 			return true;
@@ -466,7 +471,8 @@ static void px_decided(struct px_conn *c)
 			/* px_up_event has not run: report here */
 			bufferevent_free(c->up);
 			c->up = NULL;
-			px_reply_error(c, 502, "UNAVAILABLE", "rampart: cannot start the connection");
+			px_reply_error(c, 502, "UNAVAILABLE",
+			               "rampart: cannot start the connection");
 		}
 	}
 }
@@ -488,7 +494,10 @@ static void px_head_read(struct bufferevent *bev, void *arg)
 	if (rc != PROXY_HEAD_OK) {
 		c->px->bad++;
 		bufferevent_disable(bev, EV_READ);
-		px_reply_error(c, rc == PROXY_HEAD_TOO_BIG ? 431 : rc == PROXY_HEAD_METHOD ? 405 : 400,
+		px_reply_error(c,
+		               rc == PROXY_HEAD_TOO_BIG  ? 431
+		               : rc == PROXY_HEAD_METHOD ? 405
+		                                         : 400,
 		               rc == PROXY_HEAD_METHOD ? "UNSUPPORTED" : "BAD_REQUEST",
 		               c->head.why != NULL ? c->head.why : "bad request");
 		return;
@@ -516,8 +525,8 @@ static void px_head_event(struct bufferevent *bev, short what, void *arg)
 	px_conn_free(arg); /* EOF, error or the head timeout: nothing to answer */
 }
 
-static void px_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                      int salen, void *arg)
+static void px_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
 {
 	struct px *px = arg;
 	struct px_conn *c;
@@ -566,15 +575,14 @@ static void px_write_stats(struct px *px)
 		return;
 	px->stats_written = true;
 	px->stats_sum = sum;
-	j = json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I}",
-	              "program", "rampart-proxy", "version", RAMPART_VERSION, "pid", (int)getpid(),
-	              "listen", px->listen, "policy_version",
-	              (json_int_t)rampart_policy_version(px->pol), "accepted",
-	              (json_int_t)px->accepted, "allowed", (json_int_t)px->allowed, "denied",
-	              (json_int_t)px->denied, "bad_requests", (json_int_t)px->bad,
-	              "refused_busy", (json_int_t)px->refused_busy, "tunnels",
-	              (json_int_t)px->tunnels, "tunnels_open", px->tunnels_open, "connections",
-	              px->nconns, "started_at", (json_int_t)px->started);
+	j = json_pack(
+	    "{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I}", "program",
+	    "rampart-proxy", "version", RAMPART_VERSION, "pid", (int)getpid(), "listen", px->listen,
+	    "policy_version", (json_int_t)rampart_policy_version(px->pol), "accepted",
+	    (json_int_t)px->accepted, "allowed", (json_int_t)px->allowed, "denied",
+	    (json_int_t)px->denied, "bad_requests", (json_int_t)px->bad, "refused_busy",
+	    (json_int_t)px->refused_busy, "tunnels", (json_int_t)px->tunnels, "tunnels_open",
+	    px->tunnels_open, "connections", px->nconns, "started_at", (json_int_t)px->started);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", px->stats_path);
 	if (j != NULL && (f = fopen(tmp, "w")) != NULL) {
 		json_dumpf(j, f, JSON_COMPACT);
@@ -665,7 +673,8 @@ static int px_drop(const char *user)
 		if (user != NULL) {
 			pw = getpwnam(user);
 			if (pw == NULL || pw->pw_uid != geteuid()) {
-				fprintf(stderr, "rampart-proxy: --user %s: not root, cannot switch user\n",
+				fprintf(stderr,
+				        "rampart-proxy: --user %s: not root, cannot switch user\n",
 				        user);
 				return -1;
 			}
@@ -703,13 +712,15 @@ static struct evdns_base *px_dns(struct event_base *base)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    {"listen", required_argument, NULL, 'l'}, {"db", required_argument, NULL, 'd'},
-	    {"user", required_argument, NULL, 'u'},   {"stats", required_argument, NULL, 's'},
-	    {"max-connections", required_argument, NULL, 'm'},
-	    {"head-timeout", required_argument, NULL, 't'},
-	    {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {{"listen", required_argument, NULL, 'l'},
+	                                   {"db", required_argument, NULL, 'd'},
+	                                   {"user", required_argument, NULL, 'u'},
+	                                   {"stats", required_argument, NULL, 's'},
+	                                   {"max-connections", required_argument, NULL, 'm'},
+	                                   {"head-timeout", required_argument, NULL, 't'},
+	                                   {"version", no_argument, NULL, 'V'},
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {NULL, 0, NULL, 0}};
 	struct px px;
 	struct sockaddr_storage ss;
 	struct timeval tick = {2, 0};
@@ -725,10 +736,18 @@ int main(int argc, char **argv)
 	px.head_timeout_s = PX_HEAD_TIMEOUT_S;
 	while ((o = getopt_long(argc, argv, "l:d:u:s:m:t:Vh", lo, NULL)) != -1) {
 		switch (o) {
-		case 'l': px.listen = optarg; break;
-		case 'd': px.db = optarg; break;
-		case 'u': user = optarg; break;
-		case 's': px.stats_path = optarg; break;
+		case 'l':
+			px.listen = optarg;
+			break;
+		case 'd':
+			px.db = optarg;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 's':
+			px.stats_path = optarg;
+			break;
 		case 'm': {
 			char *end;
 			long n = strtol(optarg, &end, 10);
@@ -749,9 +768,15 @@ int main(int argc, char **argv)
 			px.head_timeout_s = (int)n;
 			break;
 		}
-		case 'V': printf("rampart-proxy %s\n", RAMPART_VERSION); return 0;
-		case 'h': px_usage(stdout); return 0;
-		default: px_usage(stderr); return 2;
+		case 'V':
+			printf("rampart-proxy %s\n", RAMPART_VERSION);
+			return 0;
+		case 'h':
+			px_usage(stdout);
+			return 0;
+		default:
+			px_usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {
@@ -759,8 +784,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (px_parse_listen(px.listen, &ss, &slen) < 0) {
-		fprintf(stderr, "rampart-proxy: --listen %s: give a loopback ADDR:PORT "
-		                "(127.0.0.0/8 or [::1]); nothing else is served\n", px.listen);
+		fprintf(stderr,
+		        "rampart-proxy: --listen %s: give a loopback ADDR:PORT "
+		        "(127.0.0.0/8 or [::1]); nothing else is served\n",
+		        px.listen);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);

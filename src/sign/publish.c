@@ -30,22 +30,23 @@ struct pub_opts {
 
 static void pub_usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: rampart-sign publish [--credentials FILE] [--ca-file PEM] [--insecure-loopback]\n"
-	        "                            ENVELOPE.json oci://HOST[:PORT]/REPOSITORY:TAG\n"
-	        "\n"
-	        "Pushes a signed policy envelope to an OCI registry as an artifact\n"
-	        "(artifactType " OCI_ARTIFACT_TYPE ", one layer " OCI_MT_POLICY ")\n"
-	        "and prints the manifest digest and the pinned oci:// URL.\n"
-	        "\n"
-	        "  -u, --credentials FILE   one line USER:PASSWORD (basic auth or the token realm)\n"
-	        "      --ca-file PEM        CA bundle for the registry instead of the system CAs\n"
-	        "      --insecure-loopback  plain http to 127.0.0.1 or [::1] (tests only)\n"
-	        "  -q, --quiet              print only the digest\n"
-	        "  -h, --help               this text\n"
-	        "\n"
-	        "Exit status: 0 published, 1 failure (message on stderr), 2 usage error.\n"
-	        "See docs/fleet.md (and the same push with plain curl).\n");
+	fprintf(
+	    f, "usage: rampart-sign publish [--credentials FILE] [--ca-file PEM] "
+	       "[--insecure-loopback]\n"
+	       "                            ENVELOPE.json oci://HOST[:PORT]/REPOSITORY:TAG\n"
+	       "\n"
+	       "Pushes a signed policy envelope to an OCI registry as an artifact\n"
+	       "(artifactType " OCI_ARTIFACT_TYPE ", one layer " OCI_MT_POLICY ")\n"
+	       "and prints the manifest digest and the pinned oci:// URL.\n"
+	       "\n"
+	       "  -u, --credentials FILE   one line USER:PASSWORD (basic auth or the token realm)\n"
+	       "      --ca-file PEM        CA bundle for the registry instead of the system CAs\n"
+	       "      --insecure-loopback  plain http to 127.0.0.1 or [::1] (tests only)\n"
+	       "  -q, --quiet              print only the digest\n"
+	       "  -h, --help               this text\n"
+	       "\n"
+	       "Exit status: 0 published, 1 failure (message on stderr), 2 usage error.\n"
+	       "See docs/fleet.md (and the same push with plain curl).\n");
 }
 
 static int pub_err(const char *code, const char *msg)
@@ -81,12 +82,12 @@ static int pub_read(const char *path, size_t max, char **buf, size_t *len)
 static char *pub_manifest(const struct oci_ref *ref, const char *layer_digest, size_t layer_len,
                           const char *cfg_digest)
 {
-	json_t *m = json_pack("{s:i, s:s, s:s, s:{s:s, s:s, s:i}, s:[{s:s, s:s, s:I}], s:{s:s}}",
-	                      "schemaVersion", 2, "mediaType", OCI_MT_MANIFEST, "artifactType",
-	                      OCI_ARTIFACT_TYPE, "config", "mediaType", OCI_MT_EMPTY, "digest",
-	                      cfg_digest, "size", 2, "layers", "mediaType", OCI_MT_POLICY,
-	                      "digest", layer_digest, "size", (json_int_t)layer_len,
-	                      "annotations", OCI_ANN_REPOSITORY, ref->repo);
+	json_t *m =
+	    json_pack("{s:i, s:s, s:s, s:{s:s, s:s, s:i}, s:[{s:s, s:s, s:I}], s:{s:s}}",
+	              "schemaVersion", 2, "mediaType", OCI_MT_MANIFEST, "artifactType",
+	              OCI_ARTIFACT_TYPE, "config", "mediaType", OCI_MT_EMPTY, "digest", cfg_digest,
+	              "size", 2, "layers", "mediaType", OCI_MT_POLICY, "digest", layer_digest,
+	              "size", (json_int_t)layer_len, "annotations", OCI_ANN_REPOSITORY, ref->repo);
 	char *s = m != NULL ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
 	json_decref(m);
@@ -225,12 +226,23 @@ static int pub_args(int argc, char **argv, struct pub_opts *o)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "u:qh", lopts, NULL)) != -1) {
 		switch (c) {
-		case 'u': o->cred_file = optarg; break;
-		case 'C': o->ca_file = optarg; break;
-		case 'I': o->insecure = true; break;
-		case 'q': o->quiet = true; break;
-		case 'h': pub_usage(stdout); return 1;
-		default: return -1;
+		case 'u':
+			o->cred_file = optarg;
+			break;
+		case 'C':
+			o->ca_file = optarg;
+			break;
+		case 'I':
+			o->insecure = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			pub_usage(stdout);
+			return 1;
+		default:
+			return -1;
 		}
 	}
 	if (argc - optind != 2) {

@@ -35,8 +35,8 @@ struct sign_opts {
 	const char *keys_dir;
 	int threshold;
 	const char *type;
-	const char *org;   /* --org: refuse a payload for another org, as machines do */
-	long warn_days;    /* --warn-days: warn when expires_at is nearer than this */
+	const char *org; /* --org: refuse a payload for another org, as machines do */
+	long warn_days;  /* --warn-days: warn when expires_at is nearer than this */
 	bool no_check;
 	bool strict; /* rules that change nothing are errors, not warnings */
 };
@@ -46,47 +46,48 @@ struct sign_opts {
 
 static void sign_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: rampart-sign --key KEY.pem [--key KEY2.pem ...] [--type TYPE] [--no-check]\n"
-		"                    [--org ORG] [--warn-days N] PAYLOAD.json > envelope.json\n"
-		"       rampart-sign --verify (--pub PUB.pem ... | --keys DIR) [--threshold N]\n"
-		"                    [--type TYPE] [--no-check] ENVELOPE.json > payload.json\n"
-		"       rampart-sign --keyid KEY.pem [KEY2.pem ...]\n"
-		"       rampart-sign --check [--strict] [--org ORG] [--warn-days N] PAYLOAD.json\n"
-		"       rampart-sign root --help     (root documents for key rotation)\n"
-		"       rampart-sign --version\n"
-		"       rampart-sign publish [options] ENVELOPE.json oci://HOST/REPO:TAG\n"
-		"\n"
-		"Signs a rampart policy (or any payload) into a DSSE envelope, and verifies one.\n"
-		"Keys are PEM files: Ed25519 or ECDSA P-256.  A FILE of \"-\" means stdin.\n"
-		"A policy payload is checked as every machine checks it (the payload rules,\n"
-		"expiry, and the org with --org) before it is signed: what machines would\n"
-		"refuse is never signed.\n"
-		"\n"
-		"  -k, --key FILE       private key to sign with (repeat for more signatures)\n"
-		"  -t, --type TYPE      payloadType (default %s)\n"
-		"      --strict         refuse (E_LINT) a policy with rules that change nothing\n"
-		"                       (duplicates and conflicts are always refused)\n"
-		"      --no-check       do not validate a policy payload before signing/after\n"
-		"                       verifying (validation runs only for the default type)\n"
-		"  -o, --org ORG        refuse a policy whose org is not ORG (policy.org on the\n"
-		"                       machines)\n"
-		"  -w, --warn-days N    warn when expires_at is less than N days away (default %d;\n"
-		"                       0: never)\n"
-		"      --verify         verify ENVELOPE; print the verified payload on stdout and\n"
-		"                       the keyids that verified on stderr\n"
-		"  -p, --pub FILE       trusted public key for --verify (repeatable)\n"
-		"  -K, --keys DIR       trust every *.pem and *.pub public key in DIR for --verify\n"
-		"  -n, --threshold N    distinct trusted keys that must verify (default 1)\n"
-		"  -i, --keyid          print the keyid (SHA-256 of the DER public key) of each\n"
-		"                       key file, public or private\n"
-		"  -c, --check          validate a policy payload and print a summary\n"
-		"  -h, --help           this text\n"
-		"      --version        print the version\n"
-		"\n"
-		"Exit status: 0 success, 1 failure (message on stderr), 2 usage error.\n"
-		"See docs/signing.md for signing with plain openssl instead.\n",
-		DSSE_POLICY_TYPE, SIGN_WARN_DAYS_DEFAULT);
+	fprintf(
+	    f,
+	    "usage: rampart-sign --key KEY.pem [--key KEY2.pem ...] [--type TYPE] [--no-check]\n"
+	    "                    [--org ORG] [--warn-days N] PAYLOAD.json > envelope.json\n"
+	    "       rampart-sign --verify (--pub PUB.pem ... | --keys DIR) [--threshold N]\n"
+	    "                    [--type TYPE] [--no-check] ENVELOPE.json > payload.json\n"
+	    "       rampart-sign --keyid KEY.pem [KEY2.pem ...]\n"
+	    "       rampart-sign --check [--strict] [--org ORG] [--warn-days N] PAYLOAD.json\n"
+	    "       rampart-sign root --help     (root documents for key rotation)\n"
+	    "       rampart-sign --version\n"
+	    "       rampart-sign publish [options] ENVELOPE.json oci://HOST/REPO:TAG\n"
+	    "\n"
+	    "Signs a rampart policy (or any payload) into a DSSE envelope, and verifies one.\n"
+	    "Keys are PEM files: Ed25519 or ECDSA P-256.  A FILE of \"-\" means stdin.\n"
+	    "A policy payload is checked as every machine checks it (the payload rules,\n"
+	    "expiry, and the org with --org) before it is signed: what machines would\n"
+	    "refuse is never signed.\n"
+	    "\n"
+	    "  -k, --key FILE       private key to sign with (repeat for more signatures)\n"
+	    "  -t, --type TYPE      payloadType (default %s)\n"
+	    "      --strict         refuse (E_LINT) a policy with rules that change nothing\n"
+	    "                       (duplicates and conflicts are always refused)\n"
+	    "      --no-check       do not validate a policy payload before signing/after\n"
+	    "                       verifying (validation runs only for the default type)\n"
+	    "  -o, --org ORG        refuse a policy whose org is not ORG (policy.org on the\n"
+	    "                       machines)\n"
+	    "  -w, --warn-days N    warn when expires_at is less than N days away (default %d;\n"
+	    "                       0: never)\n"
+	    "      --verify         verify ENVELOPE; print the verified payload on stdout and\n"
+	    "                       the keyids that verified on stderr\n"
+	    "  -p, --pub FILE       trusted public key for --verify (repeatable)\n"
+	    "  -K, --keys DIR       trust every *.pem and *.pub public key in DIR for --verify\n"
+	    "  -n, --threshold N    distinct trusted keys that must verify (default 1)\n"
+	    "  -i, --keyid          print the keyid (SHA-256 of the DER public key) of each\n"
+	    "                       key file, public or private\n"
+	    "  -c, --check          validate a policy payload and print a summary\n"
+	    "  -h, --help           this text\n"
+	    "      --version        print the version\n"
+	    "\n"
+	    "Exit status: 0 success, 1 failure (message on stderr), 2 usage error.\n"
+	    "See docs/signing.md for signing with plain openssl instead.\n",
+	    DSSE_POLICY_TYPE, SIGN_WARN_DAYS_DEFAULT);
 }
 
 static int sign_fail(const struct rp_err *err)
@@ -148,18 +149,20 @@ static void sign_summary(const struct policy *p)
 	policy_payload_format_time(p->issued_at, iss, sizeof(iss));
 	policy_payload_format_time(p->expires_at, exp, sizeof(exp));
 	fprintf(stderr,
-		"rampart-sign: policy for org \"%s\", version %lld, %zu registr%s, Docker Hub %s, "
-		"issued %s, expires %s\n",
-		p->org, (long long)p->version, p->n_registries, p->n_registries == 1 ? "y" : "ies",
-		p->allow_docker_hub ? "allowed" : "denied", iss, exp);
+	        "rampart-sign: policy for org \"%s\", version %lld, %zu registr%s, Docker Hub %s, "
+	        "issued %s, expires %s\n",
+	        p->org, (long long)p->version, p->n_registries, p->n_registries == 1 ? "y" : "ies",
+	        p->allow_docker_hub ? "allowed" : "denied", iss, exp);
 	if (p->schema_version >= 2) {
 		size_t deny = 0, warn = 0;
 		for (size_t i = 0; i < p->n_registries; i++) {
 			deny += p->registries[i].action == POLICY_DENY;
 			warn += p->registries[i].mode == POLICY_WARN;
 		}
-		fprintf(stderr, "rampart-sign: schema_version 2: %zu of them deny rules, %zu in mode "
-			"warn\n", deny, warn);
+		fprintf(stderr,
+		        "rampart-sign: schema_version 2: %zu of them deny rules, %zu in mode "
+		        "warn\n",
+		        deny, warn);
 	}
 }
 
@@ -189,9 +192,10 @@ static int sign_lint(const struct sign_opts *o, const struct policy *p, struct r
 	policy_lint(idx, sign_lint_one, &c);
 	policy_index_free(idx);
 	if (c.n > 0 && o->strict)
-		return rp_seterr(err, "E_LINT", "%zu rule%s change%s nothing (see the warnings); "
-				 "remove them, or sign without --strict", c.n, c.n == 1 ? "" : "s",
-				 c.n == 1 ? "s" : "");
+		return rp_seterr(err, "E_LINT",
+		                 "%zu rule%s change%s nothing (see the warnings); "
+		                 "remove them, or sign without --strict",
+		                 c.n, c.n == 1 ? "" : "s", c.n == 1 ? "s" : "");
 	return 0;
 }
 
@@ -205,10 +209,10 @@ static void sign_warn_expiry(const struct policy *p, long warn_days, int64_t now
 		return;
 	policy_payload_format_time(p->expires_at, when, sizeof(when));
 	fprintf(stderr,
-		"rampart-sign: warning: the policy expires at %s, in %lld hour(s) (less than "
-		"--warn-days %ld); every machine refuses it from then on, so publish a "
-		"successor before that\n",
-		when, (long long)(left / 3600), warn_days);
+	        "rampart-sign: warning: the policy expires at %s, in %lld hour(s) (less than "
+	        "--warn-days %ld); every machine refuses it from then on, so publish a "
+	        "successor before that\n",
+	        when, (long long)(left / 3600), warn_days);
 }
 
 /*
@@ -216,7 +220,7 @@ static void sign_warn_expiry(const struct policy *p, long warn_days, int64_t now
  * --no-check) with the daemon's own checks (refresh_check_payload).
  */
 static int sign_check_payload(const struct sign_opts *o, const void *buf, size_t len,
-			      struct rp_err *err)
+                              struct rp_err *err)
 {
 	struct policy p;
 	int64_t now = (int64_t)time(NULL);
@@ -233,7 +237,7 @@ static int sign_check_payload(const struct sign_opts *o, const void *buf, size_t
 	} else if (strcmp(err->code, "E_EXPIRED") == 0) {
 		size_t n = strlen(err->msg);
 		snprintf(err->msg + n, sizeof(err->msg) - n,
-			 "; every machine would refuse it: set a later expires_at and re-sign");
+		         "; every machine would refuse it: set a later expires_at and re-sign");
 	}
 	policy_free(&p);
 	return rc;
@@ -296,10 +300,10 @@ static int sign_cmd_verify(const struct sign_opts *o, const char *path)
 	    dsse_verify(buf, len, o->type, &t, &v, &err) < 0)
 		goto out;
 	fprintf(stderr, "rampart-sign: verified by %zu of %zu trusted key(s) (threshold %d):\n",
-		v.n_keyids, t.n_keys, t.threshold);
+	        v.n_keyids, t.n_keys, t.threshold);
 	for (size_t i = 0; i < v.n_keyids; i++)
 		fprintf(stderr, "  %s %s\n", v.keyids[i],
-			t.keys[keys_trust_find(&t, v.keyids[i])].source);
+		        t.keys[keys_trust_find(&t, v.keyids[i])].source);
 	if (sign_check_payload(o, v.payload, v.payload_len, &err) < 0)
 		goto out;
 	rc = sign_write(v.payload, v.payload_len, "");
@@ -373,14 +377,21 @@ static int sign_threshold(const char *s, int *out)
 static int sign_parse_args(int argc, char **argv, struct sign_opts *o)
 {
 	static const struct option lopts[] = {
-		{"key", required_argument, NULL, 'k'},	 {"type", required_argument, NULL, 't'},
-		{"no-check", no_argument, NULL, 'N'},	 {"verify", no_argument, NULL, SIGN_OPT_VERIFY},
-		{"pub", required_argument, NULL, 'p'},	 {"keys", required_argument, NULL, 'K'},
-		{"threshold", required_argument, NULL, 'n'}, {"keyid", no_argument, NULL, 'i'},
-		{"check", no_argument, NULL, 'c'},	 {"help", no_argument, NULL, 'h'},
-		{"strict", no_argument, NULL, 'S'},
-		{"org", required_argument, NULL, 'o'},	 {"warn-days", required_argument, NULL, 'w'},
-		{"version", no_argument, NULL, 'v'},	 {NULL, 0, NULL, 0},
+	    {"key", required_argument, NULL, 'k'},
+	    {"type", required_argument, NULL, 't'},
+	    {"no-check", no_argument, NULL, 'N'},
+	    {"verify", no_argument, NULL, SIGN_OPT_VERIFY},
+	    {"pub", required_argument, NULL, 'p'},
+	    {"keys", required_argument, NULL, 'K'},
+	    {"threshold", required_argument, NULL, 'n'},
+	    {"keyid", no_argument, NULL, 'i'},
+	    {"check", no_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"strict", no_argument, NULL, 'S'},
+	    {"org", required_argument, NULL, 'o'},
+	    {"warn-days", required_argument, NULL, 'w'},
+	    {"version", no_argument, NULL, 'v'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -423,7 +434,7 @@ static int sign_parse_args(int argc, char **argv, struct sign_opts *o)
 			long v = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || v < 0 || v > 3650)
 				return sign_usage_error("--warn-days needs a number of days from 0 "
-							"to 3650"),
+				                        "to 3650"),
 				       -1;
 			o->warn_days = v;
 			break;
@@ -456,7 +467,8 @@ static int sign_parse_args(int argc, char **argv, struct sign_opts *o)
 static int sign_check_args(const struct sign_opts *o, int nargs)
 {
 	if (o->mode == MODE_KEYID)
-		return nargs >= 1 ? 0 : (sign_usage_error("--keyid needs at least one key file"), -1);
+		return nargs >= 1 ? 0
+		                  : (sign_usage_error("--keyid needs at least one key file"), -1);
 	if (nargs != 1)
 		return sign_usage_error("exactly one input file is needed"), -1;
 	if (o->mode == MODE_SIGN && o->n_keys == 0)

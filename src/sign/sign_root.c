@@ -87,7 +87,7 @@ static int sr_new(const struct sr_opts *o)
 
 	if (!o->org || !o->expires || o->version < 1 || o->n_root == 0 || o->n_policy == 0)
 		return sr_usage("new needs --org, --version >= 1, --expires, --root-key and "
-				"--policy-key");
+		                "--policy-key");
 	if (policy_payload_parse_time(o->expires, &t) < 0)
 		return sr_usage("--expires must look like 2027-01-31T12:00:00Z");
 	if ((rk = sr_pems(o->root_keys, o->n_root, &e)) == NULL)
@@ -97,9 +97,9 @@ static int sr_new(const struct sr_opts *o)
 		return sr_fail(&e);
 	}
 	doc = json_pack("{s:I, s:s, s:s, s:o, s:i, s:o, s:i}", "version", (json_int_t)o->version,
-			"expires_at", o->expires, "org", o->org, "root_keys", rk, "root_threshold",
-			o->root_threshold, "policy_keys", pk, "policy_threshold",
-			o->policy_threshold);
+	                "expires_at", o->expires, "org", o->org, "root_keys", rk, "root_threshold",
+	                o->root_threshold, "policy_keys", pk, "policy_threshold",
+	                o->policy_threshold);
 	text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(doc);
 	/* never write what rampartd would refuse */
@@ -119,11 +119,11 @@ static void sr_summary(const struct root *r, const char *what)
 
 	policy_payload_format_time(r->expires_at, when, sizeof(when));
 	fprintf(stderr,
-		"rampart-sign: root: %s: version %lld for org \"%s\", expires %s, %zu root key%s "
-		"(threshold %d), %zu policy key%s (threshold %d)\n",
-		what, (long long)r->version, r->org, when, r->root_keys.n_keys,
-		r->root_keys.n_keys == 1 ? "" : "s", r->root_keys.threshold, r->policy_keys.n_keys,
-		r->policy_keys.n_keys == 1 ? "" : "s", r->policy_keys.threshold);
+	        "rampart-sign: root: %s: version %lld for org \"%s\", expires %s, %zu root key%s "
+	        "(threshold %d), %zu policy key%s (threshold %d)\n",
+	        what, (long long)r->version, r->org, when, r->root_keys.n_keys,
+	        r->root_keys.n_keys == 1 ? "" : "s", r->root_keys.threshold, r->policy_keys.n_keys,
+	        r->policy_keys.n_keys == 1 ? "" : "s", r->policy_keys.threshold);
 	for (size_t i = 0; i < r->policy_keys.n_keys; i++)
 		fprintf(stderr, "  policy key %s\n", r->policy_keys.keys[i].keyid);
 }
@@ -231,30 +231,54 @@ static int sr_add(const char **v, size_t *n, size_t max, const char *s)
 
 static int sr_parse(int argc, char **argv, struct sr_opts *o)
 {
-	static const struct option lo[] = {
-	    {"org", required_argument, NULL, 'o'},	 {"version", required_argument, NULL, 'v'},
-	    {"expires", required_argument, NULL, 'e'}, {"root-key", required_argument, NULL, 'r'},
-	    {"policy-key", required_argument, NULL, 'p'},
-	    {"root-threshold", required_argument, NULL, 'R'},
-	    {"policy-threshold", required_argument, NULL, 'P'},
-	    {"key", required_argument, NULL, 'k'},	 {"prev", required_argument, NULL, 'x'},
-	    {"help", no_argument, NULL, 'h'},		 {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {{"org", required_argument, NULL, 'o'},
+	                                   {"version", required_argument, NULL, 'v'},
+	                                   {"expires", required_argument, NULL, 'e'},
+	                                   {"root-key", required_argument, NULL, 'r'},
+	                                   {"policy-key", required_argument, NULL, 'p'},
+	                                   {"root-threshold", required_argument, NULL, 'R'},
+	                                   {"policy-threshold", required_argument, NULL, 'P'},
+	                                   {"key", required_argument, NULL, 'k'},
+	                                   {"prev", required_argument, NULL, 'x'},
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {NULL, 0, NULL, 0}};
 	int c, bad = 0;
 
 	optind = 2; /* argv[0] "root", argv[1] the command */
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'o': o->org = optarg; break;
-		case 'v': o->version = strtoll(optarg, NULL, 10); break;
-		case 'e': o->expires = optarg; break;
-		case 'r': bad |= sr_add(o->root_keys, &o->n_root, KEYS_MAX_TRUSTED, optarg); break;
-		case 'p': bad |= sr_add(o->policy_keys, &o->n_policy, KEYS_MAX_TRUSTED, optarg); break;
-		case 'k': bad |= sr_add(o->keys, &o->n_keys, DSSE_MAX_SIGNATURES, optarg); break;
-		case 'R': o->root_threshold = atoi(optarg); break;
-		case 'P': o->policy_threshold = atoi(optarg); break;
-		case 'x': o->prev = optarg; break;
-		case 'h': fputs(sr_help, stdout); return 1;
-		default: return -1;
+		case 'o':
+			o->org = optarg;
+			break;
+		case 'v':
+			o->version = strtoll(optarg, NULL, 10);
+			break;
+		case 'e':
+			o->expires = optarg;
+			break;
+		case 'r':
+			bad |= sr_add(o->root_keys, &o->n_root, KEYS_MAX_TRUSTED, optarg);
+			break;
+		case 'p':
+			bad |= sr_add(o->policy_keys, &o->n_policy, KEYS_MAX_TRUSTED, optarg);
+			break;
+		case 'k':
+			bad |= sr_add(o->keys, &o->n_keys, DSSE_MAX_SIGNATURES, optarg);
+			break;
+		case 'R':
+			o->root_threshold = atoi(optarg);
+			break;
+		case 'P':
+			o->policy_threshold = atoi(optarg);
+			break;
+		case 'x':
+			o->prev = optarg;
+			break;
+		case 'h':
+			fputs(sr_help, stdout);
+			return 1;
+		default:
+			return -1;
 		}
 	}
 	return bad ? -1 : 0;

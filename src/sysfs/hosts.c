@@ -218,9 +218,8 @@ static int hfile_split(const char *in, size_t len, struct hfile *f, struct rp_er
 		                 "nothing was changed");
 	nl = memchr(in, '\n', len);
 	/* a file whose only line ends in a bare '\r' is a CRLF file missing its last '\n' */
-	f->eol = (nl != NULL ? nl > in && nl[-1] == '\r' : len > 0 && in[len - 1] == '\r')
-	             ? "\r\n"
-	             : "\n";
+	f->eol = (nl != NULL ? nl > in && nl[-1] == '\r' : len > 0 && in[len - 1] == '\r') ? "\r\n"
+	                                                                                   : "\n";
 	for (const char *p = in; p < in + len; i++) {
 		struct hline *l = &f->l[i];
 		nl = memchr(p, '\n', (size_t)(in + len - p));

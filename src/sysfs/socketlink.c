@@ -57,7 +57,7 @@ static int socketlink_has_dotdot(const char *p)
 
 /* Validates the configuration and derives rep->target = home + "/" + rel. */
 static int socketlink_config(const struct socketlink_cfg *cfg, struct socketlink_report *rep,
-                     struct rp_err *err)
+                             struct rp_err *err)
 {
 	size_t n;
 
@@ -128,7 +128,7 @@ static void socketlink_note_missing(struct socketlink_report *rep)
 
 /* The last component of the target in dir fd: missing, or a socket of the owner's. */
 static int socketlink_check_last(int fd, const char *name, const struct socketlink_cfg *cfg,
-                         struct socketlink_report *rep, struct rp_err *err)
+                                 struct socketlink_report *rep, struct rp_err *err)
 {
 	struct stat st;
 
@@ -157,7 +157,7 @@ static int socketlink_check_last(int fd, const char *name, const struct socketli
 
 /* Checks the target below home, walking with O_NOFOLLOW. */
 static int socketlink_check_target(const struct socketlink_cfg *cfg, struct socketlink_report *rep,
-                           struct rp_err *err)
+                                   struct rp_err *err)
 {
 	const struct safefs_trust t = {SAFEFS_FOLLOW_ROOT_LINKS, (uid_t)-1, (gid_t)-1};
 	char rel[PATH_MAX], *p, *slash;
@@ -232,9 +232,9 @@ static int socketlink_inspect(struct sctx *c, struct socketlink_report *rep, str
 		                 "cannot read the link %s: %s; nothing was "
 		                 "changed",
 		                 c->cfg->link_path, strerror(errno));
-	rep->found = strcmp(rep->was, rep->target) == 0 ? SOCKETLINK_FOUND_OURS
+	rep->found = strcmp(rep->was, rep->target) == 0         ? SOCKETLINK_FOUND_OURS
 	             : socketlink_is_previous(c->cfg, rep->was) ? SOCKETLINK_FOUND_PREVIOUS
-	                                                : SOCKETLINK_FOUND_LINK;
+	                                                        : SOCKETLINK_FOUND_LINK;
 	return 0;
 }
 
@@ -254,13 +254,13 @@ static const char *socketlink_found_name(const struct socketlink_report *rep)
 	}
 }
 
-static int socketlink_kept(const struct socketlink_cfg *cfg, int force, struct socketlink_report *rep,
-                   struct rp_err *err)
+static int socketlink_kept(const struct socketlink_cfg *cfg, int force,
+                           struct socketlink_report *rep, struct rp_err *err)
 {
 	rep->state = SOCKETLINK_KEPT;
 	return rp_seterr(err, "E_SOCKLINK_OCCUPIED", "%s is %s%s%s%s; it was left alone%s",
-	                 cfg->link_path, socketlink_found_name(rep), rep->was[0] ? " (" : "", rep->was,
-	                 rep->was[0] ? ")" : "",
+	                 cfg->link_path, socketlink_found_name(rep), rep->was[0] ? " (" : "",
+	                 rep->was, rep->was[0] ? ")" : "",
 	                 rep->found == SOCKETLINK_FOUND_DIR ? " (a directory is never replaced)"
 	                 : force                            ? " (--force is honoured only for root)"
 	                                                    : "; root may replace it with --force");
@@ -273,7 +273,8 @@ int socketlink_ensure(const struct socketlink_cfg *cfg, int force, int caller_is
 	int rc = -1;
 
 	memset(rep, 0, sizeof(*rep));
-	if (socketlink_config(cfg, rep, err) == -1 || socketlink_check_target(cfg, rep, err) == -1 ||
+	if (socketlink_config(cfg, rep, err) == -1 ||
+	    socketlink_check_target(cfg, rep, err) == -1 ||
 	    socketlink_open_dir(&c, cfg, err) == -1 || socketlink_inspect(&c, rep, err) == -1)
 		goto out;
 	switch (rep->found) {

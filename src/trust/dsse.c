@@ -53,7 +53,7 @@ static const char *dsse_b64_why(int v, unsigned char c)
 }
 
 int dsse_b64_decode(const char *in, size_t in_len, unsigned char **out, size_t *out_len,
-		    const char **why)
+                    const char **why)
 {
 	size_t pad = 0, m, o = 0;
 	unsigned char *b;
@@ -126,7 +126,7 @@ char *dsse_b64_encode(const unsigned char *in, size_t len)
 }
 
 int dsse_pae(const char *type, const unsigned char *body, size_t body_len, unsigned char **out,
-	     size_t *out_len, struct rp_err *err)
+             size_t *out_len, struct rp_err *err)
 {
 	size_t tlen = strlen(type), hlen, cap;
 	char head[DSSE_MAX_TYPE + 64];
@@ -137,7 +137,7 @@ int dsse_pae(const char *type, const unsigned char *body, size_t body_len, unsig
 	*out_len = 0;
 	if (tlen > DSSE_MAX_TYPE)
 		return rp_seterr(err, "E_ENVELOPE", "payloadType is longer than %d bytes",
-				 DSSE_MAX_TYPE);
+		                 DSSE_MAX_TYPE);
 	n = snprintf(head, sizeof(head), "DSSEv1 %zu %s %zu ", tlen, type, body_len);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return rp_seterr(err, "E_ENVELOPE", "cannot build the PAE");
@@ -177,7 +177,7 @@ static const char *dsse_json_kind(const json_t *v)
 
 /* Fetches obj[key] as a string of at most max bytes; absent -> "" unless required. */
 static int dsse_get_string(json_t *obj, const char *key, const char *field, bool required,
-			   size_t max, const char **s, size_t *len, struct rp_err *err)
+                           size_t max, const char **s, size_t *len, struct rp_err *err)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -187,17 +187,17 @@ static int dsse_get_string(json_t *obj, const char *key, const char *field, bool
 		return required ? rp_seterr(err, "E_ENVELOPE", "%s: missing (required)", field) : 0;
 	if (!json_is_string(v))
 		return rp_seterr(err, "E_ENVELOPE", "%s: must be a string, not %s", field,
-				 dsse_json_kind(v));
+		                 dsse_json_kind(v));
 	*s = json_string_value(v);
 	*len = json_string_length(v);
 	if (*len > max)
 		return rp_seterr(err, "E_ENVELOPE", "%s: %zu bytes, at most %zu are accepted",
-				 field, *len, max);
+		                 field, *len, max);
 	return 0;
 }
 
 static int dsse_get_b64(json_t *obj, const char *key, const char *field, size_t max,
-			unsigned char **out, size_t *out_len, struct rp_err *err)
+                        unsigned char **out, size_t *out_len, struct rp_err *err)
 {
 	const char *s, *why = "";
 	size_t len;
@@ -218,7 +218,7 @@ static int dsse_parse_sig(json_t *v, size_t i, struct dsse_sig *s, struct rp_err
 	snprintf(field, sizeof(field), "signatures[%zu]", i);
 	if (!json_is_object(v))
 		return rp_seterr(err, "E_ENVELOPE", "%s: must be an object, not %s", field,
-				 dsse_json_kind(v));
+		                 dsse_json_kind(v));
 	snprintf(field, sizeof(field), "signatures[%zu].keyid", i);
 	if (dsse_get_string(v, "keyid", field, false, DSSE_MAX_KEYID, &keyid, &len, err) < 0)
 		return -1;
@@ -229,7 +229,7 @@ static int dsse_parse_sig(json_t *v, size_t i, struct dsse_sig *s, struct rp_err
 		return -1;
 	if (s->sig_len == 0 || s->sig_len > DSSE_MAX_SIG)
 		return rp_seterr(err, "E_ENVELOPE", "%s: %zu bytes; a signature has 1 to %d bytes",
-				 field, s->sig_len, DSSE_MAX_SIG);
+		                 field, s->sig_len, DSSE_MAX_SIG);
 	return 0;
 }
 
@@ -242,14 +242,14 @@ static int dsse_parse_sigs(json_t *root, struct dsse_envelope *env, struct rp_er
 		return rp_seterr(err, "E_ENVELOPE", "signatures: missing (required)");
 	if (!json_is_array(a))
 		return rp_seterr(err, "E_ENVELOPE", "signatures: must be an array, not %s",
-				 dsse_json_kind(a));
+		                 dsse_json_kind(a));
 	n = json_array_size(a);
 	if (n == 0)
 		return rp_seterr(err, "E_ENVELOPE", "signatures: empty; the envelope is unsigned");
 	if (n > DSSE_MAX_SIGNATURES)
 		return rp_seterr(err, "E_ENVELOPE",
-				 "signatures: %zu entries, at most %d are accepted", n,
-				 DSSE_MAX_SIGNATURES);
+		                 "signatures: %zu entries, at most %d are accepted", n,
+		                 DSSE_MAX_SIGNATURES);
 	for (size_t i = 0; i < n; i++) {
 		env->n_sigs = i + 1;
 		if (dsse_parse_sig(json_array_get(a, i), i, &env->sigs[i], err) < 0)
@@ -265,14 +265,14 @@ static int dsse_parse_root(json_t *root, struct dsse_envelope *env, struct rp_er
 
 	if (!json_is_object(root))
 		return rp_seterr(err, "E_ENVELOPE", "envelope: must be a JSON object, not %s",
-				 dsse_json_kind(root));
+		                 dsse_json_kind(root));
 	if (dsse_get_string(root, "payloadType", "payloadType", true, DSSE_MAX_TYPE, &type, &len,
-			    err) < 0)
+	                    err) < 0)
 		return -1;
 	if ((env->payload_type = strdup(type)) == NULL)
 		return rp_seterr(err, "E_NOMEM", "out of memory parsing the envelope");
 	if (dsse_get_b64(root, "payload", "payload", DSSE_MAX_ENVELOPE, &env->payload,
-			 &env->payload_len, err) < 0)
+	                 &env->payload_len, err) < 0)
 		return -1;
 	return dsse_parse_sigs(root, env, err);
 }
@@ -286,15 +286,15 @@ int dsse_parse(const void *buf, size_t len, struct dsse_envelope *env, struct rp
 
 	memset(env, 0, sizeof(*env));
 	if (len > DSSE_MAX_ENVELOPE) {
-		rp_seterr(err, "E_ENVELOPE", "envelope: %zu bytes, more than the %u-byte limit", len,
-			  DSSE_MAX_ENVELOPE);
+		rp_seterr(err, "E_ENVELOPE", "envelope: %zu bytes, more than the %u-byte limit",
+		          len, DSSE_MAX_ENVELOPE);
 		goto out;
 	}
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (root == NULL) {
 		log_escape(esc, sizeof(esc), je.text, strlen(je.text));
 		rp_seterr(err, "E_ENVELOPE", "envelope: not valid JSON: %s (line %d, column %d)",
-			  esc, je.line, je.column);
+		          esc, je.line, je.column);
 		goto out;
 	}
 	if (dsse_parse_root(root, env, err) < 0)
@@ -329,8 +329,8 @@ void dsse_verified_free(struct dsse_verified *v)
 }
 
 /* Index of a not-yet-counted trusted key that made s, or -1.  The hint goes first. */
-static int dsse_match(const struct dsse_sig *s, const struct trust_set *t,
-		      const unsigned char *pae, size_t pae_len, const bool counted[])
+static int dsse_match(const struct dsse_sig *s, const struct trust_set *t, const unsigned char *pae,
+                      size_t pae_len, const bool counted[])
 {
 	int hint = s->keyid[0] != '\0' ? keys_trust_find(t, s->keyid) : -1;
 
@@ -347,7 +347,7 @@ static int dsse_match(const struct dsse_sig *s, const struct trust_set *t,
 }
 
 static size_t dsse_count(const struct dsse_envelope *env, const struct trust_set *t,
-			 const unsigned char *pae, size_t pae_len, bool counted[])
+                         const unsigned char *pae, size_t pae_len, bool counted[])
 {
 	size_t n = 0;
 	int j;
@@ -362,7 +362,7 @@ static size_t dsse_count(const struct dsse_envelope *env, const struct trust_set
 }
 
 static int dsse_check_type(const struct dsse_envelope *env, const char *expected,
-			   struct rp_err *err)
+                           struct rp_err *err)
 {
 	char esc[DSSE_MAX_TYPE * 4 + 8], exp[DSSE_MAX_TYPE * 4 + 8];
 
@@ -370,12 +370,11 @@ static int dsse_check_type(const struct dsse_envelope *env, const char *expected
 		return 0;
 	log_escape(esc, sizeof(esc), env->payload_type, strlen(env->payload_type));
 	log_escape(exp, sizeof(exp), expected, strlen(expected));
-	return rp_seterr(err, "E_PAYLOAD_TYPE", "payloadType is \"%s\", expected \"%s\"", esc,
-			 exp);
+	return rp_seterr(err, "E_PAYLOAD_TYPE", "payloadType is \"%s\", expected \"%s\"", esc, exp);
 }
 
 static void dsse_fill(struct dsse_verified *out, struct dsse_envelope *env,
-		      const struct trust_set *t, const bool counted[])
+                      const struct trust_set *t, const bool counted[])
 {
 	out->payload = env->payload;
 	out->payload_len = env->payload_len;
@@ -387,7 +386,7 @@ static void dsse_fill(struct dsse_verified *out, struct dsse_envelope *env,
 }
 
 int dsse_verify(const void *buf, size_t len, const char *expected_type, const struct trust_set *t,
-		struct dsse_verified *out, struct rp_err *err)
+                struct dsse_verified *out, struct rp_err *err)
 {
 	struct dsse_envelope env;
 	bool counted[KEYS_MAX_TRUSTED] = {false};
@@ -399,8 +398,9 @@ int dsse_verify(const void *buf, size_t len, const char *expected_type, const st
 	memset(&env, 0, sizeof(env));
 	if (t == NULL || t->n_keys == 0 || t->n_keys > KEYS_MAX_TRUSTED || t->threshold < 1 ||
 	    (size_t)t->threshold > t->n_keys) {
-		rp_seterr(err, "E_TRUST", "no usable trust configuration (keys and a threshold "
-			  "between 1 and the number of keys); nothing was verified");
+		rp_seterr(err, "E_TRUST",
+		          "no usable trust configuration (keys and a threshold "
+		          "between 1 and the number of keys); nothing was verified");
 		goto out;
 	}
 	if (dsse_parse(buf, len, &env, err) < 0 || dsse_check_type(&env, expected_type, err) < 0)
@@ -410,10 +410,10 @@ int dsse_verify(const void *buf, size_t len, const char *expected_type, const st
 	n = dsse_count(&env, t, pae, pae_len, counted);
 	if (n < (size_t)t->threshold) {
 		rp_seterr(err, "E_SIGNATURE",
-			  "signature threshold not met: %zu distinct trusted key(s) verified, %d "
-			  "needed (the envelope has %zu signature(s); signatures by untrusted "
-			  "keys, invalid signatures and repeats of one key do not count)",
-			  n, t->threshold, env.n_sigs);
+		          "signature threshold not met: %zu distinct trusted key(s) verified, %d "
+		          "needed (the envelope has %zu signature(s); signatures by untrusted "
+		          "keys, invalid signatures and repeats of one key do not count)",
+		          n, t->threshold, env.n_sigs);
 		goto out;
 	}
 	dsse_fill(out, &env, t, counted);
@@ -428,20 +428,20 @@ static int dsse_check_signers(const struct rp_key *keys, size_t n_keys, struct r
 {
 	if (n_keys < 1 || n_keys > DSSE_MAX_SIGNATURES)
 		return rp_seterr(err, "E_SIGN", "between 1 and %d signing keys are needed, not %zu",
-				 DSSE_MAX_SIGNATURES, n_keys);
+		                 DSSE_MAX_SIGNATURES, n_keys);
 	for (size_t i = 0; i < n_keys; i++)
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(keys[i].keyid, keys[j].keyid) == 0)
 				return rp_seterr(err, "E_SIGN",
-						 "%s and %s are the same key; a second signature "
-						 "by one key would not count",
-						 keys[j].source, keys[i].source);
+				                 "%s and %s are the same key; a second signature "
+				                 "by one key would not count",
+				                 keys[j].source, keys[i].source);
 	return 0;
 }
 
 /* Appends {"keyid","sig"} made by k over pae to sigs. */
 static int dsse_add_sig(json_t *sigs, const struct rp_key *k, const unsigned char *pae,
-			size_t pae_len, struct rp_err *err)
+                        size_t pae_len, struct rp_err *err)
 {
 	unsigned char *sig = NULL;
 	size_t sig_len = 0;
@@ -466,7 +466,7 @@ out:
 }
 
 static json_t *dsse_new_envelope(const char *type, const void *payload, size_t len,
-				 struct rp_err *err)
+                                 struct rp_err *err)
 {
 	json_t *root = json_object(), *jt = json_string(type);
 	char *b64 = dsse_b64_encode(payload, len);
@@ -491,8 +491,8 @@ fail:
 	return NULL;
 }
 
-int dsse_sign(const void *payload, size_t len, const char *payload_type,
-	      const struct rp_key *keys, size_t n_keys, char **out_json, struct rp_err *err)
+int dsse_sign(const void *payload, size_t len, const char *payload_type, const struct rp_key *keys,
+              size_t n_keys, char **out_json, struct rp_err *err)
 {
 	unsigned char *pae = NULL;
 	size_t pae_len = 0;
@@ -507,16 +507,18 @@ int dsse_sign(const void *payload, size_t len, const char *payload_type,
 		goto out;
 	}
 	if (len > DSSE_MAX_ENVELOPE / 4 * 3 - 65536) {
-		rp_seterr(err, "E_SIGN", "the payload is %zu bytes; its envelope would exceed the "
-			  "%u-byte limit", len, DSSE_MAX_ENVELOPE);
+		rp_seterr(err, "E_SIGN",
+		          "the payload is %zu bytes; its envelope would exceed the "
+		          "%u-byte limit",
+		          len, DSSE_MAX_ENVELOPE);
 		goto out;
 	}
 	if ((root = dsse_new_envelope(payload_type, payload, len, err)) == NULL ||
 	    dsse_pae(payload_type, payload, len, &pae, &pae_len, err) < 0)
 		goto out;
 	for (size_t i = 0; i < n_keys; i++)
-		if (dsse_add_sig(json_object_get(root, "signatures"), &keys[i], pae, pae_len,
-				 err) < 0)
+		if (dsse_add_sig(json_object_get(root, "signatures"), &keys[i], pae, pae_len, err) <
+		    0)
 			goto out;
 	if ((*out_json = json_dumps(root, JSON_INDENT(2))) == NULL) {
 		rp_seterr(err, "E_NOMEM", "out of memory writing the envelope");

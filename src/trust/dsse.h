@@ -52,7 +52,7 @@ void dsse_envelope_free(struct dsse_envelope *env);
 
 /* PAE(type, body) = "DSSEv1" SP len(type) SP type SP len(body) SP body. */
 int dsse_pae(const char *type, const unsigned char *body, size_t body_len, unsigned char **out,
-	     size_t *out_len, struct rp_err *err);
+             size_t *out_len, struct rp_err *err);
 
 /*
  * Parses buf, checks payloadType == expected_type (E_PAYLOAD_TYPE), and
@@ -62,15 +62,15 @@ int dsse_pae(const char *type, const unsigned char *body, size_t body_len, unsig
  * made.  On success fills out (free with dsse_verified_free).
  */
 int dsse_verify(const void *buf, size_t len, const char *expected_type, const struct trust_set *t,
-		struct dsse_verified *out, struct rp_err *err);
+                struct dsse_verified *out, struct rp_err *err);
 void dsse_verified_free(struct dsse_verified *v);
 
 /*
  * Signs payload with each private key (1..DSSE_MAX_SIGNATURES distinct keys)
  * and returns the envelope as a NUL-terminated JSON text in *out_json (free()).
  */
-int dsse_sign(const void *payload, size_t len, const char *payload_type,
-	      const struct rp_key *keys, size_t n_keys, char **out_json, struct rp_err *err);
+int dsse_sign(const void *payload, size_t len, const char *payload_type, const struct rp_key *keys,
+              size_t n_keys, char **out_json, struct rp_err *err);
 
 /*
  * Strict base64: the standard or the URL-safe alphabet (not both in one
@@ -79,7 +79,7 @@ int dsse_sign(const void *payload, size_t len, const char *payload_type,
  * -1 and sets *why to a static reason.
  */
 int dsse_b64_decode(const char *in, size_t in_len, unsigned char **out, size_t *out_len,
-		    const char **why);
+                    const char **why);
 /* Standard alphabet with padding; malloc'd NUL-terminated string or NULL. */
 char *dsse_b64_encode(const unsigned char *in, size_t len);
 

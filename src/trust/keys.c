@@ -27,11 +27,11 @@
 
 /* The only SPKI encodings accepted: named-curve P-256 with an uncompressed point, and Ed25519. */
 static const unsigned char spki_p256_prefix[] = {
-	0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
-	0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+    0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
 };
 static const unsigned char spki_ed25519_prefix[] = {
-	0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 };
 
 const char *keys_alg_name(enum key_alg alg)
@@ -71,26 +71,26 @@ static int keys_classify(EVP_PKEY *pkey, const char *name, enum key_alg *alg, st
 		return 0;
 	case EVP_PKEY_EC:
 		if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
-						   sizeof(group), &glen) != 1) {
+		                                   sizeof(group), &glen) != 1) {
 			ERR_clear_error();
 			return rp_seterr(err, "E_KEY_TYPE",
-					 "key %s is an EC key with explicit curve parameters; only "
-					 "the named curve P-256 (prime256v1) is supported",
-					 name);
+			                 "key %s is an EC key with explicit curve parameters; only "
+			                 "the named curve P-256 (prime256v1) is supported",
+			                 name);
 		}
 		if (OBJ_sn2nid(group) != NID_X9_62_prime256v1)
 			return rp_seterr(err, "E_KEY_TYPE",
-					 "key %s uses the curve %s; only ECDSA P-256 (prime256v1) "
-					 "and Ed25519 keys are supported",
-					 name, group);
+			                 "key %s uses the curve %s; only ECDSA P-256 (prime256v1) "
+			                 "and Ed25519 keys are supported",
+			                 name, group);
 		*alg = KEY_ECDSA_P256;
 		return 0;
 	default:
 		tname = EVP_PKEY_get0_type_name(pkey);
 		return rp_seterr(err, "E_KEY_TYPE",
-				 "key %s has the type %s; only Ed25519 and ECDSA P-256 keys are "
-				 "supported",
-				 name, tname != NULL ? tname : "(unknown)");
+		                 "key %s has the type %s; only Ed25519 and ECDSA P-256 keys are "
+		                 "supported",
+		                 name, tname != NULL ? tname : "(unknown)");
 	}
 }
 
@@ -117,9 +117,10 @@ int keys_keyid(EVP_PKEY *pkey, char out[KEYS_KEYID_LEN + 1], struct rp_err *err)
 		goto out;
 	}
 	if (!keys_spki_canonical(der, n)) {
-		rp_seterr(err, "E_KEY_TYPE",
-			  "public key is not in the standard SubjectPublicKeyInfo form (Ed25519, or "
-			  "P-256 as a named curve with an uncompressed point)");
+		rp_seterr(
+		    err, "E_KEY_TYPE",
+		    "public key is not in the standard SubjectPublicKeyInfo form (Ed25519, or "
+		    "P-256 as a named curve with an uncompressed point)");
 		goto out;
 	}
 	if (EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
@@ -138,7 +139,7 @@ out:
 }
 
 int keys_from_pkey(struct rp_key *k, EVP_PKEY *pkey, bool is_private, const char *name,
-		   struct rp_err *err)
+                   struct rp_err *err)
 {
 	memset(k, 0, sizeof(*k));
 	if (keys_classify(pkey, name, &k->alg, err) < 0)
@@ -175,7 +176,7 @@ static int keys_perm_bad(const struct stat *st)
 
 /* Reads a whole key file (at most KEYS_MAX_FILE bytes) relative to dirfd. */
 static int keys_read(int dirfd, const char *path, const char *label, unsigned flags, char **buf,
-		     size_t *len, struct rp_err *err)
+                     size_t *len, struct rp_err *err)
 {
 	struct stat st;
 	char *b = NULL;
@@ -193,11 +194,12 @@ static int keys_read(int dirfd, const char *path, const char *label, unsigned fl
 		goto out;
 	}
 	if ((flags & KEYS_CHECK_OWNER) && keys_perm_bad(&st)) {
-		rp_seterr(err, "E_KEY_PERM",
-			  "key file %s must be owned by root and not writable by group or others "
-			  "(it has uid %u, mode %04o); the key was not loaded. Fix with: chown root "
-			  "%s && chmod go-w %s",
-			  label, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), label, label);
+		rp_seterr(
+		    err, "E_KEY_PERM",
+		    "key file %s must be owned by root and not writable by group or others "
+		    "(it has uid %u, mode %04o); the key was not loaded. Fix with: chown root "
+		    "%s && chmod go-w %s",
+		    label, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), label, label);
 		goto out;
 	}
 	if ((b = malloc(KEYS_MAX_FILE + 1)) == NULL) {
@@ -215,7 +217,7 @@ static int keys_read(int dirfd, const char *path, const char *label, unsigned fl
 	}
 	if (n > KEYS_MAX_FILE) {
 		rp_seterr(err, "E_KEY_FILE", "key file %s is larger than %d bytes", label,
-			  KEYS_MAX_FILE);
+		          KEYS_MAX_FILE);
 		goto out;
 	}
 	*buf = b;
@@ -243,7 +245,7 @@ static int keys_count(const char *s, size_t len, const char *needle)
 }
 
 int keys_load_public_mem(struct rp_key *k, const void *pem, size_t len, const char *name,
-			 struct rp_err *err)
+                         struct rp_err *err)
 {
 	BIO *bio = NULL;
 	EVP_PKEY *pkey = NULL;
@@ -252,19 +254,21 @@ int keys_load_public_mem(struct rp_key *k, const void *pem, size_t len, const ch
 	memset(k, 0, sizeof(*k));
 	if (keys_count(pem, len, "PRIVATE KEY-----") > 0) {
 		rp_seterr(err, "E_KEY_FILE",
-			  "%s holds a private key; a trusted key file must hold only the public "
-			  "key (make one with: openssl pkey -in KEY -pubout -out KEY.pub)",
-			  name);
+		          "%s holds a private key; a trusted key file must hold only the public "
+		          "key (make one with: openssl pkey -in KEY -pubout -out KEY.pub)",
+		          name);
 		goto out;
 	}
 	blocks = keys_count(pem, len, "-----BEGIN ");
 	if (blocks != 1) {
 		if (blocks == 0)
 			rp_seterr(err, "E_KEY_FILE", "%s is not a PEM file (no -----BEGIN line)",
-				  name);
+			          name);
 		else
-			rp_seterr(err, "E_KEY_FILE", "%s holds %d PEM blocks; put exactly one "
-				  "public key in each file", name, blocks);
+			rp_seterr(err, "E_KEY_FILE",
+			          "%s holds %d PEM blocks; put exactly one "
+			          "public key in each file",
+			          name, blocks);
 		goto out;
 	}
 	if (len > KEYS_MAX_FILE || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL) {
@@ -273,8 +277,8 @@ int keys_load_public_mem(struct rp_key *k, const void *pem, size_t len, const ch
 	}
 	if ((pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL) {
 		rp_seterr(err, "E_KEY_FILE",
-			  "%s is not a PEM public key (expected -----BEGIN PUBLIC KEY-----): %s",
-			  name, keys_ssl_error());
+		          "%s is not a PEM public key (expected -----BEGIN PUBLIC KEY-----): %s",
+		          name, keys_ssl_error());
 		goto out;
 	}
 	ret = keys_from_pkey(k, pkey, false, name, err);
@@ -285,7 +289,7 @@ out:
 }
 
 static int keys_load_public_at(struct rp_key *k, int dirfd, const char *path, const char *label,
-			       unsigned flags, struct rp_err *err)
+                               unsigned flags, struct rp_err *err)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -309,13 +313,13 @@ static int keys_check_parent(const char *path, struct rp_err *err)
 		return rp_seterr(err, "E_KEY_FILE", "key file name %.100s... is too long", path);
 	if (stat(dirname(dir), &st) < 0)
 		return rp_seterr(err, "E_KEY_FILE", "cannot check the directory of %s: %s", path,
-				 strerror(errno));
+		                 strerror(errno));
 	if (keys_perm_bad(&st))
 		return rp_seterr(err, "E_KEY_PERM",
-				 "the directory %s holding key file %s must be owned by root and "
-				 "not writable by group or others (anyone who can write it can "
-				 "replace the key); the key was not loaded",
-				 dir, path);
+		                 "the directory %s holding key file %s must be owned by root and "
+		                 "not writable by group or others (anyone who can write it can "
+		                 "replace the key); the key was not loaded",
+		                 dir, path);
 	return 0;
 }
 
@@ -343,8 +347,10 @@ int keys_load_private(struct rp_key *k, const char *path, struct rp_err *err)
 		goto out;
 	}
 	if ((pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL) {
-		rp_seterr(err, "E_KEY_FILE", "%s is not a PEM private key (or the passphrase is "
-			  "wrong): %s", path, keys_ssl_error());
+		rp_seterr(err, "E_KEY_FILE",
+		          "%s is not a PEM private key (or the passphrase is "
+		          "wrong): %s",
+		          path, keys_ssl_error());
 		goto out;
 	}
 	ret = keys_from_pkey(k, pkey, true, path, err);
@@ -358,7 +364,7 @@ out:
 }
 
 static int keys_verify_md(EVP_PKEY *pkey, const EVP_MD *md, const unsigned char *msg,
-			  size_t msg_len, const unsigned char *sig, size_t sig_len)
+                          size_t msg_len, const unsigned char *sig, size_t sig_len)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int ok = 0;
@@ -414,7 +420,7 @@ out:
 }
 
 int keys_verify(const struct rp_key *k, const unsigned char *msg, size_t msg_len,
-		const unsigned char *sig, size_t sig_len)
+                const unsigned char *sig, size_t sig_len)
 {
 	unsigned char *der = NULL;
 	int n, ok = 0;
@@ -434,8 +440,8 @@ int keys_verify(const struct rp_key *k, const unsigned char *msg, size_t msg_len
 	return ok;
 }
 
-int keys_sign(const struct rp_key *k, const unsigned char *msg, size_t msg_len,
-	      unsigned char **sig, size_t *sig_len, struct rp_err *err)
+int keys_sign(const struct rp_key *k, const unsigned char *msg, size_t msg_len, unsigned char **sig,
+              size_t *sig_len, struct rp_err *err)
 {
 	const EVP_MD *md = k->alg == KEY_ED25519 ? NULL : EVP_sha256();
 	EVP_MD_CTX *ctx = NULL;
@@ -447,7 +453,7 @@ int keys_sign(const struct rp_key *k, const unsigned char *msg, size_t msg_len,
 	*sig_len = 0;
 	if (!k->is_private) {
 		rp_seterr(err, "E_SIGN", "key %s is a public key; signing needs the private key",
-			  k->source);
+		          k->source);
 		goto out;
 	}
 	if ((ctx = EVP_MD_CTX_new()) == NULL || (b = malloc(n)) == NULL) {
@@ -456,8 +462,7 @@ int keys_sign(const struct rp_key *k, const unsigned char *msg, size_t msg_len,
 	}
 	if (EVP_DigestSignInit(ctx, NULL, md, NULL, k->pkey) != 1 ||
 	    EVP_DigestSign(ctx, b, &n, msg, msg_len) != 1) {
-		rp_seterr(err, "E_SIGN", "signing with %s failed: %s", k->source,
-			  keys_ssl_error());
+		rp_seterr(err, "E_SIGN", "signing with %s failed: %s", k->source, keys_ssl_error());
 		goto out;
 	}
 	*sig = b;
@@ -515,16 +520,17 @@ int keys_trust_add_key(struct trust_set *t, const struct rp_key *k, struct rp_er
 	int j;
 
 	if (t->n_keys >= KEYS_MAX_TRUSTED)
-		return rp_seterr(err, "E_TRUST", "too many trusted keys: %s would be number %zu, "
-				 "at most %d are supported", k->source, t->n_keys + 1,
-				 KEYS_MAX_TRUSTED);
+		return rp_seterr(err, "E_TRUST",
+		                 "too many trusted keys: %s would be number %zu, "
+		                 "at most %d are supported",
+		                 k->source, t->n_keys + 1, KEYS_MAX_TRUSTED);
 	if ((j = keys_trust_find(t, k->keyid)) >= 0)
 		return rp_seterr(err, "E_TRUST",
-				 "%s is the same key as %s (keyid %s); list each trusted key once",
-				 k->source, t->keys[j].source, k->keyid);
+		                 "%s is the same key as %s (keyid %s); list each trusted key once",
+		                 k->source, t->keys[j].source, k->keyid);
 	if ((pub = keys_public_copy(k->pkey)) == NULL)
 		return rp_seterr(err, "E_NOMEM", "cannot copy key %s: %s", k->source,
-				 keys_ssl_error());
+		                 keys_ssl_error());
 	d = &t->keys[t->n_keys++];
 	*d = *k;
 	d->pkey = pub;
@@ -532,8 +538,7 @@ int keys_trust_add_key(struct trust_set *t, const struct rp_key *k, struct rp_er
 	return 0;
 }
 
-int keys_trust_add_file(struct trust_set *t, const char *path, unsigned flags,
-			struct rp_err *err)
+int keys_trust_add_file(struct trust_set *t, const char *path, unsigned flags, struct rp_err *err)
 {
 	struct rp_key k;
 	int ret;
@@ -574,8 +579,7 @@ static size_t keys_dir_names(DIR *d, char names[][256], size_t max)
 	return n;
 }
 
-int keys_trust_add_dir(struct trust_set *t, const char *dir, unsigned flags,
-		       struct rp_err *err)
+int keys_trust_add_dir(struct trust_set *t, const char *dir, unsigned flags, struct rp_err *err)
 {
 	char names[KEYS_MAX_TRUSTED + 1][256], label[4096 + 260];
 	struct rp_key k;
@@ -587,27 +591,29 @@ int keys_trust_add_dir(struct trust_set *t, const char *dir, unsigned flags,
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
 		rp_seterr(err, "E_KEY_FILE", "cannot open key directory %s: %s", dir,
-			  strerror(errno));
+		          strerror(errno));
 		goto out;
 	}
 	if ((flags & KEYS_CHECK_OWNER) && (fstat(dfd, &st) < 0 || keys_perm_bad(&st))) {
 		rp_seterr(err, "E_KEY_PERM",
-			  "key directory %s must be owned by root and not writable by group or "
-			  "others; no key was loaded from it",
-			  dir);
+		          "key directory %s must be owned by root and not writable by group or "
+		          "others; no key was loaded from it",
+		          dir);
 		goto out;
 	}
 	n = keys_dir_names(d, names, KEYS_MAX_TRUSTED + 1);
 	if (n == 0) {
 		rp_seterr(err, "E_TRUST",
-			  "no public key files (*.pem or *.pub) in %s; put each signer's public "
-			  "key there (openssl pkey -in KEY -pubout -out %s/NAME.pub)",
-			  dir, dir);
+		          "no public key files (*.pem or *.pub) in %s; put each signer's public "
+		          "key there (openssl pkey -in KEY -pubout -out %s/NAME.pub)",
+		          dir, dir);
 		goto out;
 	}
 	if (n > KEYS_MAX_TRUSTED) {
-		rp_seterr(err, "E_TRUST", "more than %d key files (*.pem, *.pub) in %s; at most %d "
-			  "keys can be trusted", KEYS_MAX_TRUSTED, dir, KEYS_MAX_TRUSTED);
+		rp_seterr(err, "E_TRUST",
+		          "more than %d key files (*.pem, *.pub) in %s; at most %d "
+		          "keys can be trusted",
+		          KEYS_MAX_TRUSTED, dir, KEYS_MAX_TRUSTED);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -631,13 +637,15 @@ out:
 int keys_trust_set_threshold(struct trust_set *t, int threshold, struct rp_err *err)
 {
 	if (t->n_keys == 0)
-		return rp_seterr(err, "E_TRUST", "no trusted keys are configured; nothing could "
-				 "ever verify");
-	if (threshold < 1 || (size_t)threshold > t->n_keys)
 		return rp_seterr(err, "E_TRUST",
-				 "threshold %d is out of range: it must be between 1 and the number "
-				 "of trusted keys (%zu)",
-				 threshold, t->n_keys);
+		                 "no trusted keys are configured; nothing could "
+		                 "ever verify");
+	if (threshold < 1 || (size_t)threshold > t->n_keys)
+		return rp_seterr(
+		    err, "E_TRUST",
+		    "threshold %d is out of range: it must be between 1 and the number "
+		    "of trusted keys (%zu)",
+		    threshold, t->n_keys);
 	t->threshold = threshold;
 	return 0;
 }

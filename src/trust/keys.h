@@ -16,11 +16,12 @@
 #include "err.h"
 
 #define KEYS_MAX_TRUSTED 16
-#define KEYS_KEYID_LEN 64          /* hex characters, without the NUL */
-#define KEYS_MAX_FILE (64 * 1024)  /* a PEM key file is never larger */
-#define KEYS_CHECK_OWNER 0x1       /* refuse a key file, or the directory holding
-				    * it, not owned by root or writable by
-				    * group/other */
+#define KEYS_KEYID_LEN 64         /* hex characters, without the NUL */
+#define KEYS_MAX_FILE (64 * 1024) /* a PEM key file is never larger */
+#define KEYS_CHECK_OWNER                                                                           \
+	0x1 /* refuse a key file, or the directory holding                                         \
+	     * it, not owned by root or writable by                                                \
+	     * group/other */
 
 enum key_alg {
 	KEY_ED25519 = 1,
@@ -48,7 +49,7 @@ struct trust_set {
 int keys_load_public(struct rp_key *k, const char *path, unsigned flags, struct rp_err *err);
 /* The same from memory; name is used in messages. */
 int keys_load_public_mem(struct rp_key *k, const void *pem, size_t len, const char *name,
-			 struct rp_err *err);
+                         struct rp_err *err);
 /* Loads a PEM private key (may prompt for a passphrase on the terminal). */
 int keys_load_private(struct rp_key *k, const char *path, struct rp_err *err);
 /*
@@ -56,7 +57,7 @@ int keys_load_private(struct rp_key *k, const char *path, struct rp_err *err);
  * theirs).  Checks type/curve and computes the keyid.  Used by tests.
  */
 int keys_from_pkey(struct rp_key *k, EVP_PKEY *pkey, bool is_private, const char *name,
-		   struct rp_err *err);
+                   struct rp_err *err);
 void keys_free(struct rp_key *k);
 
 /* keyid of any supported key (public part): 64 lowercase hex chars + NUL. */
@@ -69,18 +70,16 @@ const char *keys_alg_name(enum key_alg alg);
  * (64 bytes).
  */
 int keys_verify(const struct rp_key *k, const unsigned char *msg, size_t msg_len,
-		const unsigned char *sig, size_t sig_len);
+                const unsigned char *sig, size_t sig_len);
 /* Signs msg: Ed25519 gives 64 raw bytes, ECDSA gives DER.  *sig is malloc'd. */
-int keys_sign(const struct rp_key *k, const unsigned char *msg, size_t msg_len,
-	      unsigned char **sig, size_t *sig_len, struct rp_err *err);
+int keys_sign(const struct rp_key *k, const unsigned char *msg, size_t msg_len, unsigned char **sig,
+              size_t *sig_len, struct rp_err *err);
 
 void keys_trust_init(struct trust_set *t);
 /* Adds a public key file; a key already in the set is refused (E_TRUST). */
-int keys_trust_add_file(struct trust_set *t, const char *path, unsigned flags,
-			struct rp_err *err);
+int keys_trust_add_file(struct trust_set *t, const char *path, unsigned flags, struct rp_err *err);
 /* Adds every "*.pem" and "*.pub" file in dir (sorted by name, dot-files skipped). */
-int keys_trust_add_dir(struct trust_set *t, const char *dir, unsigned flags,
-		       struct rp_err *err);
+int keys_trust_add_dir(struct trust_set *t, const char *dir, unsigned flags, struct rp_err *err);
 /* Adds a key already loaded (public part only is used; takes a reference). */
 int keys_trust_add_key(struct trust_set *t, const struct rp_key *k, struct rp_err *err);
 /* 1 <= threshold <= number of keys, else E_TRUST. */

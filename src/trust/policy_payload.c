@@ -19,12 +19,12 @@
 
 /* The fields of each schema_version (schema/policy.schema.json; test_docs checks both). */
 static const char *const payload_top_keys_v1[] = {
-	"schema_version", "org", "version", "issued_at", "expires_at", "allow_docker_hub",
-	"registries", NULL,
+    "schema_version",   "org",        "version", "issued_at", "expires_at",
+    "allow_docker_hub", "registries", NULL,
 };
 static const char *const payload_top_keys_v2[] = {
-	"schema_version", "org", "version", "issued_at", "expires_at", "allow_docker_hub",
-	"registries", "deny", NULL,
+    "schema_version",   "org",        "version", "issued_at", "expires_at",
+    "allow_docker_hub", "registries", "deny",    NULL,
 };
 static const char *const payload_reg_keys_v1[] = {"host", "nickname", NULL};
 static const char *const payload_reg_keys_v2[] = {"host", "nickname", "mode", NULL};
@@ -52,22 +52,22 @@ static const char *payload_kind(const json_t *v)
 }
 
 static int payload_known(json_t *obj, const char *const *keys, const char *where,
-			 struct rp_err *err)
+                         struct rp_err *err)
 {
 	const char *k;
 	json_t *v;
 	char esc[100];
 	size_t i;
 
-	json_object_foreach(obj, k, v) {
+	json_object_foreach (obj, k, v) {
 		for (i = 0; keys[i] != NULL && strcmp(keys[i], k) != 0; i++)
 			;
 		if (keys[i] == NULL) {
 			log_escape(esc, sizeof(esc), k, strlen(k));
 			return rp_seterr(err, "E_PAYLOAD",
-					 "%s%s: unknown field; the policy format has no such field "
-					 "(a typo?), so the policy was refused",
-					 where, esc);
+			                 "%s%s: unknown field; the policy format has no such field "
+			                 "(a typo?), so the policy was refused",
+			                 where, esc);
 		}
 	}
 	return 0;
@@ -104,7 +104,7 @@ static const char *payload_text_bad(const char *s, size_t len)
 }
 
 static int payload_string(json_t *obj, const char *key, const char *field, bool required,
-			  const char **s, size_t *len, struct rp_err *err)
+                          const char **s, size_t *len, struct rp_err *err)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -114,7 +114,7 @@ static int payload_string(json_t *obj, const char *key, const char *field, bool 
 		return required ? rp_seterr(err, "E_PAYLOAD", "%s: missing (required)", field) : 0;
 	if (!json_is_string(v))
 		return rp_seterr(err, "E_PAYLOAD", "%s: must be a string, not %s", field,
-				 payload_kind(v));
+		                 payload_kind(v));
 	*s = json_string_value(v);
 	*len = json_string_length(v);
 	return 0;
@@ -129,7 +129,7 @@ static int payload_org(json_t *root, struct policy *p, struct rp_err *err)
 		return -1;
 	if (len < 1 || len > POLICY_MAX_ORG)
 		return rp_seterr(err, "E_PAYLOAD", "org: %zu bytes; it must have 1 to %d", len,
-				 POLICY_MAX_ORG);
+		                 POLICY_MAX_ORG);
 	if ((why = payload_text_bad(s, len)) != NULL)
 		return rp_seterr(err, "E_PAYLOAD", "org: %s", why);
 	if (s[0] == ' ' || s[len - 1] == ' ')
@@ -146,11 +146,12 @@ static int payload_version(json_t *root, struct policy *p, struct rp_err *err)
 	if (v == NULL)
 		return rp_seterr(err, "E_PAYLOAD", "version: missing (required)");
 	if (!json_is_integer(v))
-		return rp_seterr(err, "E_PAYLOAD", "version: must be a JSON integer like 42, not %s",
-				 payload_kind(v));
+		return rp_seterr(err, "E_PAYLOAD",
+		                 "version: must be a JSON integer like 42, not %s",
+		                 payload_kind(v));
 	if (json_integer_value(v) < 1)
 		return rp_seterr(err, "E_PAYLOAD", "version: %lld; it must be at least 1",
-				 (long long)json_integer_value(v));
+		                 (long long)json_integer_value(v));
 	p->version = (int64_t)json_integer_value(v);
 	return 0;
 }
@@ -226,9 +227,9 @@ static int payload_time(json_t *root, const char *key, int64_t *out, struct rp_e
 	if (policy_payload_parse_time(s, out) < 0) {
 		log_escape(esc, sizeof(esc), s, len);
 		return rp_seterr(err, "E_PAYLOAD",
-				 "%s: \"%s\" is not a UTC time in the form 2025-01-31T12:00:00Z "
-				 "(RFC 3339, 'Z' only, no fractions, year 1970 or later)",
-				 key, esc);
+		                 "%s: \"%s\" is not a UTC time in the form 2025-01-31T12:00:00Z "
+		                 "(RFC 3339, 'Z' only, no fractions, year 1970 or later)",
+		                 key, esc);
 	}
 	return 0;
 }
@@ -244,7 +245,7 @@ static int payload_times(json_t *root, struct policy *p, struct rp_err *err)
 		policy_payload_format_time(p->expires_at, a, sizeof(a));
 		policy_payload_format_time(p->issued_at, b, sizeof(b));
 		return rp_seterr(err, "E_PAYLOAD", "expires_at: %s is not after issued_at %s", a,
-				 b);
+		                 b);
 	}
 	return 0;
 }
@@ -254,11 +255,13 @@ static int payload_bool(json_t *root, struct policy *p, struct rp_err *err)
 	json_t *v = json_object_get(root, "allow_docker_hub");
 
 	if (v == NULL)
-		return rp_seterr(err, "E_PAYLOAD", "allow_docker_hub: missing (required: say true "
-				 "or false explicitly)");
+		return rp_seterr(err, "E_PAYLOAD",
+		                 "allow_docker_hub: missing (required: say true "
+		                 "or false explicitly)");
 	if (!json_is_boolean(v))
-		return rp_seterr(err, "E_PAYLOAD", "allow_docker_hub: must be true or false, not %s",
-				 payload_kind(v));
+		return rp_seterr(err, "E_PAYLOAD",
+		                 "allow_docker_hub: must be true or false, not %s",
+		                 payload_kind(v));
 	p->allow_docker_hub = json_is_true(v);
 	return 0;
 }
@@ -310,7 +313,8 @@ static const char *payload_host_why(const char *host, size_t len, enum policy_ki
 	size_t labels = 0;
 
 	if (strstr(host, "://") != NULL)
-		return "it is a URL; write a host, not a URL (\"ghcr.io\", not \"https://ghcr.io\")";
+		return "it is a URL; write a host, not a URL (\"ghcr.io\", not "
+		       "\"https://ghcr.io\")";
 	if (strchr(host, '/') != NULL)
 		return "it has a path; write a host, not a repository (\"quay.io\", not "
 		       "\"quay.io/myorg\"): rules cover a whole registry";
@@ -322,7 +326,8 @@ static const char *payload_host_why(const char *host, size_t len, enum policy_ki
 		if ((why = payload_hostname(host + 2, len - 2, &labels)) != NULL)
 			return why;
 		if (labels < 2)
-			return "a wildcard needs a domain of at least two labels (\"*.example.com\", "
+			return "a wildcard needs a domain of at least two labels "
+			       "(\"*.example.com\", "
 			       "not \"*.com\")";
 		if (strspn(strrchr(host, '.') + 1, "0123456789") == strlen(strrchr(host, '.') + 1))
 			return "a wildcard cannot cover IP addresses (the last label is a number)";
@@ -393,7 +398,7 @@ static const char *payload_prefix_why(const char *s, size_t len, const char *sla
 }
 
 static const char *payload_rule_why(const struct payload_ctx *c, const char *s, size_t len,
-				    enum policy_kind *kind)
+                                    enum policy_kind *kind)
 {
 	const char *slash = memchr(s, '/', len), *why = NULL;
 
@@ -414,7 +419,7 @@ static const char *payload_rule_why(const struct payload_ctx *c, const char *s, 
 }
 
 static int payload_host(const struct payload_ctx *c, json_t *v, const char *field,
-			struct policy_registry *r, struct rp_err *err)
+                        struct policy_registry *r, struct rp_err *err)
 {
 	const char *s, *why = NULL;
 	size_t len;
@@ -425,17 +430,16 @@ static int payload_host(const struct payload_ctx *c, json_t *v, const char *fiel
 	if (strlen(s) != len || (why = payload_rule_why(c, s, len, &r->kind)) != NULL) {
 		log_escape(esc, sizeof(esc), s, len);
 		return rp_seterr(err, "E_PAYLOAD", "%s: \"%s\" is not a %s: %s", field, esc,
-				 c->schema < 2 ? "hostname, host:port or *.domain"
-					       : "hostname, host:port, *.domain or host/path/",
-				 why != NULL ? why : "it contains a NUL byte");
+		                 c->schema < 2 ? "hostname, host:port or *.domain"
+		                               : "hostname, host:port, *.domain or host/path/",
+		                 why != NULL ? why : "it contains a NUL byte");
 	}
 	if ((r->host = strdup(s)) == NULL)
 		return rp_seterr(err, "E_NOMEM", "out of memory");
 	return 0;
 }
 
-static int payload_mode(json_t *v, const char *field, struct policy_registry *r,
-			struct rp_err *err)
+static int payload_mode(json_t *v, const char *field, struct policy_registry *r, struct rp_err *err)
 {
 	const char *s;
 	size_t len;
@@ -453,7 +457,7 @@ static int payload_mode(json_t *v, const char *field, struct policy_registry *r,
 }
 
 static int payload_nickname(json_t *v, const char *field, struct policy_registry *r,
-			    struct rp_err *err)
+                            struct rp_err *err)
 {
 	const char *s, *why;
 	size_t len;
@@ -464,7 +468,7 @@ static int payload_nickname(json_t *v, const char *field, struct policy_registry
 		s = "";
 	if (len > POLICY_MAX_NICKNAME)
 		return rp_seterr(err, "E_PAYLOAD", "%s: %zu bytes; at most %d are allowed", field,
-				 len, POLICY_MAX_NICKNAME);
+		                 len, POLICY_MAX_NICKNAME);
 	if ((why = payload_text_bad(s, len)) != NULL)
 		return rp_seterr(err, "E_PAYLOAD", "%s: %s", field, why);
 	if ((r->nickname = strdup(s)) == NULL)
@@ -474,7 +478,7 @@ static int payload_nickname(json_t *v, const char *field, struct policy_registry
 
 /* "<list>[<i>]<suffix>" without snprintf: this runs 10,000 times per policy. */
 static const char *payload_field(char *buf, size_t len, const char *list, size_t i,
-				 const char *suffix)
+                                 const char *suffix)
 {
 	char num[24];
 	size_t n = sizeof(num), o = strlen(list), sl = strlen(suffix);
@@ -495,19 +499,21 @@ static const char *payload_field(char *buf, size_t len, const char *list, size_t
 }
 
 static int payload_registry(const struct payload_ctx *c, json_t *v, size_t i,
-			    struct policy_registry *r, struct rp_err *err)
+                            struct policy_registry *r, struct rp_err *err)
 {
 	char field[64];
 	const char *f;
 
 	if (!json_is_object(v))
-		return rp_seterr(err, "E_PAYLOAD", "%s: must be an object {\"host\", \"nickname\"}, "
-				 "not %s", payload_field(field, sizeof(field), c->list, i, ""),
-				 payload_kind(v));
+		return rp_seterr(err, "E_PAYLOAD",
+		                 "%s: must be an object {\"host\", \"nickname\"}, "
+		                 "not %s",
+		                 payload_field(field, sizeof(field), c->list, i, ""),
+		                 payload_kind(v));
 	r->action = c->action;
 	if (c->schema < 2 && json_object_get(v, "mode") != NULL)
 		return rp_seterr(err, "E_PAYLOAD", "%s: \"mode\" needs \"schema_version\": 2",
-				 payload_field(field, sizeof(field), c->list, i, ".mode"));
+		                 payload_field(field, sizeof(field), c->list, i, ".mode"));
 	f = payload_field(field, sizeof(field), c->list, i, ".");
 	if (payload_known(v, c->schema < 2 ? payload_reg_keys_v1 : payload_reg_keys_v2, f, err) < 0)
 		return -1;
@@ -517,7 +523,7 @@ static int payload_registry(const struct payload_ctx *c, json_t *v, size_t i,
 	if (payload_mode(v, payload_field(field, sizeof(field), c->list, i, ".mode"), r, err) < 0)
 		return -1;
 	return payload_nickname(v, payload_field(field, sizeof(field), c->list, i, ".nickname"), r,
-				err);
+	                        err);
 }
 
 /* "registries[3]" or "deny[0]" for rule i of p (allow rules come first). */
@@ -569,8 +575,10 @@ static struct payload_hidx *payload_keys(const struct policy *p, struct rp_err *
 			v[i].key = strdup(key);
 		if (v[i].key == NULL) {
 			policy_payload_rule_name(p, i, name, sizeof(name));
-			rp_seterr(err, "E_PAYLOAD", "%s.host: cannot be matched against image "
-				  "references (or out of memory); fix the rule", name);
+			rp_seterr(err, "E_PAYLOAD",
+			          "%s.host: cannot be matched against image "
+			          "references (or out of memory); fix the rule",
+			          name);
 			goto fail;
 		}
 	}
@@ -601,10 +609,11 @@ static int payload_dups(const struct policy *p, struct rp_err *err)
 	if ((v = payload_keys(p, err)) == NULL)
 		return -1;
 	for (size_t k = 1; k < n; k++) {
-		const struct policy_registry *x = &p->registries[v[k - 1].i], *y = &p->registries[v[k].i];
+		const struct policy_registry *x = &p->registries[v[k - 1].i],
+		                             *y = &p->registries[v[k].i];
 		bool same = strcmp(v[k - 1].key, v[k].key) == 0;
 		bool clash = same && x->action != y->action && x->mode == POLICY_ENFORCE &&
-			     y->mode == POLICY_ENFORCE;
+		             y->mode == POLICY_ENFORCE;
 		if (same && (x->action == y->action || clash) && v[k].i < dup) {
 			dup = v[k].i;
 			first = v[k - 1].i;
@@ -620,13 +629,14 @@ static int payload_dups(const struct policy *p, struct rp_err *err)
 	policy_payload_rule_name(p, dup, a, sizeof(a));
 	policy_payload_rule_name(p, first, b, sizeof(b));
 	if (conflict)
-		return rp_seterr(err, "E_PAYLOAD",
-				 "%s.host: \"%s\" is both allowed and denied (also %s); deny wins "
-				 "at equal specificity, so the allow could never decide; remove one "
-				 "(or give one \"mode\": \"warn\" while rolling out)",
-				 a, esc, b);
+		return rp_seterr(
+		    err, "E_PAYLOAD",
+		    "%s.host: \"%s\" is both allowed and denied (also %s); deny wins "
+		    "at equal specificity, so the allow could never decide; remove one "
+		    "(or give one \"mode\": \"warn\" while rolling out)",
+		    a, esc, b);
 	return rp_seterr(err, "E_PAYLOAD", "%s.host: \"%s\" is listed twice (also %s); remove one",
-			 a, esc, b);
+	                 a, esc, b);
 }
 
 /*
@@ -639,14 +649,15 @@ static int payload_hub_contradiction(const struct policy *p, struct rp_err *err)
 	if (p->allow_docker_hub)
 		return 0;
 	for (size_t i = 0; i < p->n_registries; i++)
-		if (p->registries[i].action == POLICY_ALLOW && p->registries[i].kind == POLICY_EXACT &&
-		    ref_is_hub_host(p->registries[i].host))
-			return rp_seterr(err, "E_PAYLOAD",
-					 "registries[%zu].host: \"%s\" is Docker Hub, but "
-					 "allow_docker_hub is false: machines would allow Docker Hub "
-					 "through this entry; set allow_docker_hub to true, or remove "
-					 "the entry to deny Docker Hub",
-					 i, p->registries[i].host);
+		if (p->registries[i].action == POLICY_ALLOW &&
+		    p->registries[i].kind == POLICY_EXACT && ref_is_hub_host(p->registries[i].host))
+			return rp_seterr(
+			    err, "E_PAYLOAD",
+			    "registries[%zu].host: \"%s\" is Docker Hub, but "
+			    "allow_docker_hub is false: machines would allow Docker Hub "
+			    "through this entry; set allow_docker_hub to true, or remove "
+			    "the entry to deny Docker Hub",
+			    i, p->registries[i].host);
 	return 0;
 }
 
@@ -660,19 +671,21 @@ static int payload_hub_conflict(const struct policy *p, struct rp_err *err)
 	for (size_t i = 0; i < p->n_registries; i++) {
 		const struct policy_registry *r = &p->registries[i];
 		if (r->action != POLICY_DENY || r->mode != POLICY_ENFORCE ||
-		    policy_rule_key(r->host, key, sizeof(key)) != 0 || strcmp(key, "e docker.io") != 0)
+		    policy_rule_key(r->host, key, sizeof(key)) != 0 ||
+		    strcmp(key, "e docker.io") != 0)
 			continue;
 		policy_payload_rule_name(p, i, name, sizeof(name));
-		return rp_seterr(err, "E_PAYLOAD",
-				 "%s.host: \"%s\" denies all of Docker Hub while allow_docker_hub is "
-				 "true; set allow_docker_hub to false instead",
-				 name, r->host);
+		return rp_seterr(
+		    err, "E_PAYLOAD",
+		    "%s.host: \"%s\" denies all of Docker Hub while allow_docker_hub is "
+		    "true; set allow_docker_hub to false instead",
+		    name, r->host);
 	}
 	return 0;
 }
 
 static int payload_list(const struct payload_ctx *c, json_t *a, struct policy *p,
-			struct rp_err *err)
+                        struct rp_err *err)
 {
 	size_t n = json_array_size(a), base = p->n_registries;
 
@@ -686,18 +699,18 @@ static int payload_list(const struct payload_ctx *c, json_t *a, struct policy *p
 }
 
 static int payload_array(json_t *root, const char *key, bool required, json_t **out,
-			 struct rp_err *err)
+                         struct rp_err *err)
 {
 	json_t *a = json_object_get(root, key);
 
 	*out = a;
 	if (a == NULL)
 		return required ? rp_seterr(err, "E_PAYLOAD",
-					    "%s: missing (required; [] is allowed)", key)
-				: 0;
+		                            "%s: missing (required; [] is allowed)", key)
+		                : 0;
 	if (!json_is_array(a))
 		return rp_seterr(err, "E_PAYLOAD", "%s: must be an array, not %s", key,
-				 payload_kind(a));
+		                 payload_kind(a));
 	return 0;
 }
 
@@ -714,11 +727,12 @@ static int payload_registries(json_t *root, int schema, struct policy *p, struct
 	n = json_array_size(a) + (d != NULL ? json_array_size(d) : 0);
 	if (n > POLICY_MAX_REGISTRIES)
 		return rp_seterr(err, "E_PAYLOAD", "%s: %zu entries; at most %d are allowed",
-				 d != NULL ? "registries and deny" : "registries", n,
-				 POLICY_MAX_REGISTRIES);
+		                 d != NULL ? "registries and deny" : "registries", n,
+		                 POLICY_MAX_REGISTRIES);
 	if ((p->registries = calloc(n > 0 ? n : 1, sizeof(*p->registries))) == NULL)
 		return rp_seterr(err, "E_NOMEM", "out of memory");
-	if (payload_list(&allow, a, p, err) < 0 || (d != NULL && payload_list(&deny, d, p, err) < 0))
+	if (payload_list(&allow, a, p, err) < 0 ||
+	    (d != NULL && payload_list(&deny, d, p, err) < 0))
 		return -1;
 	if (payload_dups(p, err) < 0 || payload_hub_conflict(p, err) < 0)
 		return -1;
@@ -734,13 +748,15 @@ static int payload_schema(json_t *root, struct policy *p, struct rp_err *err)
 	if (v == NULL)
 		return 0;
 	if (!json_is_integer(v))
-		return rp_seterr(err, "E_PAYLOAD", "schema_version: must be the JSON integer 1 or 2, "
-				 "not %s", payload_kind(v));
+		return rp_seterr(err, "E_PAYLOAD",
+		                 "schema_version: must be the JSON integer 1 or 2, "
+		                 "not %s",
+		                 payload_kind(v));
 	if (json_integer_value(v) < POLICY_SCHEMA_MIN || json_integer_value(v) > POLICY_SCHEMA_MAX)
 		return rp_seterr(err, "E_SCHEMA_VERSION",
-				 "schema_version: %lld is not a policy format this rampart reads "
-				 "(it reads 1 and 2); the policy was not read as an older format",
-				 (long long)json_integer_value(v));
+		                 "schema_version: %lld is not a policy format this rampart reads "
+		                 "(it reads 1 and 2); the policy was not read as an older format",
+		                 (long long)json_integer_value(v));
 	p->schema_version = (int)json_integer_value(v);
 	return 0;
 }
@@ -749,13 +765,13 @@ static int payload_fields(json_t *root, struct policy *p, struct rp_err *err)
 {
 	if (!json_is_object(root))
 		return rp_seterr(err, "E_PAYLOAD", "payload: must be a JSON object, not %s",
-				 payload_kind(root));
+		                 payload_kind(root));
 	if (payload_schema(root, p, err) < 0)
 		return -1;
 	if (p->schema_version < 2 && json_object_get(root, "deny") != NULL)
 		return rp_seterr(err, "E_PAYLOAD", "deny: deny rules need \"schema_version\": 2");
 	if (payload_known(root, p->schema_version < 2 ? payload_top_keys_v1 : payload_top_keys_v2,
-			  "", err) < 0 ||
+	                  "", err) < 0 ||
 	    payload_org(root, p, err) < 0 || payload_version(root, p, err) < 0 ||
 	    payload_times(root, p, err) < 0 || payload_bool(root, p, err) < 0)
 		return -1;
@@ -772,13 +788,13 @@ int policy_payload_parse(const void *buf, size_t len, struct policy *p, struct r
 	memset(p, 0, sizeof(*p));
 	if (len > POLICY_PAYLOAD_MAX) {
 		rp_seterr(err, "E_PAYLOAD", "payload: %zu bytes, more than the %u-byte limit", len,
-			  POLICY_PAYLOAD_MAX);
+		          POLICY_PAYLOAD_MAX);
 		goto out;
 	}
 	if ((root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
 		log_escape(esc, sizeof(esc), je.text, strlen(je.text));
 		rp_seterr(err, "E_PAYLOAD", "payload: not valid JSON: %s (line %d, column %d)", esc,
-			  je.line, je.column);
+		          je.line, je.column);
 		goto out;
 	}
 	ret = payload_fields(root, p, err);

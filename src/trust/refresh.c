@@ -25,10 +25,14 @@
 const char *refresh_outcome_name(enum refresh_outcome o)
 {
 	switch (o) {
-	case REFRESH_UPDATED: return "updated";
-	case REFRESH_UNCHANGED: return "unchanged";
-	case REFRESH_REFUSED: return "refused";
-	default: return "failed";
+	case REFRESH_UPDATED:
+		return "updated";
+	case REFRESH_UNCHANGED:
+		return "unchanged";
+	case REFRESH_REFUSED:
+		return "refused";
+	default:
+		return "failed";
 	}
 }
 
@@ -58,14 +62,17 @@ const char *refresh_hint(const char *code)
 	    {"E_TOO_BIG", "shrink the policy or raise policy.max_bytes"},
 	    {"E_ENVELOPE", "publish a well-formed DSSE envelope (see rampart-policy(5))"},
 	    {"E_PAYLOAD_TYPE", "sign with payloadType application/vnd.rampart.policy+json"},
-	    {"E_SIGNATURE", "sign with enough of the policy keys (policy.keys, or with a root the newest root's policy_keys)"},
+	    {"E_SIGNATURE", "sign with enough of the policy keys (policy.keys, or with a root the "
+	                    "newest root's policy_keys)"},
 	    {"E_PAYLOAD", "fix the named field and re-sign"},
 	    {"E_ORG", "check policy.org in rampartd.json against the policy's org"},
 	    {"E_EXPIRED", "re-sign the policy with a later expires_at"},
 	    {"E_ISSUED_FUTURE", "check this machine's clock, or re-sign with a correct issued_at"},
 	    {"E_ROLLBACK", "publish the policy with a higher version"},
-	    {"E_SCHEMA_VERSION", "sign the policy in a format this rampart reads, or upgrade rampart"},
-	    {"E_ROOT_SIGNATURE", "sign root N+1 with a threshold of root N's root keys and of its own"},
+	    {"E_SCHEMA_VERSION",
+	     "sign the policy in a format this rampart reads, or upgrade rampart"},
+	    {"E_ROOT_SIGNATURE",
+	     "sign root N+1 with a threshold of root N's root keys and of its own"},
 	    {"E_ROOT_VERSION", "publish roots with versions going up by exactly one"},
 	    {"E_ROOT_EXPIRED", "publish a new root (version + 1) with a later expires_at"},
 	    {"E_ROOT_CHAIN", "raise policy.max_root_rotations, or check what the root URL serves"},
@@ -74,15 +81,15 @@ const char *refresh_hint(const char *code)
 	    {"E_SAME_VERSION", "bump version: every change needs a higher version number"},
 	    {"E_STORE_DISK_FULL", "free space in the state directory"},
 	    {"E_FETCH_TLS", "if the policy server uses a private CA or a self-signed "
-			    "certificate, set policy.ca_file to that CA certificate (PEM); if "
-			    "policy.pinned_pubkey is set, check it is the server's key (see "
-			    "rampartd.json(5), TLS trust)"},
+	                    "certificate, set policy.ca_file to that CA certificate (PEM); if "
+	                    "policy.pinned_pubkey is set, check it is the server's key (see "
+	                    "rampartd.json(5), TLS trust)"},
 	    {"E_FETCH_HTTP", "check policy.url: the server has no policy at that path, or "
-			     "refused the request"},
+	                     "refused the request"},
 	    {"E_FETCH_CONNECT", "check policy.url's host and port, and that the policy server "
-				"is up and reachable from this machine (policy.proxy?)"},
+	                        "is up and reachable from this machine (policy.proxy?)"},
 	    {"E_FETCH_TIMEOUT", "check the network path to the policy server, or raise "
-				"policy.total_timeout_s"},
+	                        "policy.total_timeout_s"},
 	    {"E_FETCH_NETWORK", "check the host name in policy.url and this machine's DNS"},
 	    {"E_FETCH_TOO_LARGE", "raise policy.max_bytes, or publish a smaller policy"},
 	};
@@ -104,7 +111,7 @@ static int refresh_refuse(struct refresh_out *out, enum refresh_outcome o, struc
 	else
 		snprintf(kept, sizeof(kept), "no policy is cached");
 	snprintf(out->message, sizeof(out->message), "%s: %s; %s%s%s", refresh_outcome_name(o),
-		 err->msg, kept, hint ? "; to fix: " : "", hint ? hint : "");
+	         err->msg, kept, hint ? "; to fix: " : "", hint ? hint : "");
 	return -1;
 }
 
@@ -115,7 +122,7 @@ static int refresh_refuse(struct refresh_out *out, enum refresh_outcome o, struc
  * m gets the stored meta, with the root chain.
  */
 static int refresh_stored_version(const char *db_path, int64_t *v, struct store_meta *m,
-				  struct rp_err *err)
+                                  struct rp_err *err)
 {
 	struct policy p;
 	struct rp_err e;
@@ -129,10 +136,10 @@ static int refresh_stored_version(const char *db_path, int64_t *v, struct store_
 	policy_free(&p);
 	if (r < 0)
 		return rp_seterr(err, "E_STORE",
-				 "the stored policy %s cannot be read (%s), so the version floor "
-				 "is unknown; nothing was changed (if the file is damaged, an "
-				 "administrator may delete it to start over)",
-				 db_path, e.msg);
+		                 "the stored policy %s cannot be read (%s), so the version floor "
+		                 "is unknown; nothing was changed (if the file is damaged, an "
+		                 "administrator may delete it to start over)",
+		                 db_path, e.msg);
 	return 0;
 }
 
@@ -145,20 +152,21 @@ static int refresh_check_state_dir(const char *db_path, struct rp_err *err)
 	snprintf(dir, sizeof(dir), "%s", db_path);
 	if (stat(dirname(dir), &st) < 0)
 		return rp_seterr(err, "E_STORE_IO", "state directory %s: %s; nothing was changed",
-				 dir, strerror(errno));
+		                 dir, strerror(errno));
 	if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX))
 		return rp_seterr(err, "E_STORE_INSECURE",
-				 "state directory %s is a shared directory anyone can write (mode "
-				 "%04o), so anyone could replace the policy; nothing was stored "
-				 "(set state_dir to a directory of its own, e.g. /var/lib/rampart; "
-				 "do not change the mode of %s)",
-				 dir, (unsigned)(st.st_mode & 07777), dir);
+		                 "state directory %s is a shared directory anyone can write (mode "
+		                 "%04o), so anyone could replace the policy; nothing was stored "
+		                 "(set state_dir to a directory of its own, e.g. /var/lib/rampart; "
+		                 "do not change the mode of %s)",
+		                 dir, (unsigned)(st.st_mode & 07777), dir);
 	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022) != 0)
 		return rp_seterr(err, "E_STORE_INSECURE",
-				 "state directory %s must be owned by root and not writable by "
-				 "group or others (owner uid %u, mode %04o); nothing was stored "
-				 "(fix with: chown root %s && chmod go-w %s)",
-				 dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), dir, dir);
+		                 "state directory %s must be owned by root and not writable by "
+		                 "group or others (owner uid %u, mode %04o); nothing was stored "
+		                 "(fix with: chown root %s && chmod go-w %s)",
+		                 dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777), dir,
+		                 dir);
 	return 0;
 }
 
@@ -169,37 +177,39 @@ static int refresh_check_state_dir(const char *db_path, struct rp_err *err)
  * what machines would refuse.
  */
 int refresh_check_payload(const void *payload, size_t len, const char *org, int64_t now,
-			  struct policy *p, struct rp_err *err)
+                          struct policy *p, struct rp_err *err)
 {
 	char when[32];
 
 	if (policy_payload_parse(payload, len, p, err) < 0)
 		return -1;
 	if (org != NULL && strcmp(p->org, org) != 0)
-		return rp_seterr(err, "E_ORG", "policy is for org \"%s\", this machine trusts \"%s\"",
-				 p->org, org);
+		return rp_seterr(err, "E_ORG",
+		                 "policy is for org \"%s\", this machine trusts \"%s\"", p->org,
+		                 org);
 	if (p->issued_at > now + REFRESH_MAX_SKEW_S) {
 		policy_payload_format_time(p->issued_at, when, sizeof(when));
-		return rp_seterr(err, "E_ISSUED_FUTURE",
-				 "policy version %lld claims to be issued at %s, more than %d s after "
-				 "this machine's clock",
-				 (long long)p->version, when, REFRESH_MAX_SKEW_S);
+		return rp_seterr(
+		    err, "E_ISSUED_FUTURE",
+		    "policy version %lld claims to be issued at %s, more than %d s after "
+		    "this machine's clock",
+		    (long long)p->version, when, REFRESH_MAX_SKEW_S);
 	}
 	if (now >= p->expires_at) {
 		policy_payload_format_time(p->expires_at, when, sizeof(when));
 		return rp_seterr(err, "E_EXPIRED", "policy version %lld expired at %s",
-				 (long long)p->version, when);
+		                 (long long)p->version, when);
 	}
 	return 0;
 }
 
 /* After the payload checks: the version floor. */
 static int refresh_policy_checks(const struct policy *p, struct refresh_out *out,
-				 struct rp_err *err)
+                                 struct rp_err *err)
 {
 	if (p->version < out->old_version)
 		return rp_seterr(err, "E_ROLLBACK", "rollback %lld < %lld", (long long)p->version,
-				 (long long)out->old_version);
+		                 (long long)out->old_version);
 	return 0;
 }
 
@@ -208,26 +218,26 @@ static int refresh_policy_checks(const struct policy *p, struct refresh_out *out
  * old number would be ignored by some machines and applied by others (and a
  * freeze or mix-and-match attack looks exactly like it): refused, loudly.
  */
-static int refresh_same_version(struct refresh_out *out, const char *stored_sha,
-				const char *sha, struct rp_err *err)
+static int refresh_same_version(struct refresh_out *out, const char *stored_sha, const char *sha,
+                                struct rp_err *err)
 {
 	if (stored_sha[0] == '\0' || strcmp(stored_sha, sha) == 0) {
 		out->outcome = REFRESH_UNCHANGED;
 		snprintf(out->message, sizeof(out->message), "unchanged: version %lld",
-			 (long long)out->new_version);
+		         (long long)out->new_version);
 		return 0;
 	}
 	rp_seterr(err, "E_SAME_VERSION",
-		  "version %lld is already stored with different content (payload sha256 "
-		  "%.12s..., stored %.12s...)",
-		  (long long)out->new_version, sha, stored_sha);
+	          "version %lld is already stored with different content (payload sha256 "
+	          "%.12s..., stored %.12s...)",
+	          (long long)out->new_version, sha, stored_sha);
 	return refresh_refuse(out, REFRESH_REFUSED, err);
 }
 
 /* The policy step: verify against trust, validate, check, store with the chain. */
 static int refresh_policy(const struct refresh_in *in, const struct trust_set *trust,
-			  const struct root_chain *chain, const char *stored_sha,
-			  struct refresh_out *out, struct rp_err *err)
+                          const struct root_chain *chain, const char *stored_sha,
+                          struct refresh_out *out, struct rp_err *err)
 {
 	struct dsse_verified v;
 	struct policy p;
@@ -245,7 +255,7 @@ static int refresh_policy(const struct refresh_in *in, const struct trust_set *t
 	}
 	if (in->len > in->max_bytes) {
 		rp_seterr(err, "E_TOO_BIG", "policy of %zu bytes exceeds the %zu-byte cap", in->len,
-			  in->max_bytes);
+		          in->max_bytes);
 		return refresh_refuse(out, REFRESH_REFUSED, err);
 	}
 	if (dsse_verify(in->envelope, in->len, DSSE_POLICY_TYPE, trust, &v, err) < 0)
@@ -283,10 +293,10 @@ static int refresh_policy(const struct refresh_in *in, const struct trust_set *t
 	out->outcome = REFRESH_UPDATED;
 	if (out->old_version)
 		snprintf(out->message, sizeof(out->message), "updated %lld -> %lld",
-			 (long long)out->old_version, (long long)p.version);
+		         (long long)out->old_version, (long long)p.version);
 	else
 		snprintf(out->message, sizeof(out->message), "updated: none -> %lld",
-			 (long long)p.version);
+		         (long long)p.version);
 	rc = 0;
 out:
 	policy_free(&p);
@@ -313,7 +323,7 @@ static bool refresh_chain_changed(const struct root_chain *c, const struct store
  * flagged, until a valid one arrives).
  */
 static int refresh_keep_policy(const struct refresh_in *in, const struct root_chain *c,
-			       struct refresh_out *out, struct rp_err *err)
+                               struct refresh_out *out, struct rp_err *err)
 {
 	struct policy p;
 	struct store_meta m;
@@ -355,22 +365,22 @@ static void refresh_root_message(struct refresh_out *out)
 	if (out->root_version == 0)
 		return;
 	snprintf(out->message + n, sizeof(out->message) - n, "; root version %lld%s%s",
-		 (long long)out->root_version, out->roots_new ? " (rotated)" : "",
-		 out->stored_untrusted ? "; the stored policy is not signed by this root's policy "
-					 "keys: still enforced until a valid policy arrives"
-				       : "");
+	         (long long)out->root_version, out->roots_new ? " (rotated)" : "",
+	         out->stored_untrusted ? "; the stored policy is not signed by this root's policy "
+	                                 "keys: still enforced until a valid policy arrives"
+	                               : "");
 }
 
 static int refresh_roots(const struct refresh_in *in, const struct store_meta *sm,
-			 struct root_chain *c, struct rp_err *err)
+                         struct root_chain *c, struct rp_err *err)
 {
 	const struct refresh_root *r = in->root;
 
 	if (root_chain_load(r->pinned, r->pinned_len, r->pinned_sha256, in->org, sm->roots,
-			    sm->n_roots, r->fetch, r->fetch_arg, c, err) < 0)
+	                    sm->n_roots, r->fetch, r->fetch_arg, c, err) < 0)
 		return -1;
 	return root_walk(c, r->fetch, r->fetch_arg, r->max_new ? r->max_new : ROOT_DEFAULT_MAX_NEW,
-			 in->now, err);
+	                 in->now, err);
 }
 
 int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct rp_err *err)
@@ -400,8 +410,10 @@ int refresh_apply(const struct refresh_in *in, struct refresh_out *out, struct r
 		out->root_version = chain.cur.version;
 		trust = &chain.cur.policy_keys;
 	}
-	rc = refresh_policy(in, trust, in->root != NULL ? &chain : NULL, sm.payload_sha256, out, err);
-	if (in->root != NULL && out->outcome != REFRESH_UPDATED && refresh_chain_changed(&chain, &sm)) {
+	rc = refresh_policy(in, trust, in->root != NULL ? &chain : NULL, sm.payload_sha256, out,
+	                    err);
+	if (in->root != NULL && out->outcome != REFRESH_UPDATED &&
+	    refresh_chain_changed(&chain, &sm)) {
 		if (refresh_keep_policy(in, &chain, out, &e2) < 0 && rc == 0) {
 			*err = e2;
 			rc = refresh_refuse(out, REFRESH_FAILED, err);
@@ -431,8 +443,8 @@ static int refresh_same_rows(struct policy *signed_p, struct policy *stored, str
 {
 	if (signed_p->n_registries != stored->n_registries)
 		return rp_seterr(err, "E_TAMPERED",
-				 "the DB holds %zu registries but the signed policy has %zu",
-				 stored->n_registries, signed_p->n_registries);
+		                 "the DB holds %zu registries but the signed policy has %zu",
+		                 stored->n_registries, signed_p->n_registries);
 	qsort(signed_p->registries, signed_p->n_registries, sizeof(struct policy_registry),
 	      refresh_cmp_reg);
 	qsort(stored->registries, stored->n_registries, sizeof(struct policy_registry),
@@ -442,7 +454,7 @@ static int refresh_same_rows(struct policy *signed_p, struct policy *stored, str
 		if (strcmp(a->host, b->host) != 0 || strcmp(a->nickname, b->nickname) != 0 ||
 		    a->kind != b->kind || a->action != b->action || a->mode != b->mode)
 			return rp_seterr(err, "E_TAMPERED",
-					 "DB row \"%s\" does not match the signed policy", b->host);
+			                 "DB row \"%s\" does not match the signed policy", b->host);
 	}
 	if (signed_p->version != stored->version || strcmp(signed_p->org, stored->org) != 0 ||
 	    signed_p->expires_at != stored->expires_at ||
@@ -450,8 +462,8 @@ static int refresh_same_rows(struct policy *signed_p, struct policy *stored, str
 	    signed_p->allow_docker_hub != stored->allow_docker_hub ||
 	    signed_p->schema_version != stored->schema_version)
 		return rp_seterr(err, "E_TAMPERED",
-				 "DB meta (org, version, dates or allow_docker_hub) does not match "
-				 "the signed policy");
+		                 "DB meta (org, version, dates or allow_docker_hub) does not match "
+		                 "the signed policy");
 	return 0;
 }
 
@@ -464,23 +476,23 @@ static int refresh_check_file_modes(const char *db_path, struct rp_err *err)
 		return rp_seterr(err, "E_STORE_IO", "%s: %s", db_path, strerror(errno));
 	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) != 0)
 		return rp_seterr(err, "E_TAMPERED",
-				 "%s must be a regular file owned by root and not writable by "
-				 "others (owner uid %u, mode %04o)",
-				 db_path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		                 "%s must be a regular file owned by root and not writable by "
+		                 "others (owner uid %u, mode %04o)",
+		                 db_path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	snprintf(dir, sizeof(dir), "%s", db_path);
 	if (stat(dirname(dir), &st) < 0)
 		return rp_seterr(err, "E_STORE_IO", "%s: %s", dir, strerror(errno));
 	if (st.st_uid != 0 || (st.st_mode & 022) != 0)
 		return rp_seterr(err, "E_TAMPERED",
-				 "directory %s must be owned by root and not writable by others "
-				 "(owner uid %u, mode %04o): anyone who can write it can replace "
-				 "the policy",
-				 dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		                 "directory %s must be owned by root and not writable by others "
+		                 "(owner uid %u, mode %04o): anyone who can write it can replace "
+		                 "the policy",
+		                 dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
 int refresh_verify_store(const char *db_path, const struct trust_set *trust, int64_t now,
-			 struct verify_report *rep, struct rp_err *err)
+                         struct verify_report *rep, struct rp_err *err)
 {
 	struct policy stored, signed_p;
 	struct store_meta m;
@@ -506,7 +518,8 @@ int refresh_verify_store(const char *db_path, const struct trust_set *trust, int
 		goto out;
 	refresh_sha256_hex(v.payload, v.payload_len, sha);
 	if (strcmp(sha, m.payload_sha256) != 0) {
-		rp_seterr(err, "E_TAMPERED", "payload sha256 in the DB does not match the envelope");
+		rp_seterr(err, "E_TAMPERED",
+		          "payload sha256 in the DB does not match the envelope");
 		goto out;
 	}
 	if (refresh_same_rows(&signed_p, &stored, err) < 0)
@@ -529,8 +542,8 @@ out:
 }
 
 int refresh_verify_store_root(const char *db_path, const void *pinned, size_t pinned_len,
-			      const char *org, int64_t now, struct verify_report *rep,
-			      int64_t *root_version, struct rp_err *err)
+                              const char *org, int64_t now, struct verify_report *rep,
+                              int64_t *root_version, struct rp_err *err)
 {
 	struct policy p;
 	struct store_meta m;
@@ -548,17 +561,20 @@ int refresh_verify_store_root(const char *db_path, const void *pinned, size_t pi
 	if (r < 0)
 		goto out;
 	if (m.n_roots == 0) {
-		rp_seterr(err, "E_TAMPERED", "the store holds no root chain, so the policy cannot be "
-			  "proved from a pinned root");
+		rp_seterr(err, "E_TAMPERED",
+		          "the store holds no root chain, so the policy cannot be "
+		          "proved from a pinned root");
 		goto out;
 	}
 	refresh_sha256_hex((const unsigned char *)pinned, pinned_len, sha);
 	if (root_chain_load(pinned, pinned_len, NULL, org, m.roots, m.n_roots, NULL, NULL, &c,
-			    err) < 0)
+	                    err) < 0)
 		goto out;
 	if (c.n != m.n_roots) {
-		rp_seterr(err, "E_TAMPERED", "the stored root chain does not start at the pinned root "
-			  "(sha256 %s)", sha);
+		rp_seterr(err, "E_TAMPERED",
+		          "the stored root chain does not start at the pinned root "
+		          "(sha256 %s)",
+		          sha);
 		goto out;
 	}
 	if (refresh_verify_store(db_path, &c.cur.policy_keys, now, rep, err) < 0)

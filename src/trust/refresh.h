@@ -28,10 +28,10 @@ enum refresh_outcome {
 struct refresh_root {
 	const unsigned char *pinned; /* the pinned first root's envelope, or NULL (sha256 pin) */
 	size_t pinned_len;
-	const char *pinned_sha256;   /* "" or NULL when pinned by file only */
-	root_fetch_fn fetch;         /* N.root.json, in the unprivileged fetch sandbox */
+	const char *pinned_sha256; /* "" or NULL when pinned by file only */
+	root_fetch_fn fetch;       /* N.root.json, in the unprivileged fetch sandbox */
 	void *fetch_arg;
-	size_t max_new;              /* policy.max_root_rotations */
+	size_t max_new; /* policy.max_root_rotations */
 };
 
 struct refresh_in {
@@ -40,11 +40,11 @@ struct refresh_in {
 	size_t max_bytes;
 	const struct trust_set *trust;   /* policy.keys; ignored when root is set */
 	const struct refresh_root *root; /* NULL: no root, trust decides */
-	const char *org;     /* configured org: the payload must name it */
-	int64_t now;         /* read once at the start of the update */
+	const char *org;                 /* configured org: the payload must name it */
+	int64_t now;                     /* read once at the start of the update */
 	const char *db_path;
-	const char *source;  /* URL, or "" */
-	const char *etag;    /* stored only if this policy is committed */
+	const char *source; /* URL, or "" */
+	const char *etag;   /* stored only if this policy is committed */
 };
 
 struct refresh_out {
@@ -52,12 +52,12 @@ struct refresh_out {
 	int64_t old_version; /* 0 when nothing was stored */
 	int64_t new_version; /* version offered (0 if it never got that far) */
 	size_t n_registries;
-	char message[700];   /* "updated 41 -> 42", "refused: rollback 40 < 41; keeping 41" */
+	char message[700]; /* "updated 41 -> 42", "refused: rollback 40 < 41; keeping 41" */
 	/* With a root: */
-	int64_t root_version;  /* the newest trusted root after this refresh; 0 without */
-	size_t roots_new;      /* roots accepted (and stored) by this refresh */
-	int stored_untrusted;  /* the stored policy does not verify against the newest root's
-	                          policy keys: still enforced until a valid one arrives */
+	int64_t root_version; /* the newest trusted root after this refresh; 0 without */
+	size_t roots_new;     /* roots accepted (and stored) by this refresh */
+	int stored_untrusted; /* the stored policy does not verify against the newest root's
+	                         policy keys: still enforced until a valid one arrives */
 };
 
 /* 0 updated/unchanged; -1 refused/failed (err has the code, out->message the sentence). */
@@ -82,7 +82,7 @@ struct policy;
  * policy_free() either way).
  */
 int refresh_check_payload(const void *payload, size_t len, const char *org, int64_t now,
-			  struct policy *p, struct rp_err *err);
+                          struct policy *p, struct rp_err *err);
 
 struct verify_report {
 	int64_t version;
@@ -100,7 +100,7 @@ struct verify_report {
  * payload (nothing added, removed or changed).  0 ok, -1 with err.
  */
 int refresh_verify_store(const char *db_path, const struct trust_set *trust, int64_t now,
-			 struct verify_report *rep, struct rp_err *err);
+                         struct verify_report *rep, struct rp_err *err);
 
 /*
  * The same, proving the policy from a pinned first root alone (its envelope
@@ -109,7 +109,7 @@ int refresh_verify_store(const char *db_path, const struct trust_set *trust, int
  * root version in *root_version.
  */
 int refresh_verify_store_root(const char *db_path, const void *pinned, size_t pinned_len,
-			      const char *org, int64_t now, struct verify_report *rep,
-			      int64_t *root_version, struct rp_err *err);
+                              const char *org, int64_t now, struct verify_report *rep,
+                              int64_t *root_version, struct rp_err *err);
 
 #endif

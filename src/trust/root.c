@@ -17,9 +17,9 @@
 #include "policy_payload.h"
 #include "root.h"
 
-static const char *const root_fields[] = {"version",     "expires_at",     "org",
-                                          "root_keys",   "root_threshold", "policy_keys",
-                                          "policy_threshold", NULL};
+static const char *const root_fields[] = {
+    "version",     "expires_at",       "org", "root_keys", "root_threshold",
+    "policy_keys", "policy_threshold", NULL};
 
 void root_free(struct root *r)
 {
@@ -48,9 +48,9 @@ static int root_keyset(json_t *o, const char *kf, const char *tf, struct trust_s
 
 	keys_trust_init(t);
 	if (!json_is_array(a) || json_array_size(a) < 1 || json_array_size(a) > KEYS_MAX_TRUSTED)
-		return rp_seterr(err, "E_ROOT", "%s: must be an array of 1 to %d PEM public keys", kf,
-		                 KEYS_MAX_TRUSTED);
-	json_array_foreach(a, i, v) {
+		return rp_seterr(err, "E_ROOT", "%s: must be an array of 1 to %d PEM public keys",
+		                 kf, KEYS_MAX_TRUSTED);
+	json_array_foreach (a, i, v) {
 		struct rp_key k;
 		int rc;
 		if (!json_is_string(v))
@@ -77,12 +77,13 @@ static int root_fields_check(json_t *o, struct root *r, struct rp_err *err)
 	json_t *ver = json_object_get(o, "version"), *org = json_object_get(o, "org"), *v;
 	const char *k;
 
-	json_object_foreach(o, k, v) {
+	json_object_foreach (o, k, v) {
 		size_t i;
 		for (i = 0; root_fields[i] != NULL && strcmp(root_fields[i], k) != 0; i++)
 			;
 		if (root_fields[i] == NULL)
-			return rp_seterr(err, "E_ROOT", "%.64s: unknown field in the root document", k);
+			return rp_seterr(err, "E_ROOT", "%.64s: unknown field in the root document",
+			                 k);
 	}
 	if (!json_is_integer(ver) || json_integer_value(ver) < 1)
 		return rp_seterr(err, "E_ROOT", "version: must be a JSON integer >= 1");
@@ -90,7 +91,8 @@ static int root_fields_check(json_t *o, struct root *r, struct rp_err *err)
 	if (!json_is_string(json_object_get(o, "expires_at")) ||
 	    policy_payload_parse_time(json_string_value(json_object_get(o, "expires_at")),
 	                              &r->expires_at) < 0)
-		return rp_seterr(err, "E_ROOT", "expires_at: must be a UTC time like "
+		return rp_seterr(err, "E_ROOT",
+		                 "expires_at: must be a UTC time like "
 		                 "2027-01-31T12:00:00Z");
 	if (!json_is_string(org) || json_string_length(org) < 1 ||
 	    json_string_length(org) >= sizeof(r->org) ||
@@ -128,16 +130,18 @@ out:
 }
 
 /* Signed by a threshold of t?  E_ROOT_SIGNATURE names the set that fell short. */
-static int root_signed_by(const void *env, size_t len, const struct trust_set *t,
-                          const char *which, struct dsse_verified *v, struct rp_err *err)
+static int root_signed_by(const void *env, size_t len, const struct trust_set *t, const char *which,
+                          struct dsse_verified *v, struct rp_err *err)
 {
 	struct rp_err e;
 
 	if (dsse_verify(env, len, ROOT_TYPE, t, v, &e) == 0)
 		return 0;
 	if (strcmp(e.code, "E_SIGNATURE") == 0)
-		return rp_seterr(err, "E_ROOT_SIGNATURE", "the root is not signed by a threshold of "
-		                 "%s: %s", which, e.msg);
+		return rp_seterr(err, "E_ROOT_SIGNATURE",
+		                 "the root is not signed by a threshold of "
+		                 "%s: %s",
+		                 which, e.msg);
 	if (strcmp(e.code, "E_PAYLOAD_TYPE") == 0)
 		return rp_seterr(err, "E_ROOT", "%s (a root has payloadType %s)", e.msg, ROOT_TYPE);
 	return rp_seterr(err, e.code, "%s", e.msg);
@@ -176,8 +180,10 @@ int root_trust_first(const void *env, size_t len, const char *want_sha256, const
 	memset(&e, 0, sizeof(e));
 	root_sha256(env, len, sha);
 	if (want_sha256 != NULL && want_sha256[0] != '\0' && strcmp(sha, want_sha256) != 0)
-		return rp_seterr(err, "E_ROOT_PIN", "the first root has sha256 %s, but "
-		                 "policy.root_sha256 pins %s", sha, want_sha256);
+		return rp_seterr(err, "E_ROOT_PIN",
+		                 "the first root has sha256 %s, but "
+		                 "policy.root_sha256 pins %s",
+		                 sha, want_sha256);
 	if (len > ROOT_MAX_BYTES)
 		return rp_seterr(err, "E_ROOT_TOO_BIG", "root of %zu bytes exceeds %u", len,
 		                 ROOT_MAX_BYTES);
@@ -195,8 +201,9 @@ int root_trust_first(const void *env, size_t len, const char *want_sha256, const
 	rc = root_self(env, len, &v, out, err);
 	v.payload = NULL;
 	if (rc == 0 && org != NULL && strcmp(out->org, org) != 0) {
-		rc = rp_seterr(err, "E_ORG", "the root is for org \"%s\", this machine trusts \"%s\"",
-		               out->org, org);
+		rc = rp_seterr(err, "E_ORG",
+		               "the root is for org \"%s\", this machine trusts \"%s\"", out->org,
+		               org);
 		root_free(out);
 	}
 out:
@@ -213,16 +220,18 @@ int root_verify_next(const struct root *trusted, const void *env, size_t len, st
 	memset(out, 0, sizeof(*out));
 	memset(&v, 0, sizeof(v));
 	if (len > ROOT_MAX_BYTES)
-		return rp_seterr(err, "E_ROOT_TOO_BIG", "root %lld of %zu bytes exceeds the %u-byte cap",
+		return rp_seterr(err, "E_ROOT_TOO_BIG",
+		                 "root %lld of %zu bytes exceeds the %u-byte cap",
 		                 (long long)trusted->version + 1, len, ROOT_MAX_BYTES);
 	if (root_signed_by(env, len, &trusted->root_keys, "the trusted root's keys", &v, err) < 0)
 		goto out;
 	if (root_self(env, len, &v, out, err) < 0)
 		goto out;
 	if (out->version != trusted->version + 1) {
-		rp_seterr(err, "E_ROOT_VERSION", "root version %lld offered where %lld was expected "
-		          "(versions go up by exactly one)", (long long)out->version,
-		          (long long)trusted->version + 1);
+		rp_seterr(err, "E_ROOT_VERSION",
+		          "root version %lld offered where %lld was expected "
+		          "(versions go up by exactly one)",
+		          (long long)out->version, (long long)trusted->version + 1);
 		root_free(out);
 		goto out;
 	}
@@ -292,7 +301,8 @@ static int root_chain_first(const void *pinned, size_t pinned_len, const char *w
 	else if (n_stored > 0)
 		rc = root_trust_first(stored[0].raw, stored[0].len, want_sha256, org, &c->cur, err);
 	else if (fetch == NULL)
-		return rp_seterr(err, "E_ROOT_PIN", "no first root: it is pinned by sha256 only and "
+		return rp_seterr(err, "E_ROOT_PIN",
+		                 "no first root: it is pinned by sha256 only and "
 		                 "none is stored yet");
 	else if ((rc = fetch(arg, 1, &buf, &len, err)) == 1)
 		return rp_seterr(err, "E_ROOT_PIN", "the first root (1.root.json) was not found");
@@ -300,15 +310,16 @@ static int root_chain_first(const void *pinned, size_t pinned_len, const char *w
 		rc = root_trust_first(buf, len, want_sha256, org, &c->cur, err);
 	if (rc == 0)
 		rc = pinned != NULL ? root_chain_push(c, c->cur.version, pinned, pinned_len, err)
-		     : buf != NULL  ? root_chain_push(c, c->cur.version, buf, len, err)
-		                    : root_chain_push(c, c->cur.version, stored[0].raw, stored[0].len, err);
+		     : buf != NULL
+		         ? root_chain_push(c, c->cur.version, buf, len, err)
+		         : root_chain_push(c, c->cur.version, stored[0].raw, stored[0].len, err);
 	free(buf);
 	return rc;
 }
 
-int root_chain_load(const void *pinned, size_t pinned_len, const char *want_sha256,
-                    const char *org, const struct store_root *stored, size_t n_stored,
-                    root_fetch_fn fetch, void *arg, struct root_chain *out, struct rp_err *err)
+int root_chain_load(const void *pinned, size_t pinned_len, const char *want_sha256, const char *org,
+                    const struct store_root *stored, size_t n_stored, root_fetch_fn fetch,
+                    void *arg, struct root_chain *out, struct rp_err *err)
 {
 	struct root next;
 	char sha[65];
@@ -327,8 +338,10 @@ int root_chain_load(const void *pinned, size_t pinned_len, const char *want_sha2
 		if (root_verify_next(&out->cur, stored[i].raw, stored[i].len, &next, err) < 0) {
 			char why[sizeof(err->msg)];
 			rp_strlcpy(why, err->msg, sizeof(why));
-			rp_seterr(err, "E_ROOT_STORED", "stored root %zu does not follow from the pinned "
-			          "root (%s)", i + 1, why);
+			rp_seterr(err, "E_ROOT_STORED",
+			          "stored root %zu does not follow from the pinned "
+			          "root (%s)",
+			          i + 1, why);
 			goto fail;
 		}
 		root_chain_advance(out, &next);
@@ -360,10 +373,11 @@ int root_walk(struct root_chain *c, root_fetch_fn fetch, void *arg, size_t max_n
 		if (rc == 1)
 			break;
 		if (rc == 0 && w.n_new >= max_new) {
-			rc = rp_seterr(err, "E_ROOT_CHAIN", "more than %zu new roots in one refresh "
+			rc = rp_seterr(err, "E_ROOT_CHAIN",
+			               "more than %zu new roots in one refresh "
 			               "(root %lld is there too); the chain is endless or the cap "
-			               "(policy.max_root_rotations) too low", max_new,
-			               (long long)w.cur.version + 1);
+			               "(policy.max_root_rotations) too low",
+			               max_new, (long long)w.cur.version + 1);
 		} else if (rc == 0 && (rc = root_verify_next(&w.cur, buf, len, &next, err)) == 0) {
 			root_chain_advance(&w, &next);
 			rc = root_chain_push(&w, w.cur.version, buf, len, err);

@@ -19,7 +19,7 @@
 
 #define ROOT_TYPE "application/vnd.rampart.root+json"
 #define ROOT_MAX_BYTES STORE_MAX_ROOT_BYTES /* one root envelope, enforced while fetching */
-#define ROOT_DEFAULT_MAX_NEW 32            /* new roots accepted in one refresh */
+#define ROOT_DEFAULT_MAX_NEW 32             /* new roots accepted in one refresh */
 
 struct root {
 	int64_t version;
@@ -67,7 +67,7 @@ struct root_chain {
 	struct root cur;
 	struct store_root *raw; /* oldest first; raw[0] is the pinned first root */
 	size_t n;
-	size_t n_new;           /* accepted by the last root_walk */
+	size_t n_new; /* accepted by the last root_walk */
 };
 
 void root_chain_free(struct root_chain *c);
@@ -80,9 +80,9 @@ void root_chain_free(struct root_chain *c);
  * fetch (may be NULL) is used for version 1 when only a sha256 is pinned and
  * nothing is stored.
  */
-int root_chain_load(const void *pinned, size_t pinned_len, const char *want_sha256,
-                    const char *org, const struct store_root *stored, size_t n_stored,
-                    root_fetch_fn fetch, void *arg, struct root_chain *out, struct rp_err *err);
+int root_chain_load(const void *pinned, size_t pinned_len, const char *want_sha256, const char *org,
+                    const struct store_root *stored, size_t n_stored, root_fetch_fn fetch,
+                    void *arg, struct root_chain *out, struct rp_err *err);
 
 /*
  * Walks N+1, N+2, ... until fetch says not found, at most max_new new roots

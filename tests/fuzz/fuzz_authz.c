@@ -37,7 +37,7 @@ static void fuzz_authz_daemonjson(const char *in, size_t n)
 	char *added = NULL, *back = NULL;
 	json_t *root = json_loadb(in, n, JSON_REJECT_DUPLICATES, NULL);
 	bool fresh = root != NULL && json_is_object(root) &&
-		     json_object_get(root, "authorization-plugins") == NULL;
+	             json_object_get(root, "authorization-plugins") == NULL;
 
 	json_decref(root);
 	if (authz_daemonjson_edit(in, n, true, &added, &err) < 0 || added == NULL)
@@ -57,8 +57,8 @@ int fuzz_authz(const uint8_t *d, size_t n)
 	struct authz_opts o = {0};
 	struct authz_verdict v;
 
-	if (pol == NULL && rampart_policy_open("/nonexistent-rampart-fuzz/policy.db", 0, &pol, NULL,
-					       0) != 0)
+	if (pol == NULL &&
+	    rampart_policy_open("/nonexistent-rampart-fuzz/policy.db", 0, &pol, NULL, 0) != 0)
 		fuzz_fail("authz", "cannot open an empty policy handle");
 	if (n == 0)
 		return 0;
@@ -66,8 +66,9 @@ int fuzz_authz(const uint8_t *d, size_t n)
 		fuzz_authz_daemonjson((const char *)d + 1, n - 1);
 		return 0;
 	}
-	o.mode = (d[0] & 3) == 0 ? AUTHZ_MODE_OFF : (d[0] & 3) == 1 ? AUTHZ_MODE_WARN
-								 : AUTHZ_MODE_ENFORCE;
+	o.mode = (d[0] & 3) == 0   ? AUTHZ_MODE_OFF
+	         : (d[0] & 3) == 1 ? AUTHZ_MODE_WARN
+	                           : AUTHZ_MODE_ENFORCE;
 	o.block_load = (d[0] & 4) != 0;
 	authz_decide_raw(pol, &o, (const char *)d + 1, n - 1, &v);
 	fuzz_authz_answer(&v, o.mode);

@@ -81,7 +81,8 @@ static void cp_check_text(const char *text, const struct cpol_model *m)
 	docker = json_object_get(json_object_get(j, "transports"), "docker");
 	CP_CHECK(json_is_object(docker));
 	CP_CHECK(json_object_size(docker) == (m->docker_accept_all ? 1 : m->n_rules));
-	json_object_foreach(docker, k, v) CP_CHECK(m->docker_accept_all || cpol_scope_ok(k));
+	json_object_foreach (docker, k, v)
+		CP_CHECK(m->docker_accept_all || cpol_scope_ok(k));
 	json_decref(j);
 }
 

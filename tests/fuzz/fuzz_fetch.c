@@ -26,23 +26,26 @@
 
 #define FUZZ_FETCH_MAX_IN 60000
 
-#define FETCH_CHECK(cond)                                 \
-	do {                                              \
-		if (!(cond))                              \
-			fuzz_fail("fetch", #cond);        \
+#define FETCH_CHECK(cond)                                                                          \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			fuzz_fail("fetch", #cond);                                                 \
 	} while (0)
 
 static int fuzz_fetch_status(uint8_t sel)
 {
 	switch (sel & 3) {
-	case 1: return 1 << 8;  /* exit 1, as W_EXITCODE(1, 0) */
-	case 2: return SIGKILL; /* killed */
-	default: return 0;      /* exit 0 */
+	case 1:
+		return 1 << 8; /* exit 1, as W_EXITCODE(1, 0) */
+	case 2:
+		return SIGKILL; /* killed */
+	default:
+		return 0; /* exit 0 */
 	}
 }
 
 static void fuzz_fetch_check_ok(const struct fetch_result *res, const uint8_t *s, size_t n,
-				size_t max, int st)
+                                size_t max, int st)
 {
 	struct fetch_wire hdr, *w = &hdr; /* a copy: the input need not be aligned */
 

@@ -76,9 +76,14 @@ static void fuzz_req_policy(const char *db)
 	    {"*.corp.example", "corp", POLICY_WILDCARD, POLICY_ALLOW, POLICY_ENFORCE},
 	    {"reg.example.com:5000", "", POLICY_PORT, POLICY_ALLOW, POLICY_ENFORCE},
 	};
-	struct policy p = {.org = "fuzz", .version = 7, .issued_at = 1700000000,
-	                   .expires_at = 4102444800, .allow_docker_hub = true, .schema_version = 1,
-	                   .n_registries = 3, .registries = regs};
+	struct policy p = {.org = "fuzz",
+	                   .version = 7,
+	                   .issued_at = 1700000000,
+	                   .expires_at = 4102444800,
+	                   .allow_docker_hub = true,
+	                   .schema_version = 1,
+	                   .n_registries = 3,
+	                   .registries = regs};
 	struct store_meta m;
 	struct rp_err e;
 

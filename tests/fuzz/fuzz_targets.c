@@ -457,8 +457,9 @@ static void fuzz_payload_match_one(const struct policy_index *idx, const struct 
 			return;
 		memset(&dc, 0, sizeof(dc));
 		policy_decide(idx, false, &rp, (int64_t)time(NULL), &dc);
-		FUZZ_CHECK("payload", r->action == POLICY_DENY ? (!dc.allowed || strcmp(dc.rule, r->host) != 0)
-		                                               : (dc.allowed || dc.denied_by_rule));
+		FUZZ_CHECK("payload", r->action == POLICY_DENY
+		                          ? (!dc.allowed || strcmp(dc.rule, r->host) != 0)
+		                          : (dc.allowed || dc.denied_by_rule));
 		return;
 	}
 	snprintf(ref, sizeof(ref), "%s%s/fuzz/app:1", r->kind == POLICY_WILDCARD ? "x" : "", host);
@@ -531,9 +532,9 @@ int fuzz_payload(const uint8_t *d, size_t n)
  */
 int fuzz_root(const uint8_t *d, size_t n)
 {
-	static const char *const codes[] = {"E_ROOT",     "E_ROOT_TOO_BIG", "E_KEY_FILE", "E_KEY_TYPE",
-	                                    "E_TRUST",    "E_NOMEM",        "E_ENVELOPE", "E_PAYLOAD_TYPE",
-	                                    "E_ROOT_SIGNATURE", NULL};
+	static const char *const codes[] = {
+	    "E_ROOT",  "E_ROOT_TOO_BIG", "E_KEY_FILE",     "E_KEY_TYPE",       "E_TRUST",
+	    "E_NOMEM", "E_ENVELOPE",     "E_PAYLOAD_TYPE", "E_ROOT_SIGNATURE", NULL};
 	static struct root trusted;
 	static bool have;
 	struct root r;

@@ -58,14 +58,16 @@ static void test_query_get(void **state)
 	struct rp_err err;
 
 	(void)state;
-	assert_int_equal(authz_query_get("a=1&fromImage=x%2Fy+z&b", "fromImage", v, sizeof(v), &err), 1);
+	assert_int_equal(
+	    authz_query_get("a=1&fromImage=x%2Fy+z&b", "fromImage", v, sizeof(v), &err), 1);
 	assert_string_equal(v, "x/y z");
 	assert_int_equal(authz_query_get("a=1", "fromImage", v, sizeof(v), &err), 0);
 	assert_int_equal(authz_query_get("fromImage", "fromImage", v, sizeof(v), &err), 1);
 	assert_string_equal(v, "");
 	assert_int_equal(authz_query_get("from%49mage=q", "fromImage", v, sizeof(v), &err), 1);
 	assert_string_equal(v, "q");
-	assert_int_equal(authz_query_get("fromImage=a&fromImage=b", "fromImage", v, sizeof(v), &err), -1);
+	assert_int_equal(
+	    authz_query_get("fromImage=a&fromImage=b", "fromImage", v, sizeof(v), &err), -1);
 	assert_int_equal(authz_query_get("fromImage=a;b", "fromImage", v, sizeof(v), &err), -1);
 	assert_int_equal(authz_query_get("fromImage=%zz", "fromImage", v, sizeof(v), &err), -1);
 	assert_int_equal(authz_query_get("fromImage=%00", "fromImage", v, sizeof(v), &err), -1);
@@ -102,16 +104,18 @@ static void test_decide_no_policy(void **state)
 	struct authz_opts o = {.mode = AUTHZ_MODE_ENFORCE};
 	struct authz_verdict v;
 	static const char pull[] = "{\"RequestMethod\":\"POST\",\"RequestUri\":"
-				   "\"/v1.41/images/create?fromImage=a/b&tag=1\"}";
+	                           "\"/v1.41/images/create?fromImage=a/b&tag=1\"}";
 	static const char other[] = "{\"RequestMethod\":\"GET\",\"RequestUri\":\"/v1.41/info\"}";
 	char err[256];
 
 	(void)state;
-	assert_int_equal(rampart_policy_open("/nonexistent/policy.db", 0, &pol, err, sizeof(err)), 0);
+	assert_int_equal(rampart_policy_open("/nonexistent/policy.db", 0, &pol, err, sizeof(err)),
+	                 0);
 	authz_decide_raw(pol, &o, pull, sizeof(pull) - 1, &v);
 	assert_false(v.allow);
 	assert_int_equal(v.kind, AUTHZ_PULL);
-	assert_string_equal(v.msg, "rampart: docker.io/a/b:1 denied: no policy cached; denied by default");
+	assert_string_equal(v.msg,
+	                    "rampart: docker.io/a/b:1 denied: no policy cached; denied by default");
 	authz_decide_raw(pol, &o, other, sizeof(other) - 1, &v);
 	assert_true(v.allow);
 	assert_false(v.would_deny);
@@ -208,7 +212,8 @@ static void test_daemonjson(void **state)
 	dj("{}", true, "{\"authorization-plugins\": [\"rampart\"]}");
 	dj("{\n}\n", true, "{\"authorization-plugins\": [\"rampart\"]\n}\n");
 	dj("{\n  \"a\": 1e3,\n  \"b\": {\"c\": [1, 2.50]}\n}\n", true,
-	   "{\n  \"a\": 1e3,\n  \"b\": {\"c\": [1, 2.50]}, \"authorization-plugins\": [\"rampart\"]\n}\n");
+	   "{\n  \"a\": 1e3,\n  \"b\": {\"c\": [1, 2.50]}, \"authorization-plugins\": "
+	   "[\"rampart\"]\n}\n");
 	dj("{\"authorization-plugins\": [\"other\"], \"x\": \"}\"}", true,
 	   "{\"authorization-plugins\": [\"other\",\"rampart\"], \"x\": \"}\"}");
 	dj("{\"authorization-plugins\": [\"rampart\"]}", true, NULL);
@@ -223,8 +228,9 @@ static void test_daemonjson(void **state)
 	dj("{\"a\": \"authorization-plugins\"}", false, NULL);
 	/* round trip: add then remove gives the input back byte for byte */
 	{
-		const char *orig = "{\n    \"debug\": true,\n    \"hosts\": [\"unix://\\u002frun\"],\n"
-				   "    \"n\": -0.0e-0\n}\n";
+		const char *orig =
+		    "{\n    \"debug\": true,\n    \"hosts\": [\"unix://\\u002frun\"],\n"
+		    "    \"n\": -0.0e-0\n}\n";
 		char *a1 = NULL, *b1 = NULL;
 		assert_int_equal(authz_daemonjson_edit(orig, strlen(orig), true, &a1, &err), 0);
 		assert_int_equal(authz_daemonjson_edit(a1, strlen(a1), false, &b1, &err), 0);
@@ -237,19 +243,21 @@ static void test_daemonjson(void **state)
 	assert_null(out);
 	assert_int_equal(authz_daemonjson_edit("{\"a\":1,}", 8, true, &out, &err), -1);
 	assert_int_equal(authz_daemonjson_edit("{\"a\":1,\"a\":2}", 13, true, &out, &err), -1);
-	assert_int_equal(authz_daemonjson_edit("{\"authorization-plugins\":\"rampart\"}", 35, true,
-					       &out, &err), -1);
-	assert_int_equal(authz_daemonjson_edit("{\"authorization\\u002dplugins\":[]}", 33, true,
-					       &out, &err), -1);
+	assert_int_equal(
+	    authz_daemonjson_edit("{\"authorization-plugins\":\"rampart\"}", 35, true, &out, &err),
+	    -1);
+	assert_int_equal(
+	    authz_daemonjson_edit("{\"authorization\\u002dplugins\":[]}", 33, true, &out, &err),
+	    -1);
 	assert_string_equal(err.code, "E_DAEMONJSON");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_uri_split),       cmocka_unit_test(test_query_get),
-	    cmocka_unit_test(test_answer_json),     cmocka_unit_test(test_decide_no_policy),
-	    cmocka_unit_test(test_audit_coalesce),  cmocka_unit_test(test_daemonjson),
+	    cmocka_unit_test(test_uri_split),      cmocka_unit_test(test_query_get),
+	    cmocka_unit_test(test_answer_json),    cmocka_unit_test(test_decide_no_policy),
+	    cmocka_unit_test(test_audit_coalesce), cmocka_unit_test(test_daemonjson),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

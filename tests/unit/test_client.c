@@ -73,7 +73,7 @@ static int group_setup(void **st)
 	write_store();
 	assert_non_null(f = fopen(cfgpath, "w"));
 	fprintf(f, "{\"socket\":\"%s\",\"state_dir\":\"%s\",\"audit_log\":\"%s/audit.log\"}\n",
-		sock, dir, dir);
+	        sock, dir, dir);
 	fclose(f);
 	if ((daemon_pid = fork()) == 0) {
 		if (freopen("/dev/null", "w", stderr) == NULL)
@@ -197,11 +197,12 @@ static void test_policy_open_mistyped_path(void **st)
 	if (daemon_pid <= 0)
 		skip();
 	assert_int_equal(rampart_policy_open("/nonexistent-rampart/policy.db",
-					     RAMPART_POLICY_REQUIRE_STORE, &h, eb, sizeof(eb)), -1);
+	                                     RAMPART_POLICY_REQUIRE_STORE, &h, eb, sizeof(eb)),
+	                 -1);
 	assert_non_null(strstr(eb, "E_STORE_PATH"));
 	snprintf(path, sizeof(path), "%s/polcy.db", dir);
-	assert_int_equal(rampart_policy_open(path, RAMPART_POLICY_REQUIRE_STORE, &h, eb,
-					     sizeof(eb)), -1);
+	assert_int_equal(
+	    rampart_policy_open(path, RAMPART_POLICY_REQUIRE_STORE, &h, eb, sizeof(eb)), -1);
 	assert_non_null(strstr(eb, "E_NO_POLICY"));
 	assert_non_null(strstr(eb, "polcy.db"));
 	/* without the flag the handle opens (rampartd starts before its first refresh) */
@@ -210,7 +211,7 @@ static void test_policy_open_mistyped_path(void **st)
 	assert_false(d.allowed);
 	rampart_policy_close(h);
 	assert_int_equal(rampart_policy_open(db, RAMPART_POLICY_REQUIRE_STORE, &h, eb, sizeof(eb)),
-			 0);
+	                 0);
 	rampart_policy_close(h);
 }
 

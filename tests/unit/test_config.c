@@ -47,10 +47,10 @@ static void test_defaults_and_valid(void **st)
 	struct config c;
 	struct rp_err e;
 	assert_int_equal(load("{\"socket\":\"/run/x.sock\",\"state_dir\":\"/var/x\","
-			      "\"owner_user\":\"nobody\",\"ports\":{\"allow\":[[80,80],[443,443]],"
-			      "\"deny\":[22]},\"links\":{\"names\":[\"docker\"]}}",
-			      &c, &e, 1),
-			 0);
+	                      "\"owner_user\":\"nobody\",\"ports\":{\"allow\":[[80,80],[443,443]],"
+	                      "\"deny\":[22]},\"links\":{\"names\":[\"docker\"]}}",
+	                      &c, &e, 1),
+	                 0);
 	assert_string_equal(c.socket_path, "/run/x.sock");
 	assert_string_equal(c.db_path, "/var/x/policy.db");
 	assert_int_equal(c.owner_uid, 65534);
@@ -62,9 +62,9 @@ static void test_defaults_and_valid(void **st)
 	assert_string_equal(c.enforce.containers_policy, "/etc/containers/policy.json");
 	assert_true(c.enforce.wildcard_scopes);
 	assert_int_equal(load("{\"enforce\": {\"mode\": \"warn\", \"containers_policy\": "
-			      "\"/x/p.json\", \"wildcard_scopes\": false}}",
-			      &c, &e, 1),
-			 0);
+	                      "\"/x/p.json\", \"wildcard_scopes\": false}}",
+	                      &c, &e, 1),
+	                 0);
 	assert_int_equal(c.enforce.mode, ENFORCE_WARN);
 	assert_string_equal(c.enforce.containers_policy, "/x/p.json");
 	assert_false(c.enforce.wildcard_scopes);
@@ -91,9 +91,11 @@ static void test_bad_values(void **st)
 	    {"{\"links\": {\"bin_dir\": \"bin\"}}", "links.bin_dir"},
 	    {"{\"owner_user\": \"no-such-user-rampart\"}", "owner_user"},
 	    {"{\"admin_group\": \"no-such-group-rampart\"}", "admin_group"},
-	    {"{\"policy\": {\"url\": \"http://example.com/p\", \"keys\": [\"/k\"], \"org\": \"o\"}}",
+	    {"{\"policy\": {\"url\": \"http://example.com/p\", \"keys\": [\"/k\"], \"org\": "
+	     "\"o\"}}",
 	     "https://"},
-	    {"{\"policy\": {\"url\": \"https://example.com/p\", \"org\": \"o\"}}", "neither policy.keys nor a root"},
+	    {"{\"policy\": {\"url\": \"https://example.com/p\", \"org\": \"o\"}}",
+	     "neither policy.keys nor a root"},
 	    {"{\"policy\": {\"url\": \"https://example.com/p\", \"keys\": [\"/k\"]}}",
 	     "policy.org"},
 	    {"{\"policy\": {\"keys\": [\"/a\"], \"threshold\": 2}}", "threshold"},
@@ -111,7 +113,8 @@ static void test_bad_values(void **st)
 	    {"{\"enforce\": {\"containers_policy\": \"\"}}", "enforce.containers_policy"},
 	    {"{\"enforce\": {\"containers_policy\": \"/etc/containers/\"}}", "path of a file"},
 	    {"{\"enforce\": {\"wildcard_scopes\": 1}}", "enforce.wildcard_scopes"},
-	    {"{\"enforce\": {\"docker\": {\"socket\": \"\"}}}", "enforce.docker.socket must not be empty"},
+	    {"{\"enforce\": {\"docker\": {\"socket\": \"\"}}}",
+	     "enforce.docker.socket must not be empty"},
 	    {"{\"enforce\": {\"docker\": {\"nope\": 1}}}", "enforce.docker"},
 	    {"{\"enforce\": []}", "enforce must be an object"},
 	};

@@ -63,7 +63,8 @@ static void scopes_of(const struct cpol_model *m, char *buf, size_t size)
 	buf[0] = '\0';
 	for (size_t i = 0; i < m->n_rules; i++)
 		n += (size_t)snprintf(buf + n, size - n, "%s%s%s", i ? " " : "",
-		                      m->rules[i].action == CPOL_REJECT ? "!" : "", m->rules[i].scope);
+		                      m->rules[i].action == CPOL_REJECT ? "!" : "",
+		                      m->rules[i].scope);
 }
 
 struct map_case {
@@ -109,8 +110,8 @@ static void test_mapping(void **state)
 		compile(false, hosts, &defaults, &m, &text);
 		scopes_of(&m, got, sizeof(got));
 		if (strcmp(got, map_cases[i].scopes) != 0)
-			fail_msg("entry \"%s\": scopes \"%s\", want \"%s\"", map_cases[i].entry, got,
-			         map_cases[i].scopes);
+			fail_msg("entry \"%s\": scopes \"%s\", want \"%s\"", map_cases[i].entry,
+			         got, map_cases[i].scopes);
 		cpol_model_free(&m);
 		free(text);
 	}
@@ -118,8 +119,8 @@ static void test_mapping(void **state)
 
 static void test_omitted_counts(void **state)
 {
-	static const char *const hosts[] = {"[::1]:5000", "not a host", "*.corp.example",
-	                                    "ghcr.io", NULL};
+	static const char *const hosts[] = {"[::1]:5000", "not a host", "*.corp.example", "ghcr.io",
+	                                    NULL};
 	struct cpol_opts nowild = {false, false};
 	struct cpol_model m;
 	char *text;
@@ -192,8 +193,8 @@ static const char golden[] =
 
 static void test_golden_and_deterministic(void **state)
 {
-	static const char *const a[] = {"ghcr.io", "quay.io/myorg/", "127.0.0.1:5000",
-	                                "*.corp.example", "ghcr.io", NULL};
+	static const char *const a[] = {"ghcr.io",        "quay.io/myorg/", "127.0.0.1:5000",
+	                                "*.corp.example", "ghcr.io",        NULL};
 	static const char *const b[] = {"*.corp.example", "127.0.0.1:5000", "ghcr.io",
 	                                "quay.io/myorg/", NULL};
 	struct cpol_model m;
@@ -226,9 +227,8 @@ static void test_no_policy(void **state)
 	assert_int_equal(cpol_render(&m, &text, &len, &e), 0);
 	j = json_loads(text, 0, NULL);
 	assert_non_null(j);
-	assert_int_equal(json_object_size(json_object_get(json_object_get(j, "transports"),
-	                                                  "docker")),
-	                 0);
+	assert_int_equal(
+	    json_object_size(json_object_get(json_object_get(j, "transports"), "docker")), 0);
 	json_decref(j);
 	free(text);
 	cpol_model_free(&m);
@@ -253,8 +253,11 @@ static void test_large_valid_json(void **state)
 	(void)state;
 	for (size_t i = 0; i < N; i++) {
 		char h[64];
-		snprintf(h, sizeof(h), i % 3 == 0 ? "reg%zu.example.com" : i % 3 == 1 ?
-		         "*.d%zu.example" : "r%zu.example:5000", i);
+		snprintf(h, sizeof(h),
+		         i % 3 == 0   ? "reg%zu.example.com"
+		         : i % 3 == 1 ? "*.d%zu.example"
+		                      : "r%zu.example:5000",
+		         i);
 		hosts[i] = strdup(h);
 	}
 	compile(false, (const char *const *)hosts, &defaults, &m, &text);
@@ -266,7 +269,8 @@ static void test_large_valid_json(void **state)
 	                    "reject");
 	docker = json_object_get(json_object_get(j, "transports"), "docker");
 	assert_int_equal(json_object_size(docker), N);
-	json_object_foreach(docker, k, v) assert_true(cpol_scope_ok(k));
+	json_object_foreach (docker, k, v)
+		assert_true(cpol_scope_ok(k));
 	json_decref(j);
 	cpol_model_free(&m);
 	free(text);
@@ -276,13 +280,20 @@ static void test_large_valid_json(void **state)
 
 static void test_scope_grammar(void **state)
 {
-	static const char *const good[] = {"ghcr.io", "a", "reg:5000", "reg:65535", "*.x.y",
-	                                   "127.0.0.1:5000", "quay.io/org", "quay.io/org/a_b-c.d",
-	                                   "localhost:5000/x", NULL};
-	static const char *const bad[] = {"", "Reg.x", "a b", "reg:0", "reg:65536", "reg:05000",
-	                                  "reg:", "*.", "*.a:5000", "*.a/b", "a..b", ".a", "a.",
-	                                  "[::1]:5000", "a/", "a//b", "a/B", "a\"b", "a\\b",
-	                                  "a:5000:1", "*a.b", NULL};
+	static const char *const good[] = {"ghcr.io",
+	                                   "a",
+	                                   "reg:5000",
+	                                   "reg:65535",
+	                                   "*.x.y",
+	                                   "127.0.0.1:5000",
+	                                   "quay.io/org",
+	                                   "quay.io/org/a_b-c.d",
+	                                   "localhost:5000/x",
+	                                   NULL};
+	static const char *const bad[] = {
+	    "",         "Reg.x", "a b",  "reg:0",    "reg:65536", "reg:05000",  "reg:", "*.",
+	    "*.a:5000", "*.a/b", "a..b", ".a",       "a.",        "[::1]:5000", "a/",   "a//b",
+	    "a/B",      "a\"b",  "a\\b", "a:5000:1", "*a.b",      NULL};
 	(void)state;
 	for (size_t i = 0; good[i] != NULL; i++)
 		if (!cpol_scope_ok(good[i]))
@@ -295,12 +306,9 @@ static void test_scope_grammar(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mapping),
-	    cmocka_unit_test(test_omitted_counts),
-	    cmocka_unit_test(test_hub),
-	    cmocka_unit_test(test_golden_and_deterministic),
-	    cmocka_unit_test(test_no_policy),
-	    cmocka_unit_test(test_large_valid_json),
+	    cmocka_unit_test(test_mapping),       cmocka_unit_test(test_omitted_counts),
+	    cmocka_unit_test(test_hub),           cmocka_unit_test(test_golden_and_deterministic),
+	    cmocka_unit_test(test_no_policy),     cmocka_unit_test(test_large_valid_json),
 	    cmocka_unit_test(test_scope_grammar),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,7 +33,7 @@ static void gen_key(struct rp_key *k, int ec, const char *name)
 {
 	struct rp_err e;
 	EVP_PKEY *p = ec ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")
-			 : EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	                 : EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 
 	assert_non_null(p);
 	assert_int_equal(keys_from_pkey(k, p, true, name, &e), 0);
@@ -59,7 +59,7 @@ static int group_teardown(void **st)
 }
 
 static void trust2(struct trust_set *t, const struct rp_key *k1, const struct rp_key *k2,
-		   int threshold)
+                   int threshold)
 {
 	struct rp_err e;
 
@@ -72,7 +72,7 @@ static void trust2(struct trust_set *t, const struct rp_key *k1, const struct rp
 
 /* Signs BODY with the given keys into a jansson envelope. */
 static json_t *signed_env(const char *type, const char *body, const struct rp_key *k1,
-			  const struct rp_key *k2)
+                          const struct rp_key *k2)
 {
 	struct rp_key keys[2];
 	struct rp_err e;
@@ -100,8 +100,8 @@ static void set_str(json_t *o, const char *key, const char *v)
 }
 
 /* Verifies env (consumed) and returns 0 or -1; fills e and v. */
-static int verify_json(json_t *env, const char *type, const struct trust_set *t,
-		       struct rp_err *e, struct dsse_verified *v)
+static int verify_json(json_t *env, const char *type, const struct trust_set *t, struct rp_err *e,
+                       struct dsse_verified *v)
 {
 	char *s = json_dumps(env, 0);
 	int r;
@@ -118,8 +118,7 @@ static int verify_json(json_t *env, const char *type, const struct trust_set *t,
 	return r;
 }
 
-static int verify_code(json_t *env, const char *type, const struct trust_set *t,
-		       const char *code)
+static int verify_code(json_t *env, const char *type, const struct trust_set *t, const char *code)
 {
 	struct dsse_verified v;
 	struct rp_err e;
@@ -140,8 +139,8 @@ static void test_pae(void **st)
 	struct rp_err e;
 
 	assert_int_equal(dsse_pae("http://example.com/HelloWorld",
-				  (const unsigned char *)"hello world", 11, &p, &n, &e),
-			 0);
+	                          (const unsigned char *)"hello world", 11, &p, &n, &e),
+	                 0);
 	assert_int_equal(n, strlen("DSSEv1 29 http://example.com/HelloWorld 11 hello world"));
 	assert_memory_equal(p, "DSSEv1 29 http://example.com/HelloWorld 11 hello world", n);
 	free(p);
@@ -201,7 +200,7 @@ static void test_reference_vector(void **st)
 	key_from_spki(&k, json_string_value(json_object_get(vec, "public_key_spki_base64")), &e);
 	/* known answer: sha256 of the DER SPKI (computed with sha256sum) */
 	assert_string_equal(k.keyid,
-			    "f793580060562d6ff075d814ea698c282fcc779b0cde64d79ffc6301df00d14b");
+	                    "f793580060562d6ff075d814ea698c282fcc779b0cde64d79ffc6301df00d14b");
 	assert_int_equal(k.alg, KEY_ECDSA_P256);
 	trust2(&t, &k, NULL, 1);
 	env = json_deep_copy(json_object_get(vec, "envelope"));
@@ -245,14 +244,14 @@ static void vector_trust(json_t *vec, struct trust_set *t)
 		assert_int_equal(keys_trust_add_key(t, &k, &e), 0);
 		keys_free(&k);
 	}
-	json_array_foreach(keys, i, one) {
+	json_array_foreach (keys, i, one) {
 		key_from_spki(&k, json_string_value(one), &e);
 		assert_int_equal(keys_trust_add_key(t, &k, &e), 0);
 		keys_free(&k);
 	}
 	thr = json_object_get(vec, "threshold");
 	assert_int_equal(keys_trust_set_threshold(t, thr ? (int)json_integer_value(thr) : 1, &e),
-			 0);
+	                 0);
 }
 
 static void run_vector(const char *name)
@@ -274,8 +273,7 @@ static void run_vector(const char *name)
 	assert_non_null(expect);
 	env = json_deep_copy(json_object_get(vec, "envelope"));
 	et = json_object_get(vec, "expected_type");
-	type = et ? json_string_value(et)
-		  : json_string_value(json_object_get(env, "payloadType"));
+	type = et ? json_string_value(et) : json_string_value(json_object_get(env, "payloadType"));
 	r = verify_json(env, type, &t, &e, &v);
 	if (strcmp(expect, "valid") == 0) {
 		if (r != 0)
@@ -284,7 +282,8 @@ static void run_vector(const char *name)
 		assert_true(v.n_keyids >= (size_t)t.threshold);
 	} else {
 		if (r == 0 || strcmp(e.code, expect) != 0)
-			print_error("%s: expected %s, got %s\n", name, expect, r ? e.code : "valid");
+			print_error("%s: expected %s, got %s\n", name, expect,
+			            r ? e.code : "valid");
 		assert_int_equal(r, -1);
 		assert_string_equal(e.code, expect);
 	}
@@ -420,10 +419,8 @@ static void test_untrusted_key(void **st)
 	json_t *env;
 
 	trust2(&t, &A, &B, 1);
-	assert_int_equal(verify_code(signed_env(TYPE, BODY, &C, NULL), TYPE, &t, "E_SIGNATURE"),
-			 0);
-	assert_int_equal(verify_code(signed_env(TYPE, BODY, &D, NULL), TYPE, &t, "E_SIGNATURE"),
-			 0);
+	assert_int_equal(verify_code(signed_env(TYPE, BODY, &C, NULL), TYPE, &t, "E_SIGNATURE"), 0);
+	assert_int_equal(verify_code(signed_env(TYPE, BODY, &D, NULL), TYPE, &t, "E_SIGNATURE"), 0);
 	/* an untrusted signature that claims a trusted keyid */
 	env = signed_env(TYPE, BODY, &C, &D);
 	set_str(sig_at(env, 0), "keyid", A.keyid);
@@ -466,7 +463,7 @@ static void test_same_key_twice(void **st)
 	env2 = signed_env(TYPE, BODY, &B, NULL);
 	s0 = json_deep_copy(sig_at(env2, 0));
 	assert_string_not_equal(json_string_value(json_object_get(s0, "sig")),
-				json_string_value(json_object_get(sig_at(env, 0), "sig")));
+	                        json_string_value(json_object_get(sig_at(env, 0), "sig")));
 	set_str(s0, "keyid", A.keyid);
 	json_array_append_new(json_object_get(env, "signatures"), s0);
 	json_decref(env2);
@@ -525,7 +522,9 @@ static void test_keyid_lies(void **st)
 	assert_int_equal(verify_code(env, TYPE, &t, "ok"), 0);
 	/* a keyid alone never counts: right keyid, garbage signature */
 	env = signed_env(TYPE, BODY, &A, &B);
-	set_str(sig_at(env, 1), "sig", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==");
+	set_str(sig_at(env, 1), "sig",
+	        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	        "AAAA==");
 	assert_int_equal(verify_code(env, TYPE, &t, "E_SIGNATURE"), 0);
 	keys_trust_free(&t);
 }
@@ -665,13 +664,17 @@ static void test_malformed_envelopes(void **st)
 	    {"{" PT ",\"payload\":5," SG "}", "payload: must be a string"},
 	    {"{" PT ",\"payload\":[]," SG "}", "payload: must be a string"},
 	    {"{" PT ",\"payload\":\"aGVsbG8=x\"," SG "}", "payload: not valid base64"},
-	    {"{" PT ",\"payload\":\"aGVs bG8\"," SG "}", "payload: not valid base64: it contains whitespace"},
+	    {"{" PT ",\"payload\":\"aGVs bG8\"," SG "}",
+	     "payload: not valid base64: it contains whitespace"},
 	    {"{" PT ",\"payload\":\"aGVsbG8=\\n\"," SG "}", "payload: not valid base64"},
-	    {"{" PT ",\"payload\":\"aGVsbG9=\"," SG "}", "payload: not valid base64: it has non-zero"},
-	    {"{" PT ",\"payload\":\"aGVsbG8==\"," SG "}", "payload: not valid base64: it has misplaced"},
+	    {"{" PT ",\"payload\":\"aGVsbG9=\"," SG "}",
+	     "payload: not valid base64: it has non-zero"},
+	    {"{" PT ",\"payload\":\"aGVsbG8==\"," SG "}",
+	     "payload: not valid base64: it has misplaced"},
 	    {"{" PT ",\"payload\":\"aGV=bG8=\"," SG "}", "payload: not valid base64"},
 	    {"{" PT ",\"payload\":\"ab+/-_AA\"," SG "}", "payload: not valid base64: it mixes"},
-	    {"{" PT ",\"payload\":\"aGVsb\"," SG "}", "payload: not valid base64: it has an impossible"},
+	    {"{" PT ",\"payload\":\"aGVsb\"," SG "}",
+	     "payload: not valid base64: it has an impossible"},
 	    {"{" PT ",\"payload\":\"aGVsbG8\\u00e9\"," SG "}", "payload: not valid base64"},
 	    {"{" PT "," PL "}", "signatures: missing"},
 	    {"{" PT "," PL ",\"signatures\":{}}", "signatures: must be an array"},
@@ -679,12 +682,18 @@ static void test_malformed_envelopes(void **st)
 	    {"{" PT "," PL ",\"signatures\":[1]}", "signatures[0]: must be an object"},
 	    {"{" PT "," PL ",\"signatures\":[{\"keyid\":\"x\"}]}", "signatures[0].sig: missing"},
 	    {"{" PT "," PL ",\"signatures\":[{\"sig\":5}]}", "signatures[0].sig: must be a string"},
-	    {"{" PT "," PL ",\"signatures\":[{\"sig\":\"!!!!\"}]}", "signatures[0].sig: not valid base64"},
+	    {"{" PT "," PL ",\"signatures\":[{\"sig\":\"!!!!\"}]}",
+	     "signatures[0].sig: not valid base64"},
 	    {"{" PT "," PL ",\"signatures\":[{\"sig\":\"\"}]}", "signatures[0].sig: 0 bytes"},
-	    {"{" PT "," PL ",\"signatures\":[{\"sig\":\"AAAA\",\"keyid\":7}]}", "signatures[0].keyid: must be a string"},
-	    {"{" PT "," PL ",\"signatures\":[{\"sig\":\"AAAA\",\"keyid\":null}]}", "signatures[0].keyid: must be a string"},
-	    {"{" PT "," PL ",\"signatures\":[{\"sig\":\"AAAA\"},{\"sig\":\"A\"}]}", "signatures[1].sig: not valid base64"},
-	    {"{" PT "," PL ",\"signatures\":[{\"sig\":\"AAAA\"},{\"sig\":\"AAAA\",\"sig\":\"AAAA\"}]}", "duplicate"},
+	    {"{" PT "," PL ",\"signatures\":[{\"sig\":\"AAAA\",\"keyid\":7}]}",
+	     "signatures[0].keyid: must be a string"},
+	    {"{" PT "," PL ",\"signatures\":[{\"sig\":\"AAAA\",\"keyid\":null}]}",
+	     "signatures[0].keyid: must be a string"},
+	    {"{" PT "," PL ",\"signatures\":[{\"sig\":\"AAAA\"},{\"sig\":\"A\"}]}",
+	     "signatures[1].sig: not valid base64"},
+	    {"{" PT "," PL
+	     ",\"signatures\":[{\"sig\":\"AAAA\"},{\"sig\":\"AAAA\",\"sig\":\"AAAA\"}]}",
+	     "duplicate"},
 	};
 	struct dsse_envelope env;
 	struct dsse_verified v;
@@ -817,11 +826,11 @@ static void test_base64(void **st)
 	static const struct {
 		const char *in, *out; /* out NULL: must fail */
 	} cases[] = {
-	    {"", ""},	      {"Zg==", "f"},	 {"Zg", "f"},	     {"Zm8=", "fo"},
-	    {"Zm8", "fo"},    {"Zm9v", "foo"},	 {"Pz8/", "???"},    {"Pz8_", "???"},
-	    {"Zh==", NULL},   {"Zm9=", NULL},	 {"Z===", NULL},     {"Zg=", NULL},
-	    {"Zg==Zg==", NULL}, {" Zg==", NULL}, {"Zm9v\n", NULL},    {"Z", NULL},
-	    {"Zm9vY", NULL},  {"+/-_", NULL},	 {"Zm9v=", NULL},    {"====", NULL},
+	    {"", ""},           {"Zg==", "f"},   {"Zg", "f"},      {"Zm8=", "fo"},
+	    {"Zm8", "fo"},      {"Zm9v", "foo"}, {"Pz8/", "???"},  {"Pz8_", "???"},
+	    {"Zh==", NULL},     {"Zm9=", NULL},  {"Z===", NULL},   {"Zg=", NULL},
+	    {"Zg==Zg==", NULL}, {" Zg==", NULL}, {"Zm9v\n", NULL}, {"Z", NULL},
+	    {"Zm9vY", NULL},    {"+/-_", NULL},  {"Zm9v=", NULL},  {"====", NULL},
 	    {"Zg==\0", NULL},
 	};
 	unsigned char *out, buf[64];

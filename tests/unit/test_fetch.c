@@ -1468,8 +1468,7 @@ static _Noreturn void fake_helper(void)
 		if (fake_write(&w, sizeof(w)) < 0 || fake_write(big, (size_t)w.body_len) < 0)
 			_exit(6);
 		_exit(0);
-	}
-	else if (strcmp(mode, "extra") == 0)
+	} else if (strcmp(mode, "extra") == 0)
 		body = 5;
 	else if (strcmp(mode, "short") == 0)
 		w.body_len = 10;

@@ -10,7 +10,7 @@
 #include "frame.h"
 
 static int dec(const uint8_t *b, size_t len, size_t max, size_t *plen, size_t *total,
-	       struct rp_err *e)
+               struct rp_err *e)
 {
 	size_t off = 99;
 	int r = frame_decode(b, len, max, &off, plen, total, e);
@@ -87,8 +87,8 @@ static void test_header_roundtrip(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_partial_header), cmocka_unit_test(test_exact_and_truncated),
-	    cmocka_unit_test(test_zero_length),    cmocka_unit_test(test_oversize),
+	    cmocka_unit_test(test_partial_header),   cmocka_unit_test(test_exact_and_truncated),
+	    cmocka_unit_test(test_zero_length),      cmocka_unit_test(test_oversize),
 	    cmocka_unit_test(test_header_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

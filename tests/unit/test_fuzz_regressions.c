@@ -173,10 +173,8 @@ int main(void)
 	    cmocka_unit_test(test_frame),     cmocka_unit_test(test_request),
 	    cmocka_unit_test(test_dsse),      cmocka_unit_test(test_payload),
 	    cmocka_unit_test(test_reference), cmocka_unit_test(test_hosts),
-	    cmocka_unit_test(test_fetch),
-	    cmocka_unit_test(test_cpolicy),
-	    cmocka_unit_test(test_authz),
-	    cmocka_unit_test(test_root),
+	    cmocka_unit_test(test_fetch),     cmocka_unit_test(test_cpolicy),
+	    cmocka_unit_test(test_authz),     cmocka_unit_test(test_root),
 	    cmocka_unit_test(test_oci),
 	};
 

@@ -374,7 +374,8 @@ static void test_property_idempotent(void **st)
 		size_t len = 0;
 		int k = (int)(rand_r(&seed) % 24);
 		for (int j = 0; j < k; j++) {
-			const char *p = piece[(size_t)rand_r(&seed) % (sizeof(piece) / sizeof(piece[0]))];
+			const char *p =
+			    piece[(size_t)rand_r(&seed) % (sizeof(piece) / sizeof(piece[0]))];
 			memcpy(in + len, p, strlen(p));
 			len += strlen(p);
 		}

@@ -26,8 +26,12 @@ static void same_as_jansson(json_t *v)
 
 static void test_scalars_and_escapes(void **st)
 {
-	const char *strs[] = {"", "plain", "quote\" back\\slash", "nl\ncr\rtab\tbs\bff\f",
-			      "ctl\x01\x1f\x7f", "utf8 \xc3\xa9\xe2\x82\xac \xf0\x9f\x90\xb3"};
+	const char *strs[] = {"",
+	                      "plain",
+	                      "quote\" back\\slash",
+	                      "nl\ncr\rtab\tbs\bff\f",
+	                      "ctl\x01\x1f\x7f",
+	                      "utf8 \xc3\xa9\xe2\x82\xac \xf0\x9f\x90\xb3"};
 	json_int_t ints[] = {0, 1, -1, 42, 9223372036854775807LL, -9223372036854775807LL - 1};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		json_t *s = json_string(strs[i]);
@@ -50,7 +54,7 @@ static void test_scalars_and_escapes(void **st)
 static void test_nested(void **st)
 {
 	json_t *v = json_pack("{s:[i, s, {s:b, s:n}, []], s:{}, s:s, s:{s:{s:[]}}}", "a", 1, "x",
-			      "k", 1, "n", "empty", "str", "v\"", "deep", "d", "e");
+	                      "k", 1, "n", "empty", "str", "v\"", "deep", "d", "e");
 	same_as_jansson(v);
 	json_decref(v);
 }
@@ -74,13 +78,24 @@ static void test_depth_limit(void **st)
 static void test_utf8_like_jansson(void **st)
 {
 	static const char *const cases[] = {
-	    "", "ascii", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x90\xb3", "\xf4\x8f\xbf\xbf",
+	    "",
+	    "ascii",
+	    "\xc3\xa9",
+	    "\xe2\x82\xac",
+	    "\xf0\x9f\x90\xb3",
+	    "\xf4\x8f\xbf\xbf",
 	    "\xc0\x80",         /* overlong NUL */
 	    "\xc1\xbf",         /* overlong */
 	    "\xe0\x80\xaf",     /* overlong '/' */
 	    "\xed\xa0\x80",     /* surrogate */
 	    "\xf4\x90\x80\x80", /* above U+10FFFF */
-	    "\xf5\x80\x80\x80", "\xff", "\x80", "\xc3", "\xe2\x82", "a\xc3(", "\xf0\x9f\x90",
+	    "\xf5\x80\x80\x80",
+	    "\xff",
+	    "\x80",
+	    "\xc3",
+	    "\xe2\x82",
+	    "a\xc3(",
+	    "\xf0\x9f\x90",
 	};
 	unsigned long long x = 0x9e3779b97f4a7c15ULL;
 	char buf[8];
@@ -149,10 +164,8 @@ static void test_text_writers(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_scalars_and_escapes),
-	    cmocka_unit_test(test_nested),
-	    cmocka_unit_test(test_depth_limit),
-	    cmocka_unit_test(test_utf8_like_jansson),
+	    cmocka_unit_test(test_scalars_and_escapes), cmocka_unit_test(test_nested),
+	    cmocka_unit_test(test_depth_limit),         cmocka_unit_test(test_utf8_like_jansson),
 	    cmocka_unit_test(test_text_writers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -87,8 +87,7 @@ static void expect_keyid(EVP_PKEY *p, char out[65])
 	OPENSSL_free(der);
 }
 
-static void expect_refused(const char *name, unsigned flags, const char *code,
-			   const char *needle)
+static void expect_refused(const char *name, unsigned flags, const char *code, const char *needle)
 {
 	struct rp_key k;
 	struct rp_err e;
@@ -189,16 +188,15 @@ static void test_noncanonical_p256(void **st)
 	EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 
 	assert_int_equal(EVP_PKEY_set_utf8_string_param(
-			     ec, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
-			 1);
+	                     ec, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"),
+	                 1);
 	write_key("compressed.pub", ec, 0);
 	expect_refused("compressed.pub", 0, "E_KEY_TYPE", "standard");
 	assert_int_equal(EVP_PKEY_set_utf8_string_param(
-			     ec, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "uncompressed"),
-			 1);
-	assert_int_equal(EVP_PKEY_set_utf8_string_param(ec, OSSL_PKEY_PARAM_EC_ENCODING,
-							"explicit"),
-			 1);
+	                     ec, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "uncompressed"),
+	                 1);
+	assert_int_equal(
+	    EVP_PKEY_set_utf8_string_param(ec, OSSL_PKEY_PARAM_EC_ENCODING, "explicit"), 1);
 	write_key("explicit.pub", ec, 0);
 	expect_refused("explicit.pub", 0, "E_KEY_TYPE", "");
 	EVP_PKEY_free(ec);
@@ -223,10 +221,10 @@ static void test_bad_files(void **st)
 	write_text("garbage.pem", "hello\n", 0644);
 	expect_refused("garbage.pem", 0, "E_KEY_FILE", "not a PEM file");
 	write_text("cert.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-		   0644);
+	           0644);
 	expect_refused("cert.pem", 0, "E_KEY_FILE", "not a PEM public key");
 	write_text("broken.pem", "-----BEGIN PUBLIC KEY-----\nMCow!!\n-----END PUBLIC KEY-----\n",
-		   0644);
+	           0644);
 	expect_refused("broken.pem", 0, "E_KEY_FILE", "not a PEM public key");
 	expect_refused("missing.pem", 0, "E_KEY_FILE", "cannot open");
 	assert_int_equal(mkdir(path_of("adir.pem"), 0755), 0);
@@ -269,7 +267,7 @@ static void test_check_owner(void **st)
 	chmod(path_of("open"), 0777);
 	write_key("open/k.pub", ed, 0);
 	expect_refused("open/k.pub", KEYS_CHECK_OWNER, "E_KEY_PERM",
-		       geteuid() == 0 ? "directory" : "owned by root");
+	               geteuid() == 0 ? "directory" : "owned by root");
 	/* without the flag the same file loads */
 	assert_int_equal(keys_load_public(&k, path_of("gw.pub"), 0, &e), 0);
 	keys_free(&k);

@@ -27,13 +27,15 @@ static void test_url_accepted(void **state)
 	struct rp_err e;
 
 	(void)state;
-	assert_int_equal(oci_ref_parse("oci://Registry.Example.com/acme/policy:current", &r, &e), 0);
+	assert_int_equal(oci_ref_parse("oci://Registry.Example.com/acme/policy:current", &r, &e),
+	                 0);
 	assert_string_equal(r.host, "registry.example.com");
 	assert_int_equal(r.port, 0);
 	assert_string_equal(r.repo, "acme/policy");
 	assert_string_equal(r.tag, "current");
 	assert_string_equal(r.digest, "");
-	assert_int_equal(oci_ref_parse("oci://127.0.0.1:5000/a/b-c/d__e/f.g@sha256:" D64, &r, &e), 0);
+	assert_int_equal(oci_ref_parse("oci://127.0.0.1:5000/a/b-c/d__e/f.g@sha256:" D64, &r, &e),
+	                 0);
 	assert_int_equal(r.port, 5000);
 	assert_string_equal(r.repo, "a/b-c/d__e/f.g");
 	assert_string_equal(r.digest, "sha256:" D64);
@@ -92,10 +94,10 @@ static void test_url_refused(void **state)
 #define LAYER(mt, dg, sz) "{\"mediaType\":\"" mt "\",\"digest\":\"" dg "\",\"size\":" sz "}"
 #define POLICY_LAYER LAYER(OCI_MT_POLICY, "sha256:" D64, "10")
 #define MANIFEST(at, layers, repo)                                                                 \
-	"{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_MANIFEST "\",\"artifactType\":\"" at          \
-	"\",\"config\":{\"mediaType\":\"" OCI_MT_EMPTY "\",\"digest\":\"sha256:" D64                  \
-	"\",\"size\":2},\"layers\":[" layers "],\"annotations\":{\"" OCI_ANN_REPOSITORY "\":\"" repo   \
-	"\"}}"
+	"{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_MANIFEST "\",\"artifactType\":\"" at        \
+	"\",\"config\":{\"mediaType\":\"" OCI_MT_EMPTY "\",\"digest\":\"sha256:" D64               \
+	"\",\"size\":2},\"layers\":[" layers "],\"annotations\":{\"" OCI_ANN_REPOSITORY            \
+	"\":\"" repo "\"}}"
 
 static int parse(const char *m, const char *ct, struct oci_layer *l, struct rp_err *e)
 {
@@ -110,8 +112,8 @@ static void test_manifest_accepted(void **state)
 	struct rp_err e;
 
 	(void)state;
-	assert_int_equal(parse(MANIFEST(OCI_ARTIFACT_TYPE, POLICY_LAYER, "acme/policy"), "", &l, &e),
-	                 0);
+	assert_int_equal(
+	    parse(MANIFEST(OCI_ARTIFACT_TYPE, POLICY_LAYER, "acme/policy"), "", &l, &e), 0);
 	assert_string_equal(l.digest, "sha256:" D64);
 	assert_int_equal(l.size, 10);
 	/* other layers (a root chain, later) are skipped */
@@ -135,12 +137,13 @@ static void test_manifest_refused(void **state)
 	     "", "E_OCI_MEDIA_TYPE"},
 	    {MANIFEST(OCI_ARTIFACT_TYPE, POLICY_LAYER "," POLICY_LAYER, "acme/policy"), "",
 	     "E_OCI_MANIFEST"},
-	    {MANIFEST(OCI_ARTIFACT_TYPE, LAYER(OCI_MT_POLICY, "sha256:" D64, "1001"), "acme/policy"),
+	    {MANIFEST(OCI_ARTIFACT_TYPE, LAYER(OCI_MT_POLICY, "sha256:" D64, "1001"),
+	              "acme/policy"),
 	     "", "E_FETCH_TOO_LARGE"},
-	    {MANIFEST(OCI_ARTIFACT_TYPE, LAYER(OCI_MT_POLICY, "sha256:" D64, "0"), "acme/policy"), "",
-	     "E_OCI_MANIFEST"},
-	    {MANIFEST(OCI_ARTIFACT_TYPE, LAYER(OCI_MT_POLICY, "sha256:XYZ", "3"), "acme/policy"), "",
-	     "E_OCI_MANIFEST"},
+	    {MANIFEST(OCI_ARTIFACT_TYPE, LAYER(OCI_MT_POLICY, "sha256:" D64, "0"), "acme/policy"),
+	     "", "E_OCI_MANIFEST"},
+	    {MANIFEST(OCI_ARTIFACT_TYPE, LAYER(OCI_MT_POLICY, "sha256:XYZ", "3"), "acme/policy"),
+	     "", "E_OCI_MANIFEST"},
 	    {"{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_INDEX "\",\"manifests\":[]}", "",
 	     "E_OCI_INDEX"},
 	    {"{\"schemaVersion\":2,\"manifests\":[]}", OCI_MT_DOCKER_LIST, "E_OCI_INDEX"},

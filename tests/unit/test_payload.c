@@ -98,8 +98,8 @@ static void expect_bad(const char *path, const char *value, const char *needle)
 	int r = parse_str(doc, &p, &e);
 
 	if (r != -1 || strcmp(e.code, "E_PAYLOAD") != 0 || strstr(e.msg, needle) == NULL)
-		fail_msg("%s = %s: expected \"%s\", got %d %s: %s", path, value ? value : "(deleted)",
-			 needle, r, e.code, e.msg);
+		fail_msg("%s = %s: expected \"%s\", got %d %s: %s", path,
+		         value ? value : "(deleted)", needle, r, e.code, e.msg);
 	assert_null(p.org);
 	assert_null(p.registries);
 	assert_int_equal(p.n_registries, 0);
@@ -207,11 +207,15 @@ static void test_top_level_fields(void **st)
 	    {"issued_at", NULL, "issued_at: missing"},
 	    {"issued_at", "1735689600", "issued_at: must be a string"},
 	    {"expires_at", NULL, "expires_at: missing"},
-	    {"expires_at", "\"2026-01-01T00:00:00\"", "expires_at: \"2026-01-01T00:00:00\" is not a UTC time"},
-	    {"expires_at", "\"2025-01-01T00:00:00Z\"", "expires_at: 2025-01-01T00:00:00Z is not after issued_at 2025-01-01T00:00:00Z"},
-	    {"expires_at", "\"2024-12-31T23:59:59Z\"", "expires_at: 2024-12-31T23:59:59Z is not after issued_at"},
+	    {"expires_at", "\"2026-01-01T00:00:00\"",
+	     "expires_at: \"2026-01-01T00:00:00\" is not a UTC time"},
+	    {"expires_at", "\"2025-01-01T00:00:00Z\"",
+	     "expires_at: 2025-01-01T00:00:00Z is not after issued_at 2025-01-01T00:00:00Z"},
+	    {"expires_at", "\"2024-12-31T23:59:59Z\"",
+	     "expires_at: 2024-12-31T23:59:59Z is not after issued_at"},
 	    {"allow_docker_hub", NULL, "allow_docker_hub: missing"},
-	    {"allow_docker_hub", "\"true\"", "allow_docker_hub: must be true or false, not a string"},
+	    {"allow_docker_hub", "\"true\"",
+	     "allow_docker_hub: must be true or false, not a string"},
 	    {"allow_docker_hub", "1", "allow_docker_hub: must be true or false, not an integer"},
 	    {"allow_docker_hub", "null", "allow_docker_hub: must be true or false"},
 	    {"registries", NULL, "registries: missing"},
@@ -237,7 +241,8 @@ static void test_org_limits(void **st)
 	snprintf(val, sizeof(val), "\"%sa\"", org);
 	expect_bad("org", val, "org: 129 bytes; it must have 1 to 128");
 	expect_good("org", "\"Soci\\u00e9t\\u00e9 G\\u00e9n\\u00e9rale \\u65e5\\u672c\"", &p);
-	assert_string_equal(p.org, "Soci\xc3\xa9t\xc3\xa9 G\xc3\xa9n\xc3\xa9rale \xe6\x97\xa5\xe6\x9c\xac");
+	assert_string_equal(
+	    p.org, "Soci\xc3\xa9t\xc3\xa9 G\xc3\xa9n\xc3\xa9rale \xe6\x97\xa5\xe6\x9c\xac");
 	policy_free(&p);
 	expect_good("version", "9007199254740993", &p);
 	assert_true(p.version == 9007199254740993LL);
@@ -247,13 +252,13 @@ static void test_org_limits(void **st)
 static void test_times(void **st)
 {
 	static const char *bad[] = {
-	    "2025-01-01T00:00:00+00:00", "2025-01-01 00:00:00Z", "2025-01-01t00:00:00z",
-	    "2025-01-01T00:00:00.000Z", "2025-1-01T00:00:00Z",  "2025-02-29T00:00:00Z",
-	    "2100-02-29T00:00:00Z",	"2025-04-31T00:00:00Z", "2025-13-01T00:00:00Z",
-	    "2025-00-10T00:00:00Z",	"2025-01-00T00:00:00Z", "2025-01-01T24:00:00Z",
-	    "2025-01-01T00:60:00Z",	"2025-01-01T00:00:60Z", "1969-12-31T23:59:59Z",
-	    " 2025-01-01T00:00:00Z",	"2025-01-01T00:00:00Z ", "",
-	    "+025-01-01T00:00:00Z",	"2025-01-01T00:00:0xZ", "2025-01-01T-1:00:00Z",
+	    "2025-01-01T00:00:00+00:00", "2025-01-01 00:00:00Z",  "2025-01-01t00:00:00z",
+	    "2025-01-01T00:00:00.000Z",  "2025-1-01T00:00:00Z",   "2025-02-29T00:00:00Z",
+	    "2100-02-29T00:00:00Z",      "2025-04-31T00:00:00Z",  "2025-13-01T00:00:00Z",
+	    "2025-00-10T00:00:00Z",      "2025-01-00T00:00:00Z",  "2025-01-01T24:00:00Z",
+	    "2025-01-01T00:60:00Z",      "2025-01-01T00:00:60Z",  "1969-12-31T23:59:59Z",
+	    " 2025-01-01T00:00:00Z",     "2025-01-01T00:00:00Z ", "",
+	    "+025-01-01T00:00:00Z",      "2025-01-01T00:00:0xZ",  "2025-01-01T-1:00:00Z",
 	};
 	static const struct {
 		const char *s;
@@ -297,10 +302,12 @@ static void test_registry_entries(void **st)
 	    {"registries[1].host", "null", "registries[1].host: must be a string"},
 	    {"registries[1].nickname", "5", "registries[1].nickname: must be a string"},
 	    {"registries[1].nickname", "null", "registries[1].nickname: must be a string"},
-	    {"registries[1].nickname", "\"tab\\there\"", "registries[1].nickname: contains a control"},
+	    {"registries[1].nickname", "\"tab\\there\"",
+	     "registries[1].nickname: contains a control"},
 	    {"registries[1].nickname", "\"a\\u202eb\"", "registries[1].nickname: contains a line"},
 	    {"registries[1].nickname", "\"a\\u0000b\"", "payload: not valid JSON"},
-	    {"registries[1].host", "\"ghcr.io\"", "registries[1].host: \"ghcr.io\" is listed twice (also registries[0])"},
+	    {"registries[1].host", "\"ghcr.io\"",
+	     "registries[1].host: \"ghcr.io\" is listed twice (also registries[0])"},
 	};
 	char nick[200], val[220];
 	struct policy p;
@@ -430,13 +437,14 @@ static char *many(size_t n, size_t dup_at)
 	char *s = malloc(cap);
 
 	assert_non_null(s);
-	o = (size_t)snprintf(s, cap,
-			     "{\"org\":\"Big\",\"version\":1,\"issued_at\":\"2025-01-01T00:00:00Z\","
-			     "\"expires_at\":\"2026-01-01T00:00:00Z\",\"allow_docker_hub\":true,"
-			     "\"registries\":[");
+	o = (size_t)snprintf(
+	    s, cap,
+	    "{\"org\":\"Big\",\"version\":1,\"issued_at\":\"2025-01-01T00:00:00Z\","
+	    "\"expires_at\":\"2026-01-01T00:00:00Z\",\"allow_docker_hub\":true,"
+	    "\"registries\":[");
 	for (size_t i = 0; i < n; i++)
 		o += (size_t)snprintf(s + o, cap - o, "%s{\"host\":\"r%05zu.example.com\"}",
-				      i ? "," : "", i == dup_at ? 3 : i);
+		                      i ? "," : "", i == dup_at ? 3 : i);
 	snprintf(s + o, cap - o, "]}");
 	return s;
 }
@@ -464,7 +472,7 @@ static void test_ten_thousand(void **st)
 	s = many(5000, 4321);
 	assert_int_equal(parse_str(s, &p, &e), -1);
 	assert_non_null(strstr(e.msg, "registries[4321].host: \"r00003.example.com\" is listed "
-				      "twice (also registries[3])"));
+	                              "twice (also registries[3])"));
 	free(s);
 }
 
@@ -477,10 +485,9 @@ static void test_error_index_17(void **st)
 	memcpy(at, "r00017..xample.com", 18);
 	assert_int_equal(parse_str(s, &p, &e), -1);
 	assert_non_null(strstr(e.msg, "registries[17].host: \"r00017..xample.com\" is not a "
-				      "hostname, host:port or *.domain"));
+	                              "hostname, host:port or *.domain"));
 	free(s);
 }
-
 
 /* A schema-2 payload around the given "registries" and "deny" JSON arrays. */
 static char *v2(const char *regs, const char *deny, bool hub)
@@ -605,14 +612,15 @@ static void test_v2_rules(void **st)
 	          "deny[0].action: unknown field");
 	expect_v2("[]", "{}", false, "E_PAYLOAD", "deny: must be an array");
 	/* duplicates, also when spelt differently; allow and deny of one rule */
-	expect_v2("[{\"host\":\"quay.io/a/\"},{\"host\":\"quay.io/a/\",\"mode\":\"warn\"}]", "", false,
-	          "E_PAYLOAD", "registries[1].host: \"quay.io/a/\" is listed twice (also registries[0])");
+	expect_v2("[{\"host\":\"quay.io/a/\"},{\"host\":\"quay.io/a/\",\"mode\":\"warn\"}]", "",
+	          false, "E_PAYLOAD",
+	          "registries[1].host: \"quay.io/a/\" is listed twice (also registries[0])");
 	expect_v2("[{\"host\":\"index.docker.io/x/\"},{\"host\":\"docker.io/x/\"}]", "", false,
 	          "E_PAYLOAD", "is listed twice");
 	expect_v2("[{\"host\":\"ghcr.io\"}]", "[{\"host\":\"ghcr.io\"}]", false, "E_PAYLOAD",
 	          "deny[0].host: \"ghcr.io\" is both allowed and denied (also registries[0])");
-	expect_v2("[{\"host\":\"ghcr.io\"}]", "[{\"host\":\"ghcr.io\",\"mode\":\"warn\"}]", false, NULL,
-	          NULL);
+	expect_v2("[{\"host\":\"ghcr.io\"}]", "[{\"host\":\"ghcr.io\",\"mode\":\"warn\"}]", false,
+	          NULL, NULL);
 	expect_v2("[]", "[{\"host\":\"docker.io\"}]", true, "E_PAYLOAD",
 	          "denies all of Docker Hub while allow_docker_hub is true");
 	expect_v2("[]", "[{\"host\":\"docker.io\"}]", false, NULL, NULL);
@@ -638,12 +646,13 @@ static void test_v2_limits(void **st)
 	assert_non_null(denies = malloc(10000 * 40));
 	n = (size_t)sprintf(regs, "[");
 	for (int i = 0; i < 6000; i++)
-		n += (size_t)sprintf(regs + n, "%s{\"host\":\"r%d.example/team/\"}", i ? "," : "", i);
+		n += (size_t)sprintf(regs + n, "%s{\"host\":\"r%d.example/team/\"}", i ? "," : "",
+		                     i);
 	sprintf(regs + n, "]");
 	n = (size_t)sprintf(denies, "[");
 	for (int i = 0; i < 4000; i++)
-		n += (size_t)sprintf(denies + n, "%s{\"host\":\"r%d.example/team/old/\"}", i ? "," : "",
-		                     i);
+		n += (size_t)sprintf(denies + n, "%s{\"host\":\"r%d.example/team/old/\"}",
+		                     i ? "," : "", i);
 	sprintf(denies + n, "]");
 	b = v2(regs, denies, false);
 	assert_int_equal(parse_str(b, &p, &e), 0);

@@ -32,8 +32,9 @@ static void rule_from(struct policy_registry *r, const char *spec)
 	r->nickname = strdup("");
 	r->kind = POLICY_EXACT; /* ignored by the matcher */
 	r->mode = strncmp(spec, "warn-", 5) == 0 ? POLICY_WARN : POLICY_ENFORCE;
-	r->action = strstr(spec, "deny") == spec || strstr(spec, "warn-deny") == spec ? POLICY_DENY
-	                                                                              : POLICY_ALLOW;
+	r->action = strstr(spec, "deny") == spec || strstr(spec, "warn-deny") == spec
+	                ? POLICY_DENY
+	                : POLICY_ALLOW;
 }
 
 static struct policy_index *build_specs(bool hub, const char *const *specs, size_t n)
@@ -71,7 +72,7 @@ static struct policy_index *build(bool hub, const char *const *specs)
 struct v2_case {
 	const char *ref;
 	bool allowed;
-	const char *rule;   /* "" = none */
+	const char *rule; /* "" = none */
 	bool warn;
 	const char *reason; /* substring of the reason */
 };
@@ -96,7 +97,8 @@ static const char *const rules_a[] = {
 
 static const struct v2_case cases_a[] = {
     /* whole path components only */
-    {"quay.io/acme/app", true, "quay.io/acme/", false, "quay.io/acme/app matches rule quay.io/acme/"},
+    {"quay.io/acme/app", true, "quay.io/acme/", false,
+     "quay.io/acme/app matches rule quay.io/acme/"},
     {"quay.io/acme/team/app:1", true, "quay.io/acme/", false, "matches rule quay.io/acme/"},
     {"quay.io/acme", true, "quay.io/acme/", false, "matches rule quay.io/acme/"},
     {"quay.io/acme-evil/app", false, "", false, "no rule matches registry quay.io"},
@@ -111,7 +113,8 @@ static const struct v2_case cases_a[] = {
     {"quay.io/acme/legacy/keep/x", true, "quay.io/acme/legacy/keep/", false,
      "(allow quay.io/acme/legacy/keep/ is more specific than deny quay.io/acme/legacy/)"},
     /* hosts and wildcards */
-    {"a.corp.example/x", true, "*.corp.example", false, "a.corp.example matches rule *.corp.example"},
+    {"a.corp.example/x", true, "*.corp.example", false,
+     "a.corp.example matches rule *.corp.example"},
     {"bad.corp.example/x", false, "bad.corp.example", false,
      "(deny bad.corp.example is more specific than allow *.corp.example)"},
     {"x.bad.corp.example/x", true, "*.corp.example", false, "matches rule *.corp.example"},
@@ -129,7 +132,8 @@ static const struct v2_case cases_a[] = {
     {"quay.io/trial/app", false, "", true,
      "; warn: rule allow quay.io/trial/ (mode warn) would allow this reference"},
     /* Docker Hub namespaces after normalisation */
-    {"alpine", true, "docker.io/library/", false, "docker.io/library/alpine matches rule docker.io/library/"},
+    {"alpine", true, "docker.io/library/", false,
+     "docker.io/library/alpine matches rule docker.io/library/"},
     {"index.docker.io/library/nginx", true, "docker.io/library/", false, "matches rule"},
     {"docker.io/library/old/x", false, "docker.io/library/old/", false, "deny rule"},
     {"someone/app", false, "", false, "does not allow Docker Hub"},
@@ -219,16 +223,16 @@ static bool lint_has(const struct lint_seen *s, size_t entry, const char *needle
 static void test_v2_lint(void **st)
 {
 	static const char *const r[] = {
-	    "allow quay.io",               /* 0 */
-	    "allow quay.io/acme/",         /* 1: redundant under quay.io */
-	    "deny quay.io/acme/old/",      /* 2: useful */
-	    "deny quay.io/acme/old/x/",    /* 3: redundant under 2 */
-	    "allow quay.io/acme/old/y/",   /* 4: useful */
-	    "deny ghcr.io/x/",             /* 5: nothing allows ghcr.io */
-	    "allow *.corp.example",        /* 6 */
-	    "allow a.corp.example",        /* 7: redundant under 6 */
-	    "allow *.b.corp.example",      /* 8: redundant under 6 */
-	    "allow docker.io/library/",    /* 9: redundant: allow_docker_hub */
+	    "allow quay.io",                 /* 0 */
+	    "allow quay.io/acme/",           /* 1: redundant under quay.io */
+	    "deny quay.io/acme/old/",        /* 2: useful */
+	    "deny quay.io/acme/old/x/",      /* 3: redundant under 2 */
+	    "allow quay.io/acme/old/y/",     /* 4: useful */
+	    "deny ghcr.io/x/",               /* 5: nothing allows ghcr.io */
+	    "allow *.corp.example",          /* 6 */
+	    "allow a.corp.example",          /* 7: redundant under 6 */
+	    "allow *.b.corp.example",        /* 8: redundant under 6 */
+	    "allow docker.io/library/",      /* 9: redundant: allow_docker_hub */
 	    "warn-deny quay.io/acme/old/z/", /* 10: 2 already denies it */
 	    NULL,
 	};
@@ -238,10 +242,12 @@ static void test_v2_lint(void **st)
 	(void)st;
 	memset(&s, 0, sizeof(s));
 	policy_lint(idx, lint_cb, &s);
-	assert_true(lint_has(&s, 1, "allow quay.io/acme/ changes nothing: the less specific rule "
-	                            "allow quay.io already allows"));
+	assert_true(lint_has(&s, 1,
+	                     "allow quay.io/acme/ changes nothing: the less specific rule "
+	                     "allow quay.io already allows"));
 	assert_true(lint_has(&s, 3, "deny quay.io/acme/old/ already denies"));
-	assert_true(lint_has(&s, 5, "deny ghcr.io/x/ changes nothing: no less specific rule allows"));
+	assert_true(
+	    lint_has(&s, 5, "deny ghcr.io/x/ changes nothing: no less specific rule allows"));
 	assert_true(lint_has(&s, 7, "allow *.corp.example already allows"));
 	assert_true(lint_has(&s, 8, "allow *.corp.example already allows"));
 	assert_true(lint_has(&s, 9, "docker.io (allow_docker_hub) already allows"));
@@ -253,18 +259,33 @@ static void test_v2_lint(void **st)
 /* ---- properties over random policies ----------------------------------- */
 
 static const char *const universe[] = {
-    "a.example",        "a.example:5000",      "b.a.example",       "*.a.example",
-    "*.b.a.example",    "c.b.a.example",       "a.example/x/",      "a.example/x/y/",
-    "a.example/x/y/z/", "a.example/w/",        "b.a.example/x/",    "a.example:5000/x/",
-    "docker.io",        "docker.io/library/",  "docker.io/library/a/", "docker.io/u/",
+    "a.example",        "a.example:5000",     "b.a.example",          "*.a.example",
+    "*.b.a.example",    "c.b.a.example",      "a.example/x/",         "a.example/x/y/",
+    "a.example/x/y/z/", "a.example/w/",       "b.a.example/x/",       "a.example:5000/x/",
+    "docker.io",        "docker.io/library/", "docker.io/library/a/", "docker.io/u/",
     "10.0.0.1",         "10.0.0.1/x/",
 };
 static const char *const refs[] = {
-    "a.example/x",         "a.example/x/y",     "a.example/x/y/z/q", "a.example/xy",
-    "a.example/w/v",       "a.example/q",       "a.example:5000/x",  "a.example:5000/q",
-    "b.a.example/x",       "b.a.example/q",     "c.b.a.example/x",   "d.b.a.example/x",
-    "e.a.example/x/y",     "a.example",         "alpine",            "library/a/b",
-    "u/app",               "other/app",         "10.0.0.1/x/y",      "10.0.0.1/q",
+    "a.example/x",
+    "a.example/x/y",
+    "a.example/x/y/z/q",
+    "a.example/xy",
+    "a.example/w/v",
+    "a.example/q",
+    "a.example:5000/x",
+    "a.example:5000/q",
+    "b.a.example/x",
+    "b.a.example/q",
+    "c.b.a.example/x",
+    "d.b.a.example/x",
+    "e.a.example/x/y",
+    "a.example",
+    "alpine",
+    "library/a/b",
+    "u/app",
+    "other/app",
+    "10.0.0.1/x/y",
+    "10.0.0.1/q",
     "zz.example/x",
 };
 #define NU (sizeof(universe) / sizeof(universe[0]))
@@ -317,8 +338,8 @@ static void property_round(void)
 	decide_all(idx, after);
 	policy_index_free(idx);
 	for (size_t r = 0; r < NR; r++) {
-		bool bad = (v == 0 && before[r] && !after[r]) || (v == 1 && !before[r] && after[r]) ||
-		           (v >= 2 && before[r] != after[r]);
+		bool bad = (v == 0 && before[r] && !after[r]) ||
+		           (v == 1 && !before[r] && after[r]) || (v >= 2 && before[r] != after[r]);
 		if (bad) {
 			for (size_t i = 0; i <= n; i++)
 				print_message("  %s\n", ptr[i]);
@@ -393,8 +414,8 @@ static void test_v2_big(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_v2_table),      cmocka_unit_test(test_v2_ties),
-	    cmocka_unit_test(test_v2_lint),       cmocka_unit_test(test_v2_properties),
+	    cmocka_unit_test(test_v2_table), cmocka_unit_test(test_v2_ties),
+	    cmocka_unit_test(test_v2_lint),  cmocka_unit_test(test_v2_properties),
 	    cmocka_unit_test(test_v2_big),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

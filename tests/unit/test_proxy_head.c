@@ -77,7 +77,7 @@ static void test_refusals(void **st)
 		const char *in;
 		int rc;
 	} bad[] = {
-	    {"GET http://r.test/ HTTP/1.1\n\n", PROXY_HEAD_BAD},         /* bare LF */
+	    {"GET http://r.test/ HTTP/1.1\n\n", PROXY_HEAD_BAD},                /* bare LF */
 	    {"GET http://r.test/ HTTP/1.1\r\nX: a\rb\r\n\r\n", PROXY_HEAD_BAD}, /* bare CR */
 	    {"GET / HTTP/1.1\r\n\r\n", PROXY_HEAD_METHOD},
 	    {"GET https://r.test/ HTTP/1.1\r\n\r\n", PROXY_HEAD_METHOD},
@@ -118,9 +118,9 @@ static void test_no_policy_denies(void **st)
 	assert_false(v.allowed);
 	assert_true(v.companion);
 	assert_string_equal(v.subject, "auth.docker.io");
-	assert_int_equal(parse("GET http://R.test:5000/v2/acme/app/blobs/sha256:1 HTTP/1.1\r\n\r\n",
-	                       &h),
-	                 PROXY_HEAD_OK);
+	assert_int_equal(
+	    parse("GET http://R.test:5000/v2/acme/app/blobs/sha256:1 HTTP/1.1\r\n\r\n", &h),
+	    PROXY_HEAD_OK);
 	proxy_decide(NULL, &h, &v);
 	assert_false(v.allowed);
 	assert_false(v.host_level);
@@ -135,8 +135,10 @@ static void test_no_policy_denies(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_connect),          cmocka_unit_test(test_absolute_form),
-	    cmocka_unit_test(test_partial_and_limits), cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_connect),
+	    cmocka_unit_test(test_absolute_form),
+	    cmocka_unit_test(test_partial_and_limits),
+	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_no_policy_denies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

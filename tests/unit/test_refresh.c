@@ -79,10 +79,11 @@ static char *payload(int v, const char *hosts_json, int hub, const char *expires
 {
 	char *s = NULL;
 
-	assert_true(asprintf(&s,
-			     "{\"org\":\"acme\",\"version\":%d,\"issued_at\":\"2020-01-01T00:00:00Z\","
-			     "\"expires_at\":\"%s\",\"allow_docker_hub\":%s,\"registries\":%s}",
-			     v, expires, hub ? "true" : "false", hosts_json) > 0);
+	assert_true(
+	    asprintf(&s,
+	             "{\"org\":\"acme\",\"version\":%d,\"issued_at\":\"2020-01-01T00:00:00Z\","
+	             "\"expires_at\":\"%s\",\"allow_docker_hub\":%s,\"registries\":%s}",
+	             v, expires, hub ? "true" : "false", hosts_json) > 0);
 	return s;
 }
 
@@ -92,10 +93,15 @@ static int apply(const char *pl, struct refresh_out *out, struct rp_err *e)
 	int rc;
 
 	assert_int_equal(dsse_sign(pl, strlen(pl), DSSE_POLICY_TYPE, &K, 1, &env, e), 0);
-	struct refresh_in in = {.envelope = (const unsigned char *)env, .len = strlen(env),
-				.max_bytes = 1 << 20, .trust = &T, .org = "acme",
-				.now = (int64_t)time(NULL), .db_path = db, .source = "test",
-				.etag = ""};
+	struct refresh_in in = {.envelope = (const unsigned char *)env,
+	                        .len = strlen(env),
+	                        .max_bytes = 1 << 20,
+	                        .trust = &T,
+	                        .org = "acme",
+	                        .now = (int64_t)time(NULL),
+	                        .db_path = db,
+	                        .source = "test",
+	                        .etag = ""};
 	rc = refresh_apply(&in, out, e);
 	free(env);
 	return rc;
@@ -182,8 +188,7 @@ static void test_shared_payload_checks(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_same_version_new_content_refused, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_same_version_new_content_refused, setup, teardown),
 	    cmocka_unit_test(test_shared_payload_checks),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -61,7 +61,7 @@ static int group_teardown(void **st)
 
 /* Signs a policy and runs the accept path at now; returns refresh_apply's result. */
 static int apply(int64_t version, int64_t issued, int64_t expires, int64_t now,
-		 struct refresh_out *out, struct rp_err *err)
+                 struct refresh_out *out, struct rp_err *err)
 {
 	char body[512], is[32], ex[32], *env = NULL;
 	struct refresh_in in;
@@ -70,10 +70,10 @@ static int apply(int64_t version, int64_t issued, int64_t expires, int64_t now,
 	policy_payload_format_time(issued, is, sizeof(is));
 	policy_payload_format_time(expires, ex, sizeof(ex));
 	snprintf(body, sizeof(body),
-		 "{\"org\":\"acme\",\"version\":%lld,\"issued_at\":\"%s\",\"expires_at\":\"%s\","
-		 "\"allow_docker_hub\":false,\"registries\":[{\"host\":\"ghcr.io\","
-		 "\"nickname\":\"g\"}]}",
-		 (long long)version, is, ex);
+	         "{\"org\":\"acme\",\"version\":%lld,\"issued_at\":\"%s\",\"expires_at\":\"%s\","
+	         "\"allow_docker_hub\":false,\"registries\":[{\"host\":\"ghcr.io\","
+	         "\"nickname\":\"g\"}]}",
+	         (long long)version, is, ex);
 	assert_int_equal(dsse_sign(body, strlen(body), DSSE_POLICY_TYPE, &key, 1, &env, err), 0);
 	memset(&in, 0, sizeof(in));
 	in.envelope = (const unsigned char *)env;

@@ -397,9 +397,9 @@ static void test_rotation_and_attacks(void **st)
 
 	/* offline: the policy in force follows from the pinned first root alone */
 	if (geteuid() == 0) {
-		assert_int_equal(refresh_verify_store_root(db, repo[1], repo_len[1], ORG, NOW, &rep,
-		                                           &rv, &e),
-		                 0);
+		assert_int_equal(
+		    refresh_verify_store_root(db, repo[1], repo_len[1], ORG, NOW, &rep, &rv, &e),
+		    0);
 		assert_int_equal(rv, 5);
 		assert_int_equal(rep.version, 4);
 		/* another first root proves nothing */

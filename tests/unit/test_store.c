@@ -374,7 +374,8 @@ static void test_commit_fsync_before_rename(void **state)
 	for (int i = 0; i < order_n; i++) {
 		if (strcmp(order_ev[i], tmp) == 0 && f < 0)
 			f = i;
-		if (i > r && strncmp(order_ev[i], "fsync ", 6) == 0 && strcmp(order_ev[i] + 6, dir) == 0)
+		if (i > r && strncmp(order_ev[i], "fsync ", 6) == 0 &&
+		    strcmp(order_ev[i] + 6, dir) == 0)
 			d = i;
 	}
 	if (f < 0 || f > r || d < 0) {
@@ -436,7 +437,8 @@ static void test_roundtrip_v2(void **state)
 	roots[1].version = 3;
 	m.roots = roots;
 	m.n_roots = 2;
-	assert_int_equal(store_commit(fx->db, &p, &m, envelope_a, sizeof(envelope_a) - 1, &err), -1);
+	assert_int_equal(store_commit(fx->db, &p, &m, envelope_a, sizeof(envelope_a) - 1, &err),
+	                 -1);
 	assert_string_equal(err.code, "E_STORE_ARG");
 	m.roots = NULL;
 	m.n_roots = 0;
@@ -458,16 +460,17 @@ static void test_load_format1(void **state)
 	commit_ok(fx->db, 6, 5);
 	assert_int_equal(sqlite3_open(fx->db, &h), SQLITE_OK);
 	assert_int_equal(
-	    sqlite3_exec(h,
-	                 /* the exact SQL format 1 wrote (readers compare it) */
-	                 "ALTER TABLE registries RENAME TO r2;"
-	                 "CREATE TABLE registries(host TEXT PRIMARY KEY NOT NULL, nickname TEXT NOT NULL,"
-	                 " kind INTEGER NOT NULL);"
-	                 "INSERT INTO registries SELECT host, nickname, kind FROM r2 ORDER BY rowid;"
-	                 "DROP TABLE r2;"
-	                 "DROP TABLE roots; DELETE FROM meta WHERE key='policy_schema';"
-	                 "UPDATE meta SET value=1 WHERE key='schema_version'; PRAGMA user_version=1;",
-	                 NULL, NULL, NULL),
+	    sqlite3_exec(
+	        h,
+	        /* the exact SQL format 1 wrote (readers compare it) */
+	        "ALTER TABLE registries RENAME TO r2;"
+	        "CREATE TABLE registries(host TEXT PRIMARY KEY NOT NULL, nickname TEXT NOT NULL,"
+	        " kind INTEGER NOT NULL);"
+	        "INSERT INTO registries SELECT host, nickname, kind FROM r2 ORDER BY rowid;"
+	        "DROP TABLE r2;"
+	        "DROP TABLE roots; DELETE FROM meta WHERE key='policy_schema';"
+	        "UPDATE meta SET value=1 WHERE key='schema_version'; PRAGMA user_version=1;",
+	        NULL, NULL, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_close(h), SQLITE_OK);
 	assert_int_equal(store_load(fx->db, &q, &lm, NULL, NULL, &err), 0);
@@ -475,7 +478,8 @@ static void test_load_format1(void **state)
 	assert_same_policy(&p, &q);
 	assert_int_equal(q.schema_version, 1);
 	for (size_t i = 0; i < q.n_registries; i++)
-		assert_true(q.registries[i].action == POLICY_ALLOW && q.registries[i].mode == POLICY_ENFORCE);
+		assert_true(q.registries[i].action == POLICY_ALLOW &&
+		            q.registries[i].mode == POLICY_ENFORCE);
 	assert_int_equal(lm.n_roots, 0);
 	policy_free(&p);
 	policy_free(&q);
@@ -577,8 +581,9 @@ static void test_load_unknown_meta_key(void **state)
 
 	commit_ok(fx->db, 10, 3);
 	assert_int_equal(sqlite3_open(fx->db, &h), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(h, "INSERT INTO meta VALUES('a_future_key', 1);"
-	                                 "INSERT INTO meta VALUES('zz_future_key', 'x')",
+	assert_int_equal(sqlite3_exec(h,
+	                              "INSERT INTO meta VALUES('a_future_key', 1);"
+	                              "INSERT INTO meta VALUES('zz_future_key', 'x')",
 	                              NULL, NULL, NULL),
 	                 SQLITE_OK);
 	assert_int_equal(sqlite3_close(h), SQLITE_OK);
@@ -1046,8 +1051,8 @@ static void test_kill9_during_commit(void **state)
 	for (int round = 0; round < 60 && (round < 30 || live == 1); round++) {
 		struct policy q = {0};
 		pid_t pid = fork();
-		long long delay = round < 30 ? full_us * 3 / 2 * round / 30
-					    : full_us * (2 + (round - 30) / 5);
+		long long delay =
+		    round < 30 ? full_us * 3 / 2 * round / 30 : full_us * (2 + (round - 30) / 5);
 
 		assert_true(pid >= 0);
 		if (pid == 0) {
