@@ -109,9 +109,11 @@ def kill_daemon():
     env.log.close()
     deadline = time.monotonic() + 10
     for c, start in kids.items():
-        while proc_stat(c) is not None and proc_stat(c)[1] == start:
+        st = proc_stat(c)  # read once per pass: the child may exit between two reads
+        while st is not None and st[1] == start:
             assert time.monotonic() < deadline, "child %d of the killed daemon lingers" % c
             time.sleep(0.005)
+            st = proc_stat(c)
 
 
 def db_version_as_reader(expect_versions):
