@@ -381,10 +381,13 @@ static void test_rotation_and_attacks(void **st)
 	endless = false;
 	rootcfg.max_new = 8;
 	/* huge root */
-	publish(5, malloc(ROOT_MAX_BYTES + 2));
-	memset(repo[5], 'x', ROOT_MAX_BYTES + 1);
-	repo[5][ROOT_MAX_BYTES + 1] = '\0';
-	repo_len[5] = ROOT_MAX_BYTES + 1;
+	{
+		char *huge = malloc(ROOT_MAX_BYTES + 2);
+		assert_non_null(huge);
+		memset(huge, 'x', ROOT_MAX_BYTES + 1);
+		huge[ROOT_MAX_BYTES + 1] = '\0';
+		publish(5, huge); /* filled first: publish takes its length */
+	}
 	expect_refused(NULL, "E_ROOT_TOO_BIG");
 	publish(5, NULL);
 
