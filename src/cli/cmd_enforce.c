@@ -30,6 +30,10 @@ void enforce_print_point(const char *name, json_t *p)
 		status_print_docker(p);
 		return;
 	}
+	if (strcmp(name, "proxy") == 0) {
+		status_print_proxy(p);
+		return;
+	}
 	{
 		json_t *ver = json_object_get(p, "compiled_version"),
 		       *om = json_object_get(p, "omitted");

@@ -157,5 +157,7 @@ int daemon_check_trust(const struct config *c, struct rp_err *err);
 
 /* status.enforce.docker: rampart-authz's counters record (enforce_docker.c). */
 void enforce_docker_status(struct daemon *d, json_t *status);
+/* status.enforce.proxy: rampart-proxy's stats file (enforce_proxy.c). */
+void enforce_proxy_status(struct daemon *d, json_t *status);
 
 #endif
