@@ -712,7 +712,7 @@ static int cfg_enforce_proxy(struct config *c, json_t *s, struct rp_err *err)
 		return 0;
 	if (!json_is_object(s))
 		return rp_seterr(err, "E_CONFIG", "enforce.proxy must be an object");
-	if (cfg_keys_known(s, w, known, err) < 0 ||
+	if (cfg_keys_known(s, "enforce.proxy", known, err) < 0 ||
 	    cfg_str(s, "listen", w, c->enforce.proxy.listen, sizeof(c->enforce.proxy.listen), 0,
 	            err) ||
 	    cfg_str(s, "stats_file", w, c->enforce.proxy.stats_file,
