@@ -729,8 +729,8 @@ static int cfg_enforce_proxy(struct config *c, json_t *s, struct rp_err *err)
 
 static int cfg_enforce(struct config *c, json_t *s, struct rp_err *err)
 {
-	static const char *const known[] = {"mode",   "containers_policy", "wildcard_scopes",
-	                                    "docker", "proxy",             NULL};
+	static const char *const known[] = {
+	    "mode", "containers_policy", "wildcard_scopes", "docker", "proxy", NULL};
 	char mode[16] = "";
 
 	if (s == NULL)

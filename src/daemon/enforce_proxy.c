@@ -119,9 +119,9 @@ static json_t *proxy_last_refusal(json_t *src, struct rp_err *err)
 /* The checked counters of the file's JSON j, or NULL (err names the field). */
 static json_t *proxy_counters(json_t *j, struct rp_err *err)
 {
-	static const char *const nums[] = {"tunnels_open", "tunnels",      "connections",
-	                                   "accepted",     "bad_requests", "refused_busy",
-	                                   NULL};
+	static const char *const nums[] = {
+	    "tunnels_open", "tunnels",      "connections", "accepted",
+	    "bad_requests", "refused_busy", NULL};
 	json_t *c = json_object(), *v;
 
 	if (c == NULL)
@@ -191,15 +191,16 @@ out:
 static void proxy_liveness(json_t *o, const struct config *cfg)
 {
 	pid_t pid = (pid_t)json_integer_value(json_object_get(o, "pid"));
-	long long age = (long long)time(NULL) -
-	                (long long)json_integer_value(json_object_get(o, "updated_at"));
+	long long age =
+	    (long long)time(NULL) - (long long)json_integer_value(json_object_get(o, "updated_at"));
 	const char *serving = json_string_value(json_object_get(o, "serving_listen"));
 	bool alive = kill(pid, 0) == 0 || errno == EPERM;
 	char msg[300] = "";
 
 	if (!alive)
-		snprintf(msg, sizeof(msg), "rampart-proxy is not running (counters are from its "
-		                           "last run)");
+		snprintf(msg, sizeof(msg),
+		         "rampart-proxy is not running (counters are from its "
+		         "last run)");
 	else if (age > PROXY_STATS_STALE_S)
 		snprintf(msg, sizeof(msg),
 		         "rampart-proxy's stats are %lld s old (it rewrites them every 30 s): "

@@ -596,9 +596,9 @@ static void px_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 static json_t *px_stats_json(const struct px *px, time_t now)
 {
 	json_t *j = json_pack(
-	    "{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:I}", "program",
-	    "rampart-proxy", "version", RAMPART_VERSION, "pid", (int)getpid(), "listen", px->listen,
-	    "policy_version", (json_int_t)rampart_policy_version(px->pol), "accepted",
+	    "{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:I}",
+	    "program", "rampart-proxy", "version", RAMPART_VERSION, "pid", (int)getpid(), "listen",
+	    px->listen, "policy_version", (json_int_t)rampart_policy_version(px->pol), "accepted",
 	    (json_int_t)px->accepted, "allowed", (json_int_t)px->allowed, "denied",
 	    (json_int_t)px->denied, "bad_requests", (json_int_t)px->bad, "refused_busy",
 	    (json_int_t)px->refused_busy, "tunnels", (json_int_t)px->tunnels, "tunnels_open",
@@ -614,12 +614,11 @@ static json_t *px_stats_json(const struct px *px, time_t now)
 	                    json_pack("{s:I, s:I}", "allowed", (json_int_t)px->allowed_http,
 	                              "denied", (json_int_t)px->denied_http));
 	if (px->last_refusal.at != 0)
-		json_object_set_new(j, "last_refusal",
-		                    json_pack("{s:I, s:s, s:s, s:s}", "at",
-		                              (json_int_t)px->last_refusal.at, "kind",
-		                              px->last_refusal.kind, "subject",
-		                              px->last_refusal.subject, "message",
-		                              px->last_refusal.message));
+		json_object_set_new(
+		    j, "last_refusal",
+		    json_pack("{s:I, s:s, s:s, s:s}", "at", (json_int_t)px->last_refusal.at, "kind",
+		              px->last_refusal.kind, "subject", px->last_refusal.subject, "message",
+		              px->last_refusal.message));
 	return j;
 }
 
@@ -640,8 +639,8 @@ static void px_write_stats(struct px *px)
 	                         (unsigned long long)px->tunnels_open +
 	                         (unsigned long long)rampart_policy_version(px->pol);
 
-	if (px->stats_path == NULL ||
-	    (px->stats_written && sum == px->stats_sum && now - px->stats_at < PX_STATS_HEARTBEAT_S))
+	if (px->stats_path == NULL || (px->stats_written && sum == px->stats_sum &&
+	                               now - px->stats_at < PX_STATS_HEARTBEAT_S))
 		return;
 	px->stats_written = true;
 	px->stats_sum = sum;
@@ -876,7 +875,8 @@ int main(int argc, char **argv)
 	if (px_configure(&px, &opt, &cfg) < 0)
 		return 2;
 	if (config_loopback_addr(px.listen, &ss, &slen) < 0) { /* checked by config_load too */
-		fprintf(stderr, "rampart-proxy: listen %s is not a loopback ADDR:PORT\n", px.listen);
+		fprintf(stderr, "rampart-proxy: listen %s is not a loopback ADDR:PORT\n",
+		        px.listen);
 		return 2;
 	}
 	if (opt.check)

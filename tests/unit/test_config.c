@@ -77,8 +77,8 @@ static void test_defaults_and_valid(void **st)
 	                 0);
 	assert_string_equal(c.enforce.proxy.listen, "127.3.0.1:4000");
 	assert_string_equal(c.enforce.proxy.stats_file, "");
-	assert_int_equal(load("{\"enforce\": {\"proxy\": {\"listen\": \"[::1]:3128\"}}}", &c, &e, 1),
-	                 0);
+	assert_int_equal(
+	    load("{\"enforce\": {\"proxy\": {\"listen\": \"[::1]:3128\"}}}", &c, &e, 1), 0);
 }
 
 static void test_bad_values(void **st)
@@ -134,12 +134,15 @@ static void test_bad_values(void **st)
 	    {"{\"enforce\": {\"proxy\": {\"listen\": \"[::]:3128\"}}}", "enforce.proxy.listen"},
 	    {"{\"enforce\": {\"proxy\": {\"listen\": \"[::ffff:10.0.0.1]:3128\"}}}",
 	     "enforce.proxy.listen"},
-	    {"{\"enforce\": {\"proxy\": {\"listen\": \"localhost:3128\"}}}", "enforce.proxy.listen"},
+	    {"{\"enforce\": {\"proxy\": {\"listen\": \"localhost:3128\"}}}",
+	     "enforce.proxy.listen"},
 	    {"{\"enforce\": {\"proxy\": {\"listen\": \"127.0.0.1\"}}}", "enforce.proxy.listen"},
 	    {"{\"enforce\": {\"proxy\": {\"listen\": \"127.0.0.1:0\"}}}", "enforce.proxy.listen"},
 	    {"{\"enforce\": {\"proxy\": {\"listen\": \"127.0.0.1:+80\"}}}", "enforce.proxy.listen"},
-	    {"{\"enforce\": {\"proxy\": {\"listen\": \"127.0.0.1:65536\"}}}", "enforce.proxy.listen"},
-	    {"{\"enforce\": {\"proxy\": {\"listen\": 3128}}}", "enforce.proxy.listen must be a string"},
+	    {"{\"enforce\": {\"proxy\": {\"listen\": \"127.0.0.1:65536\"}}}",
+	     "enforce.proxy.listen"},
+	    {"{\"enforce\": {\"proxy\": {\"listen\": 3128}}}",
+	     "enforce.proxy.listen must be a string"},
 	    {"{\"enforce\": {\"proxy\": {\"stats_file\": \"stats.json\"}}}", "absolute"},
 	    {"{\"enforce\": {\"proxy\": {\"user\": \"x\"}}}", "unknown key \"enforce.proxy.user\""},
 	    {"{\"enforce\": {\"proxy\": \"127.0.0.1:3128\"}}", "enforce.proxy must be an object"},
