@@ -266,7 +266,8 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	                "cached policy (version, issue and expiry\ndates, age, refresh "
 	                "failures, the last error), the trusted keys and threshold,\neach "
 	                "engine enforcement point (mode, file, the policy version it was\n"
-	                "compiled from) and per-op counters.\n");
+	                "compiled from), rampart-proxy's counters and version, and per-op\n"
+	                "counters.\n");
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if ((rc = cli_call(cli, "status", NULL, -1, &r, NULL)) != 0)
