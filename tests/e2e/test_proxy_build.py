@@ -15,8 +15,9 @@ store rampart-proxy (as nobody) decides from.  A private dockerd, with the CA in
   - docker build FROM reg-a.test:5000/... succeeds with both, and the registry served it;
   - skopeo and podman (root, HTTPS_PROXY in their environment, the CA via --cert-dir):
     reg-a succeeds, reg-b is refused with rampart's message;
-  - a policy refresh that drops reg-a.test is applied by the running proxy (same PID):
-    docker pull and skopeo from reg-a are refused, naming policy v2.
+  - a policy refresh that allows reg-b.test instead of reg-a.test is applied by the running
+    proxy (same PID): docker pull and skopeo from reg-a are refused naming policy v2, reg-b
+    is allowed, and a tunnel to reg-a opened under v1 is closed.
 """
 import json
 import os
@@ -150,6 +151,31 @@ class Proxy:
         self.log.close()
 
 
+def open_tunnel(host, port):
+    s = socket.create_connection(("127.0.0.1", PROXY_PORT), timeout=10)
+    s.sendall(("CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n" % (host, port, host, port)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        b = s.recv(4096)
+        assert b, "the proxy closed the CONNECT to %s:%d: %r" % (host, port, head)
+        head += b
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    return s
+
+
+def tunnel_closed(s, timeout):
+    """True once the proxy has closed the tunnel s (EOF or reset) within timeout."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+    finally:
+        s.close()
+
+
 def build(dockerd, env, name, ref, buildkit):
     ctx = env.path("ctx-" + name)
     os.mkdir(ctx)
@@ -251,16 +277,24 @@ def main():
         st = proxy.counters(want_tunnels=4)
         assert st.get("tunnels", 0) >= 4 and st.get("denied", 0) >= 4, st
 
-        # 4. a refreshed policy without reg-a.test: the running proxy refuses it now
-        P.publish(rtpolicy.sign(rtpolicy.payload(2, hosts=("reg-c.test:%d" % PA,)), P.k[0]))
+        # 4. a refreshed policy allows reg-b.test, not reg-a.test: the running proxy
+        #    refuses reg-a, allows reg-b, and closes a tunnel to reg-a opened under v1
+        tunnel = open_tunnel(A, PA)
+        P.publish(rtpolicy.sign(rtpolicy.payload(2, hosts=("%s:%d" % (B, PB),)), P.k[0]))
         r = P.refresh()
         assert r.returncode == 0, r
         r = dockerd.docker("pull", ok_ref)
         expect_refused(r, A, PA, 2, "docker pull %s after the refresh" % A)
         r = containers_cmd(env, "skopeo", "inspect", "--cert-dir", cert_dir, "docker://" + ok_ref)
         expect_refused(r, A, PA, 2, "skopeo inspect %s after the refresh" % A)
+        r = containers_cmd(env, "skopeo", "inspect", "--cert-dir", cert_dir, "docker://" + bad_ref)
+        assert r.returncode == 0, "skopeo inspect %s after the refresh: %s" % (B, r.stderr)
+        assert tunnel_closed(tunnel, timeout=5.0), \
+            "a tunnel to %s opened under policy v1 still works under v2" % A
         assert proxy.proc.poll() is None and proxy.pid == proxy.proc.pid
-        print("ok   policy v2 without %s refused by the running proxy (pid %d)" % (A, proxy.pid), flush=True)
+        assert "decision=deny kind=revoke subject=%s:%d version=2" % (A, PA) in proxy.text(), proxy.text()
+        print("ok   policy v2: %s refused, %s allowed, the open tunnel to %s closed; same proxy "
+              "(pid %d)" % (A, B, A, proxy.pid), flush=True)
         print("wall %.1fs" % (time.time() - t0), flush=True)
     except Exception:
         if proxy is not None:
