@@ -9,13 +9,16 @@
  * /v2/<repository>/ path, one request per client connection.  One libevent
  * loop: bufferevents for the request head and the replies, evdns for names,
  * then proxy_pump.c for the bytes (a client that never reads stops its
- * upstream); no thread per connection.
+ * upstream); no thread per connection.  A connection past its decision
+ * (tunnel or relay) is decided again whenever the policy changes and closed
+ * if the new policy refuses it.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,6 +57,8 @@ struct px_audit_slot {
 	unsigned long repeats;
 };
 
+struct px_conn;
+
 struct px {
 	struct event_base *base;
 	struct evdns_base *dns;
@@ -68,6 +73,8 @@ struct px {
 	bool stats_written;
 	unsigned long long stats_sum; /* counters at the last write: idle means no write */
 	struct px_audit_slot audit[PX_AUDIT_SLOTS];
+	LIST_HEAD(px_live, px_conn) live; /* tunnels and relays: decided, bytes flowing */
+	int64_t live_version;             /* policy version the live ones were decided by */
 };
 
 enum px_state { PX_HEAD, PX_CONNECTING, PX_TUNNEL, PX_RELAY, PX_CLOSING };
@@ -79,6 +86,8 @@ struct px_conn {
 	struct proxy_pump *pump; /* once allowed and connected: the bytes */
 	enum px_state state;
 	struct proxy_head head;
+	bool listed; /* in px->live */
+	LIST_ENTRY(px_conn) link;
 };
 
 /* ---- audit: one line per refusal, identical ones coalesced --------------- */
@@ -156,6 +165,8 @@ static void px_conn_free(struct px_conn *c)
 		event_free(c->deadline);
 	if (c->state == PX_TUNNEL)
 		c->px->tunnels_open--;
+	if (c->listed)
+		LIST_REMOVE(c, link);
 	if (c->client != NULL)
 		bufferevent_free(c->client);
 	if (c->up != NULL)
@@ -306,6 +317,8 @@ static void px_start_relay(struct px_conn *c, enum px_state st)
 	bufferevent_free(c->client);
 	bufferevent_free(c->up);
 	c->client = c->up = NULL;
+	c->listed = true;
+	LIST_INSERT_HEAD(&c->px->live, c, link);
 }
 
 static bool px_hop_by_hop(const struct proxy_field *f)
@@ -399,6 +412,29 @@ static bool px_has_body(const struct proxy_head *h)
 	return false;
 }
 
+/*
+ * The policy changed: decide every tunnel and relay again on its request
+ * head (host, port and path are copies) and close those now refused, so a
+ * refresh that removes a registry also ends the connections to it.
+ */
+static void px_revoke_if_changed(struct px *px, int64_t version)
+{
+	struct px_conn *c, *next;
+	struct proxy_verdict v;
+
+	if (version == px->live_version)
+		return;
+	px->live_version = version;
+	for (c = LIST_FIRST(&px->live); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
+		proxy_decide(px->pol, &c->head, &v);
+		if (v.allowed)
+			continue;
+		px_audit_deny(px, &v, "revoke");
+		px_conn_free(c);
+	}
+}
+
 static void px_decided(struct px_conn *c)
 {
 	struct proxy_verdict v;
@@ -413,6 +449,7 @@ static void px_decided(struct px_conn *c)
 		return;
 	}
 	proxy_decide(c->px->pol, h, &v);
+	px_revoke_if_changed(c->px, rampart_policy_version(c->px->pol));
 	if (!v.allowed) {
 		c->px->denied++;
 		px_audit_deny(c->px, &v, h->connect ? "connect" : "http");
@@ -572,6 +609,7 @@ static void px_tick(evutil_socket_t fd, short what, void *arg)
 	struct px *px = arg;
 
 	px_audit_flush(px, time(NULL), false);
+	px_revoke_if_changed(px, rampart_policy_version(px->pol));
 	px_write_stats(px);
 }
 
@@ -791,6 +829,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	px.started = time(NULL);
+	LIST_INIT(&px.live);
+	px.live_version = rampart_policy_version(px.pol);
 	tev = event_new(px.base, -1, EV_PERSIST, px_tick, &px);
 	sterm = evsignal_new(px.base, SIGTERM, px_on_signal, &px);
 	sint = evsignal_new(px.base, SIGINT, px_on_signal, &px);

@@ -455,6 +455,33 @@ def test_refresh_changes_decisions_without_restart(ctx):
     assert status_of(head)[0] == 200, head
 
 
+def test_refresh_closes_the_tunnels_it_no_longer_allows(ctx):
+    P = ctx["P"]
+    keep, _ = connect(A, UP_A, keep=True)
+    cut, head = connect(B, UP_B, keep=True)      # allowed by v2 (the test above)
+    assert status_of(head)[0] == 200, head
+    P.publish(rtpolicy_sign(P, 3, ctx["allowed"]))
+    assert P.refresh().returncode == 0
+    cut.settimeout(5)                            # the proxy re-decides within its 2 s tick
+    try:
+        assert cut.recv(1) == b"", "a tunnel to %s:%d outlived the rule that allowed it" % (B, UP_B)
+    except ConnectionResetError:
+        pass
+    cut.close()
+    keep.sendall(("GET /still-allowed HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n"
+                  % (A, UP_A)).encode())
+    keep.settimeout(5)
+    out = b""
+    while True:
+        b = keep.recv(65536)
+        if not b:
+            break
+        out += b
+    keep.close()
+    assert b"hello from 5100 /still-allowed" in out, out
+    assert "decision=deny kind=revoke subject=%s:%d version=3" % (B, UP_B) in ctx["proxy"].text()
+
+
 def test_listen_beyond_loopback_and_root_refused(ctx):
     for addr in ("0.0.0.0:3129", "10.1.2.3:3129", "[::]:3129", "localhost:3129"):
         r = subprocess.run([PROXY, "--listen", addr, "--user", "nobody"], capture_output=True,
@@ -552,6 +579,7 @@ TESTS = [
     test_stats_file_counts,
     test_skopeo_through_the_proxy,
     test_refresh_changes_decisions_without_restart,
+    test_refresh_closes_the_tunnels_it_no_longer_allows,
     test_listen_beyond_loopback_and_root_refused,
     test_bytes_arrive_whole_by_splice_and_by_copy,
 ]
