@@ -159,5 +159,8 @@ int daemon_check_trust(const struct config *c, struct rp_err *err);
 void enforce_docker_status(struct daemon *d, json_t *status);
 /* status.enforce.proxy: rampart-proxy's stats file (enforce_proxy.c). */
 void enforce_proxy_status(struct daemon *d, json_t *status);
+/* Its parser (a fuzz target): fills o from the file's text, every string printable
+ * ASCII, every counter >= 0; 0, or -1 with E_PROXY_STATS and o without counters. */
+int enforce_proxy_parse(json_t *o, const char *path, const char *text, struct rp_err *err);
 
 #endif

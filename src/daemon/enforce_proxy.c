@@ -151,7 +151,7 @@ bad:
 }
 
 /* Fills o from the stats file's text; -1 + err if it is not a proxy's stats. */
-static int proxy_fill(json_t *o, const char *path, const char *text, struct rp_err *err)
+int enforce_proxy_parse(json_t *o, const char *path, const char *text, struct rp_err *err)
 {
 	json_error_t jerr;
 	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr), *c = NULL, *last = NULL;
@@ -229,7 +229,7 @@ static json_t *enforce_proxy_json(const struct config *c)
 		goto none;
 	}
 	if (proxy_stats_read(c->enforce.proxy.stats_file, buf, sizeof(buf), &err) < 0 ||
-	    proxy_fill(o, c->enforce.proxy.stats_file, buf, &err) < 0)
+	    enforce_proxy_parse(o, c->enforce.proxy.stats_file, buf, &err) < 0)
 		goto none;
 	proxy_liveness(o, c);
 	return o;
