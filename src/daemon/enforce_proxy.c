@@ -241,13 +241,5 @@ none:
 
 void enforce_proxy_status(struct daemon *d, json_t *status)
 {
-	json_t *enf = json_object_get(status, "enforce"), *o = enforce_proxy_json(&d->cfg);
-
-	if (o == NULL)
-		return;
-	if (!json_is_object(enf)) {
-		enf = json_object();
-		json_object_set_new(status, "enforce", enf);
-	}
-	json_object_set_new(enf, "proxy", o);
+	enforce_status_put(status, "proxy", enforce_proxy_json(&d->cfg));
 }
