@@ -108,7 +108,8 @@ static void audit_body(char *dst, size_t size, const struct authz_verdict *v, en
 	snprintf(dst, size,
 	         "engine=docker op=%s result=%s mode=%s ref=\"%s\" normalized=\"%s\" rule=\"%s\" "
 	         "policy_version=%lld%s msg=\"%s\"",
-	         authz_kind_name(v->kind), v->allow ? "warn" : "denied", authz_mode_name(mode), ref,
+	         authz_kind_name(v->kind),
+	         !v->allow ? "denied" : v->would_deny ? "warn" : "warn-rule", authz_mode_name(mode), ref,
 	         v->normalized, v->rule, (long long)v->policy_version, v->is_err ? " error=1" : "",
 	         msg);
 }
@@ -155,6 +156,10 @@ void authz_audit_record(struct authz_audit *a, const struct authz_verdict *v, en
 		a->st.errors++;
 	if (!v->would_deny) {
 		a->st.allowed[k]++;
+		if (v->rule_warn) { /* allowed; a rule in mode warn would deny it */
+			audit_body(body, sizeof(body), v, mode);
+			audit_line(a, body, now);
+		}
 		return;
 	}
 	if (v->allow)
