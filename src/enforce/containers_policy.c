@@ -4,7 +4,10 @@
  * The policy was verified before it was stored; its entries are still
  * re-canonicalised with the matcher's own code (policy_entry_canon), and
  * only text that passes cpol_scope_ok is ever written, so an entry can make
- * the file deny more, never allow more or break its syntax.
+ * the file deny more, never allow more or break its syntax.  Policy v2: a
+ * deny rule is a reject scope (containers/image takes the most specific
+ * scope, as the matcher takes the most specific rule), a rule in mode warn is
+ * not written (it decides nothing in the matcher either).
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -60,9 +60,9 @@ static void cp_cimage_name(const char *ref, char *out, size_t size)
 {
 	const char *slash = strchr(ref, '/');
 	size_t dl = slash != NULL ? (size_t)(slash - ref) : 0;
-	bool domain = slash != NULL && (memchr(ref, '.', dl) != NULL ||
-	                                memchr(ref, ':', dl) != NULL ||
-	                                (dl == 9 && strncmp(ref, "localhost", 9) == 0));
+	bool domain =
+	    slash != NULL && (memchr(ref, '.', dl) != NULL || memchr(ref, ':', dl) != NULL ||
+	                      (dl == 9 && strncmp(ref, "localhost", 9) == 0));
 	const char *rest = domain ? slash + 1 : ref;
 	bool hub = !domain || (dl == 9 && strncmp(ref, "docker.io", 9) == 0) ||
 	           (dl == 15 && strncmp(ref, "index.docker.io", 15) == 0);

@@ -4,6 +4,9 @@
  * becomes, the fail-closed omissions (IPv6, invalid entries, wildcards when
  * switched off), Docker Hub and its registry-1 alias, no policy, exact and
  * deterministic output, and the scope grammar that guards the file's syntax.
+ * Policy v2: repository allows, deny exceptions (reject scopes), ties, warn
+ * rules (not written), the alias under deny rules, and the compiled rules
+ * looked up as containers/image does against the matcher's decisions.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,7 +57,8 @@ static void mkpolicy(struct policy *p, bool hub, const char *const *hosts)
 	assert_non_null(p->registries);
 	for (size_t i = 0; i < n; i++) {
 		mkrule(&p->registries[i], hosts[i]);
-		if (p->registries[i].action != POLICY_ALLOW || p->registries[i].mode != POLICY_ENFORCE ||
+		if (p->registries[i].action != POLICY_ALLOW ||
+		    p->registries[i].mode != POLICY_ENFORCE ||
 		    strchr(p->registries[i].host, '/') != NULL)
 			p->schema_version = 2;
 	}
@@ -380,8 +384,8 @@ static void test_v2_forms(void **state)
 		compile(c->hub, c->rules, &defaults, &m, &text);
 		scopes_of(&m, got, sizeof(got));
 		if (strcmp(got, c->scopes) != 0)
-			fail_msg("case %zu (%s, ...): scopes \"%s\", want \"%s\"", i, c->rules[0], got,
-			         c->scopes);
+			fail_msg("case %zu (%s, ...): scopes \"%s\", want \"%s\"", i, c->rules[0],
+			         got, c->scopes);
 		cpol_model_free(&m);
 		free(text);
 	}
@@ -417,9 +421,9 @@ static void cimage_name(const char *ref, char *out, size_t size)
 	if (colon != NULL && (slash == NULL || colon > slash))
 		*colon = '\0';
 	first = strchr(buf, '/');
-	if (first == NULL ||
-	    (memchr(buf, '.', (size_t)(first - buf)) == NULL &&
-	     memchr(buf, ':', (size_t)(first - buf)) == NULL && strncmp(buf, "localhost/", 10) != 0))
+	if (first == NULL || (memchr(buf, '.', (size_t)(first - buf)) == NULL &&
+	                      memchr(buf, ':', (size_t)(first - buf)) == NULL &&
+	                      strncmp(buf, "localhost/", 10) != 0))
 		snprintf(out, size, "docker.io/%s%s", strchr(buf, '/') ? "" : "library/", buf);
 	else if (strncmp(buf, "index.docker.io/", 16) == 0 || strncmp(buf, "docker.io/", 10) == 0)
 		snprintf(out, size, "docker.io/%s%s", strchr(first + 1, '/') ? "" : "library/",
@@ -440,12 +444,18 @@ struct v2_ref {
  */
 static void test_v2_agrees_with_matcher(void **state)
 {
-	static const char *const rules[] = {"quay.io/acme/",       "ghcr.io",
-	                                    "reg.example.com:5000", "*.corp.example",
-	                                    "docker.io/library/",   "!quay.io/acme/legacy/",
-	                                    "!ghcr.io/evil/",       "!bad.corp.example",
-	                                    "~!ghcr.io/new/",       "~reg.example.com",
-	                                    "!docker.io/library/nginx/", "!*.lab.corp.example",
+	static const char *const rules[] = {"quay.io/acme/",
+	                                    "ghcr.io",
+	                                    "reg.example.com:5000",
+	                                    "*.corp.example",
+	                                    "docker.io/library/",
+	                                    "!quay.io/acme/legacy/",
+	                                    "!ghcr.io/evil/",
+	                                    "!bad.corp.example",
+	                                    "~!ghcr.io/new/",
+	                                    "~reg.example.com",
+	                                    "!docker.io/library/nginx/",
+	                                    "!*.lab.corp.example",
 	                                    NULL};
 	static const struct v2_ref refs[] = {
 	    {"quay.io/acme/app:1", NULL},
@@ -482,7 +492,8 @@ static void test_v2_agrees_with_matcher(void **state)
 	    {"registry-1.docker.io/nginx:1", NULL},
 	    {"registry-1.docker.io/alpine:1", "allow>deny"}, /* the alias one-component name */
 	    {"registry-1.docker.io/acme/app:1", NULL},
-	    {"alpine@sha256:" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	    {"alpine@sha256:"
+	     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 	     NULL},
 	};
 	struct policy p;
@@ -520,8 +531,8 @@ static void test_v2_agrees_with_matcher(void **state)
 /* cpol_model_lookup follows containers/image's order: name, parents, host, wildcards. */
 static void test_lookup_order(void **state)
 {
-	static const char *const rules[] = {"*.b.c", "!*.c", "!a.b.c", "a.b.c/x/", "!a.b.c/x/y/",
-	                                    NULL};
+	static const char *const rules[] = {"*.b.c",    "!*.c",        "!a.b.c",
+	                                    "a.b.c/x/", "!a.b.c/x/y/", NULL};
 	struct cpol_model m;
 	char *text, longname[300];
 
@@ -546,11 +557,16 @@ static void test_lookup_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mapping),       cmocka_unit_test(test_omitted_counts),
-	    cmocka_unit_test(test_hub),           cmocka_unit_test(test_golden_and_deterministic),
-	    cmocka_unit_test(test_no_policy),     cmocka_unit_test(test_large_valid_json),
-	    cmocka_unit_test(test_scope_grammar), cmocka_unit_test(test_v2_forms),
-	    cmocka_unit_test(test_v2_warn_counted), cmocka_unit_test(test_v2_agrees_with_matcher),
+	    cmocka_unit_test(test_mapping),
+	    cmocka_unit_test(test_omitted_counts),
+	    cmocka_unit_test(test_hub),
+	    cmocka_unit_test(test_golden_and_deterministic),
+	    cmocka_unit_test(test_no_policy),
+	    cmocka_unit_test(test_large_valid_json),
+	    cmocka_unit_test(test_scope_grammar),
+	    cmocka_unit_test(test_v2_forms),
+	    cmocka_unit_test(test_v2_warn_counted),
+	    cmocka_unit_test(test_v2_agrees_with_matcher),
 	    cmocka_unit_test(test_lookup_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
