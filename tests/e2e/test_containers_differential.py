@@ -165,6 +165,10 @@ def check_v2(env, pe):
                                    for k, v in sorted(compiled.items())))
     assert compiled["quay.io/acme/legacy"] == [{"type": "reject"}], compiled
     assert "ghcr.io/new" not in compiled and "reg.example.com" not in compiled, compiled
+    st = pe.env.cli("enforce", "status")
+    assert st.returncode == 0 and "2 rules in mode warn not written" in st.stdout, st
+    st = json.loads(pe.env.cli("--json", "enforce", "status").stdout)["result"]["containers"]
+    assert st["omitted"]["warn"] == 2 and st["reject_scopes"] == 6, st
     rampart, out = compare(env, pe, list(V2_REFS), V2_DOCUMENTED, "v2-")
     warned = {ref for ref, res in zip(V2_REFS, out) if res.get("warn")}
     assert warned == {"ghcr.io/new/app:1", "reg.example.com/a:1"}, warned
