@@ -73,36 +73,55 @@ static void cp_cimage_name(const char *ref, char *out, size_t size)
 		snprintf(out, size, "%s", ref);
 }
 
+/* One reference, decided by the matcher and by the engine's lookup of the model. */
+static void cp_agree_ref(const struct policy_index *idx, const struct cpol_model *m,
+                         const char *ref, bool closed_ok)
+{
+	char name[4 * CPOL_MAX_SCOPE];
+	struct rampart_decision dc;
+	bool eng;
+
+	memset(&dc, 0, sizeof(dc));
+	if (policy_check(idx, false, ref, 0, &dc) != 0)
+		return; /* not a reference either side can pull */
+	cp_cimage_name(ref, name, sizeof(name));
+	eng = cpol_model_lookup(m, name) == CPOL_ALLOW;
+	if (eng == dc.allowed)
+		return;
+	if (!eng && (closed_ok || strncmp(name, "registry-1.docker.io/", 21) == 0))
+		return; /* documented: fails closed */
+	fprintf(stderr, "%s (engine name %s): engine %s, rampart: %s\n", ref, name,
+	        eng ? "allow" : "reject", dc.reason);
+	fuzz_fail("cpolicy", "the compiled file disagrees with policy check");
+}
+
 /*
- * References under scope r ("x." in front of a wildcard's domain), decided by
- * the matcher and by the engine's lookup of the model.
+ * References at and under scope r ("x." in front of a wildcard's domain),
+ * and the same names under registry-1.docker.io for a docker.io scope
+ * ("docker.io/library/x" also as "registry-1.docker.io/x").
  */
 static void cp_agree(const struct policy_index *idx, const struct cpol_model *m,
                      const struct cpol_rule *r, bool closed_ok)
 {
-	static const char *const tails[] = {"/fuzz", "/fuzz/app", "/library/fuzz"};
-	char ref[CPOL_MAX_SCOPE + 48], name[CPOL_MAX_SCOPE + 96];
-	struct rampart_decision dc;
+	static const char *const tails[] = {"", "/fuzz", "/fuzz/app", "/library/fuzz"};
+	char base[3][CPOL_MAX_SCOPE + 32], ref[3 * (CPOL_MAX_SCOPE + 32) + 16];
+	size_t nb = 1;
 
-	for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
-		bool eng;
-		if (r->scope[0] == '*')
-			snprintf(ref, sizeof(ref), "x%s%s", r->scope + 1, tails[t]);
-		else
-			snprintf(ref, sizeof(ref), "%s%s", r->scope, tails[t]);
-		memset(&dc, 0, sizeof(dc));
-		if (policy_check(idx, false, ref, 0, &dc) != 0)
-			continue; /* not a reference either side can pull */
-		cp_cimage_name(ref, name, sizeof(name));
-		eng = cpol_model_lookup(m, name) == CPOL_ALLOW;
-		if (eng == dc.allowed)
-			continue;
-		if (!eng && (closed_ok || strncmp(name, "registry-1.docker.io/", 21) == 0))
-			continue; /* documented: fails closed */
-		fprintf(stderr, "%s (engine name %s): engine %s, rampart: %s\n", ref, name,
-		        eng ? "allow" : "reject", dc.reason);
-		fuzz_fail("cpolicy", "the compiled file disagrees with policy check");
+	if (r->scope[0] == '*')
+		snprintf(base[0], sizeof(base[0]), "x%s", r->scope + 1);
+	else
+		snprintf(base[0], sizeof(base[0]), "%s", r->scope);
+	if (strncmp(r->scope, "docker.io", 9) == 0 && (r->scope[9] == '\0' || r->scope[9] == '/')) {
+		snprintf(base[nb++], sizeof(base[0]), "registry-1.docker.io%s", r->scope + 9);
+		if (strncmp(r->scope + 9, "/library/", 9) == 0)
+			snprintf(base[nb++], sizeof(base[0]), "registry-1.docker.io/%s",
+			         r->scope + 18);
 	}
+	for (size_t b = 0; b < nb; b++)
+		for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+			snprintf(ref, sizeof(ref), "%s%s", base[b], tails[t]);
+			cp_agree_ref(idx, m, ref, closed_ok);
+		}
 }
 
 static void cp_check_text(const char *text, const struct cpol_model *m)
