@@ -88,8 +88,9 @@ static void cp_agree_ref(const struct policy_index *idx, const struct cpol_model
 	eng = cpol_model_lookup(m, name) == CPOL_ALLOW;
 	if (eng == dc.allowed)
 		return;
-	if (!eng && (closed_ok || strncmp(name, "registry-1.docker.io/", 21) == 0))
-		return; /* documented: fails closed */
+	if (!eng &&
+	    (closed_ok || strncmp(name, "registry-1.docker.io/", 21) == 0 || strlen(name) > 255))
+		return; /* documented: fails closed (the alias, a name c/image cannot parse) */
 	fprintf(stderr, "%s (engine name %s): engine %s, rampart: %s\n", ref, name,
 	        eng ? "allow" : "reject", dc.reason);
 	fuzz_fail("cpolicy", "the compiled file disagrees with policy check");
