@@ -591,6 +591,9 @@ def test_refresh_closes_the_tunnels_it_no_longer_allows(ctx):
     keep.close()
     assert b"hello from 5100 /still-allowed" in out, out
     assert "decision=deny kind=revoke subject=%s:%d version=3" % (B, UP_B) in ctx["proxy"].text()
+    time.sleep(2.5)                              # the next stats write
+    with open(ctx["proxy"].stats) as f:
+        assert json.load(f)["revoked"] >= 1
 
 
 def test_listen_beyond_loopback_and_root_refused(ctx):
