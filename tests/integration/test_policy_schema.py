@@ -341,7 +341,7 @@ def drift(schema, csrc, hsrc, doc):
         errs.append("the companion total (POLICY_MAX_COMPANIONS_TOTAL) is not the one the schema states")
     if {k: v for k, v in d["allow_rule"]["properties"].items() if k != "companions"} != d["rule"]["properties"]:
         errs.append("allow_rule and rule differ beyond companions")
-    if d["payload_v2"]["properties"]["deny"]["items"]["$ref"] != "#/$defs/rule":
+    if d["payload_v2"]["properties"].get("deny", {}).get("items", {}).get("$ref") != "#/$defs/rule":
         errs.append("deny rules must not accept companions")
     if d["rule"]["properties"]["mode"]["enum"] != ["enforce", "warn"] or '"enforce"' not in csrc or '"warn"' not in csrc:
         errs.append("mode values differ")
@@ -394,6 +394,22 @@ r = subprocess.run([SIGN, "--check", "--strict", lp], capture_output=True, text=
 if r.returncode != 1 or "E_LINT" not in r.stderr:
     print("FAIL lint --strict: %r" % (r,))
     drift_errs.append("lint strict")
+
+# a companion equal to a rule host changes nothing; one a deny matches is never allowed
+lint_doc = json.dumps(v2(regs=[{"host": "ghcr.io", "companions": ["quay.io", "x.evil.example"]},
+                               {"host": "quay.io"}], deny=[{"host": "*.evil.example"}]))
+with open(lp, "w") as fh:
+    fh.write(lint_doc)
+r = subprocess.run([SIGN, "--check", lp], capture_output=True, text=True)
+for want in ("warning: registries[0].companions: companion quay.io of ghcr.io changes nothing",
+             "warning: registries[0].companions: companion x.evil.example of ghcr.io is never allowed"):
+    if r.returncode != 0 or want not in r.stderr:
+        print("FAIL companion lint %r: %r" % (want, r))
+        drift_errs.append("companion lint")
+r = subprocess.run([SIGN, "--check", "--strict", lp], capture_output=True, text=True)
+if r.returncode != 1 or "E_LINT" not in r.stderr:
+    print("FAIL companion lint --strict: %r" % (r,))
+    drift_errs.append("companion lint strict")
 
 failures = len(drift_errs)
 for name, text, expect in CASES:
