@@ -66,7 +66,7 @@ static void sign_usage(FILE *f)
 	    "\n"
 	    "  -k, --key FILE       private key to sign with (repeat for more signatures)\n"
 	    "  -t, --type TYPE      payloadType (default %s)\n"
-	    "      --strict         refuse (E_LINT) a policy with rules that change nothing\n"
+	    "      --strict         refuse (E_LINT) rules or companions that change nothing\n"
 	    "                       (duplicates and conflicts are always refused)\n"
 	    "      --no-check       do not validate a policy payload before signing/after\n"
 	    "                       verifying (validation runs only for the default type)\n"
