@@ -199,7 +199,8 @@ static void test_v1_refused(void **st)
 	(void)st;
 	assert_int_equal(policy_payload_parse(v1, strlen(v1), &p, &e), -1);
 	assert_string_equal(e.code, "E_PAYLOAD");
-	assert_non_null(strstr(e.msg, "registries[0].companions: unknown field"));
+	assert_non_null(strstr(e.msg, "registries[0].companions: unknown field; \"companions\" "
+	                              "needs \"schema_version\": 2"));
 }
 
 static void commit(const char *db, const struct policy *p)
@@ -411,6 +412,18 @@ static void test_matcher_shadowed(void **st)
 	p.n_registries = 2;
 	assert_int_equal(policy_index_build(&p, &idx, &e), 0);
 	want(idx, "cdn.ghcr.example", 443, 443, false, "ghcr.io", "overrides");
+	policy_index_free(idx);
+	/* an address or an upper-case name a tampered store might hold is never indexed */
+	comps[0] = (char *)"10.0.0.5";
+	regs[1].action = POLICY_ALLOW;
+	regs[1].host = (char *)"quay.io";
+	assert_int_equal(policy_index_build(&p, &idx, &e), 0);
+	assert_int_equal(policy_index_companions(idx), 0);
+	assert_int_equal(policy_index_skipped(idx), 1);
+	policy_index_free(idx);
+	comps[0] = (char *)"CDN.example";
+	assert_int_equal(policy_index_build(&p, &idx, &e), 0);
+	assert_int_equal(policy_index_companions(idx), 0);
 	policy_index_free(idx);
 }
 
