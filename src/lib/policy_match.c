@@ -358,8 +358,11 @@ static int pm_comp_fill(struct policy_index *idx, const struct policy *p, const 
 		return -1;
 	for (size_t i = 0; i < p->n_registries; i++) {
 		const struct policy_registry *r = &p->registries[i];
-		int k = pm_comp_slot(idx, r, kinds[i]);
-		for (size_t c = 0; r->action == POLICY_ALLOW && c < r->n_companions; c++)
+		int k;
+		if (r->action != POLICY_ALLOW || r->n_companions == 0)
+			continue; /* the common case costs nothing */
+		k = pm_comp_slot(idx, r, kinds[i]);
+		for (size_t c = 0; c < r->n_companions; c++)
 			if (pm_comp_add(idx, r->companions[c], r->host, i, k) != 0)
 				return -1;
 	}
