@@ -470,6 +470,20 @@ def test_companion_follows_its_rule(ctx):
         assert ["%s:%d" % (C, UP_A)] in [x.get("companions") for x in rules], rules
     r = P.env.cli("policy", "show", "--db", P.env.path("state", "policy.db"))
     assert "companion %s:%d" % (C, UP_A) in r.stdout, r.stdout
+    # policy verify re-proves the companions against the signed payload
+    db = P.env.path("state", "policy.db")
+    r = P.env.cli("policy", "verify", "--db", db, "--keys", P.keydir)
+    assert r.returncode == 0, r
+    import sqlite3
+    forged = os.path.join(ctx["tmp"], "forged.db")
+    shutil.copyfile(db, forged)
+    con = sqlite3.connect(forged)
+    con.execute("UPDATE companions SET host='evil.example.com' WHERE rule=2 AND pos=0")
+    con.commit()
+    con.close()
+    r = P.env.cli("policy", "verify", "--db", forged, "--keys", P.keydir)
+    assert r.returncode == 1 and "E_TAMPERED" in r.stderr, r
+    os.unlink(forged)
     # the rule in mode warn: refused, naming the rule
     P.publish(companion_policy(P, 4, mode="warn"))
     assert P.refresh().returncode == 0
