@@ -7,14 +7,18 @@
  * untrusted too.  TLS is tunnelled (CONNECT), never intercepted, so CONNECT
  * is decided by host; plain-HTTP requests are decided by host and
  * /v2/<repository>/ path, one request per client connection.  One libevent
- * loop, bufferevents with watermarks (a client that never reads stops its
- * upstream), evdns for names; no thread per connection.
+ * loop: bufferevents for the request head and the replies, evdns for names,
+ * then proxy_pump.c for the bytes (a client that never reads stops its
+ * upstream); no thread per connection.  A connection past its decision
+ * (tunnel or relay) is decided again whenever the policy changes and closed
+ * if the new policy refuses it.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,17 +38,16 @@
 #include "compat.h"
 #include "proxy_decide.h"
 #include "proxy_head.h"
+#include "proxy_pump.h"
 #include "rampart/policy.h"
 
 #define PX_DEFAULT_LISTEN "127.0.0.1:3128"
 #define PX_DEFAULT_DB RP_DEFAULT_STATE_DIR "/policy.db"
-#define PX_MAX_CONNS 2048          /* client connections (a tunnel counts once) */
-#define PX_HEAD_TIMEOUT_S 10       /* whole head within this: slowloris bound */
-#define PX_CONNECT_TIMEOUT_S 30    /* name lookup + connect upstream */
-#define PX_IDLE_TIMEOUT_S 300      /* a tunnel or relay idle this long is closed */
-#define PX_WRITE_TIMEOUT_S 60      /* a peer that stops reading this long is closed */
-#define PX_HIGH_WATER (256 * 1024) /* bytes queued to a slow peer before its source pauses */
-#define PX_IO_CHUNK (128 * 1024)   /* bytes per read()/write() while relaying */
+#define PX_MAX_CONNS 2048       /* client connections (a tunnel counts once) */
+#define PX_HEAD_TIMEOUT_S 10    /* whole head within this: slowloris bound */
+#define PX_CONNECT_TIMEOUT_S 30 /* name lookup + connect upstream */
+#define PX_IDLE_TIMEOUT_S 300   /* a tunnel or relay idle this long is closed */
+#define PX_WRITE_TIMEOUT_S 60   /* a peer that stops reading this long is closed */
 #define PX_AUDIT_SLOTS 64
 #define PX_AUDIT_WINDOW_S 60
 
@@ -53,6 +56,8 @@ struct px_audit_slot {
 	time_t first, last;
 	unsigned long repeats;
 };
+
+struct px_conn;
 
 struct px {
 	struct event_base *base;
@@ -64,9 +69,12 @@ struct px {
 	unsigned long long accepted, allowed, denied, bad, refused_busy, tunnels, relays;
 	int tunnels_open;
 	time_t started;
+	bool copy; /* --copy: no splice(2), buffers (the portable path) */
 	bool stats_written;
 	unsigned long long stats_sum; /* counters at the last write: idle means no write */
 	struct px_audit_slot audit[PX_AUDIT_SLOTS];
+	LIST_HEAD(px_live, px_conn) live; /* tunnels and relays: decided, bytes flowing */
+	int64_t live_version;             /* policy version the live ones were decided by */
 };
 
 enum px_state { PX_HEAD, PX_CONNECTING, PX_TUNNEL, PX_RELAY, PX_CLOSING };
@@ -74,9 +82,12 @@ enum px_state { PX_HEAD, PX_CONNECTING, PX_TUNNEL, PX_RELAY, PX_CLOSING };
 struct px_conn {
 	struct px *px;
 	struct bufferevent *client, *up;
-	struct event *deadline; /* the whole head must arrive before it fires */
+	struct event *deadline;  /* the whole head must arrive before it fires */
+	struct proxy_pump *pump; /* once allowed and connected: the bytes */
 	enum px_state state;
 	struct proxy_head head;
+	bool listed; /* in px->live */
+	LIST_ENTRY(px_conn) link;
 };
 
 /* ---- audit: one line per refusal, identical ones coalesced --------------- */
@@ -154,10 +165,13 @@ static void px_conn_free(struct px_conn *c)
 		event_free(c->deadline);
 	if (c->state == PX_TUNNEL)
 		c->px->tunnels_open--;
+	if (c->listed)
+		LIST_REMOVE(c, link);
 	if (c->client != NULL)
 		bufferevent_free(c->client);
 	if (c->up != NULL)
 		bufferevent_free(c->up);
+	pump_free(c->pump);
 	c->px->nconns--;
 	if (c->px->nconns < c->px->max_conns)
 		evconnlistener_enable(c->px->lis);
@@ -250,88 +264,61 @@ static void px_reply_error(struct px_conn *c, int status, const char *code, cons
 	px_linger(c, c->client);
 }
 
-/* Moves what src read to dst; pauses src while dst has too much queued. */
-static void px_relay_read(struct bufferevent *src, void *arg);
-
-static void px_drained(struct bufferevent *dst, void *arg)
+static void px_pump_done(void *arg)
 {
-	struct px_conn *c = arg;
-	struct bufferevent *src = dst == c->client ? c->up : c->client;
-
-	bufferevent_setwatermark(dst, EV_WRITE, 0, 0);
-	bufferevent_setcb(dst, px_relay_read, NULL, NULL, c);
-	if (src != NULL)
-		bufferevent_enable(src, EV_READ);
+	px_conn_free(arg);
 }
 
-static void px_relay_event(struct bufferevent *bev, short what, void *arg);
-
-static void px_relay_read(struct bufferevent *src, void *arg)
-{
-	struct px_conn *c = arg;
-	struct bufferevent *dst = src == c->client ? c->up : c->client;
-	struct evbuffer *in = bufferevent_get_input(src);
-
-	if (c->state == PX_RELAY && src == c->client) {
-		/* plain HTTP: one request per connection; later bytes are dropped */
-		evbuffer_drain(in, evbuffer_get_length(in));
-		return;
-	}
-	evbuffer_add_buffer(bufferevent_get_output(dst), in);
-	if (evbuffer_get_length(bufferevent_get_output(dst)) >= PX_HIGH_WATER) {
-		bufferevent_disable(src, EV_READ);
-		bufferevent_setwatermark(dst, EV_WRITE, PX_HIGH_WATER / 2, 0);
-		bufferevent_setcb(dst, px_relay_read, px_drained, px_relay_event, c);
-	}
-}
-
-static void px_relay_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct px_conn *c = arg;
-	struct bufferevent *other = bev == c->client ? c->up : c->client;
-
-	if (what & BEV_EVENT_EOF) {
-		/* pass on what is left, then close the other side when it has drained */
-		if (other != NULL && bev == c->up)
-			evbuffer_add_buffer(bufferevent_get_output(other),
-			                    bufferevent_get_input(bev));
-		if (other != NULL && evbuffer_get_length(bufferevent_get_output(other)) > 0) {
-			if (bev == c->client)
-				c->client = NULL;
-			else
-				c->up = NULL;
-			bufferevent_free(bev);
-			if (c->state == PX_TUNNEL)
-				c->px->tunnels_open--;
-			c->state = PX_CLOSING;
-			bufferevent_disable(other, EV_READ);
-			bufferevent_setcb(other, NULL, px_close_after_write, px_linger_done, c);
-			bufferevent_setwatermark(other, EV_WRITE, 0, 0);
-			return;
-		}
-	}
-	px_conn_free(c);
-}
-
+/*
+ * The decision is made and the upstream connected: from here on the bytes
+ * are the pump's (proxy_pump.h).  What the bufferevents still hold goes
+ * first: the origin request or the bytes that came with the CONNECT head
+ * towards the upstream, "200 Connection established" towards the client.
+ */
 static void px_start_relay(struct px_conn *c, enum px_state st)
 {
-	struct timeval idle = {PX_IDLE_TIMEOUT_S, 0}, wr = {PX_WRITE_TIMEOUT_S, 0};
+	struct evbuffer *cin = bufferevent_get_input(c->client);
+	struct evbuffer *to_up = bufferevent_get_output(c->up);
+	struct evbuffer *to_client = bufferevent_get_output(c->client);
+	struct pump_limits lim = {PX_IDLE_TIMEOUT_S, PX_WRITE_TIMEOUT_S, c->px->copy};
+	size_t ul, cl;
+	const void *ub, *cb;
 
+	if (st == PX_TUNNEL)
+		evbuffer_add_buffer(to_up, cin);
+	else /* plain HTTP: one request per connection; later bytes are dropped */
+		evbuffer_drain(cin, evbuffer_get_length(cin));
+	ul = evbuffer_get_length(to_up);
+	cl = evbuffer_get_length(to_client);
+	ub = evbuffer_pullup(to_up, -1);
+	cb = evbuffer_pullup(to_client, -1);
 	c->state = st;
-	bufferevent_setcb(c->client, px_relay_read, NULL, px_relay_event, c);
-	bufferevent_setcb(c->up, px_relay_read, NULL, px_relay_event, c);
-	bufferevent_set_timeouts(c->client, &idle, &wr);
-	bufferevent_set_timeouts(c->up, &idle, &wr);
-	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
-	/* libevent reads 4 KiB per call by default: a blob would cost a callback per page */
-	bufferevent_set_max_single_read(c->client, PX_IO_CHUNK);
-	bufferevent_set_max_single_read(c->up, PX_IO_CHUNK);
-	bufferevent_set_max_single_write(c->client, PX_IO_CHUNK);
-	bufferevent_set_max_single_write(c->up, PX_IO_CHUNK);
-	bufferevent_enable(c->client, EV_READ | EV_WRITE);
-	bufferevent_enable(c->up, EV_READ | EV_WRITE);
-	if (evbuffer_get_length(bufferevent_get_input(c->client)) > 0)
-		px_relay_read(c->client, c);
+	c->pump = pump_start(c->px->base, bufferevent_getfd(c->client), bufferevent_getfd(c->up),
+	                     st == PX_TUNNEL ? PUMP_TUNNEL : PUMP_REPLY, &lim, cb, cl, ub, ul,
+	                     px_pump_done, c);
+	if (c->pump == NULL) {
+		px_conn_free(c); /* the bufferevents still own the sockets */
+		return;
+	}
+	/*
+	 * The sockets are the pump's now: free the bufferevents without closing
+	 * them, empty and disabled first.  This runs inside the upstream's
+	 * connect callback, and libevent goes on to write that bufferevent's
+	 * output to the fd it holds once we return: left in place, the origin
+	 * request went out twice, and the unread copy made the server reset the
+	 * connection under the tail of the reply.
+	 */
+	evbuffer_drain(to_up, ul);
+	evbuffer_drain(to_client, cl);
+	bufferevent_disable(c->client, EV_READ | EV_WRITE);
+	bufferevent_disable(c->up, EV_READ | EV_WRITE);
+	bufferevent_setfd(c->client, -1);
+	bufferevent_setfd(c->up, -1);
+	bufferevent_free(c->client);
+	bufferevent_free(c->up);
+	c->client = c->up = NULL;
+	c->listed = true;
+	LIST_INSERT_HEAD(&c->px->live, c, link);
 }
 
 static bool px_hop_by_hop(const struct proxy_field *f)
@@ -425,6 +412,29 @@ static bool px_has_body(const struct proxy_head *h)
 	return false;
 }
 
+/*
+ * The policy changed: decide every tunnel and relay again on its request
+ * head (host, port and path are copies) and close those now refused, so a
+ * refresh that removes a registry also ends the connections to it.
+ */
+static void px_revoke_if_changed(struct px *px, int64_t version)
+{
+	struct px_conn *c, *next;
+	struct proxy_verdict v;
+
+	if (version == px->live_version)
+		return;
+	px->live_version = version;
+	for (c = LIST_FIRST(&px->live); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
+		proxy_decide(px->pol, &c->head, &v);
+		if (v.allowed)
+			continue;
+		px_audit_deny(px, &v, "revoke");
+		px_conn_free(c);
+	}
+}
+
 static void px_decided(struct px_conn *c)
 {
 	struct proxy_verdict v;
@@ -439,6 +449,7 @@ static void px_decided(struct px_conn *c)
 		return;
 	}
 	proxy_decide(c->px->pol, h, &v);
+	px_revoke_if_changed(c->px, rampart_policy_version(c->px->pol));
 	if (!v.allowed) {
 		c->px->denied++;
 		px_audit_deny(c->px, &v, h->connect ? "connect" : "http");
@@ -598,6 +609,7 @@ static void px_tick(evutil_socket_t fd, short what, void *arg)
 	struct px *px = arg;
 
 	px_audit_flush(px, time(NULL), false);
+	px_revoke_if_changed(px, rampart_policy_version(px->pol));
 	px_write_stats(px);
 }
 
@@ -661,6 +673,8 @@ static void px_usage(FILE *f)
 	        "  --max-connections N   client connections at once (default %d)\n"
 	        "  --head-timeout S      seconds a client has to send its request head\n"
 	        "                        (default %d)\n"
+	        "  --copy                relay through user-space buffers, not splice(2)\n"
+	        "                        (the path of systems without splice; for tests)\n"
 	        "  --version, --help\n",
 	        PX_DEFAULT_LISTEN, PX_DEFAULT_DB, PX_MAX_CONNS, PX_HEAD_TIMEOUT_S);
 }
@@ -718,6 +732,7 @@ int main(int argc, char **argv)
 	                                   {"stats", required_argument, NULL, 's'},
 	                                   {"max-connections", required_argument, NULL, 'm'},
 	                                   {"head-timeout", required_argument, NULL, 't'},
+	                                   {"copy", no_argument, NULL, 'c'},
 	                                   {"version", no_argument, NULL, 'V'},
 	                                   {"help", no_argument, NULL, 'h'},
 	                                   {NULL, 0, NULL, 0}};
@@ -734,7 +749,7 @@ int main(int argc, char **argv)
 	px.db = PX_DEFAULT_DB;
 	px.max_conns = PX_MAX_CONNS;
 	px.head_timeout_s = PX_HEAD_TIMEOUT_S;
-	while ((o = getopt_long(argc, argv, "l:d:u:s:m:t:Vh", lo, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "l:d:u:s:m:t:cVh", lo, NULL)) != -1) {
 		switch (o) {
 		case 'l':
 			px.listen = optarg;
@@ -768,6 +783,9 @@ int main(int argc, char **argv)
 			px.head_timeout_s = (int)n;
 			break;
 		}
+		case 'c':
+			px.copy = true;
+			break;
 		case 'V':
 			printf("rampart-proxy %s\n", RAMPART_VERSION);
 			return 0;
@@ -811,6 +829,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	px.started = time(NULL);
+	LIST_INIT(&px.live);
+	px.live_version = rampart_policy_version(px.pol);
 	tev = event_new(px.base, -1, EV_PERSIST, px_tick, &px);
 	sterm = evsignal_new(px.base, SIGTERM, px_on_signal, &px);
 	sint = evsignal_new(px.base, SIGINT, px_on_signal, &px);

@@ -7,7 +7,9 @@ against Debian's docker-registry, and the hostile cases (malformed and
 oversize heads, IP literals, unlisted ports, slowloris, many idle tunnels, a
 client that never reads)."""
 import http.server
+import hashlib
 import json
+import random
 import os
 import shutil
 import signal
@@ -56,6 +58,17 @@ def ns_setup(tmp):
         subprocess.run(["mount", "--bind", resolv, "/etc/resolv.conf"], check=True)
 
 
+SEQ_BLOCK = random.Random(22).randbytes((1 << 20) + 7)
+
+
+def seq_digest(n):
+    h = hashlib.sha256()
+    while n > 0:
+        h.update(SEQ_BLOCK[:min(n, len(SEQ_BLOCK))])
+        n -= len(SEQ_BLOCK)
+    return h.hexdigest()
+
+
 class Upstream(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -64,6 +77,20 @@ class Upstream(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.server.seen.append((self.command, self.path, dict(self.headers)))
+        if self.path.startswith("/seq/"):
+            # N bytes of a 1 MiB + 7 pseudo-random block, repeated: a lost,
+            # doubled or reordered chunk anywhere changes the digest
+            n = int(self.path.split("/")[2])
+            self.send_response(200)
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            try:
+                while n > 0:
+                    self.wfile.write(SEQ_BLOCK[:min(n, len(SEQ_BLOCK))])
+                    n -= len(SEQ_BLOCK)
+            except OSError:
+                pass
+            return
         if self.path.startswith("/big"):
             n = int(self.path.split("/")[2])
             self.send_response(200)
@@ -99,13 +126,13 @@ def start_upstream(port):
 
 
 class Proxy:
-    def __init__(self, db, tmp, extra=()):
-        self.port = 3128
+    def __init__(self, db, tmp, extra=(), port=3128):
+        self.port = port
         sd = os.path.join(tmp, "run")   # the proxy's own dir (it runs as nobody)
         os.makedirs(sd, exist_ok=True)
         os.chown(sd, 65534, 65534)
-        self.stats = os.path.join(sd, "proxy-stats.json")
-        self.log = open(os.path.join(tmp, "proxy.log"), "w+")
+        self.stats = os.path.join(sd, "proxy-stats-%d.json" % port)
+        self.log = open(os.path.join(tmp, "proxy-%d.log" % port), "w+")
         self.proc = subprocess.Popen([PROXY, "--listen", "127.0.0.1:%d" % self.port, "--db", db,
                                       "--user", "nobody", "--stats", self.stats,
                                       "--head-timeout", "2"] + list(extra),
@@ -168,8 +195,8 @@ def body_of(resp):
     return resp.split(b"\r\n\r\n", 1)[1]
 
 
-def connect(host, port, keep=False):
-    s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+def connect(host, port, keep=False, via=3128):
+    s = socket.create_connection(("127.0.0.1", via), timeout=10)
     s.sendall(("CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n" % (host, port, host, port)).encode())
     head = b""
     while b"\r\n\r\n" not in head:
@@ -202,7 +229,8 @@ def main():
         db = P.env.path("state", "policy.db")
         os.chmod(P.env.path("state"), 0o755)
         proxy = Proxy(db, tmp)
-        ctx = {"P": P, "proxy": proxy, "ups": ups, "tmp": tmp, "regs": regs, "allowed": allowed}
+        ctx = {"P": P, "proxy": proxy, "ups": ups, "tmp": tmp, "regs": regs, "allowed": allowed,
+               "db": db}
         tests = [t for t in TESTS]
         failed = 0
         for t in tests:
@@ -428,6 +456,33 @@ def test_refresh_changes_decisions_without_restart(ctx):
     assert status_of(head)[0] == 200, head
 
 
+def test_refresh_closes_the_tunnels_it_no_longer_allows(ctx):
+    P = ctx["P"]
+    keep, _ = connect(A, UP_A, keep=True)
+    cut, head = connect(B, UP_B, keep=True)      # allowed by v2 (the test above)
+    assert status_of(head)[0] == 200, head
+    P.publish(rtpolicy_sign(P, 3, ctx["allowed"]))
+    assert P.refresh().returncode == 0
+    cut.settimeout(5)                            # the proxy re-decides within its 2 s tick
+    try:
+        assert cut.recv(1) == b"", "a tunnel to %s:%d outlived the rule that allowed it" % (B, UP_B)
+    except ConnectionResetError:
+        pass
+    cut.close()
+    keep.sendall(("GET /still-allowed HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n"
+                  % (A, UP_A)).encode())
+    keep.settimeout(5)
+    out = b""
+    while True:
+        b = keep.recv(65536)
+        if not b:
+            break
+        out += b
+    keep.close()
+    assert b"hello from 5100 /still-allowed" in out, out
+    assert "decision=deny kind=revoke subject=%s:%d version=3" % (B, UP_B) in ctx["proxy"].text()
+
+
 def companion_policy(P, version, mode="enforce"):
     import rtpolicy
     body = rtpolicy.payload(version, hosts=ctx_hosts(P))
@@ -446,7 +501,7 @@ def test_companion_follows_its_rule(ctx):
     refresh that makes the rule warn-only or removes it; a registry pull on the companion
     host is still decided by the rules."""
     P, proxy = ctx["P"], ctx["proxy"]
-    P.publish(companion_policy(P, 3))
+    P.publish(companion_policy(P, 4))
     assert P.refresh().returncode == 0
     time.sleep(0.1)
     s, head = connect(C, UP_A, keep=True)
@@ -484,21 +539,29 @@ def test_companion_follows_its_rule(ctx):
     r = P.env.cli("policy", "verify", "--db", forged, "--keys", P.keydir)
     assert r.returncode == 1 and "E_TAMPERED" in r.stderr, r
     os.unlink(forged)
-    # the rule in mode warn: refused, naming the rule
-    P.publish(companion_policy(P, 4, mode="warn"))
+    # the rule in mode warn: refused, naming the rule; an open companion tunnel is cut
+    held, head = connect(C, UP_A, keep=True)
+    assert status_of(head)[0] == 200, head
+    P.publish(companion_policy(P, 5, mode="warn"))
     assert P.refresh().returncode == 0
-    time.sleep(0.1)
+    held.settimeout(5)
+    try:
+        assert held.recv(1) == b"", "a companion tunnel outlived its rule"
+    except ConnectionResetError:
+        pass
+    held.close()
+    assert "kind=revoke subject=%s:%d version=5" % (C, UP_A) in proxy.text(), proxy.text()[-2000:]
     _, head = connect(C, UP_A)
     code, phrase = status_of(head)
-    assert code == 403 and "denied by policy acme v4" in phrase, head
+    assert code == 403 and "denied by policy acme v5" in phrase, head
     assert "companion host of allow rule %s:%d/acme/, which is in mode warn" % (B, UP_B) in phrase, phrase
     # the rule removed: refused like any unlisted host
-    P.publish(rtpolicy_sign(P, 5, ctx_hosts(P)))
+    P.publish(rtpolicy_sign(P, 6, ctx_hosts(P)))
     assert P.refresh().returncode == 0
     time.sleep(0.1)
     _, head = connect(C, UP_A)
     code, phrase = status_of(head)
-    assert code == 403 and "denied by policy acme v5: no rule matches registry" in phrase, head
+    assert code == 403 and "denied by policy acme v6: no rule matches registry" in phrase, head
     assert "rule=%s:%d/acme/ mode=enforce" % (B, UP_B) in proxy.text(), proxy.text()[-2000:]
 
 
@@ -517,6 +580,75 @@ def rtpolicy_sign(P, version, hosts):
     return rtpolicy.sign(rtpolicy.payload(version, hosts=hosts), P.k[0])
 
 
+def read_reply(s):
+    """A whole HTTP/1.1 reply with Content-Length: (head, body digest, body length)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        b = s.recv(65536)
+        assert b, "connection closed inside the head: %r" % buf[:200]
+        buf += b
+    head, body = buf.split(b"\r\n\r\n", 1)
+    want = int([l.split(b":", 1)[1] for l in head.split(b"\r\n")
+                if l.lower().startswith(b"content-length:")][0])
+    h = hashlib.sha256(body)
+    got = len(body)
+    while got < want:
+        b = s.recv(1 << 20)
+        if not b:
+            break
+        h.update(b)
+        got += len(b)
+    return head, h.hexdigest(), got
+
+
+def check_bytes_whole(via):
+    """Through the proxy on port via: a 48 MiB reply by the relay, the same by a tunnel
+    whose request rides in the CONNECT's own packet, and a tunnel client that half-closes
+    after its request still gets the whole reply."""
+    n = 48 << 20
+    want = seq_digest(n)
+    s = socket.create_connection(("127.0.0.1", via), timeout=20)
+    s.sendall(("GET http://%s:%d/seq/%d HTTP/1.1\r\n\r\n" % (A, UP_A, n)).encode())
+    head, dig, got = read_reply(s)
+    s.close()
+    assert head.startswith(b"HTTP/1.1 200") and got == n and dig == want, (head[:80], got)
+    s = socket.create_connection(("127.0.0.1", via), timeout=20)
+    s.sendall(("CONNECT %s:%d HTTP/1.1\r\n\r\nGET /seq/%d HTTP/1.1\r\nHost: x\r\n\r\n"
+               % (A, UP_A, n)).encode())
+    head, _, _ = read_reply_head_only(s)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    head, dig, got = read_reply(s)
+    s.close()
+    assert got == n and dig == want, (head[:80], got)
+    s, head = connect(A, UP_A, keep=True, via=via)
+    assert status_of(head)[0] == 200, head
+    s.sendall(b"GET /seq/1000000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.shutdown(socket.SHUT_WR)
+    head, dig, got = read_reply(s)
+    s.close()
+    assert got == 1000000 and dig == seq_digest(1000000), (head[:80], got)
+
+
+def read_reply_head_only(s):
+    """Reads exactly the CONNECT reply's head (one byte at a time: what follows is the
+    tunnel's)."""
+    buf = b""
+    while not buf.endswith(b"\r\n\r\n"):
+        b = s.recv(1)
+        assert b, buf
+        buf += b
+    return buf, None, 0
+
+
+def test_bytes_arrive_whole_by_splice_and_by_copy(ctx):
+    check_bytes_whole(3128)
+    px = Proxy(ctx["db"], ctx["tmp"], extra=["--copy"], port=3129)
+    try:
+        check_bytes_whole(3129)
+    finally:
+        px.stop()
+
+
 TESTS = [
     test_connect_allowed_tunnels,
     test_connect_denied_names_rampart_and_policy,
@@ -530,8 +662,10 @@ TESTS = [
     test_stats_file_counts,
     test_skopeo_through_the_proxy,
     test_refresh_changes_decisions_without_restart,
+    test_refresh_closes_the_tunnels_it_no_longer_allows,
     test_companion_follows_its_rule,
     test_listen_beyond_loopback_and_root_refused,
+    test_bytes_arrive_whole_by_splice_and_by_copy,
 ]
 
 if __name__ == "__main__":
