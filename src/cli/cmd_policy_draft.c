@@ -262,7 +262,10 @@ static size_t diff_by_rule(const struct draft *a, const struct draft *b, json_t 
 {
 	struct diff_rule *x = diff_rules(&a->p), *y = diff_rules(&b->p);
 	size_t i = 0, k = 0, n = 0, na = a->p.n_registries, nb = b->p.n_registries;
-	enum { DESC = POLICY_MAX_RULE + 32 + POLICY_MAX_COMPANIONS * (POLICY_MAX_COMPANION + 2) + 16 };
+	enum {
+		DESC =
+		    POLICY_MAX_RULE + 32 + POLICY_MAX_COMPANIONS * (POLICY_MAX_COMPANION + 2) + 16
+	};
 	char d1[DESC], d2[DESC], both[2 * DESC + 8];
 
 	if (x == NULL || y == NULL)

@@ -295,7 +295,8 @@ static int pm_comp_key(const char *c, char *key, size_t size)
 	unsigned port;
 	size_t len = strlen(c);
 
-	if (len == 0 || len >= size || strspn(c, "abcdefghijklmnopqrstuvwxyz0123456789-.:") != len ||
+	if (len == 0 || len >= size ||
+	    strspn(c, "abcdefghijklmnopqrstuvwxyz0123456789-.:") != len ||
 	    ref_parse_domain(c, len, host, &port, NULL) != 0 || ref_host_is_ip(host))
 		return -1;
 	memcpy(key, c, len + 1);

@@ -34,9 +34,9 @@ enum policy_mode {
 #define POLICY_MAX_HOST 253
 #define POLICY_MAX_NICKNAME 128
 #define POLICY_MAX_ORG 128
-#define POLICY_MAX_RULE 512      /* bytes of a rule: host[:port]/path/ */
-#define POLICY_MAX_COMPONENTS 64 /* path components of a repository rule */
-#define POLICY_MAX_COMPANIONS 32        /* companion hosts of one rule */
+#define POLICY_MAX_RULE 512              /* bytes of a rule: host[:port]/path/ */
+#define POLICY_MAX_COMPONENTS 64         /* path components of a repository rule */
+#define POLICY_MAX_COMPANIONS 32         /* companion hosts of one rule */
 #define POLICY_MAX_COMPANIONS_TOTAL 1024 /* companion hosts in one policy */
 #define POLICY_MAX_COMPANION 259         /* bytes of "hostname:port" */
 #define POLICY_SCHEMA_MIN 1

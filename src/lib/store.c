@@ -66,8 +66,9 @@
 
 static const char store_schema_sql_v2[] =
     STORE_SQL_META ";" STORE_SQL_REGISTRIES_V2 ";" STORE_SQL_ENVELOPE ";" STORE_SQL_ROOTS ";";
-static const char store_schema_sql_v3[] = STORE_SQL_META ";" STORE_SQL_REGISTRIES_V2
-    ";" STORE_SQL_ENVELOPE ";" STORE_SQL_ROOTS ";" STORE_SQL_COMPANIONS ";";
+static const char store_schema_sql_v3[] =
+    STORE_SQL_META ";" STORE_SQL_REGISTRIES_V2 ";" STORE_SQL_ENVELOPE ";" STORE_SQL_ROOTS
+                   ";" STORE_SQL_COMPANIONS ";";
 static const char store_select_rules_v1[] =
     "SELECT host, nickname, kind, 0, 0 FROM registries ORDER BY rowid";
 static const char store_select_rules_v2[] =
@@ -201,8 +202,7 @@ static int store_check_companions(const struct policy_registry *r, size_t *total
 	if (r->n_companions == 0)
 		return 0;
 	if (r->action != POLICY_ALLOW || r->n_companions > POLICY_MAX_COMPANIONS ||
-	    r->companions == NULL ||
-	    (*total += r->n_companions) > POLICY_MAX_COMPANIONS_TOTAL)
+	    r->companions == NULL || (*total += r->n_companions) > POLICY_MAX_COMPANIONS_TOTAL)
 		return -1;
 	for (size_t c = 0; c < r->n_companions; c++) {
 		const char *h = r->companions[c];
@@ -250,10 +250,11 @@ static int store_check_policy(const struct policy *p, struct rp_err *err, const 
 			return rp_seterr(err, code, "registries[%zu] has an unknown action or mode",
 			                 i);
 		if (store_check_companions(r, &total) < 0)
-			return rp_seterr(err, code,
-			                 "registries[%zu] has companions that are not allowed: on a "
-			                 "deny rule, too many, or not host[:port] names",
-			                 i);
+			return rp_seterr(
+			    err, code,
+			    "registries[%zu] has companions that are not allowed: on a "
+			    "deny rule, too many, or not host[:port] names",
+			    i);
 	}
 	if (p->schema_version < 0 || p->schema_version > POLICY_SCHEMA_MAX) /* 0 reads as 1 */
 		return rp_seterr(err, code, "policy schema_version %d is unknown",
@@ -465,8 +466,7 @@ static int store_write_companions(sqlite3 *db, const struct policy *p, const cha
 		for (size_t c = 0; c < p->registries[i].n_companions; c++) {
 			sqlite3_bind_int64(st, 1, (sqlite3_int64)i);
 			sqlite3_bind_int64(st, 2, (sqlite3_int64)c);
-			sqlite3_bind_text(st, 3, p->registries[i].companions[c], -1,
-			                  SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, p->registries[i].companions[c], -1, SQLITE_STATIC);
 			if (store_step_done(db, st, tmp, err) < 0)
 				goto out;
 		}
@@ -1230,8 +1230,8 @@ static int store_read_companions(sqlite3 *db, const char *path, struct policy *p
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1;
 
-	rc = sqlite3_prepare_v2(db, "SELECT rule, pos, host FROM companions ORDER BY rule, pos",
-	                        -1, &st, NULL);
+	rc = sqlite3_prepare_v2(db, "SELECT rule, pos, host FROM companions ORDER BY rule, pos", -1,
+	                        &st, NULL);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rc = store_companion_row(st, p);
 		if (rc == -2) {

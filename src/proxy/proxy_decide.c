@@ -62,8 +62,8 @@ static void pd_refuse(struct rampart_policy *pol, struct proxy_verdict *v, const
  * rule in force?  True when it decided (allowed, or refused naming the
  * companion's rule); false leaves the rules' refusal.
  */
-static bool pd_companion(struct rampart_policy *pol, const struct proxy_head *h,
-                         const char *host, struct proxy_verdict *v)
+static bool pd_companion(struct rampart_policy *pol, const struct proxy_head *h, const char *host,
+                         struct proxy_verdict *v)
 {
 	struct rampart_companion c;
 	unsigned dflt = h->connect ? 443 : 80;

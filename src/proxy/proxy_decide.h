@@ -17,10 +17,10 @@
 
 struct proxy_verdict {
 	bool allowed;
-	bool host_level;    /* decided on the host alone (CONNECT, non-/v2/ paths) */
-	bool companion;     /* decided as a companion host (token, blob CDN) of a rule */
-	int64_t version;    /* policy version that decided; 0 if none cached */
-	char subject[1100]; /* "reg-a.test:5000" or "reg-a.test:5000/acme/app" */
+	bool host_level;             /* decided on the host alone (CONNECT, non-/v2/ paths) */
+	bool companion;              /* decided as a companion host (token, blob CDN) of a rule */
+	int64_t version;             /* policy version that decided; 0 if none cached */
+	char subject[1100];          /* "reg-a.test:5000" or "reg-a.test:5000/acme/app" */
 	char rule[RAMPART_RULE_MAX]; /* the rule that decided (for a companion: its rule) */
 	char companion_host[RAMPART_COMPANION_MAX]; /* the companion entry that matched, or "" */
 	char message[2600]; /* refusal: "rampart: X denied by policy ORG vN: REASON" */

@@ -208,7 +208,8 @@ static int sign_lint(const struct sign_opts *o, const struct policy *p, struct r
 		return rp_seterr(err, "E_LINT",
 		                 "%zu rule%s or companion%s change%s nothing or can never "
 		                 "allow (see the warnings); remove them, or sign without --strict",
-		                 c.n, c.n == 1 ? "" : "s", c.n == 1 ? "" : "s", c.n == 1 ? "s" : "");
+		                 c.n, c.n == 1 ? "" : "s", c.n == 1 ? "" : "s",
+		                 c.n == 1 ? "s" : "");
 	return 0;
 }
 

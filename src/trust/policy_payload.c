@@ -27,8 +27,7 @@ static const char *const payload_top_keys_v2[] = {
     "allow_docker_hub", "registries", "deny",    NULL,
 };
 static const char *const payload_reg_keys_v1[] = {"host", "nickname", NULL};
-static const char *const payload_reg_keys_v2[] = {"host", "nickname", "mode", "companions",
-                                                   NULL};
+static const char *const payload_reg_keys_v2[] = {"host", "nickname", "mode", "companions", NULL};
 
 static const char *payload_kind(const json_t *v)
 {
@@ -528,8 +527,8 @@ static int payload_nickname(json_t *v, const char *field, struct policy_registry
 	return 0;
 }
 
-static int payload_companion_at(json_t *a, size_t k, const char *field,
-                                struct policy_registry *r, struct rp_err *err)
+static int payload_companion_at(json_t *a, size_t k, const char *field, struct policy_registry *r,
+                                struct rp_err *err)
 {
 	json_t *v = json_array_get(a, k);
 	const char *s, *why = NULL;
@@ -577,8 +576,9 @@ static int payload_companions(const struct payload_ctx *c, json_t *v, const char
 		return rp_seterr(err, "E_PAYLOAD", "%s: must be an array of host names, not %s",
 		                 field, payload_kind(a));
 	if ((n = json_array_size(a)) > POLICY_MAX_COMPANIONS)
-		return rp_seterr(err, "E_PAYLOAD", "%s: %zu hosts; a rule has at most %d companions",
-		                 field, n, POLICY_MAX_COMPANIONS);
+		return rp_seterr(err, "E_PAYLOAD",
+		                 "%s: %zu hosts; a rule has at most %d companions", field, n,
+		                 POLICY_MAX_COMPANIONS);
 	if ((*c->companions += n) > POLICY_MAX_COMPANIONS_TOTAL)
 		return rp_seterr(err, "E_PAYLOAD",
 		                 "%s: more than %d companion hosts in the whole policy", field,

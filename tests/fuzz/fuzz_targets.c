@@ -436,7 +436,8 @@ static void fuzz_payload_valid(const struct policy *p)
 		                          (p->schema_version == 2 && r->action == POLICY_ALLOW &&
 		                           r->n_companions <= POLICY_MAX_COMPANIONS));
 		for (size_t c = 0; c < r->n_companions; c++)
-			FUZZ_CHECK("payload", policy_payload_check_companion(r->companions[c], &why) == 0);
+			FUZZ_CHECK("payload",
+			           policy_payload_check_companion(r->companions[c], &why) == 0);
 		for (size_t j = 0; j < i && j < 64; j++)
 			FUZZ_CHECK("payload", strcmp(p->registries[j].host, r->host) != 0 ||
 			                          p->registries[j].action != r->action);

@@ -28,7 +28,7 @@
 
 #define HEAD                                                                                       \
 	"{\"schema_version\":2,\"org\":\"acme\",\"version\":%d,"                                   \
-	"\"issued_at\":\"2025-01-01T00:00:00Z\",\"expires_at\":\"2099-01-01T00:00:00Z\","        \
+	"\"issued_at\":\"2025-01-01T00:00:00Z\",\"expires_at\":\"2099-01-01T00:00:00Z\","          \
 	"\"allow_docker_hub\":%s,\"registries\":[%s],\"deny\":[%s]}"
 
 struct fixture {
@@ -151,7 +151,8 @@ static void test_validator_refuses(void **st)
 	refused("{\"host\":\"ghcr.io\",\"companions\":[\"a.example.com\",\"a.example.com\"]}", "",
 	        "registries[0].companions[1]: \"a.example.com\" is listed twice");
 	refused("{\"host\":\"ghcr.io\",\"companions\":\"a.example.com\"}", "", "must be an array");
-	refused("{\"host\":\"ghcr.io\"}", "{\"host\":\"quay.io\",\"companions\":[\"a.example.com\"]}",
+	refused("{\"host\":\"ghcr.io\"}",
+	        "{\"host\":\"quay.io\",\"companions\":[\"a.example.com\"]}",
 	        "deny[0].companions: a deny rule allows nothing");
 }
 
@@ -190,9 +191,10 @@ static void test_validator_limits(void **st)
 /* Schema 1 knows no companions: refused as an unknown field, naming schema 2. */
 static void test_v1_refused(void **st)
 {
-	const char *v1 = "{\"org\":\"acme\",\"version\":1,\"issued_at\":\"2025-01-01T00:00:00Z\","
-	                 "\"expires_at\":\"2099-01-01T00:00:00Z\",\"allow_docker_hub\":false,"
-	                 "\"registries\":[{\"host\":\"ghcr.io\",\"companions\":[\"a.example.com\"]}]}";
+	const char *v1 =
+	    "{\"org\":\"acme\",\"version\":1,\"issued_at\":\"2025-01-01T00:00:00Z\","
+	    "\"expires_at\":\"2099-01-01T00:00:00Z\",\"allow_docker_hub\":false,"
+	    "\"registries\":[{\"host\":\"ghcr.io\",\"companions\":[\"a.example.com\"]}]}";
 	struct policy p;
 	struct rp_err e;
 
@@ -290,13 +292,13 @@ static void test_store_formats(void **state)
 	policy_free(&q);
 
 	/* what a reader refuses in a format-3 file */
-	load_refused(fx->db, "INSERT INTO companions VALUES(7, 0, 'x.example')");  /* no rule 7 */
-	load_refused(fx->db, "INSERT INTO companions VALUES(0, 5, 'x.example')");  /* a gap */
-	load_refused(fx->db, "INSERT INTO companions VALUES(1, 0, 'X Y')");        /* not a host */
+	load_refused(fx->db, "INSERT INTO companions VALUES(7, 0, 'x.example')");   /* no rule 7 */
+	load_refused(fx->db, "INSERT INTO companions VALUES(0, 5, 'x.example')");   /* a gap */
+	load_refused(fx->db, "INSERT INTO companions VALUES(1, 0, 'X Y')");         /* not a host */
 	load_refused(fx->db, "UPDATE companions SET host=x'612e6578' WHERE pos=0"); /* a blob */
 	load_refused(fx->db, "UPDATE registries SET action=1, mode=0 WHERE host='ghcr.io'");
-	load_refused(fx->db, "CREATE INDEX ci ON companions(host)");                /* schema */
-	load_refused(fx->db, "DROP TABLE companions");                              /* missing */
+	load_refused(fx->db, "CREATE INDEX ci ON companions(host)"); /* schema */
+	load_refused(fx->db, "DROP TABLE companions");               /* missing */
 	policy_free(&p);
 
 	parse_ok("{\"host\":\"ghcr.io\"}", "", &p);
@@ -361,14 +363,15 @@ static void test_matcher(void **st)
 	policy_index_free(idx);
 
 	/* a rule in mode warn brings no companions, and the answer says why */
-	idx = index_of("false",
-	               "{\"host\":\"ghcr.io\",\"mode\":\"warn\",\"companions\":[\"cdn.ghcr.example\"]}",
-	               "");
+	idx = index_of(
+	    "false",
+	    "{\"host\":\"ghcr.io\",\"mode\":\"warn\",\"companions\":[\"cdn.ghcr.example\"]}", "");
 	want(idx, "cdn.ghcr.example", 443, 443, false, "ghcr.io", "mode warn");
 	policy_index_free(idx);
 
 	/* an enforced deny matching the companion host itself wins */
-	idx = index_of("false", "{\"host\":\"ghcr.io\",\"companions\":[\"pkg.githubusercontent.com\"]}",
+	idx = index_of("false",
+	               "{\"host\":\"ghcr.io\",\"companions\":[\"pkg.githubusercontent.com\"]}",
 	               "{\"host\":\"*.githubusercontent.com\"}");
 	want(idx, "pkg.githubusercontent.com", 443, 443, false, "*.githubusercontent.com",
 	     "a deny wins");
@@ -457,7 +460,8 @@ static void test_lint(void **st)
 	assert_int_equal(policy_index_build(&p, &idx, &e), 0);
 	policy_companion_lint(idx, &p, lint_cb, &s);
 	assert_int_equal(s.n, 2);
-	assert_non_null(strstr(s.msgs, "companion quay.io of ghcr.io changes nothing: rule quay.io"));
+	assert_non_null(
+	    strstr(s.msgs, "companion quay.io of ghcr.io changes nothing: rule quay.io"));
 	assert_non_null(strstr(s.msgs, "pkg.githubusercontent.com of ghcr.io is never allowed: "
 	                               "deny rule *.githubusercontent.com"));
 	policy_index_free(idx);
@@ -500,13 +504,15 @@ static void test_proxy_and_refresh(void **state)
 	assert_true(v.allowed && v.companion && v.host_level);
 	assert_string_equal(v.rule, "ghcr.io");
 	assert_string_equal(v.companion_host, "pkg-containers.githubusercontent.com");
-	decide(h, "GET http://pkg-containers.githubusercontent.com/ghcr1/blobs/sha256:1 "
-	          "HTTP/1.1\r\n\r\n",
+	decide(h,
+	       "GET http://pkg-containers.githubusercontent.com/ghcr1/blobs/sha256:1 "
+	       "HTTP/1.1\r\n\r\n",
 	       &v);
 	assert_true(v.allowed && v.companion);
 	/* a registry API path on a companion host is an image pull: the rules decide */
-	decide(h, "GET http://pkg-containers.githubusercontent.com/v2/x/manifests/1 "
-	          "HTTP/1.1\r\n\r\n",
+	decide(h,
+	       "GET http://pkg-containers.githubusercontent.com/v2/x/manifests/1 "
+	       "HTTP/1.1\r\n\r\n",
 	       &v);
 	assert_false(v.allowed);
 	assert_false(v.companion);
