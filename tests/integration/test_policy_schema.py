@@ -364,7 +364,32 @@ with open(os.path.join(SRC, "src/lib/policy_model.h")) as fh:
     HSRC = fh.read()
 with open(os.path.join(SRC, "docs/policy.md")) as fh:
     DOC = fh.read()
-drift_errs = drift(SCHEMA, CSRC, HSRC, DOC)
+with open(os.path.join(SRC, "src/lib/policy_match.c")) as fh:
+    MSRC = fh.read()
+with open(os.path.join(SRC, "include/rampart/policy.h")) as fh:
+    PUBH = fh.read()
+
+
+def hub_drift(msrc, pubh, doc):
+    """Docker Hub's companion list: the C list, its version and docs/policy.md's table agree."""
+    m = re.search(r"policy_hub_companions\[\] = \{(.*?)NULL", msrc, re.S)
+    v = re.search(r"#define RAMPART_HUB_COMPANIONS_VERSION (\d+)", pubh)
+    if not m or not v:
+        return ["the Docker Hub companion list or its version is gone"]
+    hosts = re.findall(r'"([^"]+)"', m.group(1))
+    rows = re.findall(r"^\| (\d+) \| `([^`]+)` \|", doc, re.M)
+    latest = [h for n, h in rows if int(n) == int(v.group(1))]
+    if sorted(latest) != sorted(hosts):
+        return ["docs/policy.md lists %s for Docker Hub companions version %s, the code %s"
+                % (latest, v.group(1), hosts)]
+    return []
+
+
+drift_errs = drift(SCHEMA, CSRC, HSRC, DOC) + hub_drift(MSRC, PUBH, DOC)
+if not hub_drift(MSRC.replace('"auth.docker.io",', '"auth2.docker.io",'), PUBH, DOC) or \
+        not hub_drift(MSRC, PUBH.replace("VERSION 1", "VERSION 2"), DOC):
+    print("FAIL drift control: a Docker Hub companion list change was not caught")
+    drift_errs.append("hub control")
 for e in drift_errs:
     print("FAIL drift: " + e)
 # controls: each kind of drift must be caught, or the check proves nothing
