@@ -5,7 +5,10 @@ upstream servers on 127.0.0.1 under registry-like names from a private hosts
 file (reg-a.test allowed, reg-b.test not), real skopeo through the proxy
 against Debian's docker-registry, and the hostile cases (malformed and
 oversize heads, IP literals, unlisted ports, slowloris, many idle tunnels, a
-client that never reads)."""
+client that never reads).  The proxy runs with -c on the private rampartd's
+config (enforce.proxy.listen and stats_file, the DB from state_dir), and that
+rampartd shows its counters in `rampart status`, refusing stats files it
+cannot trust."""
 import http.server
 import hashlib
 import json
@@ -125,16 +128,23 @@ def start_upstream(port):
     return s
 
 
+def stats_path(tmp):
+    return os.path.join(tmp, "run", "proxy-stats.json")
+
+
 class Proxy:
-    def __init__(self, db, tmp, extra=(), port=3128):
+    def __init__(self, db, tmp, extra=(), port=3128, config=None):
+        """With config: listen address, DB and stats file from rampartd's config
+        (enforce.proxy, -c); else from the command line."""
         self.port = port
         sd = os.path.join(tmp, "run")   # the proxy's own dir (it runs as nobody)
         os.makedirs(sd, exist_ok=True)
         os.chown(sd, 65534, 65534)
-        self.stats = os.path.join(sd, "proxy-stats-%d.json" % port)
+        self.stats = stats_path(tmp) if config else os.path.join(sd, "proxy-stats-%d.json" % port)
         self.log = open(os.path.join(tmp, "proxy-%d.log" % port), "w+")
-        self.proc = subprocess.Popen([PROXY, "--listen", "127.0.0.1:%d" % self.port, "--db", db,
-                                      "--user", "nobody", "--stats", self.stats,
+        where = (["-c", config] if config else
+                 ["--listen", "127.0.0.1:%d" % self.port, "--db", db, "--stats", self.stats])
+        self.proc = subprocess.Popen([PROXY] + where + ["--user", "nobody",
                                       "--head-timeout", "2"] + list(extra),
                                      stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(200):
@@ -216,7 +226,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="rampart-proxy-")
     os.chmod(tmp, 0o755)
     ns_setup(tmp)
-    P = rtpolicy.PolicyEnv("proxy")
+    P = rtpolicy.PolicyEnv("proxy", extra_config={"enforce": {"proxy": {
+        "listen": "127.0.0.1:3128", "stats_file": stats_path(tmp)}}})
     P.env.start()
     ups = [start_upstream(UP_A), start_upstream(UP_B)]
     regs = []
@@ -226,9 +237,9 @@ def main():
         P.publish(rtpolicy.sign(rtpolicy.payload(1, hosts=allowed), P.k[0]))
         r = P.refresh()
         assert r.returncode == 0, r
-        db = P.env.path("state", "policy.db")
         os.chmod(P.env.path("state"), 0o755)
-        proxy = Proxy(db, tmp)
+        db = P.env.path("state", "policy.db")
+        proxy = Proxy(None, tmp, config=P.env.config_path)
         ctx = {"P": P, "proxy": proxy, "ups": ups, "tmp": tmp, "regs": regs, "allowed": allowed,
                "db": db}
         tests = [t for t in TESTS]
@@ -408,6 +419,106 @@ def test_stats_file_counts(ctx):
         st = json.load(f)
     assert st["program"] == "rampart-proxy" and st["policy_version"] == 1, st
     assert st["denied"] >= 40 and st["allowed"] >= 512 and st["bad_requests"] >= 10, st
+    assert st["connect"]["allowed"] >= 512 and st["connect"]["denied"] >= 40, st
+    assert st["http"]["allowed"] >= 2 and st["http"]["denied"] >= 1, st
+    assert st["connect"]["allowed"] + st["http"]["allowed"] == st["allowed"], st
+    assert st["last_refusal"]["subject"] == "%s:7777" % B, st
+    assert st["version"] == proxy_version() and st["listen"] == "127.0.0.1:3128", st
+    assert os.stat(ctx["proxy"].stats).st_mode & 0o777 == 0o644
+
+
+def proxy_version():
+    return subprocess.run([PROXY, "--version"], capture_output=True, text=True).stdout.split()[1]
+
+
+def proxy_status(ctx, user=None):
+    r = ctx["P"].env.cli("--json", "status", user=user)
+    assert r.returncode == 0, r
+    return json.loads(r.stdout)["result"]["enforce"]["proxy"]
+
+
+def test_status_shows_the_proxy(ctx):
+    """rampartd reads the running proxy's stats file: running, version, counters."""
+    p = proxy_status(ctx)
+    assert p["running"] is True and p["error"] == "", p
+    assert p["version"] == proxy_version() and p["pid"] == ctx["proxy"].proc.pid, p
+    assert p["listen"] == "127.0.0.1:3128" and p["serving_version"] == 1, p
+    c = p["counters"]
+    assert c["connect"]["allowed"] >= 512 and c["connect"]["denied"] >= 40, c
+    assert c["http"]["allowed"] >= 2 and c["http"]["denied"] >= 1 and c["bad_requests"] >= 10, c
+    assert c["tunnels_open"] == 0 and c["tunnels"] >= 512, c
+    assert p["last_refusal"]["subject"] == "%s:7777" % B and p["last_refusal"]["kind"] == "connect", p
+    assert "denied by policy acme v1" in p["last_refusal"]["message"], p
+    r = ctx["P"].env.cli("status")
+    assert r.returncode == 0, r
+    assert ("enforce proxy: listen 127.0.0.1:3128 (rampart-proxy %s, pid %d, serving policy v1)"
+            % (proxy_version(), ctx["proxy"].proc.pid)) in r.stdout, r.stdout
+    assert "CONNECT allowed %d, refused %d;" % (c["connect"]["allowed"], c["connect"]["denied"]) in r.stdout
+    assert "last refusal " in r.stdout and "reg-b.test:7777 denied by policy" in r.stdout, r.stdout
+    # someone else's refusals are not every user's business: counters only
+    p = proxy_status(ctx, user="nobody")
+    assert p["last_refusal"] == "(withheld: admins only)" and p["counters"]["connect"], p
+
+
+def test_status_refuses_stats_it_cannot_trust(ctx):
+    """A stats file another user could have written is not shown; a stale one is not running."""
+    P, tmp = ctx["P"], ctx["tmp"]
+    d = os.path.join(tmp, "fake")
+    os.makedirs(d, mode=0o755, exist_ok=True)
+    fake = os.path.join(d, "stats.json")
+    with open(ctx["proxy"].stats) as f:
+        good = json.load(f)
+    good["updated_at"] = int(time.time())
+
+    def status_with(text=None, uid=0, mode=0o644, dir_mode=0o755, link=False):
+        for n in os.listdir(d):
+            os.unlink(os.path.join(d, n))
+        os.chmod(d, dir_mode)
+        if link:
+            os.symlink(ctx["proxy"].stats, fake)
+        else:
+            with open(fake, "w") as f:
+                f.write(text if isinstance(text, str) else json.dumps(text))
+            os.chown(fake, uid, uid)
+            os.chmod(fake, mode)
+        return proxy_status(ctx)
+
+    cfg = json.loads(json.dumps(P.env.config))
+    cfg["enforce"]["proxy"]["stats_file"] = fake
+    P.env.write_config(cfg)
+    assert P.env.request("daemon.reload")["ok"]
+    try:
+        p = status_with(good)   # control: the same bytes, owned by root, are shown
+        assert p["running"] is True and p["counters"]["connect"]["allowed"] >= 512, p
+        stale = dict(good, updated_at=int(time.time()) - 1000)
+        p = status_with(stale)
+        assert p["running"] is False and "s old" in p["error"], p
+        p = status_with(dict(good, listen="127.0.0.1:3999"))
+        assert "listens on 127.0.0.1:3999 but enforce.proxy.listen is 127.0.0.1:3128" in p["error"], p
+        for kw, why in (({"uid": 4242}, "not trusted"),                 # another user's file
+                        ({"mode": 0o666}, "not trusted"),               # anyone may write it
+                        ({"dir_mode": 0o777}, "not trusted"),           # anyone may replace it
+                        ({"link": True}, "cannot open"),                # a symlink
+                        ({"text": json.dumps(good) + " " * 17000}, "at most 16384 bytes"),
+                        ({"text": dict(good, program="other")}, "not rampart-proxy's stats"),
+                        ({"text": dict(good, connect={"allowed": -1, "denied": 0})}, "bad field connect"),
+                        ({"text": dict(good, last_refusal=dict(good["last_refusal"], message="a\x1b[2Jb"))},
+                         "bad field last_refusal"),
+                        ({"text": '{"program": "rampart-proxy", "program": "x"}'}, "not rampart-proxy's stats")):
+            args = dict(kw)
+            text = args.pop("text", good)
+            p = status_with(text, **args)
+            assert p["running"] is False and "counters" not in p and why in p["error"], (kw, p)
+    finally:
+        P.env.write_config(_restore(P, ctx))
+        assert P.env.request("daemon.reload")["ok"]
+        os.chmod(d, 0o755)
+
+
+def _restore(P, ctx):
+    cfg = json.loads(json.dumps(P.env.config))
+    cfg["enforce"]["proxy"]["stats_file"] = ctx["proxy"].stats
+    return cfg
 
 
 def test_skopeo_through_the_proxy(ctx):
@@ -660,6 +771,8 @@ TESTS = [
     test_client_that_never_reads_stays_bounded,
     test_refusals_are_audited_once_and_coalesced,
     test_stats_file_counts,
+    test_status_shows_the_proxy,
+    test_status_refuses_stats_it_cannot_trust,
     test_skopeo_through_the_proxy,
     test_refresh_changes_decisions_without_restart,
     test_refresh_closes_the_tunnels_it_no_longer_allows,
