@@ -144,7 +144,12 @@ def payloads():
     out.append(json.dumps(v2).encode())
     for change in ({"schema_version": 3}, {"deny": [{"host": "ghcr.io"}]},
                    {"deny": [{"host": "quay.io/acme/"}]}, {"deny": {}},
-                   {"registries": [{"host": "quay.io/" + "a/" * 65}]}):
+                   {"registries": [{"host": "quay.io/" + "a/" * 65}]},
+                   {"registries": [{"host": "ghcr.io", "companions": [
+                       "pkg-containers.githubusercontent.com", "blobs.example.com:8443"]},
+                       {"host": "quay.io", "mode": "warn", "companions": ["cdn.quay.example"]}]},
+                   {"registries": [{"host": "ghcr.io", "companions": ["*.example.com"]}]},
+                   {"deny": [{"host": "ghcr.io", "companions": ["a.example.com"]}]}):
         out.append(json.dumps(dict(v2, **change)).encode())
     return out
 
