@@ -185,6 +185,18 @@ RAMPART_API int rampart_policy_check(struct rampart_policy *h, const char *ref,
                                      struct rampart_decision *out);
 
 /*
+ * As rampart_policy_check(), for a registry rather than an image:
+ * registry is "host[:port]".  Allowed when the registry's own rules allow
+ * any repository on it, or when an enforced allow rule names a repository
+ * there (policy schema 2: "quay.io/acme/" makes quay.io reachable; which
+ * repository may be pulled is then the engines' decision, out->rule names
+ * that rule).  This is what a TLS tunnel (rampart-proxy's CONNECT) can be
+ * decided on.  Returns as rampart_policy_check().
+ */
+RAMPART_API int rampart_policy_check_registry(struct rampart_policy *h, const char *registry,
+                                              struct rampart_decision *out);
+
+/*
  * Answers whether a connection to host:port may be made as a companion host
  * of the cached policy (what rampart-proxy allows besides the registries the
  * rules allow; docs/policy.md, "Companion hosts").  host is a DNS name as a

@@ -307,6 +307,36 @@ int rampart_policy_check(struct rampart_policy *h, const char *ref, struct rampa
 	return rc;
 }
 
+int rampart_policy_check_registry(struct rampart_policy *h, const char *registry,
+                                  struct rampart_decision *out)
+{
+	int64_t now;
+	int rc;
+
+	if (out == NULL)
+		return -1;
+	if (h == NULL || registry == NULL) {
+		memset(out, 0, sizeof(*out));
+		rp_strlcpy(out->code, "E_INVAL", sizeof(out->code));
+		rp_strlcpy(out->reason,
+		           "rampart_policy_check_registry needs a handle and a registry.",
+		           sizeof(out->reason));
+		return -1;
+	}
+	pthread_mutex_lock(&h->mu);
+	pa_refresh(h);
+	now = (int64_t)time(NULL);
+	rc = policy_check_registry(h->idx, (h->flags & RAMPART_POLICY_ALLOW_WHEN_NO_POLICY) != 0,
+	                           registry, now, out);
+	out->stale = false;
+	if (rc == 0 && h->idx == NULL && h->load_failed)
+		pa_unreadable(h, out);
+	if (rc == 0 && pa_stale(h, now))
+		pa_stale_reason(h, out);
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
 int rampart_policy_companion(struct rampart_policy *h, const char *host, unsigned port,
                              unsigned default_port, struct rampart_companion *out)
 {

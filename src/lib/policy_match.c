@@ -40,7 +40,8 @@ enum pm_kind { PM_EXACT, PM_WILD, PM_PREFIX, PM_NKIND, PM_BAD = PM_NKIND };
 
 struct policy_index {
 	struct pm_table t[PM_NKIND];
-	struct pm_table comp; /* companion hosts: key "host" or "host:port" (PM_C_* rules) */
+	struct pm_table comp;       /* companion hosts: key "host" or "host:port" (PM_C_* rules) */
+	struct pm_table repo_hosts; /* "host[:port]" with an enforced allow repository rule */
 	size_t entries, skipped, n_deny, n_warn;
 	int64_t version, issued_at, expires_at;
 	bool allow_docker_hub;
@@ -377,6 +378,36 @@ static int pm_comp_fill(struct policy_index *idx, const struct policy *p, const 
 	return 0;
 }
 
+/*
+ * The registries on which an enforced allow rule names a repository (and
+ * no enforced deny of the same scope beats it on the tie): a TLS tunnel to
+ * them must be allowed, since only the engines see the repository.  Keyed
+ * by the rule key's "host[:port]"; the first such rule is kept to name.
+ */
+static int pm_repo_hosts_fill(struct policy_index *idx)
+{
+	const struct pm_table *t = &idx->t[PM_PREFIX];
+	const int allow = 0, deny = 2; /* pm_rule_slot(): enforced allow, enforced deny */
+
+	if (pm_table_init(&idx->repo_hosts, t->count) != 0)
+		return -1;
+	for (size_t i = 0; t->count > 0 && i <= t->mask; i++) {
+		const struct pm_slot *s = &t->slots[i];
+		const char *slash;
+		struct pm_slot *h;
+
+		if (s->key == NULL || s->rule[allow] == NULL || s->rule[deny] != NULL)
+			continue;
+		if ((slash = memchr(s->key, '/', s->klen)) == NULL)
+			continue;
+		if ((h = pm_slot_for(&idx->repo_hosts, s->key, (size_t)(slash - s->key))) == NULL)
+			return -1;
+		if (h->rule[0] == NULL && (h->rule[0] = strdup(s->rule[allow])) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 int policy_index_build(const struct policy *p, struct policy_index **out, struct rp_err *err)
 {
 	struct policy_index *idx = calloc(1, sizeof(*idx));
@@ -388,7 +419,8 @@ int policy_index_build(const struct policy *p, struct policy_index **out, struct
 		goto out;
 	idx->org = strdup(p->org != NULL ? p->org : "");
 	idx->allow_docker_hub = p->allow_docker_hub;
-	if (idx->org == NULL || pm_fill(idx, p, kinds) != 0 || pm_comp_fill(idx, p, kinds) != 0)
+	if (idx->org == NULL || pm_fill(idx, p, kinds) != 0 || pm_comp_fill(idx, p, kinds) != 0 ||
+	    pm_repo_hosts_fill(idx) != 0)
 		goto out;
 	idx->entries = p->n_registries;
 	idx->version = p->version;
@@ -413,6 +445,7 @@ void policy_index_free(struct policy_index *idx)
 	for (int k = 0; k < PM_NKIND; k++)
 		pm_table_free(&idx->t[k]);
 	pm_table_free(&idx->comp);
+	pm_table_free(&idx->repo_hosts);
 	free(idx->org);
 	free(idx);
 }
@@ -829,6 +862,41 @@ int policy_check(const struct policy_index *idx, bool allow_when_no_policy, cons
 		return -1;
 	}
 	policy_decide(idx, allow_when_no_policy, &r, now, out);
+	return 0;
+}
+
+int policy_check_registry(const struct policy_index *idx, bool allow_when_no_policy,
+                          const char *registry, int64_t now, struct rampart_decision *out)
+{
+	char ref[REF_MAX_DOMAIN + 64], base[REF_MAX_DOMAIN + 16];
+	const struct pm_slot *s;
+	struct ref_parsed r;
+	size_t n;
+
+	/* any repository on the registry: the host-level rules decide it */
+	if (strlen(registry) > REF_MAX_DOMAIN + 8 || strchr(registry, '/') != NULL) {
+		pm_clear(out);
+		rp_strlcpy(out->code, "E_REF", sizeof(out->code));
+		rp_strlcpy(out->reason, "not a registry host[:port]", sizeof(out->reason));
+		return -1;
+	}
+	snprintf(ref, sizeof(ref), "%s/rampart-registry-check", registry);
+	if (policy_check(idx, allow_when_no_policy, ref, now, out) != 0)
+		return -1;
+	if (out->allowed || idx == NULL || ref_normalize(ref, &r, NULL) != 0)
+		return 0;
+	pm_base(&r, base, sizeof(base));
+	n = strlen(base);
+	/* a repository rule more specific than whatever refused the host */
+	if ((s = pm_find(&idx->repo_hosts, base, n)) == NULL)
+		return 0;
+	out->allowed = true;
+	out->denied_by_rule = false;
+	rp_strlcpy(out->rule, s->rule[0], sizeof(out->rule));
+	snprintf(out->reason, sizeof(out->reason),
+	         "%s is allowed at registry level: rule %s allows a repository on it (a "
+	         "tunnel shows only the host; the engines decide the repository)%s",
+	         base, s->rule[0], out->expired ? "; policy expired, still enforced" : "");
 	return 0;
 }
 

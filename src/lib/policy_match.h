@@ -123,4 +123,14 @@ void policy_decide(const struct policy_index *idx, bool allow_when_no_policy,
 int policy_check(const struct policy_index *idx, bool allow_when_no_policy, const char *ref,
                  int64_t now, struct rampart_decision *out);
 
+/*
+ * Decides at registry level, as a TLS tunnel must (registry is
+ * "host[:port]"): allowed when the registry's own rules allow any
+ * repository on it, or when an enforced allow rule names a repository
+ * there (the repository decision is then the engines').  Returns as
+ * policy_check().
+ */
+int policy_check_registry(const struct policy_index *idx, bool allow_when_no_policy,
+                          const char *registry, int64_t now, struct rampart_decision *out);
+
 #endif

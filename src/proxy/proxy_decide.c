@@ -48,6 +48,8 @@ static void pd_refuse(struct rampart_policy *pol, struct proxy_verdict *v, const
 	memset(&info, 0, sizeof(info));
 	v->allowed = false;
 	if (pol != NULL && rampart_policy_info(pol, &info) == 0 && info.cached)
+		v->version = info.version; /* the audit key names the policy the message names */
+	if (info.cached)
 		snprintf(v->message, sizeof(v->message),
 		         "rampart: %s denied by policy %s v%lld: %s", v->subject, info.org,
 		         (long long)info.version, reason);
@@ -117,11 +119,10 @@ void proxy_decide(struct rampart_policy *pol, const struct proxy_head *h, struct
 			rl = sizeof(v->subject) - 1;
 		memcpy(v->subject, ref, rl);
 		v->subject[rl] = '\0';
-	} else {
-		/* host level: any repository on that registry */
-		snprintf(ref, sizeof(ref), "%s/rampart-proxy/host-check", v->subject);
 	}
-	if (pol == NULL || rampart_policy_check(pol, ref, &d) != 0) {
+	/* host level (a tunnel, or a URL that names no repository): the registry */
+	if (pol == NULL || (nl > 0 ? rampart_policy_check(pol, ref, &d)
+	                           : rampart_policy_check_registry(pol, v->subject, &d)) != 0) {
 		pd_refuse(pol, v, pol == NULL ? "no policy" : d.reason);
 		return;
 	}

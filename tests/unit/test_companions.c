@@ -579,6 +579,84 @@ static void test_proxy_hub(void **state)
 	rampart_policy_close(h);
 }
 
+/* Registry level (a TLS tunnel): a repository allow rule makes its host reachable. */
+static void reg_want(const struct policy_index *idx, const char *registry, bool allowed,
+                     const char *rule)
+{
+	struct rampart_decision d;
+
+	assert_int_equal(policy_check_registry(idx, false, registry, 0, &d), 0);
+	if (d.allowed != allowed || strcmp(d.rule, rule) != 0)
+		fail_msg("%s: allowed %d rule \"%s\" (%s); want %d \"%s\"", registry, d.allowed,
+		         d.rule, d.reason, allowed, rule);
+}
+
+static void test_registry_level(void **st)
+{
+	struct policy_index *idx;
+	struct rampart_decision d;
+
+	idx = index_of("false", "{\"host\":\"quay.io/acme/\"},{\"host\":\"ghcr.io\"}",
+	               "{\"host\":\"quay.io/acme/legacy/\"}");
+	reg_want(idx, "quay.io", true, "quay.io/acme/");
+	assert_int_equal(policy_check_registry(idx, false, "QUAY.io", 0, &d), 0);
+	assert_non_null(strstr(d.reason, "rule quay.io/acme/ allows a repository on it"));
+	reg_want(idx, "quay.io:5000", false, "");
+	reg_want(idx, "quay.io.evil.example", false, "");
+	reg_want(idx, "ghcr.io", true, "ghcr.io");
+	reg_want(idx, "docker.io", false, "");
+	assert_int_equal(policy_check_registry(idx, false, "quay.io/acme", 0, &d), -1);
+	policy_index_free(idx);
+	/* more specific than a deny of the whole host */
+	idx = index_of("false", "{\"host\":\"quay.io/acme/\"}", "{\"host\":\"quay.io\"}");
+	reg_want(idx, "quay.io", true, "quay.io/acme/");
+	policy_index_free(idx);
+	/* a rule in mode warn allows nothing */
+	idx = index_of("false", "{\"host\":\"quay.io/acme/\",\"mode\":\"warn\"}", "");
+	reg_want(idx, "quay.io", false, "");
+	policy_index_free(idx);
+	/* Docker Hub's spellings fold to docker.io, and a port is part of the registry */
+	idx = index_of("false",
+	               "{\"host\":\"docker.io/library/\"},{\"host\":\"r.example:5000/a/\"}", "");
+	reg_want(idx, "registry-1.docker.io", true, "docker.io/library/");
+	reg_want(idx, "r.example:5000", true, "r.example:5000/a/");
+	reg_want(idx, "r.example", false, "");
+	policy_index_free(idx);
+}
+
+/* rampart-proxy on repository rules: the tunnel by host, plain HTTP by repository;
+ * and a refusal's audit version is the policy's. */
+static void test_proxy_repository_rules(void **state)
+{
+	struct fixture *fx = *state;
+	struct rampart_policy *h = NULL;
+	struct proxy_verdict v;
+	char err[512];
+
+	commit_json(fx->db, 3, "{\"host\":\"quay.io/acme/\"}");
+	assert_int_equal(
+	    rampart_policy_open(fx->db, RAMPART_POLICY_STRICT_RELOAD, &h, err, sizeof(err)), 0);
+	decide(h, "CONNECT quay.io:443 HTTP/1.1\r\n\r\n", &v);
+	assert_true(v.allowed && v.host_level && !v.companion);
+	assert_string_equal(v.rule, "quay.io/acme/");
+	decide(h, "GET http://quay.io/v2/acme/app/manifests/1 HTTP/1.1\r\n\r\n", &v);
+	assert_true(v.allowed && !v.host_level);
+	decide(h, "GET http://quay.io/v2/acme-evil/app/manifests/1 HTTP/1.1\r\n\r\n", &v);
+	assert_false(v.allowed);
+	decide(h, "CONNECT quay.io:8443 HTTP/1.1\r\n\r\n", &v);
+	assert_false(v.allowed);
+	assert_int_equal(v.version, 3);
+	commit_json(fx->db, 4, "{\"host\":\"ghcr.io\"}");
+	decide(h, "CONNECT quay.io:443 HTTP/1.1\r\n\r\n", &v);
+	assert_false(v.allowed);
+	assert_int_equal(v.version, 4);
+	assert_non_null(strstr(v.message, "rampart: quay.io denied by policy acme v4"));
+	decide(h, "CONNECT nodot:443 HTTP/1.1\r\n\r\n", &v);
+	assert_false(v.allowed);
+	assert_int_equal(v.version, 4);
+	rampart_policy_close(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -592,6 +670,8 @@ int main(void)
 	    cmocka_unit_test(test_lint),
 	    cmocka_unit_test_setup_teardown(test_proxy_and_refresh, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_proxy_hub, setup, teardown),
+	    cmocka_unit_test(test_registry_level),
+	    cmocka_unit_test_setup_teardown(test_proxy_repository_rules, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
