@@ -6,6 +6,9 @@
  * (keys, values, number spellings, comments-free formatting) is kept, and the
  * result is checked with jansson to equal the input plus exactly that change
  * before it replaces the file (temp + fsync + rename, same owner and mode).
+ * A file "add" creates is recorded beside it (<file>.rampart-created), so that
+ * "remove" (scripts/uninstall, the package's prerm) deletes it again when
+ * rampart's entry was all it held, and never a file the admin made.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +24,7 @@
 #define DJ_KEY "authorization-plugins"
 #define DJ_NAME "rampart"
 #define DJ_MAX (1u << 20)
+#define DJ_CREATED ".rampart-created"
 
 struct dj_span {
 	size_t key, value, end; /* key starts at '"', value at its first byte, end after it */
@@ -286,6 +290,49 @@ static int dj_write(const char *path, const char *text, const struct stat *st)
 	return rc;
 }
 
+/* <path>.rampart-created into out; -1 if it does not fit. */
+static int dj_marker(const char *path, char *out, size_t size)
+{
+	int n = snprintf(out, size, "%s" DJ_CREATED, path);
+	return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* An object with no member left (only rampart's entry was ever in it). */
+static bool dj_is_empty_object(const char *text)
+{
+	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	bool empty = json_is_object(j) && json_object_size(j) == 0;
+
+	json_decref(j);
+	return empty;
+}
+
+/*
+ * After a remove: a file that "add" created goes when nothing but rampart's entry
+ * was in it; the record goes either way (a file with the admin's keys is theirs).
+ */
+static int dj_forget_created(const char *path, const char *text)
+{
+	char marker[4200];
+	struct stat st;
+
+	if (dj_marker(path, marker, sizeof(marker)) < 0 ||
+	    lstat(marker, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	if (text != NULL && dj_is_empty_object(text)) {
+		if (unlink(path) < 0 && errno != ENOENT) {
+			fprintf(stderr, "rampart-authz: removing %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		printf("%s: removed (rampart created it and nothing else is in it)\n", path);
+	}
+	if (unlink(marker) < 0 && errno != ENOENT) {
+		fprintf(stderr, "rampart-authz: removing %s: %s\n", marker, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int authz_daemonjson_main(int argc, char **argv);
 
 int authz_daemonjson_main(int argc, char **argv)
@@ -294,9 +341,10 @@ int authz_daemonjson_main(int argc, char **argv)
 	struct stat st;
 	char *in = NULL, *out = NULL;
 	const char *path;
+	char marker[4200];
 	size_t len = 0;
 	bool add;
-	int rc = 1;
+	int fd, rc = 1;
 
 	if (argc != 3 || (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "remove") != 0)) {
 		fprintf(stderr, "usage: rampart-authz daemon-json add|remove FILE\n");
@@ -312,10 +360,18 @@ int authz_daemonjson_main(int argc, char **argv)
 		}
 		if (!add) {
 			printf("%s: no such file, nothing to remove\n", path);
-			return 0;
+			return dj_forget_created(path, NULL);
+		}
+		if (dj_marker(path, marker, sizeof(marker)) < 0 ||
+		    (fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0 ||
+		    close(fd) < 0) {
+			fprintf(stderr, "rampart-authz: creating %s" DJ_CREATED ": %s; nothing changed\n",
+			        path, strerror(errno));
+			return 1;
 		}
 		if (dj_write(path, "{\n  \"" DJ_KEY "\": [\"" DJ_NAME "\"]\n}\n", NULL) < 0) {
 			fprintf(stderr, "rampart-authz: creating %s: %s\n", path, strerror(errno));
+			unlink(marker);
 			return 1;
 		}
 		printf("%s: created with \"%s\": [\"%s\"]\n", path, DJ_KEY, DJ_NAME);
@@ -337,7 +393,7 @@ int authz_daemonjson_main(int argc, char **argv)
 		printf("%s: %s \"%s\" %s %s\n", path, add ? "added" : "removed", DJ_NAME,
 		       add ? "to" : "from", DJ_KEY);
 	}
-	rc = 0;
+	rc = add ? 0 : dj_forget_created(path, out != NULL ? out : in);
 out:
 	free(in);
 	free(out);
