@@ -316,8 +316,8 @@ static int dj_forget_created(const char *path, const char *text)
 	char marker[4200];
 	struct stat st;
 
-	if (dj_marker(path, marker, sizeof(marker)) < 0 ||
-	    lstat(marker, &st) < 0 || !S_ISREG(st.st_mode))
+	if (dj_marker(path, marker, sizeof(marker)) < 0 || lstat(marker, &st) < 0 ||
+	    !S_ISREG(st.st_mode))
 		return 0;
 	if (text != NULL && dj_is_empty_object(text)) {
 		if (unlink(path) < 0 && errno != ENOENT) {
@@ -365,7 +365,8 @@ int authz_daemonjson_main(int argc, char **argv)
 		if (dj_marker(path, marker, sizeof(marker)) < 0 ||
 		    (fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0 ||
 		    close(fd) < 0) {
-			fprintf(stderr, "rampart-authz: creating %s" DJ_CREATED ": %s; nothing changed\n",
+			fprintf(stderr,
+			        "rampart-authz: creating %s" DJ_CREATED ": %s; nothing changed\n",
 			        path, strerror(errno));
 			return 1;
 		}
