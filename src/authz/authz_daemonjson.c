@@ -23,6 +23,7 @@
 
 #define DJ_KEY "authorization-plugins"
 #define DJ_NAME "rampart"
+#define DJ_NAME_Q "\"rampart\""
 #define DJ_MAX (1u << 20)
 #define DJ_CREATED ".rampart-created"
 
@@ -143,6 +144,42 @@ static int dj_new_array(json_t *old, bool add, char **text, bool *changed, struc
 	return 0;
 }
 
+/*
+ * The array edited in place, so the admin's spacing survives an add and the remove
+ * that undoes it byte for byte: "rampart" appended after the last element, or its one
+ * element (spelled exactly "rampart") cut out with the comma before it (after it, if
+ * first).  NULL when that cannot be done textually; the caller then writes the
+ * re-rendered array, and dj_verify checks either result.
+ */
+static char *dj_splice_array(const char *s, size_t n, const struct dj_span *sp, bool add)
+{
+	static const char name[] = "\"" DJ_NAME "\"";
+	size_t i = dj_ws(s, sp->value + 1, n), prev_end = 0, cut0 = 0, cut1 = 0, hits = 0;
+	size_t last = sp->end - 1; /* the ']' */
+
+	if (sp->end <= sp->value + 1 || s[sp->value] != '[' || s[last] != ']')
+		return NULL;
+	if (add) {
+		size_t at = last;
+		while (at > sp->value && strchr(" \t\r\n", s[at - 1]) != NULL)
+			at--;
+		return dj_splice(s, n, at, at, s[at - 1] == '[' ? name : ", " DJ_NAME_Q);
+	}
+	while (i < last && s[i] != ']') {
+		size_t e = dj_skip(s, i, n), next = dj_ws(s, e, n);
+		if (next < last && s[next] == ',')
+			next = dj_ws(s, next + 1, n);
+		if (e - i == sizeof(name) - 1 && memcmp(s + i, name, e - i) == 0) {
+			hits++;
+			cut0 = prev_end ? prev_end : i;
+			cut1 = prev_end ? e : next;
+		}
+		prev_end = e;
+		i = next;
+	}
+	return hits == 1 ? dj_splice(s, n, cut0, cut1, "") : NULL;
+}
+
 /* The text with the member replaced, removed or appended. */
 static char *dj_apply(const char *s, size_t n, const struct dj_span *sp, size_t close,
                       const char *arr)
@@ -174,19 +211,23 @@ static char *dj_apply(const char *s, size_t n, const struct dj_span *sp, size_t 
 	return dj_splice(s, n, from, from, ins);
 }
 
-/* The result must be the input with only DJ_KEY changed. */
-static int dj_verify(json_t *before, const char *text, struct rp_err *err)
+/* The result must be the input with only DJ_KEY changed, to want (NULL: gone). */
+static int dj_verify(json_t *before, const char *text, const char *want, struct rp_err *err)
 {
-	json_t *after = json_loads(text, JSON_REJECT_DUPLICATES, NULL), *a, *b;
+	json_t *after = json_loads(text, JSON_REJECT_DUPLICATES, NULL), *a, *b, *w;
 	int ok;
 
 	if (after == NULL)
 		return rp_seterr(err, "E_DAEMONJSON", "internal error: edited text is not JSON");
+	w = want != NULL ? json_loads(want, JSON_DECODE_ANY, NULL) : NULL;
+	ok = want != NULL ? w != NULL && json_equal(w, json_object_get(after, DJ_KEY))
+	                  : json_object_get(after, DJ_KEY) == NULL;
+	json_decref(w);
 	a = json_deep_copy(before);
 	b = json_deep_copy(after);
 	json_object_del(a, DJ_KEY);
 	json_object_del(b, DJ_KEY);
-	ok = json_equal(a, b);
+	ok = ok && json_equal(a, b);
 	json_decref(a);
 	json_decref(b);
 	json_decref(after);
@@ -225,11 +266,17 @@ int authz_daemonjson_edit(const char *in, size_t len, bool add, char **out, stru
 		rc = 0;
 		goto out;
 	}
-	if ((res = dj_apply(in, len, &sp, close, arr)) == NULL) {
+	/* the array edited in place if that checks out, else re-rendered */
+	if (sp.found && arr != NULL && (res = dj_splice_array(in, len, &sp, add)) != NULL &&
+	    dj_verify(root, res, arr, err) < 0) {
+		free(res);
+		res = NULL;
+	}
+	if (res == NULL && (res = dj_apply(in, len, &sp, close, arr)) == NULL) {
 		rp_seterr(err, "E_NOMEM", "out of memory");
 		goto out;
 	}
-	if (dj_verify(root, res, err) < 0)
+	if (dj_verify(root, res, arr, err) < 0)
 		goto out;
 	*out = res;
 	res = NULL;

@@ -50,7 +50,7 @@ def test_install_merges_and_uninstall_restores():
     r = run([INSTALL, "--root", root, "--build", rt.BUILD, "--enforce"])
     assert r.returncode == 0, r
     got = read(dj)
-    assert got == ORIGINAL.replace('["opa-docker-authz"]', '["opa-docker-authz","rampart"]'), got
+    assert got == ORIGINAL.replace('["opa-docker-authz"]', '["opa-docker-authz", "rampart"]'), got
     assert oct(os.stat(dj).st_mode & 0o777) == oct(0o640)
     for rel, mode in (("usr/local/sbin/rampart-authz", 0o755),
                       ("usr/local/lib/systemd/system/rampart-authz.socket", 0o644),
