@@ -78,6 +78,7 @@ struct authz_verdict {
 	bool allow;      /* what dockerd is told */
 	bool would_deny; /* the policy refused (in warn mode allow is still true) */
 	bool is_err;     /* answer with "Err" (malformed request) rather than "Msg" */
+	bool rule_warn;  /* allowed, but a policy rule in mode warn would deny it: audited */
 	enum authz_kind kind;
 	char msg[2048];                          /* Msg or Err text */
 	char ref[AUTHZ_MAX_REF + 1];             /* the reference as requested */

@@ -98,6 +98,14 @@ static void audit_emit(struct authz_audit *a, int64_t when, const char *body, ui
 	}
 }
 
+/* denied; warn (refused, allowed by mode warn); warn-rule (allowed, a warn rule would deny) */
+static const char *audit_result(const struct authz_verdict *v)
+{
+	if (!v->allow)
+		return "denied";
+	return v->would_deny ? "warn" : "warn-rule";
+}
+
 /* "engine=docker op=pull result=denied ..." without time: the coalescing key. */
 static void audit_body(char *dst, size_t size, const struct authz_verdict *v, enum authz_mode mode)
 {
@@ -108,7 +116,7 @@ static void audit_body(char *dst, size_t size, const struct authz_verdict *v, en
 	snprintf(dst, size,
 	         "engine=docker op=%s result=%s mode=%s ref=\"%s\" normalized=\"%s\" rule=\"%s\" "
 	         "policy_version=%lld%s msg=\"%s\"",
-	         authz_kind_name(v->kind), v->allow ? "warn" : "denied", authz_mode_name(mode), ref,
+	         authz_kind_name(v->kind), audit_result(v), authz_mode_name(mode), ref,
 	         v->normalized, v->rule, (long long)v->policy_version, v->is_err ? " error=1" : "",
 	         msg);
 }
@@ -155,6 +163,10 @@ void authz_audit_record(struct authz_audit *a, const struct authz_verdict *v, en
 		a->st.errors++;
 	if (!v->would_deny) {
 		a->st.allowed[k]++;
+		if (v->rule_warn) { /* allowed; a rule in mode warn would deny it */
+			audit_body(body, sizeof(body), v, mode);
+			audit_line(a, body, now);
+		}
 		return;
 	}
 	if (v->allow)

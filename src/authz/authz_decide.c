@@ -106,15 +106,16 @@ static void decide_ref(struct rampart_policy *pol, const char *ref, struct authz
 	v->policy_version = d.policy_version;
 	v->allow = d.allowed;
 	v->would_deny = !d.allowed;
-	if (d.allowed)
+	v->rule_warn = d.allowed && d.warn; /* a deny rule being rolled out: logged */
+	if (d.allowed && !d.warn)
 		return;
 	if (!d.policy_cached) {
 		snprintf(v->msg, sizeof(v->msg), "rampart: %s denied: %s", d.normalized, d.reason);
 		return;
 	}
 	(void)rampart_policy_org(pol, org, sizeof(org));
-	snprintf(v->msg, sizeof(v->msg), "rampart: %s denied by policy %s v%lld: %s", d.normalized,
-	         org, (long long)d.policy_version, d.reason);
+	snprintf(v->msg, sizeof(v->msg), "rampart: %s %s by policy %s v%lld: %s", d.normalized,
+	         d.allowed ? "allowed" : "denied", org, (long long)d.policy_version, d.reason);
 }
 
 /*

@@ -70,5 +70,6 @@ int cmd_enforce(struct cli *cli, int argc, char **argv);
 /* Prints one enforcement point of status/enforce.status (cmd_enforce.c). */
 void enforce_print_point(const char *name, json_t *p);
 void status_print_docker(json_t *p); /* cmd_core.c: the Docker plugin's point */
+void status_print_proxy(json_t *p);  /* cmd_core.c: rampart-proxy's point */
 
 #endif

@@ -179,6 +179,49 @@ void status_print_docker(json_t *p)
 		printf("  %s\n", e);
 }
 
+static long long pair_of(json_t *c, const char *kind, const char *what)
+{
+	return json_integer_value(json_object_get(json_object_get(c, kind), what));
+}
+
+/* status.enforce.proxy (src/daemon/enforce_proxy.c): shown once it has counters. */
+void status_print_proxy(json_t *p)
+{
+	json_t *c = json_object_get(p, "counters"), *ver = json_object_get(p, "serving_version");
+	json_t *last = json_object_get(p, "last_refusal");
+	const char *e = json_string_value(json_object_get(p, "error"));
+
+	if (!json_is_object(c))
+		return; /* no stats file: not installed or never started (--json has why) */
+	printf("enforce proxy: listen %s (rampart-proxy %s, pid %lld%s, %s%lld)\n",
+	       json_string_value(json_object_get(p, "listen")),
+	       json_string_value(json_object_get(p, "version")),
+	       json_integer_value(json_object_get(p, "pid")),
+	       json_is_true(json_object_get(p, "running")) ? "" : ", not running",
+	       json_is_integer(ver) ? "serving policy v" : "no policy cached",
+	       json_is_integer(ver) ? json_integer_value(ver) : 0LL);
+	printf("  CONNECT allowed %lld, refused %lld; HTTP allowed %lld, refused %lld; "
+	       "%lld tunnel(s) open, %lld bad request(s), %lld turned away (busy)\n",
+	       pair_of(c, "connect", "allowed"), pair_of(c, "connect", "denied"),
+	       pair_of(c, "http", "allowed"), pair_of(c, "http", "denied"),
+	       json_integer_value(json_object_get(c, "tunnels_open")),
+	       json_integer_value(json_object_get(c, "bad_requests")),
+	       json_integer_value(json_object_get(c, "refused_busy")));
+	if (json_is_object(last)) {
+		time_t at = (time_t)json_integer_value(json_object_get(last, "at"));
+		char ts[32] = "?";
+		struct tm tm;
+		if (gmtime_r(&at, &tm) != NULL)
+			strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("  last refusal %s: %s\n", ts,
+		       json_string_value(json_object_get(last, "message")));
+	} else if (json_is_string(last)) {
+		printf("  last refusal: %s\n", json_string_value(last));
+	}
+	if (e != NULL && *e)
+		printf("  %s\n", e);
+}
+
 static void status_print(json_t *r)
 {
 	json_t *pol = json_object_get(r, "policy"), *ops = json_object_get(r, "ops"), *v;
@@ -223,7 +266,8 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	                "cached policy (version, issue and expiry\ndates, age, refresh "
 	                "failures, the last error), the trusted keys and threshold,\neach "
 	                "engine enforcement point (mode, file, the policy version it was\n"
-	                "compiled from) and per-op counters.\n");
+	                "compiled from), rampart-proxy's counters and version, and per-op\n"
+	                "counters.\n");
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	if ((rc = cli_call(cli, "status", NULL, -1, &r, NULL)) != 0)

@@ -30,17 +30,25 @@ void enforce_print_point(const char *name, json_t *p)
 		status_print_docker(p);
 		return;
 	}
+	if (strcmp(name, "proxy") == 0) {
+		status_print_proxy(p);
+		return;
+	}
 	{
 		json_t *ver = json_object_get(p, "compiled_version"),
 		       *om = json_object_get(p, "omitted");
 		const char *err = json_string_value(json_object_get(p, "last_error"));
 		const char *mode = json_string_value(json_object_get(p, "mode"));
-		json_int_t omitted = 0;
+		json_int_t omitted = 0, warn = 0;
 		const char *k;
 		json_t *v;
 
-		json_object_foreach (om, k, v)
-			omitted += json_integer_value(v);
+		json_object_foreach (om, k, v) {
+			if (strcmp(k, "warn") == 0)
+				warn = json_integer_value(v); /* decide nothing: not denied */
+			else
+				omitted += json_integer_value(v);
+		}
 		printf("enforce %s: mode %s, file %s\n", name, mode ? mode : "?",
 		       json_string_value(json_object_get(p, "file")));
 		if (mode != NULL && strcmp(mode, "off") != 0) {
@@ -52,6 +60,10 @@ void enforce_print_point(const char *name, json_t *p)
 				       json_integer_value(json_object_get(p, "scopes")),
 				       json_integer_value(json_object_get(p, "reject_scopes")),
 				       (long long)omitted, omitted == 1 ? "y" : "ies");
+			if (json_is_integer(ver) && warn > 0)
+				printf("  %lld rule%s in mode warn not written (they decide "
+				       "nothing)\n",
+				       (long long)warn, warn == 1 ? "" : "s");
 			else
 				printf("  no policy cached: docker pulls %s\n",
 				       json_is_true(json_object_get(p, "accept_all"))

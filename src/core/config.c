@@ -7,6 +7,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <grp.h>
 #include <jansson.h>
 #include <libgen.h>
@@ -68,6 +70,9 @@ void config_defaults(struct config *c)
 	rp_strlcpy(c->enforce.docker.user, "nobody", sizeof(c->enforce.docker.user));
 	rp_strlcpy(c->enforce.docker.stats_file, "/run/rampart-authz/stats",
 	           sizeof(c->enforce.docker.stats_file));
+	rp_strlcpy(c->enforce.proxy.listen, "127.0.0.1:3128", sizeof(c->enforce.proxy.listen));
+	rp_strlcpy(c->enforce.proxy.stats_file, "/run/rampart-proxy/stats.json",
+	           sizeof(c->enforce.proxy.stats_file));
 }
 
 void config_set_state_dir(struct config *c, const char *dir)
@@ -658,10 +663,74 @@ static int cfg_enforce_docker(struct config *c, json_t *s, struct rp_err *err)
 	return 0;
 }
 
+int config_loopback_addr(const char *s, struct sockaddr_storage *ss, int *len)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	char *end;
+	long port;
+	size_t hl;
+
+	if (colon == NULL || colon == s || (hl = (size_t)(colon - s)) >= sizeof(host) ||
+	    colon[1] < '0' || colon[1] > '9')
+		return -1;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port <= 0 || port > 65535)
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1 ||
+		    !IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+			return -1;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*len = (int)sizeof(*in6);
+		return 0;
+	}
+	if (inet_pton(AF_INET, host, &in4->sin_addr) != 1 ||
+	    (ntohl(in4->sin_addr.s_addr) >> 24) != 127)
+		return -1;
+	in4->sin_family = AF_INET;
+	in4->sin_port = htons((uint16_t)port);
+	*len = (int)sizeof(*in4);
+	return 0;
+}
+
+static int cfg_enforce_proxy(struct config *c, json_t *s, struct rp_err *err)
+{
+	static const char *const known[] = {"listen", "stats_file", NULL};
+	const char *w = "enforce.proxy";
+	struct sockaddr_storage ss;
+	int len;
+
+	if (s == NULL)
+		return 0;
+	if (!json_is_object(s))
+		return rp_seterr(err, "E_CONFIG", "enforce.proxy must be an object");
+	if (cfg_keys_known(s, "enforce.proxy", known, err) < 0 ||
+	    cfg_str(s, "listen", w, c->enforce.proxy.listen, sizeof(c->enforce.proxy.listen), 0,
+	            err) ||
+	    cfg_str(s, "stats_file", w, c->enforce.proxy.stats_file,
+	            sizeof(c->enforce.proxy.stats_file), 1, err))
+		return -1;
+	if (config_loopback_addr(c->enforce.proxy.listen, &ss, &len) < 0)
+		return rp_seterr(err, "E_CONFIG",
+		                 "enforce.proxy.listen \"%s\" is not a loopback ADDR:PORT: "
+		                 "rampart-proxy serves only this machine (127.0.0.0/8 or [::1], "
+		                 "numeric, e.g. \"127.0.0.1:3128\")",
+		                 c->enforce.proxy.listen);
+	return 0;
+}
+
 static int cfg_enforce(struct config *c, json_t *s, struct rp_err *err)
 {
-	static const char *const known[] = {"mode", "containers_policy", "wildcard_scopes",
-	                                    "docker", NULL};
+	static const char *const known[] = {
+	    "mode", "containers_policy", "wildcard_scopes", "docker", "proxy", NULL};
 	char mode[16] = "";
 
 	if (s == NULL)
@@ -681,7 +750,9 @@ static int cfg_enforce(struct config *c, json_t *s, struct rp_err *err)
 	    c->enforce.containers_policy[strlen(c->enforce.containers_policy) - 1] == '/')
 		return rp_seterr(err, "E_CONFIG",
 		                 "enforce.containers_policy must be the absolute path of a file");
-	return cfg_enforce_docker(c, json_object_get(s, "docker"), err);
+	if (cfg_enforce_docker(c, json_object_get(s, "docker"), err) < 0)
+		return -1;
+	return cfg_enforce_proxy(c, json_object_get(s, "proxy"), err);
 }
 
 /* --- ownership and ids ------------------------------------------------------ */

@@ -135,6 +135,11 @@ struct config {
 			char stats_file[4096]; /* counters for rampart status; "" = none */
 			bool block_load;       /* refuse images/load and docker import */
 		} docker;
+		/* The engines' forward proxy rampart-proxy (src/proxy/, docs/proxy.md). */
+		struct {
+			char listen[64];       /* loopback ADDR:PORT; the drop-ins' HTTP_PROXY */
+			char stats_file[4096]; /* its counters for rampart status; "" = none */
+		} proxy;
 	} enforce;
 
 	struct {
@@ -148,6 +153,13 @@ struct config {
 const char *config_enforce_mode_name(enum config_enforce_mode m);
 /* The mode named s ("off", "warn", "enforce"): 0, or -1 for any other name. */
 int config_enforce_mode_from_name(const char *s, enum config_enforce_mode *out);
+
+/*
+ * Parses a proxy listen address "A.B.C.D:PORT" (127.0.0.0/8) or "[::1]:PORT"
+ * into ss/len.  Numeric loopback only: a name or any other address is -1.
+ */
+struct sockaddr_storage;
+int config_loopback_addr(const char *s, struct sockaddr_storage *ss, int *len);
 
 /* Fills c with built-in defaults (DESIGN.md paths). */
 void config_defaults(struct config *c);

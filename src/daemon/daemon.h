@@ -155,7 +155,14 @@ int daemon_reload(struct daemon *d, char *note, size_t notelen, struct rp_err *e
  */
 int daemon_check_trust(const struct config *c, struct rp_err *err);
 
+/* Sets status.enforce.NAME to o (taken; NULL: nothing), making "enforce" if needed. */
+void enforce_status_put(json_t *status, const char *name, json_t *o);
 /* status.enforce.docker: rampart-authz's counters record (enforce_docker.c). */
 void enforce_docker_status(struct daemon *d, json_t *status);
+/* status.enforce.proxy: rampart-proxy's stats file (enforce_proxy.c). */
+void enforce_proxy_status(struct daemon *d, json_t *status);
+/* Its parser (a fuzz target): fills o from the file's text, every string printable
+ * ASCII, every counter >= 0; 0, or -1 with E_PROXY_STATS and o without counters. */
+int enforce_proxy_parse(json_t *o, const char *path, const char *text, struct rp_err *err);
 
 #endif

@@ -67,9 +67,9 @@ static json_t *enforce_docker_json(const struct config *c)
 	return o;
 }
 
-void enforce_docker_status(struct daemon *d, json_t *status)
+void enforce_status_put(json_t *status, const char *name, json_t *o)
 {
-	json_t *enf = json_object_get(status, "enforce"), *o = enforce_docker_json(&d->cfg);
+	json_t *enf = json_object_get(status, "enforce");
 
 	if (o == NULL)
 		return;
@@ -77,5 +77,10 @@ void enforce_docker_status(struct daemon *d, json_t *status)
 		enf = json_object();
 		json_object_set_new(status, "enforce", enf);
 	}
-	json_object_set_new(enf, "docker", o);
+	json_object_set_new(enf, name, o);
+}
+
+void enforce_docker_status(struct daemon *d, json_t *status)
+{
+	enforce_status_put(status, "docker", enforce_docker_json(&d->cfg));
 }

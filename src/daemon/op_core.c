@@ -86,6 +86,10 @@ static void status_for_anyone(json_t *st)
 	}
 	if (lerr != NULL && *lerr)
 		json_object_set_new(p, "last_error", json_string("(withheld: admins only)"));
+	/* what someone else was refused is theirs: counters only */
+	p = json_object_get(json_object_get(st, "enforce"), "proxy");
+	if (json_is_object(json_object_get(p, "last_refusal")))
+		json_object_set_new(p, "last_refusal", json_string("(withheld: admins only)"));
 }
 
 int op_status(struct op_ctx *ctx)
@@ -108,6 +112,7 @@ int op_status(struct op_ctx *ctx)
 	json_object_set_new(st, "socket_activated", json_boolean(!d->own_socket));
 	modules_status(d, st);
 	enforce_docker_status(d, st);
+	enforce_proxy_status(d, st);
 	if (!ctx->admin)
 		status_for_anyone(st);
 	ctx->result = st;

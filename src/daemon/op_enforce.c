@@ -215,7 +215,7 @@ static json_t *enforce_status_json(struct daemon *d)
 	json_t *o = json_object(), *om = json_object();
 	char next[4200];
 	static const char *const omit_names[CPOL_OMIT_N] = {"invalid", "ipv6", "wildcard",
-	                                                    "too_long"};
+	                                                    "too_long", "warn"};
 
 	snprintf(next, sizeof(next), "%s%s", c->enforce.containers_policy, EFILE_NEXT_SUFFIX);
 	for (int i = 0; i < CPOL_OMIT_N; i++)

@@ -4,7 +4,10 @@
  * The policy was verified before it was stored; its entries are still
  * re-canonicalised with the matcher's own code (policy_entry_canon), and
  * only text that passes cpol_scope_ok is ever written, so an entry can make
- * the file deny more, never allow more or break its syntax.
+ * the file deny more, never allow more or break its syntax.  Policy v2: a
+ * deny rule is a reject scope (containers/image takes the most specific
+ * scope, as the matcher takes the most specific rule), a rule in mode warn is
+ * not written (it decides nothing in the matcher either).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -126,13 +129,15 @@ static int cpol_push(struct cpol_model *m, const char *scope, enum cpol_action a
 	return 0;
 }
 
-/* Pushes scope, and its registry-1.docker.io twin when it names Docker Hub. */
+/* Pushes scope if the grammar and the length limit let it be written. */
 static int cpol_push_scope(struct cpol_model *m, const char *scope, enum cpol_action a,
                            size_t entry)
 {
-	size_t hl = strlen(CPOL_HUB);
-	char twin[CPOL_MAX_SCOPE + 16];
-
+	/*
+	 * Room is kept for the registry-1.docker.io twin.  An omitted reject is
+	 * safe: a scope that long only matches names over 255 bytes, which
+	 * containers/image refuses to parse (docker/reference NameTotalLengthMax).
+	 */
 	if (strlen(scope) >= CPOL_MAX_SCOPE - (sizeof(CPOL_HUB_ALIAS) - sizeof(CPOL_HUB))) {
 		m->omitted[CPOL_OMIT_TOO_LONG]++;
 		return 0;
@@ -141,22 +146,22 @@ static int cpol_push_scope(struct cpol_model *m, const char *scope, enum cpol_ac
 		m->omitted[CPOL_OMIT_INVALID]++;
 		return 0;
 	}
-	if (cpol_push(m, scope, a, entry) < 0)
-		return -1;
-	if (strncmp(scope, CPOL_HUB, hl) != 0 || (scope[hl] != '\0' && scope[hl] != '/'))
-		return 0;
-	snprintf(twin, sizeof(twin), "%s%s", CPOL_HUB_ALIAS, scope + hl);
-	return cpol_push(m, twin, a, entry);
+	return cpol_push(m, scope, a, entry);
 }
 
-/* One policy entry (host as signed) with the action its rule has. */
-static int cpol_add_entry(struct cpol_model *m, const struct cpol_opts *o, const char *host,
-                          enum cpol_action a, size_t entry)
+/* One policy rule with the action it has; rules in mode warn are left out. */
+static int cpol_add_entry(struct cpol_model *m, const struct cpol_opts *o,
+                          const struct policy_registry *r, size_t entry)
 {
 	char key[RAMPART_RULE_MAX], scope[RAMPART_RULE_MAX + 2];
+	enum cpol_action a = r->action == POLICY_DENY ? CPOL_REJECT : CPOL_ALLOW;
 	size_t n;
 
-	switch (policy_entry_canon(host, key, sizeof(key))) {
+	if (r->mode == POLICY_WARN) {
+		m->omitted[CPOL_OMIT_WARN]++;
+		return 0;
+	}
+	switch (policy_entry_canon(r->host, key, sizeof(key))) {
 	case POLICY_FORM_BAD:
 		m->omitted[CPOL_OMIT_INVALID]++;
 		return 0;
@@ -228,47 +233,164 @@ static const struct cpol_rule *cpol_find(const struct cpol_model *m, const char 
 	return NULL;
 }
 
-/* 1 if a host-level rule allows docker.io itself: "docker.io", or "*.io". */
-static int cpol_hub_allowed(const struct cpol_model *m)
-{
-	static const char hub[] = CPOL_HUB;
-	const struct cpol_rule *r = cpol_find(m, hub);
-	size_t hl = sizeof(hub) - 1;
+/* ---- the registry-1.docker.io alias --------------------------------------- */
 
-	if (r != NULL)
-		return r->action == CPOL_ALLOW;
-	for (size_t i = 0; i < m->n_rules; i++) {
-		const char *s = m->rules[i].scope;
-		size_t sl = strlen(s);
-		if (m->rules[i].action == CPOL_ALLOW && s[0] == '*' && sl - 1 < hl &&
-		    strcmp(&hub[hl - (sl - 1)], s + 1) == 0)
-			return 1; /* "*.io": ".io" ends "docker.io" */
+/*
+ * rampart reads registry-1.docker.io as Docker Hub: "registry-1.docker.io/x"
+ * is docker.io/library/x, "registry-1.docker.io/a/b" is docker.io/a/b.
+ * containers/image folds only index.docker.io, so it looks the alias up under
+ * its own name (and under "*.docker.io", "*.io").  The alias scopes below make
+ * the engine decide each alias name as rampart decides the Hub name, except
+ * where one alias scope serves two Hub names that rampart decides differently
+ * ("registry-1.docker.io/x" is docker.io/library/x, "registry-1.docker.io/x/y"
+ * is docker.io/x/y): then it rejects (fails closed).
+ */
+
+/* The action of scope, or dflt when the model has no such scope. */
+static enum cpol_action cpol_act(const struct cpol_model *m, const char *scope,
+                                 enum cpol_action dflt)
+{
+	const struct cpol_rule *r = cpol_find(m, scope);
+
+	return r != NULL ? r->action : dflt;
+}
+
+static enum cpol_action cpol_both(enum cpol_action a, enum cpol_action b)
+{
+	return a == CPOL_ALLOW && b == CPOL_ALLOW ? CPOL_ALLOW : CPOL_REJECT;
+}
+
+/* What the file decides for a docker.io name at host level and below. */
+static enum cpol_action cpol_hub_host(const struct cpol_model *m)
+{
+	return cpol_act(m, CPOL_HUB, cpol_act(m, "*.io", CPOL_REJECT));
+}
+
+/* Alias scope for a docker.io path of one component x (no '/'). */
+static enum cpol_action cpol_alias_one(const struct cpol_model *m, const char *x)
+{
+	char s[CPOL_MAX_SCOPE + 32];
+	enum cpol_action h = cpol_hub_host(m), l = cpol_act(m, CPOL_HUB "/library", h), one, deep;
+
+	snprintf(s, sizeof(s), CPOL_HUB "/library/%s", x);
+	one = cpol_act(m, s, l); /* "registry-1.docker.io/x": docker.io/library/x */
+	snprintf(s, sizeof(s), CPOL_HUB "/%s", x);
+	deep = cpol_act(m, s, h); /* "registry-1.docker.io/x/y": docker.io/x/y */
+	return cpol_both(one, deep);
+}
+
+/* Adds to al the alias scopes that docker.io scope s of m calls for. */
+static int cpol_alias_of(const struct cpol_model *m, struct cpol_model *al, const char *s)
+{
+	char alias[CPOL_MAX_SCOPE + 32];
+	const char *path = s + sizeof(CPOL_HUB); /* after "docker.io/" */
+
+	snprintf(alias, sizeof(alias), CPOL_HUB_ALIAS "/%s", path);
+	if (strchr(path, '/') == NULL) /* docker.io/x */
+		return cpol_push(al, alias, cpol_alias_one(m, path), SIZE_MAX);
+	if (cpol_push(al, alias, cpol_act(m, s, CPOL_REJECT), SIZE_MAX) < 0)
+		return -1;
+	if (strncmp(path, "library/", 8) != 0 || strchr(path + 8, '/') != NULL)
+		return 0;
+	/* docker.io/library/x also decides the one-component alias name x */
+	snprintf(alias, sizeof(alias), CPOL_HUB_ALIAS "/%s", path + 8);
+	return cpol_push(al, alias, cpol_alias_one(m, path + 8), SIZE_MAX);
+}
+
+static bool cpol_is_alias(const char *s)
+{
+	size_t n = sizeof(CPOL_HUB_ALIAS) - 1;
+
+	return strncmp(s, CPOL_HUB_ALIAS, n) == 0 && (s[n] == '\0' || s[n] == '/');
+}
+
+/* What the engine would decide for alias scope s if s were not written. */
+static enum cpol_action cpol_alias_parent(const struct cpol_model *m, const bool *gone,
+                                          const char *s)
+{
+	char buf[CPOL_MAX_SCOPE + 32];
+	char *slash;
+
+	rp_strlcpy(buf, s, sizeof(buf));
+	while ((slash = strrchr(buf, '/')) != NULL) {
+		const struct cpol_rule *r;
+		*slash = '\0';
+		r = cpol_find(m, buf);
+		if (r != NULL && !gone[r - m->rules])
+			return r->action;
 	}
-	return 0;
+	return cpol_act(m, "*.docker.io", cpol_act(m, "*.io", CPOL_REJECT));
+}
+
+static int cpol_len_desc(const void *a, const void *b)
+{
+	size_t x = strlen(*(const char *const *)a), y = strlen(*(const char *const *)b);
+
+	return x < y ? 1 : x > y ? -1 : 0;
 }
 
 /*
- * rampart reads registry-1.docker.io as Docker Hub (domain docker.io), so
- * "*.docker.io" never allows it, while containers/image matches the wildcard.
- * A reject scope for the alias is more specific and keeps the two in step.
- * ("*.io" covers docker.io itself in both matchers: no exception.)
+ * Drops alias scopes that change nothing (the engine reaches the same action
+ * from the next less specific one), most specific first, so a dropped
+ * parent never changes what a kept child falls back to.
  */
-static int cpol_hub_exceptions(struct cpol_model *m)
+static int cpol_alias_prune(struct cpol_model *m)
 {
-	size_t n = m->n_rules;
-	bool need = false;
+	bool *gone = calloc(m->n_rules + 1, sizeof(*gone));
+	const char **order = calloc(m->n_rules + 1, sizeof(*order));
+	size_t n = 0, w = 0;
+	int rc = -1;
 
-	if (cpol_find(m, CPOL_HUB_ALIAS) != NULL)
-		return 0;
-	for (size_t i = 0; i < n && !need; i++)
-		need = m->rules[i].action == CPOL_ALLOW &&
-		       strcmp(m->rules[i].scope, "*." CPOL_HUB) == 0;
-	if (!need || cpol_hub_allowed(m))
-		return 0; /* rampart allows Hub, so the alias too: no exception */
-	if (cpol_push(m, CPOL_HUB_ALIAS, CPOL_REJECT, SIZE_MAX) < 0)
-		return -1;
+	if (gone == NULL || order == NULL)
+		goto out;
+	for (size_t i = 0; i < m->n_rules; i++)
+		if (cpol_is_alias(m->rules[i].scope))
+			order[n++] = m->rules[i].scope;
+	qsort(order, n, sizeof(*order), cpol_len_desc);
+	for (size_t i = 0; i < n; i++) {
+		const struct cpol_rule *r = cpol_find(m, order[i]);
+		if (r->action == cpol_alias_parent(m, gone, r->scope))
+			gone[r - m->rules] = true;
+	}
+	for (size_t i = 0; i < m->n_rules; i++) {
+		if (gone[i])
+			free(m->rules[i].scope);
+		else
+			m->rules[w++] = m->rules[i];
+	}
+	m->n_rules = w;
+	rc = 0;
+out:
+	free(gone);
+	free(order);
+	return rc;
+}
+
+/* Computes the alias scopes from m's (sorted) docker.io ones, then adds them. */
+static int cpol_hub_alias(struct cpol_model *m)
+{
+	struct cpol_model al;
+	enum cpol_action h = cpol_hub_host(m);
+	int rc = -1;
+
+	memset(&al, 0, sizeof(al));
+	if (cpol_push(&al, CPOL_HUB_ALIAS, cpol_both(h, cpol_act(m, CPOL_HUB "/library", h)),
+	              SIZE_MAX) < 0)
+		goto out;
+	for (size_t i = 0; i < m->n_rules; i++) {
+		const char *s = m->rules[i].scope;
+		if (strncmp(s, CPOL_HUB "/", sizeof(CPOL_HUB)) == 0 && cpol_alias_of(m, &al, s) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < al.n_rules; i++) {
+		if (cpol_push(m, al.rules[i].scope, al.rules[i].action, SIZE_MAX) < 0)
+			goto out;
+	}
 	cpol_sort_unique(m);
-	return 0;
+	rc = cpol_alias_prune(m);
+out:
+	cpol_model_free(&al);
+	return rc;
 }
 
 int cpol_model_build(const struct policy *p, const struct cpol_opts *o, struct cpol_model *m,
@@ -284,15 +406,44 @@ int cpol_model_build(const struct policy *p, const struct cpol_opts *o, struct c
 	if (p->allow_docker_hub && cpol_push_scope(m, CPOL_HUB, CPOL_ALLOW, SIZE_MAX) < 0)
 		goto nomem;
 	for (size_t i = 0; i < p->n_registries; i++)
-		if (cpol_add_entry(m, o, p->registries[i].host, CPOL_ALLOW, i) < 0)
+		if (cpol_add_entry(m, o, &p->registries[i], i) < 0)
 			goto nomem;
 	cpol_sort_unique(m);
-	if (cpol_hub_exceptions(m) < 0)
+	if (cpol_hub_alias(m) < 0)
 		goto nomem;
 	return 0;
 nomem:
 	cpol_model_free(m);
 	return rp_seterr(err, "E_NOMEM", "out of memory while compiling the containers policy");
+}
+
+enum cpol_action cpol_model_lookup(const struct cpol_model *m, const char *name)
+{
+	char buf[CPOL_MAX_SCOPE + 32];
+	const struct cpol_rule *r;
+	char *cut, *dot;
+
+	if (m->docker_accept_all)
+		return CPOL_ALLOW;
+	if (strlen(name) > 255 || strlen(name) >= sizeof(buf) - 2)
+		return CPOL_REJECT;
+	rp_strlcpy(buf, name, sizeof(buf));
+	for (;;) { /* the name, then its parent namespaces, then the host[:port] */
+		if ((r = cpol_find(m, buf)) != NULL)
+			return r->action;
+		if ((cut = strrchr(buf, '/')) == NULL)
+			break;
+		*cut = '\0';
+	}
+	if ((cut = strchr(buf, ':')) != NULL)
+		*cut = '\0'; /* wildcards match the host on any port */
+	for (dot = strchr(buf, '.'); dot != NULL; dot = strchr(dot + 1, '.')) {
+		char wild[CPOL_MAX_SCOPE + 34];
+		snprintf(wild, sizeof(wild), "*%s", dot);
+		if ((r = cpol_find(m, wild)) != NULL)
+			return r->action;
+	}
+	return CPOL_REJECT;
 }
 
 void cpol_model_free(struct cpol_model *m)

@@ -19,7 +19,8 @@
 /*
  * What a scope does.  containers/image uses the most specific matching scope,
  * so a deny exception inside an allowed namespace is a more specific REJECT
- * scope (policy v2 deny rules map to CPOL_REJECT; nothing else changes).
+ * scope: policy v2 deny rules in mode enforce map to CPOL_REJECT, rules in
+ * mode warn are not written (they decide nothing in rampart either).
  */
 enum cpol_action {
 	CPOL_ALLOW = 0,  /* [{"type": "insecureAcceptAnything"}] */
@@ -32,7 +33,7 @@ struct cpol_rule {
 	char *scope; /* a transports.docker key, e.g. "ghcr.io", "*.corp.example" */
 	enum cpol_action action;
 	size_t entry; /* index of the policy entry it came from; SIZE_MAX: allow_docker_hub
-	               * or a derived exception */
+	               * or a derived registry-1.docker.io scope */
 };
 
 /* Why an entry was not written (each fails closed: the engine denies it). */
@@ -41,7 +42,8 @@ enum cpol_omit {
 	CPOL_OMIT_IPV6 = 1,     /* containers/image cannot parse IPv6 references */
 	CPOL_OMIT_WILDCARD = 2, /* enforce.wildcard_scopes is false */
 	CPOL_OMIT_TOO_LONG = 3, /* longer than CPOL_MAX_SCOPE */
-	CPOL_OMIT_N = 4,
+	CPOL_OMIT_WARN = 4,     /* mode warn: decides nothing, in rampart as in the engine */
+	CPOL_OMIT_N = 5,
 };
 
 struct cpol_opts {
@@ -61,6 +63,8 @@ struct cpol_model {
 /*
  * Builds the rule list for p (NULL: no policy cached).  Scopes are sorted
  * and unique; when one scope is both allowed and rejected, reject wins.
+ * Scopes for the registry-1.docker.io alias are derived from the docker.io
+ * ones (docs/enforcement.md says how, and where that fails closed).
  * Returns 0, or -1 with E_NOMEM.
  */
 int cpol_model_build(const struct policy *p, const struct cpol_opts *o, struct cpol_model *m,
@@ -68,6 +72,18 @@ int cpol_model_build(const struct policy *p, const struct cpol_opts *o, struct c
 
 /* Frees what cpol_model_build allocated and zeroes m.  NULL-safe. */
 void cpol_model_free(struct cpol_model *m);
+
+/*
+ * What containers/image decides for a docker reference whose name (no tag or
+ * digest) it normalised to name ("docker.io/library/alpine", "reg:5000/a"),
+ * given the file m renders: the first scope found among the name, its parent
+ * namespaces, the host with port, then "*.domain" wildcards of the host
+ * without port (signature/policy_eval.go requirementsForImageRef and
+ * docker/policyconfiguration DockerReferenceNamespaces), else the default,
+ * reject.  A name over 255 bytes is one containers/image cannot parse:
+ * reject.  For the tests and the fuzzer, which compare it with the matcher.
+ */
+enum cpol_action cpol_model_lookup(const struct cpol_model *m, const char *name);
 
 /* Rules with the given action. */
 size_t cpol_model_count(const struct cpol_model *m, enum cpol_action a);

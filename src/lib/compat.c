@@ -73,6 +73,19 @@ int rp_pipe_cloexec(int p[2], bool nonblock)
 #endif
 }
 
+ssize_t rp_splice(int in, int out, size_t len)
+{
+#ifdef __linux__
+	return splice(in, NULL, out, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+#else
+	(void)in;
+	(void)out;
+	(void)len;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
 int rp_socket_cloexec(int domain, int type, int protocol)
 {
 #ifdef __linux__

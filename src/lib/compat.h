@@ -31,6 +31,11 @@
  * not.  0 or -1 with errno. */
 int rp_pipe_cloexec(int p[2], bool nonblock);
 
+/* Moves up to len bytes from in to out inside the kernel (one end must be a
+ * pipe), without blocking on the pipe: Linux splice(2).  Elsewhere -1 with
+ * errno ENOSYS, and callers copy through a buffer instead. */
+ssize_t rp_splice(int in, int out, size_t len);
+
 /* socket() with close-on-exec set (atomically on Linux with SOCK_CLOEXEC;
  * right after socket() on macOS), and with SO_NOSIGPIPE on macOS, where
  * there is no MSG_NOSIGNAL on every send path. */

@@ -146,6 +146,7 @@
 	X(E_AUTHZ_FORM, 1, "a decided Docker API request carries a body dockerd could read parameters from; refused") \
 	X(E_AUTHZ_BODY, 1, "a container config dockerd did not pass on, or one without exactly one usable Image; refused") \
 	X(E_AUTHZ_STATS, 1, "rampart-authz's counters record is missing or malformed (status shows no counters)") \
+	X(E_PROXY_STATS, 1, "rampart-proxy's stats file is missing, too big, not JSON, or not safely owned (status shows no counters)") \
 	X(E_DAEMONJSON, 1, "dockerd's daemon.json is not valid JSON or cannot be edited safely; nothing was changed")
 /* clang-format on */
 

@@ -7,14 +7,19 @@
  * untrusted too.  TLS is tunnelled (CONNECT), never intercepted, so CONNECT
  * is decided by host; plain-HTTP requests are decided by host and
  * /v2/<repository>/ path, one request per client connection.  One libevent
- * loop, bufferevents with watermarks (a client that never reads stops its
- * upstream), evdns for names; no thread per connection.
+ * loop: bufferevents for the request head and the replies, evdns for names,
+ * then proxy_pump.c for the bytes (a client that never reads stops its
+ * upstream); no thread per connection.  A connection past its decision
+ * (tunnel or relay) is decided again whenever the policy changes and closed
+ * if the new policy refuses it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,27 +37,30 @@
 #include <jansson.h>
 
 #include "compat.h"
+#include "config.h"
 #include "proxy_decide.h"
 #include "proxy_head.h"
+#include "proxy_pump.h"
 #include "rampart/policy.h"
 
 #define PX_DEFAULT_LISTEN "127.0.0.1:3128"
 #define PX_DEFAULT_DB RP_DEFAULT_STATE_DIR "/policy.db"
-#define PX_MAX_CONNS 2048          /* client connections (a tunnel counts once) */
-#define PX_HEAD_TIMEOUT_S 10       /* whole head within this: slowloris bound */
-#define PX_CONNECT_TIMEOUT_S 30    /* name lookup + connect upstream */
-#define PX_IDLE_TIMEOUT_S 300      /* a tunnel or relay idle this long is closed */
-#define PX_WRITE_TIMEOUT_S 60      /* a peer that stops reading this long is closed */
-#define PX_HIGH_WATER (256 * 1024) /* bytes queued to a slow peer before its source pauses */
-#define PX_IO_CHUNK (128 * 1024)   /* bytes per read()/write() while relaying */
+#define PX_MAX_CONNS 2048       /* client connections (a tunnel counts once) */
+#define PX_HEAD_TIMEOUT_S 10    /* whole head within this: slowloris bound */
+#define PX_CONNECT_TIMEOUT_S 30 /* name lookup + connect upstream */
+#define PX_IDLE_TIMEOUT_S 300   /* a tunnel or relay idle this long is closed */
+#define PX_WRITE_TIMEOUT_S 60   /* a peer that stops reading this long is closed */
 #define PX_AUDIT_SLOTS 64
 #define PX_AUDIT_WINDOW_S 60
+#define PX_STATS_HEARTBEAT_S 30 /* stats rewritten at least this often: rampartd's "stale" */
 
 struct px_audit_slot {
 	char key[1200];
 	time_t first, last;
 	unsigned long repeats;
 };
+
+struct px_conn;
 
 struct px {
 	struct event_base *base;
@@ -62,11 +70,20 @@ struct px {
 	const char *listen, *db, *stats_path;
 	int nconns, max_conns, head_timeout_s;
 	unsigned long long accepted, allowed, denied, bad, refused_busy, tunnels, relays;
+	unsigned long long allowed_connect, allowed_http, denied_connect, denied_http;
 	int tunnels_open;
 	time_t started;
+	bool copy; /* --copy: no splice(2), buffers (the portable path) */
 	bool stats_written;
 	unsigned long long stats_sum; /* counters at the last write: idle means no write */
+	time_t stats_at;              /* ... except the heartbeat */
+	struct {
+		time_t at;
+		char kind[8], subject[256], message[512];
+	} last_refusal;
 	struct px_audit_slot audit[PX_AUDIT_SLOTS];
+	LIST_HEAD(px_live, px_conn) live; /* tunnels and relays: decided, bytes flowing */
+	int64_t live_version;             /* policy version the live ones were decided by */
 };
 
 enum px_state { PX_HEAD, PX_CONNECTING, PX_TUNNEL, PX_RELAY, PX_CLOSING };
@@ -74,9 +91,12 @@ enum px_state { PX_HEAD, PX_CONNECTING, PX_TUNNEL, PX_RELAY, PX_CLOSING };
 struct px_conn {
 	struct px *px;
 	struct bufferevent *client, *up;
-	struct event *deadline; /* the whole head must arrive before it fires */
+	struct event *deadline;  /* the whole head must arrive before it fires */
+	struct proxy_pump *pump; /* once allowed and connected: the bytes */
 	enum px_state state;
 	struct proxy_head head;
+	bool listed; /* in px->live */
+	LIST_ENTRY(px_conn) link;
 };
 
 /* ---- audit: one line per refusal, identical ones coalesced --------------- */
@@ -154,10 +174,13 @@ static void px_conn_free(struct px_conn *c)
 		event_free(c->deadline);
 	if (c->state == PX_TUNNEL)
 		c->px->tunnels_open--;
+	if (c->listed)
+		LIST_REMOVE(c, link);
 	if (c->client != NULL)
 		bufferevent_free(c->client);
 	if (c->up != NULL)
 		bufferevent_free(c->up);
+	pump_free(c->pump);
 	c->px->nconns--;
 	if (c->px->nconns < c->px->max_conns)
 		evconnlistener_enable(c->px->lis);
@@ -250,88 +273,61 @@ static void px_reply_error(struct px_conn *c, int status, const char *code, cons
 	px_linger(c, c->client);
 }
 
-/* Moves what src read to dst; pauses src while dst has too much queued. */
-static void px_relay_read(struct bufferevent *src, void *arg);
-
-static void px_drained(struct bufferevent *dst, void *arg)
+static void px_pump_done(void *arg)
 {
-	struct px_conn *c = arg;
-	struct bufferevent *src = dst == c->client ? c->up : c->client;
-
-	bufferevent_setwatermark(dst, EV_WRITE, 0, 0);
-	bufferevent_setcb(dst, px_relay_read, NULL, NULL, c);
-	if (src != NULL)
-		bufferevent_enable(src, EV_READ);
+	px_conn_free(arg);
 }
 
-static void px_relay_event(struct bufferevent *bev, short what, void *arg);
-
-static void px_relay_read(struct bufferevent *src, void *arg)
-{
-	struct px_conn *c = arg;
-	struct bufferevent *dst = src == c->client ? c->up : c->client;
-	struct evbuffer *in = bufferevent_get_input(src);
-
-	if (c->state == PX_RELAY && src == c->client) {
-		/* plain HTTP: one request per connection; later bytes are dropped */
-		evbuffer_drain(in, evbuffer_get_length(in));
-		return;
-	}
-	evbuffer_add_buffer(bufferevent_get_output(dst), in);
-	if (evbuffer_get_length(bufferevent_get_output(dst)) >= PX_HIGH_WATER) {
-		bufferevent_disable(src, EV_READ);
-		bufferevent_setwatermark(dst, EV_WRITE, PX_HIGH_WATER / 2, 0);
-		bufferevent_setcb(dst, px_relay_read, px_drained, px_relay_event, c);
-	}
-}
-
-static void px_relay_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct px_conn *c = arg;
-	struct bufferevent *other = bev == c->client ? c->up : c->client;
-
-	if (what & BEV_EVENT_EOF) {
-		/* pass on what is left, then close the other side when it has drained */
-		if (other != NULL && bev == c->up)
-			evbuffer_add_buffer(bufferevent_get_output(other),
-			                    bufferevent_get_input(bev));
-		if (other != NULL && evbuffer_get_length(bufferevent_get_output(other)) > 0) {
-			if (bev == c->client)
-				c->client = NULL;
-			else
-				c->up = NULL;
-			bufferevent_free(bev);
-			if (c->state == PX_TUNNEL)
-				c->px->tunnels_open--;
-			c->state = PX_CLOSING;
-			bufferevent_disable(other, EV_READ);
-			bufferevent_setcb(other, NULL, px_close_after_write, px_linger_done, c);
-			bufferevent_setwatermark(other, EV_WRITE, 0, 0);
-			return;
-		}
-	}
-	px_conn_free(c);
-}
-
+/*
+ * The decision is made and the upstream connected: from here on the bytes
+ * are the pump's (proxy_pump.h).  What the bufferevents still hold goes
+ * first: the origin request or the bytes that came with the CONNECT head
+ * towards the upstream, "200 Connection established" towards the client.
+ */
 static void px_start_relay(struct px_conn *c, enum px_state st)
 {
-	struct timeval idle = {PX_IDLE_TIMEOUT_S, 0}, wr = {PX_WRITE_TIMEOUT_S, 0};
+	struct evbuffer *cin = bufferevent_get_input(c->client);
+	struct evbuffer *to_up = bufferevent_get_output(c->up);
+	struct evbuffer *to_client = bufferevent_get_output(c->client);
+	struct pump_limits lim = {PX_IDLE_TIMEOUT_S, PX_WRITE_TIMEOUT_S, c->px->copy};
+	size_t ul, cl;
+	const void *ub, *cb;
 
+	if (st == PX_TUNNEL)
+		evbuffer_add_buffer(to_up, cin);
+	else /* plain HTTP: one request per connection; later bytes are dropped */
+		evbuffer_drain(cin, evbuffer_get_length(cin));
+	ul = evbuffer_get_length(to_up);
+	cl = evbuffer_get_length(to_client);
+	ub = evbuffer_pullup(to_up, -1);
+	cb = evbuffer_pullup(to_client, -1);
 	c->state = st;
-	bufferevent_setcb(c->client, px_relay_read, NULL, px_relay_event, c);
-	bufferevent_setcb(c->up, px_relay_read, NULL, px_relay_event, c);
-	bufferevent_set_timeouts(c->client, &idle, &wr);
-	bufferevent_set_timeouts(c->up, &idle, &wr);
-	bufferevent_setwatermark(c->client, EV_READ, 0, 0);
-	/* libevent reads 4 KiB per call by default: a blob would cost a callback per page */
-	bufferevent_set_max_single_read(c->client, PX_IO_CHUNK);
-	bufferevent_set_max_single_read(c->up, PX_IO_CHUNK);
-	bufferevent_set_max_single_write(c->client, PX_IO_CHUNK);
-	bufferevent_set_max_single_write(c->up, PX_IO_CHUNK);
-	bufferevent_enable(c->client, EV_READ | EV_WRITE);
-	bufferevent_enable(c->up, EV_READ | EV_WRITE);
-	if (evbuffer_get_length(bufferevent_get_input(c->client)) > 0)
-		px_relay_read(c->client, c);
+	c->pump = pump_start(c->px->base, bufferevent_getfd(c->client), bufferevent_getfd(c->up),
+	                     st == PX_TUNNEL ? PUMP_TUNNEL : PUMP_REPLY, &lim, cb, cl, ub, ul,
+	                     px_pump_done, c);
+	if (c->pump == NULL) {
+		px_conn_free(c); /* the bufferevents still own the sockets */
+		return;
+	}
+	/*
+	 * The sockets are the pump's now: free the bufferevents without closing
+	 * them, empty and disabled first.  This runs inside the upstream's
+	 * connect callback, and libevent goes on to write that bufferevent's
+	 * output to the fd it holds once we return: left in place, the origin
+	 * request went out twice, and the unread copy made the server reset the
+	 * connection under the tail of the reply.
+	 */
+	evbuffer_drain(to_up, ul);
+	evbuffer_drain(to_client, cl);
+	bufferevent_disable(c->client, EV_READ | EV_WRITE);
+	bufferevent_disable(c->up, EV_READ | EV_WRITE);
+	bufferevent_setfd(c->client, -1);
+	bufferevent_setfd(c->up, -1);
+	bufferevent_free(c->client);
+	bufferevent_free(c->up);
+	c->client = c->up = NULL;
+	c->listed = true;
+	LIST_INSERT_HEAD(&c->px->live, c, link);
 }
 
 static bool px_hop_by_hop(const struct proxy_field *f)
@@ -425,6 +421,53 @@ static bool px_has_body(const struct proxy_head *h)
 	return false;
 }
 
+/* The counters rampartd shows in `rampart status` (written by px_write_stats). */
+static void px_count(struct px *px, const struct proxy_verdict *v, bool connect)
+{
+	if (v->allowed) {
+		px->allowed++;
+		if (connect)
+			px->allowed_connect++;
+		else
+			px->allowed_http++;
+		return;
+	}
+	px->denied++;
+	if (connect)
+		px->denied_connect++;
+	else
+		px->denied_http++;
+	px->last_refusal.at = time(NULL);
+	snprintf(px->last_refusal.kind, sizeof(px->last_refusal.kind), "%s",
+	         connect ? "connect" : "http");
+	/* printable ASCII, bounded: rampartd shows it and refuses anything else */
+	px_phrase(px->last_refusal.subject, sizeof(px->last_refusal.subject), v->subject);
+	px_phrase(px->last_refusal.message, sizeof(px->last_refusal.message), v->message);
+}
+
+/*
+ * The policy changed: decide every tunnel and relay again on its request
+ * head (host, port and path are copies) and close those now refused, so a
+ * refresh that removes a registry also ends the connections to it.
+ */
+static void px_revoke_if_changed(struct px *px, int64_t version)
+{
+	struct px_conn *c, *next;
+	struct proxy_verdict v;
+
+	if (version == px->live_version)
+		return;
+	px->live_version = version;
+	for (c = LIST_FIRST(&px->live); c != NULL; c = next) {
+		next = LIST_NEXT(c, link);
+		proxy_decide(px->pol, &c->head, &v);
+		if (v.allowed)
+			continue;
+		px_audit_deny(px, &v, "revoke");
+		px_conn_free(c);
+	}
+}
+
 static void px_decided(struct px_conn *c)
 {
 	struct proxy_verdict v;
@@ -439,13 +482,13 @@ static void px_decided(struct px_conn *c)
 		return;
 	}
 	proxy_decide(c->px->pol, h, &v);
+	px_count(c->px, &v, h->connect);
+	px_revoke_if_changed(c->px, rampart_policy_version(c->px->pol));
 	if (!v.allowed) {
-		c->px->denied++;
 		px_audit_deny(c->px, &v, h->connect ? "connect" : "http");
 		px_reply_error(c, 403, "DENIED", v.message);
 		return;
 	}
-	c->px->allowed++;
 	c->state = PX_CONNECTING;
 	bufferevent_disable(c->client, EV_READ);
 	c->up = bufferevent_socket_new(c->px->base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -561,35 +604,71 @@ static void px_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 /* ---- stats, signals, setup -------------------------------------------- */
 
+static json_t *px_stats_json(const struct px *px, time_t now)
+{
+	json_t *j = json_pack(
+	    "{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:I}",
+	    "program", "rampart-proxy", "version", RAMPART_VERSION, "pid", (int)getpid(), "listen",
+	    px->listen, "policy_version", (json_int_t)rampart_policy_version(px->pol), "accepted",
+	    (json_int_t)px->accepted, "allowed", (json_int_t)px->allowed, "denied",
+	    (json_int_t)px->denied, "bad_requests", (json_int_t)px->bad, "refused_busy",
+	    (json_int_t)px->refused_busy, "tunnels", (json_int_t)px->tunnels, "tunnels_open",
+	    px->tunnels_open, "connections", px->nconns, "started_at", (json_int_t)px->started,
+	    "updated_at", (json_int_t)now);
+
+	if (j == NULL)
+		return NULL;
+	json_object_set_new(j, "connect",
+	                    json_pack("{s:I, s:I}", "allowed", (json_int_t)px->allowed_connect,
+	                              "denied", (json_int_t)px->denied_connect));
+	json_object_set_new(j, "http",
+	                    json_pack("{s:I, s:I}", "allowed", (json_int_t)px->allowed_http,
+	                              "denied", (json_int_t)px->denied_http));
+	if (px->last_refusal.at != 0)
+		json_object_set_new(
+		    j, "last_refusal",
+		    json_pack("{s:I, s:s, s:s, s:s}", "at", (json_int_t)px->last_refusal.at, "kind",
+		              px->last_refusal.kind, "subject", px->last_refusal.subject, "message",
+		              px->last_refusal.message));
+	return j;
+}
+
+/*
+ * The counters as JSON for rampartd (src/daemon/enforce_proxy.c), replaced
+ * atomically, mode 0644, when they changed and at least every
+ * PX_STATS_HEARTBEAT_S (so rampartd can tell a hung or dead proxy).
+ */
 static void px_write_stats(struct px *px)
 {
 	char tmp[4200];
 	json_t *j;
 	FILE *f;
-
+	int fd;
+	time_t now = time(NULL);
 	unsigned long long sum = px->accepted + px->allowed + px->denied + px->bad +
 	                         (unsigned long long)px->nconns +
+	                         (unsigned long long)px->tunnels_open +
 	                         (unsigned long long)rampart_policy_version(px->pol);
 
-	if (px->stats_path == NULL || (px->stats_written && sum == px->stats_sum))
+	if (px->stats_path == NULL || (px->stats_written && sum == px->stats_sum &&
+	                               now - px->stats_at < PX_STATS_HEARTBEAT_S))
 		return;
 	px->stats_written = true;
 	px->stats_sum = sum;
-	j = json_pack(
-	    "{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I}", "program",
-	    "rampart-proxy", "version", RAMPART_VERSION, "pid", (int)getpid(), "listen", px->listen,
-	    "policy_version", (json_int_t)rampart_policy_version(px->pol), "accepted",
-	    (json_int_t)px->accepted, "allowed", (json_int_t)px->allowed, "denied",
-	    (json_int_t)px->denied, "bad_requests", (json_int_t)px->bad, "refused_busy",
-	    (json_int_t)px->refused_busy, "tunnels", (json_int_t)px->tunnels, "tunnels_open",
-	    px->tunnels_open, "connections", px->nconns, "started_at", (json_int_t)px->started);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", px->stats_path);
-	if (j != NULL && (f = fopen(tmp, "w")) != NULL) {
+	px->stats_at = now;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", px->stats_path) >= sizeof(tmp))
+		return;
+	j = px_stats_json(px, now);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (j != NULL && fd >= 0 && fchmod(fd, 0644) == 0 && (f = fdopen(fd, "w")) != NULL) {
+		fd = -1;
 		json_dumpf(j, f, JSON_COMPACT);
 		fputc('\n', f);
 		if (fclose(f) == 0)
 			(void)rename(tmp, px->stats_path);
 	}
+	if (fd >= 0)
+		close(fd);
 	json_decref(j);
 }
 
@@ -598,6 +677,7 @@ static void px_tick(evutil_socket_t fd, short what, void *arg)
 	struct px *px = arg;
 
 	px_audit_flush(px, time(NULL), false);
+	px_revoke_if_changed(px, rampart_policy_version(px->pol));
 	px_write_stats(px);
 }
 
@@ -606,63 +686,71 @@ static void px_on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(((struct px *)arg)->base);
 }
 
-/* ADDR:PORT on loopback only (127.0.0.0/8 or [::1]). */
-static int px_parse_listen(const char *s, struct sockaddr_storage *ss, int *len)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	char *end;
-	long port;
-	size_t hl;
-
-	if (colon == NULL || colon == s || (hl = (size_t)(colon - s)) >= sizeof(host))
-		return -1;
-	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port <= 0 || port > 65535)
-		return -1;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	memset(ss, 0, sizeof(*ss));
-	if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-		host[hl - 1] = '\0';
-		if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1 ||
-		    !IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-			return -1;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		*len = (int)sizeof(*in6);
-		return 0;
-	}
-	if (inet_pton(AF_INET, host, &in4->sin_addr) != 1 ||
-	    (ntohl(in4->sin_addr.s_addr) >> 24) != 127)
-		return -1;
-	in4->sin_family = AF_INET;
-	in4->sin_port = htons((uint16_t)port);
-	*len = (int)sizeof(*in4);
-	return 0;
-}
-
 static void px_usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: rampart-proxy [--listen ADDR:PORT] [--db PATH] [--user NAME]\n"
-	        "                     [--stats FILE] [--max-connections N]\n"
+	        "usage: rampart-proxy [-c FILE] [--listen ADDR:PORT] [--db PATH] [--user NAME]\n"
+	        "                     [--stats FILE] [--max-connections N] [--head-timeout S]\n"
+	        "                     [--copy]\n"
+	        "       rampart-proxy -c FILE --check-config\n"
 	        "  An HTTP forward proxy that lets the container engines reach only the\n"
 	        "  registries the cached signed policy allows (rampart-proxy(8)).\n"
+	        "  -c, --config FILE     rampartd's config: enforce.proxy.listen,\n"
+	        "                        enforce.proxy.stats_file and the policy DB (db or\n"
+	        "                        state_dir) come from it; the options below override\n"
+	        "  --check-config        validate FILE, print the settings it gives, exit\n"
 	        "  --listen ADDR:PORT    loopback address to listen on (default %s);\n"
 	        "                        any other address is refused\n"
 	        "  --db PATH             policy store rampartd writes (default %s)\n"
 	        "  --user NAME           drop to this user after listening (required when\n"
 	        "                        started as root)\n"
-	        "  --stats FILE          write counters as JSON to FILE (every 2 s, when\n"
-	        "                        they changed)\n"
+	        "  --stats FILE          write counters as JSON to FILE (when they changed,\n"
+	        "                        at least every %d s) for rampart status\n"
 	        "  --max-connections N   client connections at once (default %d)\n"
 	        "  --head-timeout S      seconds a client has to send its request head\n"
 	        "                        (default %d)\n"
+	        "  --copy                relay through user-space buffers, not splice(2)\n"
+	        "                        (the path of systems without splice; for tests)\n"
 	        "  --version, --help\n",
-	        PX_DEFAULT_LISTEN, PX_DEFAULT_DB, PX_MAX_CONNS, PX_HEAD_TIMEOUT_S);
+	        PX_DEFAULT_LISTEN, PX_DEFAULT_DB, PX_STATS_HEARTBEAT_S, PX_MAX_CONNS,
+	        PX_HEAD_TIMEOUT_S);
+}
+
+struct px_opts {
+	const char *config, *listen, *db, *stats, *user;
+	bool check;
+};
+
+/* -c FILE: the settings rampartd's config gives, under what the command line said. */
+static int px_configure(struct px *px, const struct px_opts *o, struct config *cfg)
+{
+	struct rp_err err;
+
+	px->listen = PX_DEFAULT_LISTEN;
+	px->db = PX_DEFAULT_DB;
+	if (o->config != NULL) {
+		config_defaults(cfg);
+		if (config_load(cfg, o->config, true, &err) < 0) {
+			fprintf(stderr, "rampart-proxy: %s (%s); nothing started\n", err.msg,
+			        err.code);
+			return -1;
+		}
+		px->listen = cfg->enforce.proxy.listen;
+		px->db = cfg->db_path;
+		if (cfg->enforce.proxy.stats_file[0] != '\0')
+			px->stats_path = cfg->enforce.proxy.stats_file;
+	}
+	if (o->listen != NULL)
+		px->listen = o->listen;
+	if (o->db != NULL)
+		px->db = o->db;
+	if (o->stats != NULL)
+		px->stats_path = o->stats;
+	if (o->check) {
+		printf("listen %s\ndb %s\nstats_file %s\n", px->listen, px->db,
+		       px->stats_path != NULL ? px->stats_path : "");
+	}
+	return 0;
 }
 
 static int px_drop(const char *user)
@@ -710,64 +798,77 @@ static struct evdns_base *px_dns(struct event_base *base)
 	return dns;
 }
 
+static int px_number(const char *opt, const char *arg, long lo, long hi, int *dst)
+{
+	char *end;
+	long n = strtol(arg, &end, 10);
+
+	if (*arg == '\0' || *end != '\0' || n < lo || n > hi) {
+		fprintf(stderr, "rampart-proxy: %s: %ld..%ld\n", opt, lo, hi);
+		return -1;
+	}
+	*dst = (int)n;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {{"listen", required_argument, NULL, 'l'},
+	static const struct option lo[] = {{"config", required_argument, NULL, 'c'},
+	                                   {"check-config", no_argument, NULL, 'C'},
+	                                   {"listen", required_argument, NULL, 'l'},
 	                                   {"db", required_argument, NULL, 'd'},
 	                                   {"user", required_argument, NULL, 'u'},
 	                                   {"stats", required_argument, NULL, 's'},
 	                                   {"max-connections", required_argument, NULL, 'm'},
 	                                   {"head-timeout", required_argument, NULL, 't'},
+	                                   {"copy", no_argument, NULL, 'P'},
 	                                   {"version", no_argument, NULL, 'V'},
 	                                   {"help", no_argument, NULL, 'h'},
 	                                   {NULL, 0, NULL, 0}};
+	static struct config cfg; /* large: not on the stack */
 	struct px px;
+	struct px_opts opt;
 	struct sockaddr_storage ss;
 	struct timeval tick = {2, 0};
 	struct event *tev = NULL, *sterm = NULL, *sint = NULL;
-	const char *user = NULL;
 	char err[512];
 	int slen, o, rc = 1;
 
 	memset(&px, 0, sizeof(px));
-	px.listen = PX_DEFAULT_LISTEN;
-	px.db = PX_DEFAULT_DB;
+	memset(&opt, 0, sizeof(opt));
 	px.max_conns = PX_MAX_CONNS;
 	px.head_timeout_s = PX_HEAD_TIMEOUT_S;
-	while ((o = getopt_long(argc, argv, "l:d:u:s:m:t:Vh", lo, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:l:d:u:s:m:t:Vh", lo, NULL)) != -1) {
 		switch (o) {
+		case 'c':
+			opt.config = optarg;
+			break;
+		case 'C':
+			opt.check = true;
+			break;
 		case 'l':
-			px.listen = optarg;
+			opt.listen = optarg;
 			break;
 		case 'd':
-			px.db = optarg;
+			opt.db = optarg;
 			break;
 		case 'u':
-			user = optarg;
+			opt.user = optarg;
 			break;
 		case 's':
-			px.stats_path = optarg;
+			opt.stats = optarg;
 			break;
-		case 'm': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end != '\0' || n < 1 || n > 65536) {
-				fprintf(stderr, "rampart-proxy: --max-connections: 1..65536\n");
+		case 'm':
+			if (px_number("--max-connections", optarg, 1, 65536, &px.max_conns) < 0)
 				return 2;
-			}
-			px.max_conns = (int)n;
 			break;
-		}
-		case 't': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end != '\0' || n < 1 || n > 600) {
-				fprintf(stderr, "rampart-proxy: --head-timeout: 1..600 seconds\n");
+		case 't':
+			if (px_number("--head-timeout", optarg, 1, 600, &px.head_timeout_s) < 0)
 				return 2;
-			}
-			px.head_timeout_s = (int)n;
 			break;
-		}
+		case 'P': /* long only: -c is the config */
+			px.copy = true;
+			break;
 		case 'V':
 			printf("rampart-proxy %s\n", RAMPART_VERSION);
 			return 0;
@@ -779,17 +880,26 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (opt.check && opt.config == NULL)) {
 		px_usage(stderr);
 		return 2;
 	}
-	if (px_parse_listen(px.listen, &ss, &slen) < 0) {
+	if (opt.listen != NULL && config_loopback_addr(opt.listen, &ss, &slen) < 0) {
 		fprintf(stderr,
 		        "rampart-proxy: --listen %s: give a loopback ADDR:PORT "
 		        "(127.0.0.0/8 or [::1]); nothing else is served\n",
+		        opt.listen);
+		return 2;
+	}
+	if (px_configure(&px, &opt, &cfg) < 0)
+		return 2;
+	if (config_loopback_addr(px.listen, &ss, &slen) < 0) { /* checked by config_load too */
+		fprintf(stderr, "rampart-proxy: listen %s is not a loopback ADDR:PORT\n",
 		        px.listen);
 		return 2;
 	}
+	if (opt.check)
+		return 0;
 	signal(SIGPIPE, SIG_IGN);
 	if ((px.base = event_base_new()) == NULL || (px.dns = px_dns(px.base)) == NULL) {
 		fprintf(stderr, "rampart-proxy: cannot set up the event loop or resolver\n");
@@ -804,13 +914,15 @@ int main(int argc, char **argv)
 		        strerror(errno));
 		goto out;
 	}
-	if (px_drop(user) < 0)
+	if (px_drop(opt.user) < 0)
 		goto out;
 	if (rampart_policy_open(px.db, 0, &px.pol, err, sizeof(err)) != 0) {
 		fprintf(stderr, "rampart-proxy: %s\n", err);
 		goto out;
 	}
 	px.started = time(NULL);
+	LIST_INIT(&px.live);
+	px.live_version = rampart_policy_version(px.pol);
 	tev = event_new(px.base, -1, EV_PERSIST, px_tick, &px);
 	sterm = evsignal_new(px.base, SIGTERM, px_on_signal, &px);
 	sint = evsignal_new(px.base, SIGINT, px_on_signal, &px);

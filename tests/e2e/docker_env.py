@@ -5,7 +5,8 @@
         a private dockerd: --iptables=false --ip6tables=false --bridge=none,
         vfs storage, its own --data-root/--exec-root/-H unix://..., config from
         a daemon.json of its own to which `rampart-authz daemon-json add` gave
-        "authorization-plugins": ["rampart"] (plugin=True).  .docker(*args) runs
+        "authorization-plugins": ["rampart"] (plugin=True), environ= added to its
+        environment (e.g. HTTP_PROXY).  .docker(*args, environ=, cwd=) runs
         /usr/bin/docker against it; .stop() stops it by PID and unmounts what it
         left mounted (its data root bind mount, containerd's shm and rootfs mounts).
     PluginSupervisor(authz_env)
@@ -103,7 +104,7 @@ class PluginSupervisor:
 
 
 class Dockerd:
-    def __init__(self, env, name, daemon_json=None, plugin=True, ports=(5000, 5001)):
+    def __init__(self, env, name, daemon_json=None, plugin=True, ports=(5000, 5001), environ=None):
         self.env = env
         self.dir = env.path("docker-" + name)
         os.mkdir(self.dir, 0o700)
@@ -131,7 +132,8 @@ class Dockerd:
             [DOCKERD, "--config-file", self.config, "--iptables=false", "--ip6tables=false",
              "--bridge=none", "--data-root", self.data_root, "--exec-root", self.exec_root,
              "-H", "unix://" + self.sock, "--pidfile", os.path.join(self.dir, "docker.pid")],
-            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=dict(os.environ, **(environ or {})))
         self.pid = self.proc.pid
         self._wait_ready()
 
@@ -151,11 +153,12 @@ class Dockerd:
             time.sleep(0.2)
         raise AssertionError("dockerd not ready:\n" + self.read_log()[-3000:])
 
-    def docker(self, *args, timeout=120):
+    def docker(self, *args, timeout=120, environ=None, cwd=None):
+        e = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.dir,
+             "DOCKER_CONFIG": os.path.join(self.dir, "cli")}
+        e.update(environ or {})
         return subprocess.run([DOCKER, "-H", "unix://" + self.sock] + list(args),
-                              capture_output=True, text=True, timeout=timeout,
-                              env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                                   "HOME": self.dir, "DOCKER_CONFIG": os.path.join(self.dir, "cli")})
+                              capture_output=True, text=True, timeout=timeout, env=e, cwd=cwd)
 
     def docker_bg(self, *args):
         return subprocess.Popen([DOCKER, "-H", "unix://" + self.sock] + list(args),

@@ -42,6 +42,8 @@ API
         for pushes), .path(*parts)
     .ref(port, repo=None, tag=None)      reference text for the pushed image
     .registry(port) -> Registry          .url, .log_path, .pid
+    Registry(env.dir, port, tls=(cert, key))   one more registry, served over HTTPS
+        (put it in env.registries[port] so cleanup stops it)
         .requests(since=0) -> [(method, path, status)]  from the access log
         .blob_gets(since=0) -> [path]    GET/HEAD .../blobs/... answered 200/307
         .manifest_gets(since=0) -> [path]
@@ -132,7 +134,8 @@ _ACCESS = re.compile(r'^\S+ - - \[[^\]]*\] "(\w+) (\S+) HTTP/[\d.]+" (\d+) ')
 class Registry:
     """One docker-registry process on 127.0.0.1:port."""
 
-    def __init__(self, root, port):
+    def __init__(self, root, port, tls=None):
+        """tls: (certificate, key) files to serve HTTPS instead of plain HTTP."""
         self.port = port
         self.url = "127.0.0.1:%d" % port
         self.dir = os.path.join(root, "reg-%d" % port)
@@ -143,6 +146,8 @@ class Registry:
                     "  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n"
                     "    rootdirectory: %s\n  delete:\n    enabled: true\n"
                     "http:\n  addr: 127.0.0.1:%d\n" % (os.path.join(self.dir, "storage"), port))
+            if tls:
+                f.write("  tls:\n    certificate: %s\n    key: %s\n" % tls)
         self.log_path = os.path.join(self.dir, "access.log")
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen([REGISTRY, "serve", self.config], stdout=self._log,

@@ -22,6 +22,7 @@ int fuzz_cpolicy(const uint8_t *d, size_t n);   /* byte 0 flags, rest policy ent
 int fuzz_authz(const uint8_t *d, size_t n);     /* byte 0 mode, rest an AuthZReq or daemon.json */
 int fuzz_root(const uint8_t *d, size_t n);      /* root payload, or 0x01 + envelope as root 2 */
 int fuzz_oci(const uint8_t *d, size_t n);       /* byte 0 odd: oci:// URL, even: a manifest */
+int fuzz_proxy_stats(const uint8_t *d, size_t n); /* rampart-proxy's stats file, read by rampartd */
 
 /* Frees what fuzz_request set up (temp dir, fake daemon); safe to call twice. */
 void fuzz_request_cleanup(void);

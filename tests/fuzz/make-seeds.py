@@ -18,6 +18,7 @@ tests/unit/test_reference.c) plus hand-written cases.  Input formats:
   fetch      1 byte (bits 0-1 the child's wait status, bits 2-3 the body
              limit), then the fetch child's answer (src/core/fetch_wire.h)
   oci        1 byte: odd = an oci:// URL follows, even = an artifact manifest (JSON)
+  proxy_stats  rampart-proxy's stats file (JSON), as rampartd reads it
 
 usage: tests/fuzz/make-seeds.py   (rewrites the corpus directories)
 """
@@ -240,6 +241,24 @@ def oci():
     return [b"\x01" + u.encode() for u in urls] + [b"\x00" + json.dumps(m).encode() for m in mans]
 
 
+def proxy_stats():
+    """rampart-proxy's stats file as the proxy writes it, and broken variants."""
+    good = {"program": "rampart-proxy", "version": "0.1.0", "pid": 4242, "listen": "127.0.0.1:3128",
+            "policy_version": 3, "accepted": 600, "allowed": 515, "denied": 47, "bad_requests": 13,
+            "refused_busy": 0, "tunnels": 513, "tunnels_open": 2, "connections": 3,
+            "started_at": 1796125247, "updated_at": 1796125263,
+            "connect": {"allowed": 512, "denied": 46}, "http": {"allowed": 3, "denied": 1},
+            "last_refusal": {"at": 1796125260, "kind": "connect", "subject": "reg-b.test:7777",
+                             "message": "rampart: reg-b.test:7777 denied by policy acme v3: no rule"}}
+    items = [good, dict(good, policy_version=0), {k: v for k, v in good.items() if k != "last_refusal"},
+             dict(good, connect={"allowed": -1, "denied": 0}), dict(good, pid=0),
+             dict(good, version="x" * 65), dict(good, program="rampart-authz"),
+             dict(good, last_refusal=dict(good["last_refusal"], message="a\u001b[2Jb")),
+             dict(good, tunnels_open=2 ** 62), dict(good, http=[1, 2]), []]
+    out = [json.dumps(i) for i in items]
+    return out + ['{"program": "rampart-proxy", "program": "x"}', '{"pid": 1e3}', "", "{"]
+
+
 def main():
     put("frame", frames())
     put("request", requests())
@@ -250,6 +269,7 @@ def main():
     put("fetch", fetches())
     put("root", roots())
     put("oci", oci())
+    put("proxy_stats", proxy_stats())
 
 
 if __name__ == "__main__":

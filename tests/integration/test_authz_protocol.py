@@ -376,6 +376,46 @@ def test_config_errors():
     r = subprocess.run([rtauthz.AUTHZ, "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "daemon-json" in r.stdout, r
 
+def test_policy_v2_through_the_plugin():
+    """Policy v2 (issue 18) decided in the plugin with librampart's matcher: a
+    repository allow on whole components, a deny exception carved out of an
+    allowed host (pull and create), and a deny rule in mode warn that blocks
+    nothing but is audited."""
+    v = AuthzEnv("authz-v2", version=None)
+    try:
+        v.import_policy(3, (), extra={
+            "schema_version": 2,
+            "registries": [{"host": "127.0.0.1:5000/acme/"}, {"host": "127.0.0.1:5001"}],
+            "deny": [{"host": "127.0.0.1:5001/secret/"},
+                     {"host": "127.0.0.1:5001/new/", "mode": "warn"}]})
+        v.start()
+        pull = "/v1.41/images/create?fromImage=%s&tag=1"
+        assert v.authz("POST", pull % "127.0.0.1:5000/acme/app") == {"Allow": True}
+        assert v.authz("POST", pull % "127.0.0.1:5000/acme/team/app") == {"Allow": True}
+        denied(v.authz("POST", pull % "127.0.0.1:5000/acme-evil/app"),
+               "rampart: 127.0.0.1:5000/acme-evil/app:1 denied by policy acme v3: "
+               "no rule matches registry 127.0.0.1:5000")
+        assert v.authz("POST", pull % "127.0.0.1:5001/other/x") == {"Allow": True}
+        secret = ("rampart: 127.0.0.1:5001/secret/x:1 denied by policy acme v3: "
+                  "127.0.0.1:5001/secret/x matches deny rule 127.0.0.1:5001/secret/ (deny "
+                  "127.0.0.1:5001/secret/ is more specific than allow 127.0.0.1:5001)")
+        denied(v.authz("POST", pull % "127.0.0.1:5001/secret/x"), secret)
+        denied(v.authz("POST", "/v1.41/containers/create", {"Image": "127.0.0.1:5001/secret/x:1"},
+                       {"Content-Type": "application/json"}), secret)
+        # the warn rule does not block; the allowed request is audited with the rule
+        assert v.authz("POST", pull % "127.0.0.1:5001/new/x") == {"Allow": True}
+        lines = v.audit_lines()
+        warn = [ln for ln in lines if "result=warn-rule" in ln]
+        assert len(warn) == 1 and 'ref="127.0.0.1:5001/new/x:1"' in warn[0], lines
+        assert "rule deny 127.0.0.1:5001/new/ (mode warn) would deny" in warn[0], warn
+        assert len([ln for ln in lines if "result=denied" in ln]) == 3, lines
+        time.sleep(1.2)
+        c = v.counters()
+        assert c["allowed"]["pull"] == 4 and c["denied"]["pull"] == 2, c
+        assert c["denied"]["create"] == 1 and c["warned"]["pull"] == 0, c
+    finally:
+        v.cleanup()
+
 
 if __name__ == "__main__":
     rt.need_root()
@@ -386,7 +426,8 @@ if __name__ == "__main__":
                       test_malformed_requests_fail_closed, test_audit_lines_coalesced_and_counted,
                       test_warn_mode_allows_and_logs, test_policy_change_without_restart,
                       test_no_policy_cached_denies, test_unprivileged_socket_mode_and_no_openssl,
-                      test_socket_activation, test_rampart_status_shows_the_plugin, test_config_errors])
+                      test_socket_activation, test_rampart_status_shows_the_plugin, test_config_errors,
+                      test_policy_v2_through_the_plugin])
     finally:
         if E is not None:
             E.cleanup()

@@ -9,8 +9,10 @@
 #     `rampart --help` and rampart(1) list the same commands; `rampartd --help`
 #     and rampartd(8) the same options; the error code registry
 #     (src/lib/errcodes.h) and docs/errors.md hold the same codes with the same
-#     exit status, and every "E_..." literal in src/ is registered (mutated
-#     copies of the docs must fail);
+#     exit status, and every "E_..." literal in src/ is registered; the
+#     table of docs/enforcement.md "Where the matchers differ" holds the
+#     references and directions tests/e2e/test_containers_differential.py
+#     allows to differ (mutated copies of the docs must fail);
 #  3. examples/check_image builds against librampart installed to a temp
 #     prefix (`cmake --install`), found with `pkg-config rampart`, and answers
 #     allowed / denied / invalid / unreadable with the right exit codes.
@@ -192,6 +194,24 @@ for root, _, files in os.walk(src + "/src"):
                 if c not in regd:
                     problems.append("%s: code %s is not in src/lib/errcodes.h" % (fn, c))
 
+# docs/enforcement.md "Where the matchers differ" <-> the differential test's lists
+import ast
+diff_src = read(src + "/tests/e2e/test_containers_differential.py")
+want = {}
+for node in ast.parse(diff_src).body:
+    if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in ("DOCUMENTED", "V2_DOCUMENTED"):
+        for ref, dirs in ast.literal_eval(node.value).items():
+            want[re.sub(r":[^/:]+$", "", ref)] = tuple(dirs)   # without the tag
+enf = read(docs + "/enforcement.md")
+sec = enf.split("### Where the matchers differ", 1)[-1].split("\n### ", 1)[0]
+got = {m.group(1): (m.group(2), m.group(3)) for m in re.finditer(
+    r"^\|\s*`([^`]+)`[^|]*\|\s*\**(allow|deny)\**\s*\|\s*\**(allow|deny)\**\s*\|", sec, re.M)}
+if len(want) < 3:
+    problems.append("could only parse %d documented differences from the differential test" % len(want))
+if got != want:
+    problems.append("docs/enforcement.md, Where the matchers differ: table %s, "
+                    "test_containers_differential.py %s" % (sorted(got.items()), sorted(want.items())))
+
 for p in problems:
     print(p)
 sys.exit(1 if problems else 0)
@@ -227,6 +247,8 @@ mutate command-missing-in-rampart1 's/^\.It Cm ping$/.It Cm pingx/' man/rampart.
 mutate config-key-missing 's/^\.It Cm policy\.jitter_s/.It Cm policy.jitterx/' man/rampartd.json.5
 mutate error-code-missing '/^| `E_SOCKET` |/d' errors.md
 mutate error-exit-changed 's/^| `E_UNREACHABLE` | 3 |/| `E_UNREACHABLE` | 1 |/' errors.md
+mutate matchers-differ-row-removed '/^| `registry-1.docker.io\/alpine` /d' enforcement.md
+mutate matchers-differ-direction 's/^| `a.corp.example:5000\/x` | deny | \*\*allow\*\* |/| `a.corp.example:5000\/x` | deny | deny |/' enforcement.md
 mutate daemon-option-missing 's/^\.It Fl \\-check-config$/.It Fl \\-check-cfg/' man/rampartd.8
 
 # --- 3. the example, against an installed librampart -------------------------------

@@ -5,9 +5,14 @@ upstream servers on 127.0.0.1 under registry-like names from a private hosts
 file (reg-a.test allowed, reg-b.test not), real skopeo through the proxy
 against Debian's docker-registry, and the hostile cases (malformed and
 oversize heads, IP literals, unlisted ports, slowloris, many idle tunnels, a
-client that never reads)."""
+client that never reads).  The proxy runs with -c on the private rampartd's
+config (enforce.proxy.listen and stats_file, the DB from state_dir), and that
+rampartd shows its counters in `rampart status`, refusing stats files it
+cannot trust."""
 import http.server
+import hashlib
 import json
+import random
 import os
 import shutil
 import signal
@@ -55,6 +60,17 @@ def ns_setup(tmp):
         subprocess.run(["mount", "--bind", resolv, "/etc/resolv.conf"], check=True)
 
 
+SEQ_BLOCK = random.Random(22).randbytes((1 << 20) + 7)
+
+
+def seq_digest(n):
+    h = hashlib.sha256()
+    while n > 0:
+        h.update(SEQ_BLOCK[:min(n, len(SEQ_BLOCK))])
+        n -= len(SEQ_BLOCK)
+    return h.hexdigest()
+
+
 class Upstream(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -63,6 +79,20 @@ class Upstream(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.server.seen.append((self.command, self.path, dict(self.headers)))
+        if self.path.startswith("/seq/"):
+            # N bytes of a 1 MiB + 7 pseudo-random block, repeated: a lost,
+            # doubled or reordered chunk anywhere changes the digest
+            n = int(self.path.split("/")[2])
+            self.send_response(200)
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            try:
+                while n > 0:
+                    self.wfile.write(SEQ_BLOCK[:min(n, len(SEQ_BLOCK))])
+                    n -= len(SEQ_BLOCK)
+            except OSError:
+                pass
+            return
         if self.path.startswith("/big"):
             n = int(self.path.split("/")[2])
             self.send_response(200)
@@ -97,16 +127,23 @@ def start_upstream(port):
     return s
 
 
+def stats_path(tmp):
+    return os.path.join(tmp, "run", "proxy-stats.json")
+
+
 class Proxy:
-    def __init__(self, db, tmp, extra=()):
-        self.port = 3128
+    def __init__(self, db, tmp, extra=(), port=3128, config=None):
+        """With config: listen address, DB and stats file from rampartd's config
+        (enforce.proxy, -c); else from the command line."""
+        self.port = port
         sd = os.path.join(tmp, "run")   # the proxy's own dir (it runs as nobody)
         os.makedirs(sd, exist_ok=True)
         os.chown(sd, 65534, 65534)
-        self.stats = os.path.join(sd, "proxy-stats.json")
-        self.log = open(os.path.join(tmp, "proxy.log"), "w+")
-        self.proc = subprocess.Popen([PROXY, "--listen", "127.0.0.1:%d" % self.port, "--db", db,
-                                      "--user", "nobody", "--stats", self.stats,
+        self.stats = stats_path(tmp) if config else os.path.join(sd, "proxy-stats-%d.json" % port)
+        self.log = open(os.path.join(tmp, "proxy-%d.log" % port), "w+")
+        where = (["-c", config] if config else
+                 ["--listen", "127.0.0.1:%d" % self.port, "--db", db, "--stats", self.stats])
+        self.proc = subprocess.Popen([PROXY] + where + ["--user", "nobody",
                                       "--head-timeout", "2"] + list(extra),
                                      stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(200):
@@ -167,8 +204,8 @@ def body_of(resp):
     return resp.split(b"\r\n\r\n", 1)[1]
 
 
-def connect(host, port, keep=False):
-    s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+def connect(host, port, keep=False, via=3128):
+    s = socket.create_connection(("127.0.0.1", via), timeout=10)
     s.sendall(("CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n" % (host, port, host, port)).encode())
     head = b""
     while b"\r\n\r\n" not in head:
@@ -188,7 +225,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="rampart-proxy-")
     os.chmod(tmp, 0o755)
     ns_setup(tmp)
-    P = rtpolicy.PolicyEnv("proxy")
+    P = rtpolicy.PolicyEnv("proxy", extra_config={"enforce": {"proxy": {
+        "listen": "127.0.0.1:3128", "stats_file": stats_path(tmp)}}})
     P.env.start()
     ups = [start_upstream(UP_A), start_upstream(UP_B)]
     regs = []
@@ -198,10 +236,11 @@ def main():
         P.publish(rtpolicy.sign(rtpolicy.payload(1, hosts=allowed), P.k[0]))
         r = P.refresh()
         assert r.returncode == 0, r
-        db = P.env.path("state", "policy.db")
         os.chmod(P.env.path("state"), 0o755)
-        proxy = Proxy(db, tmp)
-        ctx = {"P": P, "proxy": proxy, "ups": ups, "tmp": tmp, "regs": regs, "allowed": allowed}
+        db = P.env.path("state", "policy.db")
+        proxy = Proxy(None, tmp, config=P.env.config_path)
+        ctx = {"P": P, "proxy": proxy, "ups": ups, "tmp": tmp, "regs": regs, "allowed": allowed,
+               "db": db}
         tests = [t for t in TESTS]
         failed = 0
         for t in tests:
@@ -379,6 +418,106 @@ def test_stats_file_counts(ctx):
         st = json.load(f)
     assert st["program"] == "rampart-proxy" and st["policy_version"] == 1, st
     assert st["denied"] >= 40 and st["allowed"] >= 512 and st["bad_requests"] >= 10, st
+    assert st["connect"]["allowed"] >= 512 and st["connect"]["denied"] >= 40, st
+    assert st["http"]["allowed"] >= 2 and st["http"]["denied"] >= 1, st
+    assert st["connect"]["allowed"] + st["http"]["allowed"] == st["allowed"], st
+    assert st["last_refusal"]["subject"] == "%s:7777" % B, st
+    assert st["version"] == proxy_version() and st["listen"] == "127.0.0.1:3128", st
+    assert os.stat(ctx["proxy"].stats).st_mode & 0o777 == 0o644
+
+
+def proxy_version():
+    return subprocess.run([PROXY, "--version"], capture_output=True, text=True).stdout.split()[1]
+
+
+def proxy_status(ctx, user=None):
+    r = ctx["P"].env.cli("--json", "status", user=user)
+    assert r.returncode == 0, r
+    return json.loads(r.stdout)["result"]["enforce"]["proxy"]
+
+
+def test_status_shows_the_proxy(ctx):
+    """rampartd reads the running proxy's stats file: running, version, counters."""
+    p = proxy_status(ctx)
+    assert p["running"] is True and p["error"] == "", p
+    assert p["version"] == proxy_version() and p["pid"] == ctx["proxy"].proc.pid, p
+    assert p["listen"] == "127.0.0.1:3128" and p["serving_version"] == 1, p
+    c = p["counters"]
+    assert c["connect"]["allowed"] >= 512 and c["connect"]["denied"] >= 40, c
+    assert c["http"]["allowed"] >= 2 and c["http"]["denied"] >= 1 and c["bad_requests"] >= 10, c
+    assert c["tunnels_open"] == 0 and c["tunnels"] >= 512, c
+    assert p["last_refusal"]["subject"] == "%s:7777" % B and p["last_refusal"]["kind"] == "connect", p
+    assert "denied by policy acme v1" in p["last_refusal"]["message"], p
+    r = ctx["P"].env.cli("status")
+    assert r.returncode == 0, r
+    assert ("enforce proxy: listen 127.0.0.1:3128 (rampart-proxy %s, pid %d, serving policy v1)"
+            % (proxy_version(), ctx["proxy"].proc.pid)) in r.stdout, r.stdout
+    assert "CONNECT allowed %d, refused %d;" % (c["connect"]["allowed"], c["connect"]["denied"]) in r.stdout
+    assert "last refusal " in r.stdout and "reg-b.test:7777 denied by policy" in r.stdout, r.stdout
+    # someone else's refusals are not every user's business: counters only
+    p = proxy_status(ctx, user="nobody")
+    assert p["last_refusal"] == "(withheld: admins only)" and p["counters"]["connect"], p
+
+
+def test_status_refuses_stats_it_cannot_trust(ctx):
+    """A stats file another user could have written is not shown; a stale one is not running."""
+    P, tmp = ctx["P"], ctx["tmp"]
+    d = os.path.join(tmp, "fake")
+    os.makedirs(d, mode=0o755, exist_ok=True)
+    fake = os.path.join(d, "stats.json")
+    with open(ctx["proxy"].stats) as f:
+        good = json.load(f)
+    good["updated_at"] = int(time.time())
+
+    def status_with(text=None, uid=0, mode=0o644, dir_mode=0o755, link=False):
+        for n in os.listdir(d):
+            os.unlink(os.path.join(d, n))
+        os.chmod(d, dir_mode)
+        if link:
+            os.symlink(ctx["proxy"].stats, fake)
+        else:
+            with open(fake, "w") as f:
+                f.write(text if isinstance(text, str) else json.dumps(text))
+            os.chown(fake, uid, uid)
+            os.chmod(fake, mode)
+        return proxy_status(ctx)
+
+    cfg = json.loads(json.dumps(P.env.config))
+    cfg["enforce"]["proxy"]["stats_file"] = fake
+    P.env.write_config(cfg)
+    assert P.env.request("daemon.reload")["ok"]
+    try:
+        p = status_with(good)   # control: the same bytes, owned by root, are shown
+        assert p["running"] is True and p["counters"]["connect"]["allowed"] >= 512, p
+        stale = dict(good, updated_at=int(time.time()) - 1000)
+        p = status_with(stale)
+        assert p["running"] is False and "s old" in p["error"], p
+        p = status_with(dict(good, listen="127.0.0.1:3999"))
+        assert "listens on 127.0.0.1:3999 but enforce.proxy.listen is 127.0.0.1:3128" in p["error"], p
+        for kw, why in (({"uid": 4242}, "not trusted"),                 # another user's file
+                        ({"mode": 0o666}, "not trusted"),               # anyone may write it
+                        ({"dir_mode": 0o777}, "not trusted"),           # anyone may replace it
+                        ({"link": True}, "cannot open"),                # a symlink
+                        ({"text": json.dumps(good) + " " * 17000}, "at most 16384 bytes"),
+                        ({"text": dict(good, program="other")}, "not rampart-proxy's stats"),
+                        ({"text": dict(good, connect={"allowed": -1, "denied": 0})}, "bad field connect"),
+                        ({"text": dict(good, last_refusal=dict(good["last_refusal"], message="a\x1b[2Jb"))},
+                         "bad field last_refusal"),
+                        ({"text": '{"program": "rampart-proxy", "program": "x"}'}, "not rampart-proxy's stats")):
+            args = dict(kw)
+            text = args.pop("text", good)
+            p = status_with(text, **args)
+            assert p["running"] is False and "counters" not in p and why in p["error"], (kw, p)
+    finally:
+        P.env.write_config(_restore(P, ctx))
+        assert P.env.request("daemon.reload")["ok"]
+        os.chmod(d, 0o755)
+
+
+def _restore(P, ctx):
+    cfg = json.loads(json.dumps(P.env.config))
+    cfg["enforce"]["proxy"]["stats_file"] = ctx["proxy"].stats
+    return cfg
 
 
 def test_skopeo_through_the_proxy(ctx):
@@ -427,6 +566,33 @@ def test_refresh_changes_decisions_without_restart(ctx):
     assert status_of(head)[0] == 200, head
 
 
+def test_refresh_closes_the_tunnels_it_no_longer_allows(ctx):
+    P = ctx["P"]
+    keep, _ = connect(A, UP_A, keep=True)
+    cut, head = connect(B, UP_B, keep=True)      # allowed by v2 (the test above)
+    assert status_of(head)[0] == 200, head
+    P.publish(rtpolicy_sign(P, 3, ctx["allowed"]))
+    assert P.refresh().returncode == 0
+    cut.settimeout(5)                            # the proxy re-decides within its 2 s tick
+    try:
+        assert cut.recv(1) == b"", "a tunnel to %s:%d outlived the rule that allowed it" % (B, UP_B)
+    except ConnectionResetError:
+        pass
+    cut.close()
+    keep.sendall(("GET /still-allowed HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n"
+                  % (A, UP_A)).encode())
+    keep.settimeout(5)
+    out = b""
+    while True:
+        b = keep.recv(65536)
+        if not b:
+            break
+        out += b
+    keep.close()
+    assert b"hello from 5100 /still-allowed" in out, out
+    assert "decision=deny kind=revoke subject=%s:%d version=3" % (B, UP_B) in ctx["proxy"].text()
+
+
 def test_listen_beyond_loopback_and_root_refused(ctx):
     for addr in ("0.0.0.0:3129", "10.1.2.3:3129", "[::]:3129", "localhost:3129"):
         r = subprocess.run([PROXY, "--listen", addr, "--user", "nobody"], capture_output=True,
@@ -442,6 +608,75 @@ def rtpolicy_sign(P, version, hosts):
     return rtpolicy.sign(rtpolicy.payload(version, hosts=hosts), P.k[0])
 
 
+def read_reply(s):
+    """A whole HTTP/1.1 reply with Content-Length: (head, body digest, body length)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        b = s.recv(65536)
+        assert b, "connection closed inside the head: %r" % buf[:200]
+        buf += b
+    head, body = buf.split(b"\r\n\r\n", 1)
+    want = int([l.split(b":", 1)[1] for l in head.split(b"\r\n")
+                if l.lower().startswith(b"content-length:")][0])
+    h = hashlib.sha256(body)
+    got = len(body)
+    while got < want:
+        b = s.recv(1 << 20)
+        if not b:
+            break
+        h.update(b)
+        got += len(b)
+    return head, h.hexdigest(), got
+
+
+def check_bytes_whole(via):
+    """Through the proxy on port via: a 48 MiB reply by the relay, the same by a tunnel
+    whose request rides in the CONNECT's own packet, and a tunnel client that half-closes
+    after its request still gets the whole reply."""
+    n = 48 << 20
+    want = seq_digest(n)
+    s = socket.create_connection(("127.0.0.1", via), timeout=20)
+    s.sendall(("GET http://%s:%d/seq/%d HTTP/1.1\r\n\r\n" % (A, UP_A, n)).encode())
+    head, dig, got = read_reply(s)
+    s.close()
+    assert head.startswith(b"HTTP/1.1 200") and got == n and dig == want, (head[:80], got)
+    s = socket.create_connection(("127.0.0.1", via), timeout=20)
+    s.sendall(("CONNECT %s:%d HTTP/1.1\r\n\r\nGET /seq/%d HTTP/1.1\r\nHost: x\r\n\r\n"
+               % (A, UP_A, n)).encode())
+    head, _, _ = read_reply_head_only(s)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    head, dig, got = read_reply(s)
+    s.close()
+    assert got == n and dig == want, (head[:80], got)
+    s, head = connect(A, UP_A, keep=True, via=via)
+    assert status_of(head)[0] == 200, head
+    s.sendall(b"GET /seq/1000000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.shutdown(socket.SHUT_WR)
+    head, dig, got = read_reply(s)
+    s.close()
+    assert got == 1000000 and dig == seq_digest(1000000), (head[:80], got)
+
+
+def read_reply_head_only(s):
+    """Reads exactly the CONNECT reply's head (one byte at a time: what follows is the
+    tunnel's)."""
+    buf = b""
+    while not buf.endswith(b"\r\n\r\n"):
+        b = s.recv(1)
+        assert b, buf
+        buf += b
+    return buf, None, 0
+
+
+def test_bytes_arrive_whole_by_splice_and_by_copy(ctx):
+    check_bytes_whole(3128)
+    px = Proxy(ctx["db"], ctx["tmp"], extra=["--copy"], port=3129)
+    try:
+        check_bytes_whole(3129)
+    finally:
+        px.stop()
+
+
 TESTS = [
     test_connect_allowed_tunnels,
     test_connect_denied_names_rampart_and_policy,
@@ -453,9 +688,13 @@ TESTS = [
     test_client_that_never_reads_stays_bounded,
     test_refusals_are_audited_once_and_coalesced,
     test_stats_file_counts,
+    test_status_shows_the_proxy,
+    test_status_refuses_stats_it_cannot_trust,
     test_skopeo_through_the_proxy,
     test_refresh_changes_decisions_without_restart,
+    test_refresh_closes_the_tunnels_it_no_longer_allows,
     test_listen_beyond_loopback_and_root_refused,
+    test_bytes_arrive_whole_by_splice_and_by_copy,
 ]
 
 if __name__ == "__main__":

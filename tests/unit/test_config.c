@@ -69,6 +69,16 @@ static void test_defaults_and_valid(void **st)
 	assert_string_equal(c.enforce.containers_policy, "/x/p.json");
 	assert_false(c.enforce.wildcard_scopes);
 	assert_string_equal(config_enforce_mode_name(c.enforce.mode), "warn");
+	assert_string_equal(c.enforce.proxy.listen, "127.0.0.1:3128");
+	assert_string_equal(c.enforce.proxy.stats_file, "/run/rampart-proxy/stats.json");
+	assert_int_equal(load("{\"enforce\": {\"proxy\": {\"listen\": \"127.3.0.1:4000\", "
+	                      "\"stats_file\": \"\"}}}",
+	                      &c, &e, 1),
+	                 0);
+	assert_string_equal(c.enforce.proxy.listen, "127.3.0.1:4000");
+	assert_string_equal(c.enforce.proxy.stats_file, "");
+	assert_int_equal(
+	    load("{\"enforce\": {\"proxy\": {\"listen\": \"[::1]:3128\"}}}", &c, &e, 1), 0);
 }
 
 static void test_bad_values(void **st)
@@ -117,6 +127,25 @@ static void test_bad_values(void **st)
 	     "enforce.docker.socket must not be empty"},
 	    {"{\"enforce\": {\"docker\": {\"nope\": 1}}}", "enforce.docker"},
 	    {"{\"enforce\": []}", "enforce must be an object"},
+	    /* rampart-proxy serves loopback only: anything else is refused here, by name */
+	    {"{\"enforce\": {\"proxy\": {\"listen\": \"0.0.0.0:3128\"}}}",
+	     "enforce.proxy.listen \"0.0.0.0:3128\" is not a loopback"},
+	    {"{\"enforce\": {\"proxy\": {\"listen\": \"10.0.0.1:3128\"}}}", "enforce.proxy.listen"},
+	    {"{\"enforce\": {\"proxy\": {\"listen\": \"[::]:3128\"}}}", "enforce.proxy.listen"},
+	    {"{\"enforce\": {\"proxy\": {\"listen\": \"[::ffff:10.0.0.1]:3128\"}}}",
+	     "enforce.proxy.listen"},
+	    {"{\"enforce\": {\"proxy\": {\"listen\": \"localhost:3128\"}}}",
+	     "enforce.proxy.listen"},
+	    {"{\"enforce\": {\"proxy\": {\"listen\": \"127.0.0.1\"}}}", "enforce.proxy.listen"},
+	    {"{\"enforce\": {\"proxy\": {\"listen\": \"127.0.0.1:0\"}}}", "enforce.proxy.listen"},
+	    {"{\"enforce\": {\"proxy\": {\"listen\": \"127.0.0.1:+80\"}}}", "enforce.proxy.listen"},
+	    {"{\"enforce\": {\"proxy\": {\"listen\": \"127.0.0.1:65536\"}}}",
+	     "enforce.proxy.listen"},
+	    {"{\"enforce\": {\"proxy\": {\"listen\": 3128}}}",
+	     "enforce.proxy.listen must be a string"},
+	    {"{\"enforce\": {\"proxy\": {\"stats_file\": \"stats.json\"}}}", "absolute"},
+	    {"{\"enforce\": {\"proxy\": {\"user\": \"x\"}}}", "unknown key \"enforce.proxy.user\""},
+	    {"{\"enforce\": {\"proxy\": \"127.0.0.1:3128\"}}", "enforce.proxy must be an object"},
 	};
 	struct config c;
 	struct rp_err e;

@@ -4,6 +4,9 @@
  * becomes, the fail-closed omissions (IPv6, invalid entries, wildcards when
  * switched off), Docker Hub and its registry-1 alias, no policy, exact and
  * deterministic output, and the scope grammar that guards the file's syntax.
+ * Policy v2: repository allows, deny exceptions (reject scopes), ties, warn
+ * rules (not written), the alias under deny rules, and the compiled rules
+ * looked up as containers/image does against the matcher's decisions.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +20,25 @@
 #include <string.h>
 
 #include "containers_policy.h"
+#include "policy_match.h"
+
+/*
+ * An entry spec is a rule as signed, with a prefix for policy v2: "!" deny,
+ * "~" mode warn, "~!" a deny in mode warn.
+ */
+static void mkrule(struct policy_registry *r, const char *spec)
+{
+	if (spec[0] == '~') {
+		r->mode = POLICY_WARN;
+		spec++;
+	}
+	if (spec[0] == '!') {
+		r->action = POLICY_DENY;
+		spec++;
+	}
+	r->host = strdup(spec);
+	r->nickname = strdup("");
+}
 
 static void mkpolicy(struct policy *p, bool hub, const char *const *hosts)
 {
@@ -34,8 +56,11 @@ static void mkpolicy(struct policy *p, bool hub, const char *const *hosts)
 	p->registries = calloc(n + 1, sizeof(*p->registries));
 	assert_non_null(p->registries);
 	for (size_t i = 0; i < n; i++) {
-		p->registries[i].host = strdup(hosts[i]);
-		p->registries[i].nickname = strdup("");
+		mkrule(&p->registries[i], hosts[i]);
+		if (p->registries[i].action != POLICY_ALLOW ||
+		    p->registries[i].mode != POLICY_ENFORCE ||
+		    strchr(p->registries[i].host, '/') != NULL)
+			p->schema_version = 2;
 	}
 }
 
@@ -83,7 +108,11 @@ static const struct map_case map_cases[] = {
     {"10.0.0.1", "10.0.0.1"},
     {"quay.io/myorg/", "quay.io/myorg"},
     {"quay.io/myorg/team/", "quay.io/myorg/team"},
-    {"docker.io/trusted/", "docker.io/trusted registry-1.docker.io/trusted"},
+    /* registry-1.docker.io/trusted is docker.io/library/trusted for rampart (denied),
+     * registry-1.docker.io/trusted/x is docker.io/trusted/x (allowed): one engine
+     * scope cannot say both, so the alias is left to the default reject */
+    {"docker.io/trusted/", "docker.io/trusted"},
+    {"docker.io/acme/team/", "docker.io/acme/team registry-1.docker.io/acme/team"},
     {"index.docker.io", "docker.io registry-1.docker.io"},
     {"registry-1.docker.io", "docker.io registry-1.docker.io"},
     {"docker.io:443", "docker.io:443"}, /* an ordinary registry for both */
@@ -162,10 +191,10 @@ static void test_hub(void **state)
 	assert_string_equal(got, "*.docker.io *.io");
 	cpol_model_free(&m);
 	free(text);
-	/* Hub allowed: the alias is allowed too, so no exception is needed */
+	/* Hub allowed: "*.docker.io" allows the alias as rampart does, no alias scope */
 	compile(true, wild, &defaults, &m, &text);
 	scopes_of(&m, got, sizeof(got));
-	assert_string_equal(got, "*.docker.io docker.io registry-1.docker.io");
+	assert_string_equal(got, "*.docker.io docker.io");
 	cpol_model_free(&m);
 	free(text);
 }
@@ -303,13 +332,242 @@ static void test_scope_grammar(void **state)
 			fail_msg("\"%s\" should be refused", bad[i]);
 }
 
+/* ---- policy v2: repository rules, deny exceptions, warn rules ------------ */
+
+struct v2_case {
+	bool hub;
+	const char *rules[6];
+	const char *scopes;
+};
+
+static const struct v2_case v2_cases[] = {
+    /* a repository allow is a scope for that namespace */
+    {false, {"quay.io/acme/"}, "quay.io/acme"},
+    {false, {"reg.example.com:5000/team/"}, "reg.example.com:5000/team"},
+    /* deny exceptions: more specific reject scopes */
+    {false, {"quay.io", "!quay.io/acme/legacy/"}, "quay.io !quay.io/acme/legacy"},
+    {false, {"quay.io/acme/", "!quay.io/acme/legacy/"}, "quay.io/acme !quay.io/acme/legacy"},
+    {false, {"*.corp.example", "!bad.corp.example"}, "*.corp.example !bad.corp.example"},
+    {false, {"*.corp.example", "!*.lab.corp.example"}, "*.corp.example !*.lab.corp.example"},
+    {false, {"reg:5000", "!reg:5000/secret/"}, "reg:5000 !reg:5000/secret"},
+    {false, {"!quay.io/x/"}, "!quay.io/x"}, /* a deny under nothing: written all the same */
+    /* deny wins a tie: one scope, reject */
+    {false, {"ghcr.io", "!ghcr.io"}, "!ghcr.io"},
+    {false, {"quay.io/a/", "!quay.io/a/"}, "!quay.io/a"},
+    {false, {"*.corp.example", "!*.corp.example"}, "!*.corp.example"},
+    /* warn rules decide nothing in rampart: not written (neither allow nor reject) */
+    {false, {"quay.io", "~!quay.io/acme/"}, "quay.io"},
+    {false, {"~quay.io"}, ""},
+    {false, {"ghcr.io", "~!ghcr.io"}, "ghcr.io"},
+    {false, {"~ghcr.io", "!ghcr.io/x/"}, "!ghcr.io/x"},
+    /* Docker Hub: library/ and the registry-1.docker.io alias */
+    {false, {"docker.io/library/"}, "docker.io/library registry-1.docker.io/library"},
+    {true, {"!docker.io/library/"}, "docker.io !docker.io/library"},
+    {true,
+     {"!docker.io/library/nginx/"},
+     "docker.io !docker.io/library/nginx registry-1.docker.io "
+     "!registry-1.docker.io/library/nginx !registry-1.docker.io/nginx"},
+    {true,
+     {"!docker.io/evil/"},
+     "docker.io !docker.io/evil registry-1.docker.io !registry-1.docker.io/evil"},
+    {true, {"~!docker.io/evil/"}, "docker.io registry-1.docker.io"},
+    {false, {"*.io", "!docker.io/library/"}, "*.io !docker.io/library !registry-1.docker.io"},
+};
+
+static void test_v2_forms(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(v2_cases) / sizeof(v2_cases[0]); i++) {
+		const struct v2_case *c = &v2_cases[i];
+		struct cpol_model m;
+		char *text, got[1024];
+		compile(c->hub, c->rules, &defaults, &m, &text);
+		scopes_of(&m, got, sizeof(got));
+		if (strcmp(got, c->scopes) != 0)
+			fail_msg("case %zu (%s, ...): scopes \"%s\", want \"%s\"", i, c->rules[0],
+			         got, c->scopes);
+		cpol_model_free(&m);
+		free(text);
+	}
+}
+
+static void test_v2_warn_counted(void **state)
+{
+	static const char *const rules[] = {"quay.io", "~!quay.io/acme/", "~ghcr.io", NULL};
+	struct cpol_model m;
+	char *text;
+
+	(void)state;
+	compile(false, rules, &defaults, &m, &text);
+	assert_int_equal(m.omitted[CPOL_OMIT_WARN], 2);
+	assert_int_equal(cpol_model_count(&m, CPOL_REJECT), 0);
+	assert_null(strstr(text, "reject\"}],\n        }")); /* still valid: checked by jansson */
+	json_decref(json_loads(text, 0, NULL));
+	cpol_model_free(&m);
+	free(text);
+}
+
+/* The name containers/image looks up for ref (docker/reference splitDockerDomain). */
+static void cimage_name(const char *ref, char *out, size_t size)
+{
+	char buf[512];
+	char *at, *slash, *colon, *first;
+
+	rp_strlcpy(buf, ref, sizeof(buf));
+	if ((at = strchr(buf, '@')) != NULL)
+		*at = '\0';
+	slash = strrchr(buf, '/');
+	colon = strrchr(buf, ':');
+	if (colon != NULL && (slash == NULL || colon > slash))
+		*colon = '\0';
+	first = strchr(buf, '/');
+	if (first == NULL || (memchr(buf, '.', (size_t)(first - buf)) == NULL &&
+	                      memchr(buf, ':', (size_t)(first - buf)) == NULL &&
+	                      strncmp(buf, "localhost/", 10) != 0))
+		snprintf(out, size, "docker.io/%s%s", strchr(buf, '/') ? "" : "library/", buf);
+	else if (strncmp(buf, "index.docker.io/", 16) == 0 || strncmp(buf, "docker.io/", 10) == 0)
+		snprintf(out, size, "docker.io/%s%s", strchr(first + 1, '/') ? "" : "library/",
+		         first + 1);
+	else
+		snprintf(out, size, "%s", buf);
+}
+
+struct v2_ref {
+	const char *ref;
+	const char *differ; /* NULL: both agree; else "rampart>engine" as documented */
+};
+
+/*
+ * The v2 policy of docs/enforcement.md's differential: the compiled model, looked
+ * up as containers/image does, against policy_check.  The real skopeo run is
+ * tests/e2e/test_containers_differential.py; this one covers more names, fast.
+ */
+static void test_v2_agrees_with_matcher(void **state)
+{
+	static const char *const rules[] = {"quay.io/acme/",
+	                                    "ghcr.io",
+	                                    "reg.example.com:5000",
+	                                    "*.corp.example",
+	                                    "docker.io/library/",
+	                                    "!quay.io/acme/legacy/",
+	                                    "!ghcr.io/evil/",
+	                                    "!bad.corp.example",
+	                                    "~!ghcr.io/new/",
+	                                    "~reg.example.com",
+	                                    "!docker.io/library/nginx/",
+	                                    "!*.lab.corp.example",
+	                                    NULL};
+	static const struct v2_ref refs[] = {
+	    {"quay.io/acme/app:1", NULL},
+	    {"quay.io/acme/team/app:1", NULL},
+	    {"quay.io/acme:1", NULL},
+	    {"quay.io/acme-evil/app:1", NULL},
+	    {"quay.io/acmeapp:1", NULL},
+	    {"quay.io/acme/legacy:1", NULL},
+	    {"quay.io/acme/legacy/app:1", NULL},
+	    {"quay.io/acme/legacyx/app:1", NULL},
+	    {"ghcr.io/org/app:1", NULL},
+	    {"ghcr.io/evil/app:1", NULL},
+	    {"ghcr.io/evil:1", NULL},
+	    {"ghcr.io/new/app:1", NULL}, /* warn deny: allowed by both */
+	    {"ghcr.io:443/org/app:1", NULL},
+	    {"reg.example.com/a:1", NULL}, /* warn allow: denied by both */
+	    {"reg.example.com:5000/a:1", NULL},
+	    {"a.corp.example/x:1", NULL},
+	    {"bad.corp.example/x:1", NULL},
+	    {"x.bad.corp.example/x:1", NULL},
+	    {"a.lab.corp.example/x:1", NULL},
+	    {"corp.example/x:1", NULL},
+	    {"a.corp.example:5000/x:1", "deny>allow"}, /* wildcards on any port */
+	    {"bad.corp.example:5000/x:1", "deny>allow"},
+	    {"alpine:1", NULL},
+	    {"library/alpine:1", NULL},
+	    {"docker.io/library/alpine:1", NULL},
+	    {"index.docker.io/alpine:1", NULL},
+	    {"nginx:1", NULL},
+	    {"nginx/x:1", NULL},
+	    {"acme/app:1", NULL},
+	    {"registry-1.docker.io/library/alpine:1", NULL},
+	    {"registry-1.docker.io/library/nginx:1", NULL},
+	    {"registry-1.docker.io/nginx:1", NULL},
+	    {"registry-1.docker.io/alpine:1", "allow>deny"}, /* the alias one-component name */
+	    {"registry-1.docker.io/acme/app:1", NULL},
+	    {"alpine@sha256:"
+	     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	     NULL},
+	};
+	struct policy p;
+	struct policy_index *idx;
+	struct cpol_model m;
+	struct rp_err e;
+	size_t ndiff = 0;
+
+	(void)state;
+	mkpolicy(&p, false, rules);
+	assert_int_equal(cpol_model_build(&p, &defaults, &m, &e), 0);
+	assert_int_equal(policy_index_build(&p, &idx, &e), 0);
+	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+		struct rampart_decision d;
+		char name[1100], got[32];
+		bool eng;
+		assert_int_equal(policy_check(idx, false, refs[i].ref, 0, &d), 0);
+		cimage_name(refs[i].ref, name, sizeof(name));
+		eng = cpol_model_lookup(&m, name) == CPOL_ALLOW;
+		snprintf(got, sizeof(got), "%s>%s", d.allowed ? "allow" : "deny",
+		         eng ? "allow" : "deny");
+		if (refs[i].differ == NULL ? d.allowed != eng : strcmp(got, refs[i].differ) != 0)
+			fail_msg("%s (engine name %s): rampart %s, engine %s (%s), want %s",
+			         refs[i].ref, name, d.allowed ? "allow" : "deny",
+			         eng ? "allow" : "deny", d.reason,
+			         refs[i].differ ? refs[i].differ : "agreement");
+		ndiff += refs[i].differ != NULL;
+	}
+	assert_int_equal(ndiff, 3);
+	policy_index_free(idx);
+	cpol_model_free(&m);
+	policy_free(&p);
+}
+
+/* cpol_model_lookup follows containers/image's order: name, parents, host, wildcards. */
+static void test_lookup_order(void **state)
+{
+	static const char *const rules[] = {"*.b.c",    "!*.c",        "!a.b.c",
+	                                    "a.b.c/x/", "!a.b.c/x/y/", NULL};
+	struct cpol_model m;
+	char *text, longname[300];
+
+	(void)state;
+	compile(false, rules, &defaults, &m, &text);
+	assert_int_equal(cpol_model_lookup(&m, "a.b.c/x/y/z"), CPOL_REJECT);
+	assert_int_equal(cpol_model_lookup(&m, "a.b.c/x/z"), CPOL_ALLOW);
+	assert_int_equal(cpol_model_lookup(&m, "a.b.c/z"), CPOL_REJECT);
+	assert_int_equal(cpol_model_lookup(&m, "q.b.c/z"), CPOL_ALLOW);
+	assert_int_equal(cpol_model_lookup(&m, "q.b.c:5000/z"), CPOL_ALLOW);
+	assert_int_equal(cpol_model_lookup(&m, "q.c/z"), CPOL_REJECT);
+	assert_int_equal(cpol_model_lookup(&m, "b.c/z"), CPOL_REJECT);
+	assert_int_equal(cpol_model_lookup(&m, "other/z"), CPOL_REJECT);
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	memcpy(longname, "q.b.c/", 6);
+	assert_int_equal(cpol_model_lookup(&m, longname), CPOL_REJECT); /* over 255: unparsable */
+	cpol_model_free(&m);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mapping),       cmocka_unit_test(test_omitted_counts),
-	    cmocka_unit_test(test_hub),           cmocka_unit_test(test_golden_and_deterministic),
-	    cmocka_unit_test(test_no_policy),     cmocka_unit_test(test_large_valid_json),
+	    cmocka_unit_test(test_mapping),
+	    cmocka_unit_test(test_omitted_counts),
+	    cmocka_unit_test(test_hub),
+	    cmocka_unit_test(test_golden_and_deterministic),
+	    cmocka_unit_test(test_no_policy),
+	    cmocka_unit_test(test_large_valid_json),
 	    cmocka_unit_test(test_scope_grammar),
+	    cmocka_unit_test(test_v2_forms),
+	    cmocka_unit_test(test_v2_warn_counted),
+	    cmocka_unit_test(test_v2_agrees_with_matcher),
+	    cmocka_unit_test(test_lookup_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -167,6 +167,12 @@ static void test_oci(void **state)
 	replay_target("oci", fuzz_oci);
 }
 
+static void test_proxy_stats(void **state)
+{
+	(void)state;
+	replay_target("proxy_stats", fuzz_proxy_stats);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,7 +181,7 @@ int main(void)
 	    cmocka_unit_test(test_reference), cmocka_unit_test(test_hosts),
 	    cmocka_unit_test(test_fetch),     cmocka_unit_test(test_cpolicy),
 	    cmocka_unit_test(test_authz),     cmocka_unit_test(test_root),
-	    cmocka_unit_test(test_oci),
+	    cmocka_unit_test(test_oci),       cmocka_unit_test(test_proxy_stats),
 	};
 
 	signal(SIGABRT, replay_on_signal);

@@ -74,8 +74,8 @@ class AuthzEnv:
             json.dump(cfg, f, indent=1)
         os.chmod(self.config_path, 0o644)
 
-    def import_policy(self, version, hosts, hub=False):
-        env = rtpolicy.sign(rtpolicy.payload(version, hosts=hosts, hub=hub), self.key)
+    def import_policy(self, version, hosts, hub=False, extra=None):
+        env = rtpolicy.sign(rtpolicy.payload(version, hosts=hosts, hub=hub, extra=extra), self.key)
         p = self.path("envelope-v%d.json" % version)
         with open(p, "wb") as f:
             f.write(env)
