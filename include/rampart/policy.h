@@ -116,6 +116,28 @@ struct rampart_policy_info {
 	size_t n_warn;      /* rules in mode "warn" among n_registries */
 };
 
+/*
+ * The answer to rampart_policy_companion(): is host:port a companion host
+ * (a token or blob host a registry sends clients to) of an allow rule in
+ * force?  Plain data.  Added with policy schema 2 companions.
+ */
+#define RAMPART_COMPANION_MAX 260
+struct rampart_companion {
+	bool allowed;                /* a companion of an enforced allow rule in force */
+	bool hub;                    /* from allow_docker_hub's built-in Docker Hub list */
+	bool policy_cached;          /* false: no policy cached (never allowed) */
+	int64_t policy_version;      /* version of the policy that answered; 0 if none */
+	char code[RAMPART_CODE_MAX]; /* "" when answered; "E_INVAL" for bad arguments */
+	char rule[RAMPART_RULE_MAX]; /* allowed: the rule that brings it ("ghcr.io",
+	                                "docker.io (allow_docker_hub)"); refused: the deny
+	                                rule that wins, or the rule not in force; else "" */
+	char companion[RAMPART_COMPANION_MAX]; /* the entry that matched ("x.io", "x.io:8443") */
+	char reason[RAMPART_REASON_MAX];       /* always one sentence for people */
+};
+
+/* Version of the built-in Docker Hub companion list (docs/policy.md). */
+#define RAMPART_HUB_COMPANIONS_VERSION 1
+
 struct rampart_policy;
 
 /*
@@ -161,6 +183,28 @@ RAMPART_API int rampart_policy_open(const char *db_path, unsigned flags,
  */
 RAMPART_API int rampart_policy_check(struct rampart_policy *h, const char *ref,
                                      struct rampart_decision *out);
+
+/*
+ * Answers whether a connection to host:port may be made as a companion host
+ * of the cached policy (what rampart-proxy allows besides the registries the
+ * rules allow; docs/policy.md, "Companion hosts").  host is a DNS name as a
+ * client wrote it (compared case-insensitively, no brackets, no port); port
+ * is the port asked for and default_port the default of the client's scheme
+ * (443 for a CONNECT / https, 80 for plain http): an entry without a port
+ * matches port == default_port, an entry "host:P" matches port P.
+ *
+ * Allowed only while the rule that lists it is in force: an enforced allow
+ * rule (a rule in mode "warn" brings none), and only when no enforced deny
+ * rule matches host itself at host level (exact host or wildcard: the deny
+ * wins).  It never decides image references: rampart_policy_check is the
+ * answer for those.  With no policy cached the answer is no, whatever the
+ * open flags say.  Reloads like rampart_policy_check.
+ *
+ * Returns 0 when answered (see out->allowed), -1 for a NULL argument, an
+ * empty or over-long host, or a port outside 1-65535 (out->code "E_INVAL").
+ */
+RAMPART_API int rampart_policy_companion(struct rampart_policy *h, const char *host, unsigned port,
+                                         unsigned default_port, struct rampart_companion *out);
 
 /*
  * Fills *out with the metadata of the policy the next check would use

@@ -201,10 +201,12 @@ void status_print_proxy(json_t *p)
 	       json_is_integer(ver) ? "serving policy v" : "no policy cached",
 	       json_is_integer(ver) ? json_integer_value(ver) : 0LL);
 	printf("  CONNECT allowed %lld, refused %lld; HTTP allowed %lld, refused %lld; "
-	       "%lld tunnel(s) open, %lld bad request(s), %lld turned away (busy)\n",
+	       "%lld tunnel(s) open, %lld closed by a policy change, %lld bad request(s), "
+	       "%lld turned away (busy)\n",
 	       pair_of(c, "connect", "allowed"), pair_of(c, "connect", "denied"),
 	       pair_of(c, "http", "allowed"), pair_of(c, "http", "denied"),
 	       json_integer_value(json_object_get(c, "tunnels_open")),
+	       json_integer_value(json_object_get(c, "revoked")),
 	       json_integer_value(json_object_get(c, "bad_requests")),
 	       json_integer_value(json_object_get(c, "refused_busy")));
 	if (json_is_object(last)) {

@@ -350,10 +350,17 @@ static void show_print(json_t *all)
 			const char *nick = json_string_value(json_object_get(e, "nickname"));
 			const char *act = json_string_value(json_object_get(e, "action"));
 			const char *mode = json_string_value(json_object_get(e, "mode"));
+			json_t *c;
+			size_t k;
 			printf("  %-5s %-40s %-8s %-7s %s\n", act ? act : "allow",
 			       json_string_value(json_object_get(e, "host")),
 			       json_string_value(json_object_get(e, "kind")),
 			       mode ? mode : "enforce", nick ? nick : "");
+			json_array_foreach (json_object_get(e, "companions"), k, c)
+				printf("        companion %s%s\n", json_string_value(c),
+				       mode != NULL && strcmp(mode, "warn") == 0
+				           ? " (not in force while the rule is in mode warn)"
+				           : "");
 		}
 	}
 	free(signers);
@@ -361,7 +368,10 @@ static void show_print(json_t *all)
 
 static const char *show_kind(enum policy_kind k)
 {
-	return k == POLICY_WILDCARD ? "wildcard" : k == POLICY_PORT ? "port" : "exact";
+	return k == POLICY_WILDCARD ? "wildcard"
+	       : k == POLICY_PORT   ? "port"
+	       : k == POLICY_PREFIX ? "prefix"
+	                            : "exact";
 }
 
 static void show_time(json_t *o, const char *key, int64_t t)
@@ -395,13 +405,17 @@ static int policy_show_local(struct cli *cli, const char *db)
 	if (r < 0)
 		return cli_emit_error(cli, "policy show", e.code, e.msg, RAMPART_EXIT_REFUSED);
 	ents = json_array();
-	for (size_t i = 0; i < p.n_registries; i++)
+	for (size_t i = 0; i < p.n_registries; i++) {
+		const struct policy_registry *g = &p.registries[i];
+		json_t *c = json_array();
+		for (size_t k = 0; c != NULL && k < g->n_companions; k++)
+			json_array_append_new(c, json_string(g->companions[k]));
 		json_array_append_new(
-		    ents,
-		    json_pack("{s:s, s:s, s:s, s:s, s:s}", "host", p.registries[i].host, "nickname",
-		              p.registries[i].nickname, "kind", show_kind(p.registries[i].kind),
-		              "action", p.registries[i].action == POLICY_DENY ? "deny" : "allow",
-		              "mode", p.registries[i].mode == POLICY_WARN ? "warn" : "enforce"));
+		    ents, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o*}", "host", g->host, "nickname",
+		                    g->nickname, "kind", show_kind(g->kind), "action",
+		                    g->action == POLICY_DENY ? "deny" : "allow", "mode",
+		                    g->mode == POLICY_WARN ? "warn" : "enforce", "companions", c));
+	}
 	all = json_pack(
 	    "{s:b, s:s, s:I, s:b, s:b, s:s, s:o, s:s, s:I, s:o, s:s}", "cached", 1, "org", p.org,
 	    "version", (json_int_t)p.version, "allow_docker_hub", p.allow_docker_hub, "expired",

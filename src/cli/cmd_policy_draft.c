@@ -124,6 +124,40 @@ static void draft_print(const char *ref, const json_t *d)
 		       json_string_value(json_object_get(d, "normalized")), rule ? rule : "none",
 		       json_integer_value(json_object_get(d, "policy_version")),
 		       json_string_value(json_object_get(d, "reason")));
+	if (json_object_get(d, "companion_of") != NULL)
+		printf("      note: its host is a companion host of rule %s: rampart-proxy allows "
+		       "connections to it, but it is not a registry\n",
+		       json_string_value(json_object_get(d, "companion_of")));
+}
+
+/*
+ * A denied reference whose registry host is a companion host: say so, since a
+ * signer who listed it may expect more ("companion_of" in JSON).  Companions
+ * never allow images; this is information about the proxy only.
+ */
+static void draft_companion_note(const struct draft *d, const struct rampart_decision *dc,
+                                 json_t *j)
+{
+	char host[RAMPART_NORMALIZED_MAX], *slash, *colon;
+	struct rampart_companion c;
+	unsigned port = 443;
+
+	if (dc->allowed)
+		return;
+	rp_strlcpy(host, dc->normalized, sizeof(host));
+	if ((slash = strchr(host, '/')) != NULL)
+		*slash = '\0';
+	if ((colon = strrchr(host, ':')) != NULL && host[0] != '[') {
+		*colon = '\0';
+		port = (unsigned)strtoul(colon + 1, NULL, 10);
+	}
+	if (policy_companion(d->idx, host, port, 443, &c) != 0 || !c.allowed)
+		return;
+	json_object_set_new(j, "companion_of", json_string(c.rule));
+	json_object_set_new(j, "companion_reason",
+	                    json_string("the registry host is a companion host: rampart-proxy "
+	                                "allows connections to it, but no rule allows images "
+	                                "from it"));
 }
 
 int cli_policy_check_payload(struct cli *cli, const char *file, char **refs, int n)
@@ -142,6 +176,8 @@ int cli_policy_check_payload(struct cli *cli, const char *file, char **refs, int
 		json_t *j = cli_decision_json(&dc, rc);
 		int r = rc < 0 ? 2 : dc.allowed ? 0 : 1;
 		worst = r > worst ? r : worst;
+		if (rc == 0)
+			draft_companion_note(&d, &dc, j);
 		if (!cli->json)
 			draft_print(refs[i], j);
 		json_array_append_new(arr, j);
@@ -189,9 +225,27 @@ static struct diff_rule *diff_rules(const struct policy *p)
 
 static const char *diff_desc(const struct policy_registry *r, char *buf, size_t len)
 {
+	size_t n;
+
 	snprintf(buf, len, "%s %s%s", r->action == POLICY_DENY ? "deny" : "allow", r->host,
 	         r->mode == POLICY_WARN ? " (mode warn)" : "");
+	for (size_t k = 0; k < r->n_companions; k++) {
+		n = strlen(buf);
+		snprintf(buf + n, len - n, "%s%s%s", k == 0 ? " [companions " : ", ",
+		         r->companions[k], k + 1 == r->n_companions ? "]" : "");
+	}
 	return buf;
+}
+
+/* The same companions in the same order. */
+static bool diff_same_companions(const struct policy_registry *a, const struct policy_registry *b)
+{
+	if (a->n_companions != b->n_companions)
+		return false;
+	for (size_t k = 0; k < a->n_companions; k++)
+		if (strcmp(a->companions[k], b->companions[k]) != 0)
+			return false;
+	return true;
 }
 
 static void diff_line(json_t *out, char sign, const char *text, bool json)
@@ -208,7 +262,11 @@ static size_t diff_by_rule(const struct draft *a, const struct draft *b, json_t 
 {
 	struct diff_rule *x = diff_rules(&a->p), *y = diff_rules(&b->p);
 	size_t i = 0, k = 0, n = 0, na = a->p.n_registries, nb = b->p.n_registries;
-	char d1[POLICY_MAX_RULE + 32], d2[POLICY_MAX_RULE + 32], both[2 * POLICY_MAX_RULE + 80];
+	enum {
+		DESC =
+		    POLICY_MAX_RULE + 32 + POLICY_MAX_COMPANIONS * (POLICY_MAX_COMPANION + 2) + 16
+	};
+	char d1[DESC], d2[DESC], both[2 * DESC + 8];
 
 	if (x == NULL || y == NULL)
 		goto out;
@@ -227,7 +285,8 @@ static size_t diff_by_rule(const struct draft *a, const struct draft *b, json_t 
 			diff_line(out, '+', diff_desc(y[k++].r, d1, sizeof(d1)), json);
 		} else {
 			if (x[i].r->mode != y[k].r->mode ||
-			    strcmp(x[i].r->host, y[k].r->host) != 0) {
+			    strcmp(x[i].r->host, y[k].r->host) != 0 ||
+			    !diff_same_companions(x[i].r, y[k].r)) {
 				snprintf(both, sizeof(both), "%s -> %s",
 				         diff_desc(x[i].r, d1, sizeof(d1)),
 				         diff_desc(y[k].r, d2, sizeof(d2)));

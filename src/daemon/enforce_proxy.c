@@ -121,7 +121,7 @@ static json_t *proxy_counters(json_t *j, struct rp_err *err)
 {
 	static const char *const nums[] = {
 	    "tunnels_open", "tunnels",      "connections", "accepted",
-	    "bad_requests", "refused_busy", NULL};
+	    "bad_requests", "refused_busy", "revoked",     NULL};
 	json_t *c = json_object(), *v;
 
 	if (c == NULL)

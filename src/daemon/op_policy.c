@@ -182,15 +182,19 @@ static int policy_show_load(struct daemon *d, struct rp_err *err)
 	return 1;
 }
 
-/* One rule as policy.show lists it (kind, action and mode as words). */
+/* One rule as policy.show lists it (kind, action and mode as words, its companions). */
 static json_t *policy_show_entry(const struct policy_registry *r)
 {
 	static const char *const kinds[] = {"exact", "port", "wildcard", "prefix"};
 
-	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "host", r->host, "nickname", r->nickname,
-	                 "kind", kinds[r->kind <= POLICY_PREFIX ? r->kind : 0], "action",
-	                 r->action == POLICY_DENY ? "deny" : "allow", "mode",
-	                 r->mode == POLICY_WARN ? "warn" : "enforce");
+	json_t *c = json_array();
+
+	for (size_t k = 0; c != NULL && k < r->n_companions; k++)
+		json_array_append_new(c, json_string(r->companions[k]));
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o*}", "host", r->host, "nickname",
+	                 r->nickname, "kind", kinds[r->kind <= POLICY_PREFIX ? r->kind : 0],
+	                 "action", r->action == POLICY_DENY ? "deny" : "allow", "mode",
+	                 r->mode == POLICY_WARN ? "warn" : "enforce", "companions", c);
 }
 
 int op_policy_show(struct op_ctx *ctx)

@@ -307,6 +307,22 @@ int rampart_policy_check(struct rampart_policy *h, const char *ref, struct rampa
 	return rc;
 }
 
+int rampart_policy_companion(struct rampart_policy *h, const char *host, unsigned port,
+                             unsigned default_port, struct rampart_companion *out)
+{
+	int rc;
+
+	if (out == NULL)
+		return -1;
+	if (h == NULL)
+		return policy_companion(NULL, NULL, 0, 0, out);
+	pthread_mutex_lock(&h->mu);
+	pa_refresh(h);
+	rc = policy_companion(h->idx, host, port, default_port, out);
+	pthread_mutex_unlock(&h->mu);
+	return rc;
+}
+
 int rampart_policy_info(struct rampart_policy *h, struct rampart_policy_info *out)
 {
 	if (h == NULL || out == NULL)

@@ -40,6 +40,7 @@ enum pm_kind { PM_EXACT, PM_WILD, PM_PREFIX, PM_NKIND, PM_BAD = PM_NKIND };
 
 struct policy_index {
 	struct pm_table t[PM_NKIND];
+	struct pm_table comp; /* companion hosts: key "host" or "host:port" (PM_C_* rules) */
 	size_t entries, skipped, n_deny, n_warn;
 	int64_t version, issued_at, expires_at;
 	bool allow_docker_hub;
@@ -275,6 +276,107 @@ static int pm_fill(struct policy_index *idx, const struct policy *p, enum pm_kin
 	return 0;
 }
 
+/* ---- companion hosts ------------------------------------------------------ */
+
+const char *const policy_hub_companions[] = {
+    "auth.docker.io",                   /* token service */
+    "production.cloudflare.docker.com", /* blob CDN */
+    "docker-images-prod.6aa30f8b08e16409b46e0173d6de2f56.r2.cloudflarestorage.com", /* blobs */
+    NULL,
+};
+
+/* Slots of a companion entry: which rule brings it, and whether that rule is in force. */
+enum { PM_C_LIVE = 0, PM_C_WARN = 1, PM_C_SHADOWED = 2 };
+
+/* "host" or "host:port" as a companion key (lower-case, a name, a sane port); -1 if not. */
+static int pm_comp_key(const char *c, char *key, size_t size)
+{
+	char host[REF_MAX_DOMAIN + 1];
+	unsigned port;
+	size_t len = strlen(c);
+
+	if (len == 0 || len >= size ||
+	    strspn(c, "abcdefghijklmnopqrstuvwxyz0123456789-.:") != len ||
+	    ref_parse_domain(c, len, host, &port, NULL) != 0 || ref_host_is_ip(host))
+		return -1;
+	memcpy(key, c, len + 1);
+	return (int)len;
+}
+
+/*
+ * An enforced allow rule is in force unless an enforced deny of the same
+ * canonical rule overrides it (the validator refuses that pair; the index
+ * does not rely on it).
+ */
+static int pm_comp_slot(const struct policy_index *idx, const struct policy_registry *r,
+                        enum pm_kind kind)
+{
+	char key[PM_KEY_MAX];
+	size_t klen;
+	const struct pm_slot *s;
+
+	if (r->mode == POLICY_WARN)
+		return PM_C_WARN;
+	if (kind == PM_BAD || pm_entry_key(r->host, key, &klen) == PM_BAD)
+		return PM_C_SHADOWED;
+	s = pm_find(&idx->t[kind], key, klen);
+	return s != NULL && s->rule[2] != NULL ? PM_C_SHADOWED : PM_C_LIVE;
+}
+
+static int pm_comp_add(struct policy_index *idx, const char *c, const char *rule, size_t entry,
+                       int k)
+{
+	char key[PM_KEY_MAX];
+	int n = pm_comp_key(c, key, sizeof(key));
+	struct pm_slot *s;
+
+	if (n < 0) {
+		idx->skipped++;
+		return 0;
+	}
+	if ((s = pm_slot_for(&idx->comp, key, (size_t)n)) == NULL)
+		return -1;
+	if (s->rule[k] != NULL)
+		return 0; /* an earlier rule already brings it: it is named */
+	if ((s->rule[k] = strdup(rule)) == NULL)
+		return -1;
+	s->entry[k] = entry;
+	return 0;
+}
+
+/* The companion table: every allow rule's companions, and Docker Hub's list. */
+static int pm_comp_fill(struct policy_index *idx, const struct policy *p, const enum pm_kind *kinds)
+{
+	size_t n = 0, hub = 0;
+	const struct pm_slot *d;
+
+	while (policy_hub_companions[hub] != NULL)
+		hub++;
+	for (size_t i = 0; i < p->n_registries; i++)
+		if (p->registries[i].action == POLICY_ALLOW)
+			n += p->registries[i].n_companions;
+	if (pm_table_init(&idx->comp, n + hub) != 0)
+		return -1;
+	for (size_t i = 0; i < p->n_registries; i++) {
+		const struct policy_registry *r = &p->registries[i];
+		int k;
+		if (r->action != POLICY_ALLOW || r->n_companions == 0)
+			continue; /* the common case costs nothing */
+		k = pm_comp_slot(idx, r, kinds[i]);
+		for (size_t c = 0; c < r->n_companions; c++)
+			if (pm_comp_add(idx, r->companions[c], r->host, i, k) != 0)
+				return -1;
+	}
+	if (!p->allow_docker_hub)
+		return 0;
+	d = pm_find(&idx->t[PM_EXACT], REF_HUB_DOMAIN, strlen(REF_HUB_DOMAIN));
+	for (size_t c = 0; c < hub; c++)
+		if (pm_comp_add(idx, policy_hub_companions[c], POLICY_HUB_RULE, SIZE_MAX,
+		                d != NULL && d->rule[2] != NULL ? PM_C_SHADOWED : PM_C_LIVE) != 0)
+			return -1;
+	return 0;
+}
+
 int policy_index_build(const struct policy *p, struct policy_index **out, struct rp_err *err)
 {
 	struct policy_index *idx = calloc(1, sizeof(*idx));
@@ -285,13 +387,13 @@ int policy_index_build(const struct policy *p, struct policy_index **out, struct
 	if (idx == NULL || kinds == NULL)
 		goto out;
 	idx->org = strdup(p->org != NULL ? p->org : "");
-	if (idx->org == NULL || pm_fill(idx, p, kinds) != 0)
+	idx->allow_docker_hub = p->allow_docker_hub;
+	if (idx->org == NULL || pm_fill(idx, p, kinds) != 0 || pm_comp_fill(idx, p, kinds) != 0)
 		goto out;
 	idx->entries = p->n_registries;
 	idx->version = p->version;
 	idx->issued_at = p->issued_at;
 	idx->expires_at = p->expires_at;
-	idx->allow_docker_hub = p->allow_docker_hub;
 	idx->schema_version = p->schema_version > 0 ? p->schema_version : 1;
 	*out = idx;
 	idx = NULL;
@@ -310,6 +412,7 @@ void policy_index_free(struct policy_index *idx)
 		return;
 	for (int k = 0; k < PM_NKIND; k++)
 		pm_table_free(&idx->t[k]);
+	pm_table_free(&idx->comp);
 	free(idx->org);
 	free(idx);
 }
@@ -802,4 +905,190 @@ void policy_lint(const struct policy_index *idx, policy_lint_fn fn, void *arg)
 				    idx->t[t].slots[i].rule[k] != NULL)
 					pm_lint_rule(idx, &idx->t[t].slots[i], k, (enum pm_kind)t,
 					             fn, arg);
+}
+
+/* ---- companion lookups ---------------------------------------------------- */
+
+size_t policy_index_companions(const struct policy_index *idx)
+{
+	return idx->comp.count;
+}
+
+/* The enforcing rule that decides host[:port] at host level, if it is a deny. */
+static const char *pm_host_deny(const struct policy_index *idx, const char *domain, unsigned port)
+{
+	char base[REF_MAX_DOMAIN + 16];
+	struct pm_walk w;
+	struct pm_eval e;
+
+	if (port != 0)
+		snprintf(base, sizeof(base), "%s:%u", domain, port);
+	else
+		rp_strlcpy(base, domain, sizeof(base));
+	w = (struct pm_walk){domain, port, base, "", false, 0};
+	pm_eval_init(&e);
+	pm_walk_run(idx, &w, &e);
+	return e.eff != NULL && e.eff_action == POLICY_DENY ? e.eff : NULL;
+}
+
+/* The slot for "host:port", else (on the default port) for "host". */
+static const struct pm_slot *pm_comp_find(const struct policy_index *idx, const char *host,
+                                          unsigned port, unsigned dflt, int k, char *matched)
+{
+	char key[PM_KEY_MAX];
+	const struct pm_slot *s;
+	int n = snprintf(key, sizeof(key), "%s:%u", host, port);
+
+	if (n > 0 && (size_t)n < sizeof(key) && (s = pm_find(&idx->comp, key, (size_t)n)) != NULL &&
+	    s->rule[k] != NULL) {
+		rp_strlcpy(matched, key, RAMPART_COMPANION_MAX);
+		return s;
+	}
+	if (port == dflt && (s = pm_find(&idx->comp, host, strlen(host))) != NULL &&
+	    s->rule[k] != NULL) {
+		rp_strlcpy(matched, host, RAMPART_COMPANION_MAX);
+		return s;
+	}
+	return NULL;
+}
+
+static void pm_comp_clear(struct rampart_companion *out)
+{
+	memset(out, 0, sizeof(*out));
+}
+
+/* No live rule lists it: say whether a warn or an overridden rule does. */
+static void pm_comp_none(const struct policy_index *idx, const char *host, unsigned port,
+                         unsigned dflt, struct rampart_companion *out)
+{
+	const struct pm_slot *s;
+
+	if ((s = pm_comp_find(idx, host, port, dflt, PM_C_WARN, out->companion)) != NULL) {
+		rp_strlcpy(out->rule, s->rule[PM_C_WARN], sizeof(out->rule));
+		snprintf(out->reason, sizeof(out->reason),
+		         "%s is a companion host of allow rule %s, which is in mode warn (not "
+		         "enforced yet), so it brings no companions",
+		         host, out->rule);
+	} else if ((s = pm_comp_find(idx, host, port, dflt, PM_C_SHADOWED, out->companion)) !=
+	           NULL) {
+		rp_strlcpy(out->rule, s->rule[PM_C_SHADOWED], sizeof(out->rule));
+		snprintf(out->reason, sizeof(out->reason),
+		         "%s is a companion host of allow rule %s, which an enforced deny of the "
+		         "same rule overrides",
+		         host, out->rule);
+	} else {
+		out->companion[0] = '\0';
+		snprintf(out->reason, sizeof(out->reason),
+		         "%s:%u is not a companion host of any allow rule in force", host, port);
+	}
+}
+
+int policy_companion(const struct policy_index *idx, const char *host, unsigned port,
+                     unsigned default_port, struct rampart_companion *out)
+{
+	char h[REF_MAX_DOMAIN + 1], domain[REF_MAX_DOMAIN + 1];
+	const struct pm_slot *s;
+	const char *deny;
+	size_t len = host != NULL ? strlen(host) : 0;
+	unsigned p0;
+
+	pm_comp_clear(out);
+	if (len == 0 || len > REF_MAX_DOMAIN || port == 0 || port > 65535 || default_port == 0 ||
+	    default_port > 65535) {
+		rp_strlcpy(out->code, "E_INVAL", sizeof(out->code));
+		rp_strlcpy(out->reason, "a companion lookup needs a host name and a port 1-65535",
+		           sizeof(out->reason));
+		return -1;
+	}
+	for (size_t i = 0; i <= len; i++)
+		h[i] = host[i] >= 'A' && host[i] <= 'Z' ? (char)(host[i] - 'A' + 'a') : host[i];
+	if (idx == NULL) {
+		rp_strlcpy(out->reason, "no policy cached; no companion host is allowed",
+		           sizeof(out->reason));
+		return 0;
+	}
+	out->policy_cached = true;
+	out->policy_version = idx->version;
+	if (ref_parse_domain(h, len, domain, &p0, NULL) != 0 || p0 != 0 || ref_host_is_ip(domain)) {
+		snprintf(out->reason, sizeof(out->reason),
+		         "%s is not a host name, and companions are host names", h);
+		return 0;
+	}
+	if ((s = pm_comp_find(idx, domain, port, default_port, PM_C_LIVE, out->companion)) ==
+	    NULL) {
+		pm_comp_none(idx, domain, port, default_port, out);
+		return 0;
+	}
+	rp_strlcpy(out->rule, s->rule[PM_C_LIVE], sizeof(out->rule));
+	out->hub = s->entry[PM_C_LIVE] == SIZE_MAX;
+	if ((deny = pm_host_deny(idx, domain, port == default_port ? 0 : port)) != NULL) {
+		out->hub = false;
+		snprintf(out->reason, sizeof(out->reason),
+		         "%s is a companion host of allow rule %s, but deny rule %s matches the "
+		         "host itself, and a deny wins",
+		         domain, out->rule, deny);
+		rp_strlcpy(out->rule, deny, sizeof(out->rule));
+		return 0;
+	}
+	out->allowed = true;
+	if (out->hub)
+		snprintf(out->reason, sizeof(out->reason),
+		         "%s is one of Docker Hub's companion hosts (list version %d), allowed "
+		         "with allow_docker_hub",
+		         domain, RAMPART_HUB_COMPANIONS_VERSION);
+	else
+		snprintf(out->reason, sizeof(out->reason),
+		         "%s is a companion host of allow rule %s", out->companion, out->rule);
+	return 0;
+}
+
+/* ---- lint: companions that change nothing or can never be allowed --------- */
+
+static void pm_comp_lint_one(const struct policy_index *idx, const char *rule, size_t entry,
+                             bool live, const char *c, policy_comp_lint_fn fn, void *arg)
+{
+	char domain[REF_MAX_DOMAIN + 1], base[PM_KEY_MAX], msg[3 * PM_KEY_MAX];
+	unsigned port = 0;
+	struct pm_walk w;
+	struct pm_eval e;
+
+	if (ref_parse_domain(c, strlen(c), domain, &port, NULL) != 0)
+		return;
+	rp_strlcpy(base, c, sizeof(base));
+	w = (struct pm_walk){domain, port, base, "", false, 0};
+	pm_eval_init(&e);
+	pm_walk_run(idx, &w, &e);
+	if (!live)
+		snprintf(msg, sizeof(msg),
+		         "companion %s of %s is never allowed: an enforced deny of the same rule "
+		         "overrides %s",
+		         c, rule, rule);
+	else if (e.eff != NULL && e.eff_action == POLICY_DENY)
+		snprintf(msg, sizeof(msg),
+		         "companion %s of %s is never allowed: deny rule %s matches that host, "
+		         "and a deny wins",
+		         c, rule, e.eff);
+	else if (e.eff != NULL)
+		snprintf(msg, sizeof(msg),
+		         "companion %s of %s changes nothing: rule %s already allows that host as "
+		         "a registry",
+		         c, rule, e.eff);
+	else
+		return;
+	fn(arg, entry, c, msg);
+}
+
+void policy_companion_lint(const struct policy_index *idx, const struct policy *p,
+                           policy_comp_lint_fn fn, void *arg)
+{
+	for (size_t i = 0; i < p->n_registries; i++) {
+		const struct policy_registry *r = &p->registries[i];
+		char key[PM_KEY_MAX];
+		size_t klen;
+		enum pm_kind kind = pm_entry_key(r->host, key, &klen);
+		const struct pm_slot *s = kind != PM_BAD ? pm_find(&idx->t[kind], key, klen) : NULL;
+		bool live = r->mode == POLICY_WARN || s == NULL || s->rule[2] == NULL;
+		for (size_t c = 0; r->action == POLICY_ALLOW && c < r->n_companions; c++)
+			pm_comp_lint_one(idx, r->host, i, live, r->companions[c], fn, arg);
+	}
 }

@@ -81,6 +81,32 @@ int policy_rule_key(const char *rule, char *key, size_t size);
 typedef void (*policy_lint_fn)(void *arg, size_t entry, const char *message);
 void policy_lint(const struct policy_index *idx, policy_lint_fn fn, void *arg);
 
+/* Docker Hub's companion hosts (NULL-terminated), allowed with allow_docker_hub;
+ * versioned as RAMPART_HUB_COMPANIONS_VERSION (docs/policy.md). */
+extern const char *const policy_hub_companions[];
+
+/*
+ * The companion answer for host (lower-cased here) on port, default_port the
+ * scheme's (see rampart_policy_companion).  idx NULL: no policy, never
+ * allowed.  Returns 0, or -1 for bad arguments (out->code "E_INVAL").
+ */
+int policy_companion(const struct policy_index *idx, const char *host, unsigned port,
+                     unsigned default_port, struct rampart_companion *out);
+
+/*
+ * Calls fn(arg, entry, companion, message) for each companion that changes
+ * nothing (a rule already allows that host) or can never be allowed (a deny
+ * rule matches that host, or an enforced deny overrides its rule).
+ * rampart-sign prints these as warnings.
+ */
+typedef void (*policy_comp_lint_fn)(void *arg, size_t entry, const char *companion,
+                                    const char *message);
+void policy_companion_lint(const struct policy_index *idx, const struct policy *p,
+                           policy_comp_lint_fn fn, void *arg);
+
+/* Companion entries of the index (signed ones and Docker Hub's when allowed). */
+size_t policy_index_companions(const struct policy_index *idx);
+
 /*
  * Decides for an already-normalised reference.  idx NULL means no policy is
  * cached: allow_when_no_policy then decides.  now is unix seconds (an

@@ -12,6 +12,9 @@ void policy_free(struct policy *p)
 	for (size_t i = 0; i < p->n_registries; i++) {
 		free(p->registries[i].host);
 		free(p->registries[i].nickname);
+		for (size_t c = 0; c < p->registries[i].n_companions; c++)
+			free(p->registries[i].companions[c]);
+		free(p->registries[i].companions);
 	}
 	free(p->registries);
 	free(p->org);

@@ -34,8 +34,11 @@ enum policy_mode {
 #define POLICY_MAX_HOST 253
 #define POLICY_MAX_NICKNAME 128
 #define POLICY_MAX_ORG 128
-#define POLICY_MAX_RULE 512      /* bytes of a rule: host[:port]/path/ */
-#define POLICY_MAX_COMPONENTS 64 /* path components of a repository rule */
+#define POLICY_MAX_RULE 512              /* bytes of a rule: host[:port]/path/ */
+#define POLICY_MAX_COMPONENTS 64         /* path components of a repository rule */
+#define POLICY_MAX_COMPANIONS 32         /* companion hosts of one rule */
+#define POLICY_MAX_COMPANIONS_TOTAL 1024 /* companion hosts in one policy */
+#define POLICY_MAX_COMPANION 259         /* bytes of "hostname:port" */
 #define POLICY_SCHEMA_MIN 1
 #define POLICY_SCHEMA_MAX 2 /* payload schema_version values this code reads */
 
@@ -46,6 +49,11 @@ struct policy_registry {
 	enum policy_kind kind;
 	enum policy_action action;
 	enum policy_mode mode;
+	/* Schema 2, allow rules only: hosts the proxy also allows while this rule is in
+	 * force ("auth.example.com", "blobs.example.com:8443"), as signed; never a
+	 * registry (docs/policy.md, "Companion hosts"). */
+	char **companions;
+	size_t n_companions;
 };
 
 struct policy {

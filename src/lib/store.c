@@ -41,8 +41,13 @@
  * schema 2): registries gains action (0 allow, 1 deny) and mode (0 enforce,
  * 1 warn), the primary key becomes (host, action), meta gains
  * "policy_schema", and the table "roots" keeps the verified root chain.
- * This code writes format 2 and reads 1 and 2 (a format-1 file reads as
- * action 0, mode 0, policy schema 1, no roots).
+ * Format 3 (policy schema 2 with companion hosts) adds the table
+ * "companions": (rule, pos, host), rule the 0-based index of an allow rule in
+ * registries' rowid order, pos the companion's place in its signed list.
+ * This code writes the oldest format that holds the policy (3 only when a
+ * rule has companions, so an older rampart still reads every other store)
+ * and reads 1 to 3 (a format-1 file reads as action 0, mode 0, policy
+ * schema 1, no roots; formats 1 and 2 have no companions).
  */
 #define STORE_SQL_META "CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID"
 #define STORE_SQL_REGISTRIES_V1                                                                    \
@@ -53,11 +58,17 @@
 	" kind INTEGER NOT NULL, action INTEGER NOT NULL, mode INTEGER NOT NULL,"                  \
 	" PRIMARY KEY(host, action))"
 #define STORE_SQL_ENVELOPE "CREATE TABLE envelope(raw BLOB NOT NULL)"
+#define STORE_SQL_COMPANIONS                                                                       \
+	"CREATE TABLE companions(rule INTEGER NOT NULL, pos INTEGER NOT NULL,"                     \
+	" host TEXT NOT NULL, PRIMARY KEY(rule, pos)) WITHOUT ROWID"
 #define STORE_SQL_ROOTS                                                                            \
 	"CREATE TABLE roots(version INTEGER PRIMARY KEY NOT NULL, raw BLOB NOT NULL)"
 
-static const char store_schema_sql[] =
+static const char store_schema_sql_v2[] =
     STORE_SQL_META ";" STORE_SQL_REGISTRIES_V2 ";" STORE_SQL_ENVELOPE ";" STORE_SQL_ROOTS ";";
+static const char store_schema_sql_v3[] =
+    STORE_SQL_META ";" STORE_SQL_REGISTRIES_V2 ";" STORE_SQL_ENVELOPE ";" STORE_SQL_ROOTS
+                   ";" STORE_SQL_COMPANIONS ";";
 static const char store_select_rules_v1[] =
     "SELECT host, nickname, kind, 0, 0 FROM registries ORDER BY rowid";
 static const char store_select_rules_v2[] =
@@ -83,6 +94,23 @@ static const struct store_object store_objects_v2[] = {
     {"table", "roots", "roots", STORE_SQL_ROOTS},
     {"index", "sqlite_autoindex_registries_1", "registries", NULL},
 };
+static const struct store_object store_objects_v3[] = {
+    {"table", "companions", "companions", STORE_SQL_COMPANIONS},
+    {"table", "envelope", "envelope", STORE_SQL_ENVELOPE},
+    {"table", "meta", "meta", STORE_SQL_META},
+    {"table", "registries", "registries", STORE_SQL_REGISTRIES_V2},
+    {"table", "roots", "roots", STORE_SQL_ROOTS},
+    {"index", "sqlite_autoindex_registries_1", "registries", NULL},
+};
+
+/* The format a commit of p writes: 3 only when a rule has companions. */
+static int store_format_for(const struct policy *p)
+{
+	for (size_t i = 0; i < p->n_registries; i++)
+		if (p->registries[i].n_companions > 0)
+			return 3;
+	return 2;
+}
 
 void store_meta_free(struct store_meta *m)
 {
@@ -168,9 +196,28 @@ static int store_valid_sha256(const char *s)
 	return 1;
 }
 
+/* Companions: allow rules only, at most POLICY_MAX_COMPANIONS each, host[:port] text. */
+static int store_check_companions(const struct policy_registry *r, size_t *total)
+{
+	if (r->n_companions == 0)
+		return 0;
+	if (r->action != POLICY_ALLOW || r->n_companions > POLICY_MAX_COMPANIONS ||
+	    r->companions == NULL || (*total += r->n_companions) > POLICY_MAX_COMPANIONS_TOTAL)
+		return -1;
+	for (size_t c = 0; c < r->n_companions; c++) {
+		const char *h = r->companions[c];
+		if (!store_valid_text(h, POLICY_MAX_COMPANION, 0) ||
+		    strspn(h, "abcdefghijklmnopqrstuvwxyz0123456789-.:") != strlen(h))
+			return -1;
+	}
+	return 0;
+}
+
 /* The same limits for writing and reading: a commit never writes what a load refuses. */
 static int store_check_policy(const struct policy *p, struct rp_err *err, const char *code)
 {
+	size_t total = 0;
+
 	if (!store_valid_text(p->org, POLICY_MAX_ORG, 0))
 		return rp_seterr(err, code,
 		                 "policy org is missing, too long or has control "
@@ -202,6 +249,12 @@ static int store_check_policy(const struct policy *p, struct rp_err *err, const 
 		    (r->mode != POLICY_ENFORCE && r->mode != POLICY_WARN))
 			return rp_seterr(err, code, "registries[%zu] has an unknown action or mode",
 			                 i);
+		if (store_check_companions(r, &total) < 0)
+			return rp_seterr(
+			    err, code,
+			    "registries[%zu] has companions that are not allowed: on a "
+			    "deny rule, too many, or not host[:port] names",
+			    i);
 	}
 	if (p->schema_version < 0 || p->schema_version > POLICY_SCHEMA_MAX) /* 0 reads as 1 */
 		return rp_seterr(err, code, "policy schema_version %d is unknown",
@@ -326,7 +379,7 @@ static int store_put_text(sqlite3 *db, sqlite3_stmt *st, const char *key, const 
 }
 
 static int store_write_meta(sqlite3 *db, const struct policy *p, const struct store_meta *m,
-                            const char *tmp, struct rp_err *err)
+                            int format, const char *tmp, struct rp_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1;
@@ -336,7 +389,7 @@ static int store_write_meta(sqlite3 *db, const struct policy *p, const struct st
 		store_sqlite_err(err, db, rc, "writing", tmp);
 		goto out;
 	}
-	if (store_put_int(db, st, "schema_version", STORE_SCHEMA_VERSION, tmp, err) < 0 ||
+	if (store_put_int(db, st, "schema_version", format, tmp, err) < 0 ||
 	    store_put_text(db, st, "org", p->org, tmp, err) < 0 ||
 	    store_put_int(db, st, "version", p->version, tmp, err) < 0 ||
 	    store_put_int(db, st, "issued_at", p->issued_at, tmp, err) < 0 ||
@@ -391,6 +444,32 @@ static int store_write_registries(sqlite3 *db, const struct policy *p, const cha
 		}
 		sqlite3_reset(st);
 	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int store_write_companions(sqlite3 *db, const struct policy *p, const char *tmp,
+                                  struct rp_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret = -1;
+
+	rc = sqlite3_prepare_v2(db, "INSERT INTO companions(rule, pos, host) VALUES(?1, ?2, ?3)",
+	                        -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		store_sqlite_err(err, db, rc, "writing", tmp);
+		goto out;
+	}
+	for (size_t i = 0; i < p->n_registries; i++)
+		for (size_t c = 0; c < p->registries[i].n_companions; c++) {
+			sqlite3_bind_int64(st, 1, (sqlite3_int64)i);
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)c);
+			sqlite3_bind_text(st, 3, p->registries[i].companions[c], -1, SQLITE_STATIC);
+			if (store_step_done(db, st, tmp, err) < 0)
+				goto out;
+		}
 	ret = 0;
 out:
 	sqlite3_finalize(st);
@@ -452,7 +531,7 @@ static int store_write_db(const char *tmp, const struct policy *p, const struct 
 {
 	sqlite3 *db = NULL;
 	char pragmas[160];
-	int rc, ret = -1;
+	int rc, ret = -1, format = store_format_for(p);
 
 	rc = sqlite3_open_v2(
 	    tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE, NULL);
@@ -469,11 +548,12 @@ static int store_write_db(const char *tmp, const struct policy *p, const struct 
 	snprintf(pragmas, sizeof(pragmas),
 	         "PRAGMA synchronous=OFF; PRAGMA cache_size=-16384; PRAGMA application_id=%d; "
 	         "PRAGMA user_version=%d;",
-	         STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
+	         STORE_APPLICATION_ID, format);
 	if (store_exec(db, pragmas, tmp, err) < 0 || store_exec(db, "BEGIN", tmp, err) < 0 ||
-	    store_exec(db, store_schema_sql, tmp, err) < 0 ||
-	    store_write_meta(db, p, m, tmp, err) < 0 ||
+	    store_exec(db, format >= 3 ? store_schema_sql_v3 : store_schema_sql_v2, tmp, err) < 0 ||
+	    store_write_meta(db, p, m, format, tmp, err) < 0 ||
 	    store_write_registries(db, p, tmp, err) < 0 ||
+	    (format >= 3 && store_write_companions(db, p, tmp, err) < 0) ||
 	    store_write_envelope(db, env, env_len, tmp, err) < 0 ||
 	    store_write_roots(db, m, tmp, err) < 0 || store_exec(db, "COMMIT", tmp, err) < 0)
 		goto out;
@@ -779,9 +859,12 @@ static int store_same_text(const unsigned char *got, const char *want)
 
 static int store_check_schema(sqlite3 *db, const char *path, int format, struct rp_err *err)
 {
-	const struct store_object *objs = format < 2 ? store_objects_v1 : store_objects_v2;
-	const size_t n = format < 2 ? sizeof(store_objects_v1) / sizeof(store_objects_v1[0])
-	                            : sizeof(store_objects_v2) / sizeof(store_objects_v2[0]);
+	const struct store_object *objs = format < 2   ? store_objects_v1
+	                                  : format < 3 ? store_objects_v2
+	                                               : store_objects_v3;
+	const size_t n = format < 2   ? sizeof(store_objects_v1) / sizeof(store_objects_v1[0])
+	                 : format < 3 ? sizeof(store_objects_v2) / sizeof(store_objects_v2[0])
+	                              : sizeof(store_objects_v3) / sizeof(store_objects_v3[0]);
 	sqlite3_stmt *st = NULL;
 	size_t i = 0;
 	int rc, ret = -1;
@@ -1110,6 +1193,71 @@ out:
 	return ret;
 }
 
+/* One companions row: it must continue its rule's list (rows come by rule, pos). */
+static int store_companion_row(sqlite3_stmt *st, struct policy *p)
+{
+	struct policy_registry *r;
+	int64_t rule, pos;
+	char **grown, *host = NULL;
+	int rc;
+
+	if (sqlite3_column_type(st, 0) != SQLITE_INTEGER ||
+	    sqlite3_column_type(st, 1) != SQLITE_INTEGER)
+		return -1;
+	rule = sqlite3_column_int64(st, 0);
+	pos = sqlite3_column_int64(st, 1);
+	if (rule < 0 || (uint64_t)rule >= p->n_registries)
+		return -1;
+	r = &p->registries[rule];
+	if (pos != (int64_t)r->n_companions || r->n_companions >= POLICY_MAX_COMPANIONS)
+		return -1;
+	if ((rc = store_col_text(st, 2, POLICY_MAX_COMPANION, &host)) != 0)
+		return rc;
+	grown = realloc(r->companions, (r->n_companions + 1) * sizeof(*r->companions));
+	if (grown == NULL) {
+		free(host);
+		return -2;
+	}
+	r->companions = grown;
+	r->companions[r->n_companions++] = host;
+	return 0;
+}
+
+/* The companion hosts (format 3), into the rules already read. */
+static int store_read_companions(sqlite3 *db, const char *path, struct policy *p,
+                                 struct rp_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret = -1;
+
+	rc = sqlite3_prepare_v2(db, "SELECT rule, pos, host FROM companions ORDER BY rule, pos", -1,
+	                        &st, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = store_companion_row(st, p);
+		if (rc == -2) {
+			rp_seterr(err, "E_STORE_NOMEM", "out of memory reading %s", path);
+			goto out;
+		}
+		if (rc < 0) {
+			store_corrupt(err, path, "a companions row has a bad value");
+			goto out;
+		}
+		rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_DONE) {
+		store_load_err(err, db, rc, path);
+		goto out;
+	}
+	if (store_check_policy(p, NULL, "E_STORE_CORRUPT") < 0) {
+		store_corrupt(err, path, "a companion host is out of range");
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	return ret;
+}
+
 static int store_read_envelope(sqlite3 *db, const char *path, char **env, size_t *len,
                                struct rp_err *err)
 {
@@ -1223,6 +1371,8 @@ static int store_load_all(const char *db_path, int want_regs, struct policy *p,
 	    store_count_registries(db, db_path, &m->n_registries, err) < 0)
 		goto out;
 	if (want_regs && store_read_registries(db, db_path, format, p, m->n_registries, err) < 0)
+		goto out;
+	if (want_regs && format >= 3 && store_read_companions(db, db_path, p, err) < 0)
 		goto out;
 	if (format >= 2 && store_read_roots(db, db_path, m, err) < 0) /* small: always */
 		goto out;

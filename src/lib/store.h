@@ -15,7 +15,7 @@
 #include "policy_model.h"
 
 /* Store format written by this code (meta "schema_version"; PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 2 /* reads 1 and 2; see store_schema_sql in store.c */
+#define STORE_SCHEMA_VERSION 3 /* newest format read (1 to 3); writes 2 or 3, see store.c */
 /* PRAGMA application_id of a rampart store ("rmpt"). */
 #define STORE_APPLICATION_ID 0x726d7074
 #define STORE_MAX_ETAG 255

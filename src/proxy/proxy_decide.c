@@ -4,19 +4,15 @@
  * http:// URL's host) is turned into an image reference and handed to
  * librampart's matcher, so the proxy, the Docker plugin and `rampart policy
  * check` cannot disagree.  A TLS tunnel shows only the host, so CONNECT is
- * decided at host level; the engines' own layers decide repositories.
+ * decided at host level; the engines' own layers decide repositories.  A
+ * host no rule allows may still be a companion host (token service, blob
+ * CDN) of an allow rule in force: librampart answers that too, naming the
+ * rule, so a refresh that removes the rule removes its companions.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "proxy_decide.h"
-
-const char *const proxy_hub_companions[] = {
-    "auth.docker.io",                   /* token service */
-    "production.cloudflare.docker.com", /* blob CDN */
-    "docker-images-prod.6aa30f8b08e16409b46e0173d6de2f56.r2.cloudflarestorage.com",
-    NULL,
-};
 
 static void pd_lower(char *s)
 {
@@ -45,14 +41,6 @@ static size_t pd_repository(const char *path, const char **name)
 	return (size_t)(best - p);
 }
 
-static bool pd_is_companion(const char *host)
-{
-	for (size_t i = 0; proxy_hub_companions[i] != NULL; i++)
-		if (strcmp(host, proxy_hub_companions[i]) == 0)
-			return true;
-	return false;
-}
-
 static void pd_refuse(struct rampart_policy *pol, struct proxy_verdict *v, const char *reason)
 {
 	struct rampart_policy_info info;
@@ -68,10 +56,35 @@ static void pd_refuse(struct rampart_policy *pol, struct proxy_verdict *v, const
 		         "rampart: %s denied (no policy cached): %s", v->subject, reason);
 }
 
+/*
+ * A host no rule decides, at host level only (a /v2/<repository>/ request is
+ * an image pull, decided by the rules alone): is it a companion of an allow
+ * rule in force?  True when it decided (allowed, or refused naming the
+ * companion's rule); false leaves the rules' refusal.
+ */
+static bool pd_companion(struct rampart_policy *pol, const struct proxy_head *h, const char *host,
+                         struct proxy_verdict *v)
+{
+	struct rampart_companion c;
+	unsigned dflt = h->connect ? 443 : 80;
+	unsigned port = h->port_given ? h->port : dflt;
+
+	if (rampart_policy_companion(pol, host, port, dflt, &c) != 0 || c.rule[0] == '\0')
+		return false;
+	v->companion = true;
+	v->version = c.policy_version;
+	v->allowed = c.allowed;
+	snprintf(v->rule, sizeof(v->rule), "%s", c.rule);
+	snprintf(v->companion_host, sizeof(v->companion_host), "%s", c.companion);
+	if (c.allowed)
+		return true;
+	pd_refuse(pol, v, c.reason);
+	return true;
+}
+
 void proxy_decide(struct rampart_policy *pol, const struct proxy_head *h, struct proxy_verdict *v)
 {
 	struct rampart_decision d;
-	struct rampart_policy_info info;
 	char host[PROXY_HOST_MAX], ref[sizeof(v->subject) + 1024];
 	const char *name = NULL;
 	unsigned dflt = h->connect ? 443 : 80;
@@ -86,22 +99,6 @@ void proxy_decide(struct rampart_policy *pol, const struct proxy_head *h, struct
 	else
 		snprintf(v->subject, sizeof(v->subject), "%s:%u", host, h->port);
 	v->host_level = nl == 0;
-	if (portless && pd_is_companion(host)) {
-		v->companion = true;
-		memset(&info, 0, sizeof(info));
-		if (pol != NULL && rampart_policy_info(pol, &info) == 0 && info.cached &&
-		    info.allow_docker_hub) {
-			v->allowed = true;
-			v->version = info.version;
-			snprintf(v->rule, sizeof(v->rule),
-			         "docker.io (allow_docker_hub: companion)");
-			return;
-		}
-		pd_refuse(pol, v,
-		          "a Docker Hub companion host, and the policy does not allow "
-		          "Docker Hub");
-		return;
-	}
 	if (portless && strchr(host, '.') == NULL && host[0] != '[' &&
 	    strcmp(host, "localhost") != 0) {
 		pd_refuse(pol, v,
@@ -134,5 +131,7 @@ void proxy_decide(struct rampart_policy *pol, const struct proxy_head *h, struct
 		v->allowed = true;
 		return;
 	}
+	if (nl == 0 && !d.denied_by_rule && pd_companion(pol, h, host, v))
+		return;
 	pd_refuse(pol, v, d.reason);
 }

@@ -70,6 +70,7 @@ struct px {
 	const char *listen, *db, *stats_path;
 	int nconns, max_conns, head_timeout_s;
 	unsigned long long accepted, allowed, denied, bad, refused_busy, tunnels, relays;
+	unsigned long long revoked; /* open connections closed by a policy change */
 	unsigned long long allowed_connect, allowed_http, denied_connect, denied_http;
 	int tunnels_open;
 	time_t started;
@@ -464,6 +465,7 @@ static void px_revoke_if_changed(struct px *px, int64_t version)
 		if (v.allowed)
 			continue;
 		px_audit_deny(px, &v, "revoke");
+		px->revoked++;
 		px_conn_free(c);
 	}
 }
@@ -616,6 +618,8 @@ static json_t *px_stats_json(const struct px *px, time_t now)
 	    px->tunnels_open, "connections", px->nconns, "started_at", (json_int_t)px->started,
 	    "updated_at", (json_int_t)now);
 
+	if (j != NULL)
+		json_object_set_new(j, "revoked", json_integer((json_int_t)px->revoked));
 	if (j == NULL)
 		return NULL;
 	json_object_set_new(j, "connect",
@@ -647,7 +651,7 @@ static void px_write_stats(struct px *px)
 	time_t now = time(NULL);
 	unsigned long long sum = px->accepted + px->allowed + px->denied + px->bad +
 	                         (unsigned long long)px->nconns +
-	                         (unsigned long long)px->tunnels_open +
+	                         (unsigned long long)px->tunnels_open + px->revoked +
 	                         (unsigned long long)rampart_policy_version(px->pol);
 
 	if (px->stats_path == NULL || (px->stats_written && sum == px->stats_sum &&

@@ -66,7 +66,7 @@ static void sign_usage(FILE *f)
 	    "\n"
 	    "  -k, --key FILE       private key to sign with (repeat for more signatures)\n"
 	    "  -t, --type TYPE      payloadType (default %s)\n"
-	    "      --strict         refuse (E_LINT) a policy with rules that change nothing\n"
+	    "      --strict         refuse (E_LINT) rules or companions that change nothing\n"
 	    "                       (duplicates and conflicts are always refused)\n"
 	    "      --no-check       do not validate a policy payload before signing/after\n"
 	    "                       verifying (validation runs only for the default type)\n"
@@ -154,15 +154,16 @@ static void sign_summary(const struct policy *p)
 	        p->org, (long long)p->version, p->n_registries, p->n_registries == 1 ? "y" : "ies",
 	        p->allow_docker_hub ? "allowed" : "denied", iss, exp);
 	if (p->schema_version >= 2) {
-		size_t deny = 0, warn = 0;
+		size_t deny = 0, warn = 0, comp = 0;
 		for (size_t i = 0; i < p->n_registries; i++) {
 			deny += p->registries[i].action == POLICY_DENY;
 			warn += p->registries[i].mode == POLICY_WARN;
+			comp += p->registries[i].n_companions;
 		}
 		fprintf(stderr,
 		        "rampart-sign: schema_version 2: %zu of them deny rules, %zu in mode "
-		        "warn\n",
-		        deny, warn);
+		        "warn, %zu companion host%s\n",
+		        deny, warn, comp, comp == 1 ? "" : "s");
 	}
 }
 
@@ -170,6 +171,17 @@ struct sign_lint_ctx {
 	const struct policy *p;
 	size_t n;
 };
+
+static void sign_lint_comp(void *arg, size_t entry, const char *companion, const char *msg)
+{
+	struct sign_lint_ctx *c = arg;
+	char name[48];
+
+	(void)companion;
+	policy_payload_rule_name(c->p, entry, name, sizeof(name));
+	fprintf(stderr, "rampart-sign: warning: %s.companions: %s\n", name, msg);
+	c->n++;
+}
 
 static void sign_lint_one(void *arg, size_t entry, const char *msg)
 {
@@ -190,12 +202,14 @@ static int sign_lint(const struct sign_opts *o, const struct policy *p, struct r
 	if (policy_index_build(p, &idx, err) < 0)
 		return -1;
 	policy_lint(idx, sign_lint_one, &c);
+	policy_companion_lint(idx, p, sign_lint_comp, &c);
 	policy_index_free(idx);
 	if (c.n > 0 && o->strict)
 		return rp_seterr(err, "E_LINT",
-		                 "%zu rule%s change%s nothing (see the warnings); "
-		                 "remove them, or sign without --strict",
-		                 c.n, c.n == 1 ? "" : "s", c.n == 1 ? "s" : "");
+		                 "%zu rule%s or companion%s change%s nothing or can never "
+		                 "allow (see the warnings); remove them, or sign without --strict",
+		                 c.n, c.n == 1 ? "" : "s", c.n == 1 ? "" : "s",
+		                 c.n == 1 ? "s" : "");
 	return 0;
 }
 

@@ -27,7 +27,7 @@ static const char *const payload_top_keys_v2[] = {
     "allow_docker_hub", "registries", "deny",    NULL,
 };
 static const char *const payload_reg_keys_v1[] = {"host", "nickname", NULL};
-static const char *const payload_reg_keys_v2[] = {"host", "nickname", "mode", NULL};
+static const char *const payload_reg_keys_v2[] = {"host", "nickname", "mode", "companions", NULL};
 
 static const char *payload_kind(const json_t *v)
 {
@@ -361,11 +361,62 @@ int policy_payload_check_host(const char *host, enum policy_kind *kind, const ch
 	return *why == NULL ? 0 : -1;
 }
 
+/* Docker Hub itself, on any port: allow_docker_hub decides it, never a companion. */
+static bool payload_is_hub_name(const char *s, size_t len)
+{
+	static const char *const hub[] = {"docker.io", "index.docker.io", "registry-1.docker.io"};
+
+	for (size_t i = 0; i < sizeof(hub) / sizeof(hub[0]); i++)
+		if (strlen(hub[i]) == len && memcmp(hub[i], s, len) == 0)
+			return true;
+	return false;
+}
+
+int policy_payload_check_companion(const char *s, const char **why)
+{
+	const char *colon = strchr(s, ':');
+	size_t len = strlen(s), hlen = colon != NULL ? (size_t)(colon - s) : len, labels = 0;
+	size_t last = hlen; /* start of the last label */
+
+	while (last > 0 && s[last - 1] != '.')
+		last--;
+
+	*why = NULL;
+	if (len == 0)
+		*why = "it is empty";
+	else if (len > POLICY_MAX_COMPANION || hlen > POLICY_MAX_HOST)
+		*why = "it is longer than a hostname (253 characters) and a port";
+	else if (strstr(s, "://") != NULL || strchr(s, '/') != NULL)
+		*why = "write a host, not a URL or a path (\"auth.example.com\", not "
+		       "\"https://auth.example.com/token\")";
+	else if (strchr(s, '*') != NULL)
+		*why = "companions cannot be wildcards: name each host (a wildcard over a "
+		       "CDN or storage domain would let every tenant's bucket through)";
+	else if (s[0] == '[')
+		*why = "companions cannot be IP literals: name the host the registry redirects to";
+	else if (colon != NULL && (*why = payload_port(colon + 1)) != NULL)
+		;
+	else if (strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-.:") != len)
+		*why = "it must be a lower-case hostname (a-z, 0-9, '-', '.') with an optional "
+		       ":port";
+	else if ((*why = payload_hostname(s, hlen, &labels)) != NULL)
+		;
+	else if (labels < 2)
+		*why = "it has no dot: a single-label name depends on the resolver's search list";
+	else if (strspn(s + last, "0123456789") >= hlen - last)
+		*why = "companions cannot be IP addresses (the last label is a number): name the "
+		       "host the registry redirects to";
+	else if (payload_is_hub_name(s, hlen))
+		*why = "it is Docker Hub itself, which only allow_docker_hub allows";
+	return *why == NULL ? 0 : -1;
+}
+
 /* Parse state shared by the entry parsers. */
 struct payload_ctx {
 	int schema;                /* 1 or 2 */
 	const char *list;          /* "registries" or "deny" */
 	enum policy_action action; /* what the list's rules do */
+	size_t *companions;        /* companions so far in the whole policy */
 };
 
 /* "host[:port]/path/" (schema 2): the host part as above, whole path components. */
@@ -476,6 +527,70 @@ static int payload_nickname(json_t *v, const char *field, struct policy_registry
 	return 0;
 }
 
+static int payload_companion_at(json_t *a, size_t k, const char *field, struct policy_registry *r,
+                                struct rp_err *err)
+{
+	json_t *v = json_array_get(a, k);
+	const char *s, *why = NULL;
+	char esc[160];
+
+	if (!json_is_string(v))
+		return rp_seterr(err, "E_PAYLOAD", "%s[%zu]: must be a string, not %s", field, k,
+		                 payload_kind(v));
+	s = json_string_value(v);
+	if (strlen(s) != json_string_length(v) || policy_payload_check_companion(s, &why) < 0) {
+		log_escape(esc, sizeof(esc), s, json_string_length(v));
+		return rp_seterr(err, "E_PAYLOAD", "%s[%zu]: \"%s\" is not a companion host: %s",
+		                 field, k, esc, why != NULL ? why : "it contains a NUL byte");
+	}
+	for (size_t j = 0; j < r->n_companions; j++)
+		if (strcmp(r->companions[j], s) == 0)
+			return rp_seterr(err, "E_PAYLOAD",
+			                 "%s[%zu]: \"%s\" is listed twice (also %s[%zu]); "
+			                 "remove one",
+			                 field, k, s, field, j);
+	if ((r->companions[r->n_companions] = strdup(s)) == NULL)
+		return rp_seterr(err, "E_NOMEM", "out of memory");
+	r->n_companions++;
+	return 0;
+}
+
+/* "companions" (schema 2, allow rules): host[:port] names, no wildcards, no addresses. */
+static int payload_companions(const struct payload_ctx *c, json_t *v, const char *field,
+                              struct policy_registry *r, struct rp_err *err)
+{
+	json_t *a = json_object_get(v, "companions");
+	size_t n;
+
+	if (a == NULL)
+		return 0;
+	if (c->schema < 2)
+		return rp_seterr(err, "E_PAYLOAD", "%s: \"companions\" needs \"schema_version\": 2",
+		                 field);
+	if (c->action == POLICY_DENY)
+		return rp_seterr(err, "E_PAYLOAD",
+		                 "%s: a deny rule allows nothing, so it cannot have companions; "
+		                 "put them on the allow rule whose registry needs them",
+		                 field);
+	if (!json_is_array(a))
+		return rp_seterr(err, "E_PAYLOAD", "%s: must be an array of host names, not %s",
+		                 field, payload_kind(a));
+	if ((n = json_array_size(a)) > POLICY_MAX_COMPANIONS)
+		return rp_seterr(err, "E_PAYLOAD",
+		                 "%s: %zu hosts; a rule has at most %d companions", field, n,
+		                 POLICY_MAX_COMPANIONS);
+	if ((*c->companions += n) > POLICY_MAX_COMPANIONS_TOTAL)
+		return rp_seterr(err, "E_PAYLOAD",
+		                 "%s: more than %d companion hosts in the whole policy", field,
+		                 POLICY_MAX_COMPANIONS_TOTAL);
+	if (n > 0 && (r->companions = calloc(n, sizeof(*r->companions))) == NULL)
+		return rp_seterr(err, "E_NOMEM", "out of memory");
+	for (size_t k = 0; k < n; k++)
+		if (payload_companion_at(a, k, field, r, err) < 0)
+			return -1;
+	return 0;
+}
+
 /* "<list>[<i>]<suffix>" without snprintf: this runs 10,000 times per policy. */
 static const char *payload_field(char *buf, size_t len, const char *list, size_t i,
                                  const char *suffix)
@@ -515,7 +630,14 @@ static int payload_registry(const struct payload_ctx *c, json_t *v, size_t i,
 		return rp_seterr(err, "E_PAYLOAD", "%s: \"mode\" needs \"schema_version\": 2",
 		                 payload_field(field, sizeof(field), c->list, i, ".mode"));
 	f = payload_field(field, sizeof(field), c->list, i, ".");
+	if (c->schema < 2 && json_object_get(v, "companions") != NULL)
+		return rp_seterr(err, "E_PAYLOAD",
+		                 "%s: unknown field; \"companions\" needs \"schema_version\": 2",
+		                 payload_field(field, sizeof(field), c->list, i, ".companions"));
 	if (payload_known(v, c->schema < 2 ? payload_reg_keys_v1 : payload_reg_keys_v2, f, err) < 0)
+		return -1;
+	if (payload_companions(c, v, payload_field(field, sizeof(field), c->list, i, ".companions"),
+	                       r, err) < 0)
 		return -1;
 	if (payload_host(c, v, payload_field(field, sizeof(field), c->list, i, ".host"), r, err) <
 	    0)
@@ -716,8 +838,9 @@ static int payload_array(json_t *root, const char *key, bool required, json_t **
 
 static int payload_registries(json_t *root, int schema, struct policy *p, struct rp_err *err)
 {
-	struct payload_ctx allow = {schema, "registries", POLICY_ALLOW};
-	struct payload_ctx deny = {schema, "deny", POLICY_DENY};
+	size_t companions = 0;
+	struct payload_ctx allow = {schema, "registries", POLICY_ALLOW, &companions};
+	struct payload_ctx deny = {schema, "deny", POLICY_DENY, &companions};
 	json_t *a, *d;
 	size_t n;
 

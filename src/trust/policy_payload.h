@@ -31,6 +31,13 @@ int policy_payload_parse(const void *buf, size_t len, struct policy *p, struct r
  */
 int policy_payload_check_host(const char *host, enum policy_kind *kind, const char **why);
 
+/*
+ * Checks one companion host of a schema-2 allow rule: a lower-case hostname
+ * of at least two labels, optionally ":port"; no wildcard, no IP literal, not
+ * Docker Hub itself.  Returns 0, or -1 with *why a static reason.
+ */
+int policy_payload_check_companion(const char *s, const char **why);
+
 /* The payload field of rule i of p: "registries[3]" or "deny[0]" (buf >= 48 bytes). */
 void policy_payload_rule_name(const struct policy *p, size_t i, char *buf, size_t len);
 

@@ -439,6 +439,18 @@ static int refresh_cmp_reg(const void *a, const void *b)
 	return c != 0 ? c : (int)x->action - (int)y->action;
 }
 
+/* The companion lists of two rows, in signed order. */
+static bool refresh_same_companions(const struct policy_registry *a,
+                                    const struct policy_registry *b)
+{
+	if (a->n_companions != b->n_companions)
+		return false;
+	for (size_t c = 0; c < a->n_companions; c++)
+		if (strcmp(a->companions[c], b->companions[c]) != 0)
+			return false;
+	return true;
+}
+
 static int refresh_same_rows(struct policy *signed_p, struct policy *stored, struct rp_err *err)
 {
 	if (signed_p->n_registries != stored->n_registries)
@@ -452,7 +464,8 @@ static int refresh_same_rows(struct policy *signed_p, struct policy *stored, str
 	for (size_t i = 0; i < stored->n_registries; i++) {
 		struct policy_registry *a = &signed_p->registries[i], *b = &stored->registries[i];
 		if (strcmp(a->host, b->host) != 0 || strcmp(a->nickname, b->nickname) != 0 ||
-		    a->kind != b->kind || a->action != b->action || a->mode != b->mode)
+		    a->kind != b->kind || a->action != b->action || a->mode != b->mode ||
+		    !refresh_same_companions(a, b))
 			return rp_seterr(err, "E_TAMPERED",
 			                 "DB row \"%s\" does not match the signed policy", b->host);
 	}

@@ -72,9 +72,9 @@ static void fuzz_req_mkdir(const char *dir, const char *name, char *out, size_t 
 static void fuzz_req_policy(const char *db)
 {
 	static struct policy_registry regs[] = {
-	    {"ghcr.io", "GitHub", POLICY_EXACT, POLICY_ALLOW, POLICY_ENFORCE},
-	    {"*.corp.example", "corp", POLICY_WILDCARD, POLICY_ALLOW, POLICY_ENFORCE},
-	    {"reg.example.com:5000", "", POLICY_PORT, POLICY_ALLOW, POLICY_ENFORCE},
+	    {"ghcr.io", "GitHub", POLICY_EXACT, POLICY_ALLOW, POLICY_ENFORCE, NULL, 0},
+	    {"*.corp.example", "corp", POLICY_WILDCARD, POLICY_ALLOW, POLICY_ENFORCE, NULL, 0},
+	    {"reg.example.com:5000", "", POLICY_PORT, POLICY_ALLOW, POLICY_ENFORCE, NULL, 0},
 	};
 	struct policy p = {.org = "fuzz",
 	                   .version = 7,

@@ -431,10 +431,46 @@ static void fuzz_payload_valid(const struct policy *p)
 		}
 		FUZZ_CHECK("payload", p->schema_version == 2 ||
 		                          (r->action == POLICY_ALLOW && r->mode == POLICY_ENFORCE));
+		/* companions: schema 2 allow rules only, bounded, each a valid host[:port] name */
+		FUZZ_CHECK("payload", r->n_companions == 0 ||
+		                          (p->schema_version == 2 && r->action == POLICY_ALLOW &&
+		                           r->n_companions <= POLICY_MAX_COMPANIONS));
+		for (size_t c = 0; c < r->n_companions; c++)
+			FUZZ_CHECK("payload",
+			           policy_payload_check_companion(r->companions[c], &why) == 0);
 		for (size_t j = 0; j < i && j < 64; j++)
 			FUZZ_CHECK("payload", strcmp(p->registries[j].host, r->host) != 0 ||
 			                          p->registries[j].action != r->action);
 	}
+}
+
+/* An allowed companion is one listed by an enforced allow rule (or Docker Hub's list). */
+static void fuzz_payload_companion(const struct policy_index *idx, const struct policy *p,
+                                   const char *comp)
+{
+	char host[POLICY_MAX_COMPANION + 1], *colon;
+	unsigned port = 443;
+	struct rampart_companion c;
+	bool found = false;
+
+	snprintf(host, sizeof(host), "%s", comp);
+	if ((colon = strchr(host, ':')) != NULL) {
+		*colon = '\0';
+		port = (unsigned)strtoul(colon + 1, NULL, 10);
+	}
+	FUZZ_CHECK("payload", policy_companion(idx, host, port, 443, &c) == 0);
+	if (!c.allowed)
+		return;
+	found = c.hub && p->allow_docker_hub && strcmp(c.rule, POLICY_HUB_RULE) == 0;
+	for (size_t i = 0; !found && i < p->n_registries; i++) {
+		const struct policy_registry *r = &p->registries[i];
+		if (r->action != POLICY_ALLOW || r->mode != POLICY_ENFORCE ||
+		    strcmp(r->host, c.rule) != 0)
+			continue;
+		for (size_t k = 0; !found && k < r->n_companions; k++)
+			found = strcmp(r->companions[k], c.companion) == 0;
+	}
+	FUZZ_CHECK("payload", found);
 }
 
 /*
@@ -491,8 +527,11 @@ static void fuzz_payload_match(const struct policy *p)
 	if (policy_index_build(p, &idx, &e) < 0)
 		fuzz_fail("payload", e.msg);
 	FUZZ_CHECK("payload", policy_index_version(idx) == p->version);
-	for (size_t i = 0; i < p->n_registries && i < 64; i++)
+	for (size_t i = 0; i < p->n_registries && i < 64; i++) {
 		fuzz_payload_match_one(idx, &p->registries[i]);
+		for (size_t c = 0; c < p->registries[i].n_companions && c < 8; c++)
+			fuzz_payload_companion(idx, p, p->registries[i].companions[c]);
+	}
 	memset(&dc, 0, sizeof(dc));
 	if (policy_check(idx, false, "docker.io/library/alpine", 0, &dc) == 0)
 		FUZZ_CHECK("payload", dc.policy_version == p->version);

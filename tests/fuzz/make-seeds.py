@@ -144,7 +144,12 @@ def payloads():
     out.append(json.dumps(v2).encode())
     for change in ({"schema_version": 3}, {"deny": [{"host": "ghcr.io"}]},
                    {"deny": [{"host": "quay.io/acme/"}]}, {"deny": {}},
-                   {"registries": [{"host": "quay.io/" + "a/" * 65}]}):
+                   {"registries": [{"host": "quay.io/" + "a/" * 65}]},
+                   {"registries": [{"host": "ghcr.io", "companions": [
+                       "pkg-containers.githubusercontent.com", "blobs.example.com:8443"]},
+                       {"host": "quay.io", "mode": "warn", "companions": ["cdn.quay.example"]}]},
+                   {"registries": [{"host": "ghcr.io", "companions": ["*.example.com"]}]},
+                   {"deny": [{"host": "ghcr.io", "companions": ["a.example.com"]}]}):
         out.append(json.dumps(dict(v2, **change)).encode())
     return out
 
@@ -245,7 +250,7 @@ def proxy_stats():
     """rampart-proxy's stats file as the proxy writes it, and broken variants."""
     good = {"program": "rampart-proxy", "version": "0.1.0", "pid": 4242, "listen": "127.0.0.1:3128",
             "policy_version": 3, "accepted": 600, "allowed": 515, "denied": 47, "bad_requests": 13,
-            "refused_busy": 0, "tunnels": 513, "tunnels_open": 2, "connections": 3,
+            "refused_busy": 0, "revoked": 1, "tunnels": 513, "tunnels_open": 2, "connections": 3,
             "started_at": 1796125247, "updated_at": 1796125263,
             "connect": {"allowed": 512, "denied": 46}, "http": {"allowed": 3, "denied": 1},
             "last_refusal": {"at": 1796125260, "kind": "connect", "subject": "reg-b.test:7777",

@@ -180,6 +180,21 @@ def test_draft_check_and_diff():
     assert "same    ghcr.io/x: allow -> allow" in r.stdout + r.stderr, r
     r = env.cli("policy", "diff", paths[0], paths[0], "ghcr.io/x", user="nobody")
     assert r.returncode == 0 and "(no rule changed)" in r.stdout + r.stderr, r
+    # companions: a change of a rule's companions is a change; check notes a companion host
+    comp = dict(new, registries=[{"host": "ghcr.io", "companions": ["pkg.ghcr.example"]},
+                                 {"host": "quay.io/acme/"}])
+    cpath = env.path("etc", "comp.json")
+    with open(cpath, "w") as f:
+        json.dump(comp, f)
+    os.chmod(cpath, 0o644)
+    r = env.cli("policy", "diff", paths[1], cpath, user="nobody")
+    assert r.returncode == 1, r
+    assert "~ allow ghcr.io -> allow ghcr.io [companions pkg.ghcr.example]" in r.stdout, r
+    r = env.cli("--json", "policy", "check", "--payload", cpath, "pkg.ghcr.example/x",
+                user="nobody")
+    res = unwrap(json.loads(r.stdout))
+    assert r.returncode == 1 and res[0]["allowed"] is False, (r, res)
+    assert res[0]["companion_of"] == "ghcr.io", res
 
 
 def test_import_with_root():

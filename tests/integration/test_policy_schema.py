@@ -260,6 +260,42 @@ add("v2 10,000 rules", v2(regs=[{"host": "r%d.example/t/" % i} for i in range(60
 add("v2 10,001 rules", v2(regs=[{"host": "r%d.example/t/" % i} for i in range(6000)],
                           deny=[{"host": "r%d.example/t/o/" % i} for i in range(4001)]), "C_ONLY")
 
+# --- companions (schema 2 allow rules) -------------------------------------------
+def comp(cs, host="ghcr.io", **kw):
+    return v2(regs=[dict({"host": host, "companions": cs}, **kw)])
+
+
+GOOD_COMPANIONS = ["pkg-containers.githubusercontent.com", "blobs.example.com:8443",
+                   "a.b", "1a.example", "x-y.example.com:1", "a.example:65535",
+                   label63 + ".io", "docker.io.example", "auth.docker.io"]
+BAD_COMPANIONS = ["", "*.githubusercontent.com", "a.*.com", "10.0.0.5", "10.0.0.5:443",
+                  "a.123", "[::1]:443", "auth", "auth:443", "Auth.example.com",
+                  "https://a.example", "a.example/t", "a.example:0", "a.example:65536",
+                  "a.example:05", "a.example:", "a..example", "-a.example", "a-.example",
+                  "a_b.example", "registry-1.docker.io", "docker.io", "index.docker.io:443",
+                  "a.example:1:2", "a.example\n", 5, None, label64 + ".io"]
+for c in GOOD_COMPANIONS:
+    add("companion %r" % c, comp([c]), True)
+for c in BAD_COMPANIONS:
+    add("companion %r" % (c,), comp([c]), False)
+add("companions empty list", comp([]), True)
+add("companions not a list", v2(regs=[{"host": "ghcr.io", "companions": "a.example"}]), False)
+add("companions on a warn rule", comp(["a.example"], mode="warn"), True)
+add("companions on a repository rule", comp(["a.example"], host="quay.io/acme/"), True)
+add("companions on a deny rule", v2(deny=[{"host": "quay.io", "companions": ["a.example"]}]),
+    False)
+add("companions in v1", variant("registries[1].companions", ["a.example"]), False)
+add("companions 32", comp(["c%d.example" % i for i in range(32)]), True)
+add("companions 33", comp(["c%d.example" % i for i in range(33)]), False)
+add("companions twice", comp(["a.example", "a.example"]), "C_ONLY")
+add("companions host part 254", comp([host253 + "a:1"]), "C_ONLY")
+add("companions 1024 in all", v2(regs=[{"host": "r%d.example" % r,
+                                        "companions": ["c%d.r%d.example" % (i, r) for i in range(32)]}
+                                       for r in range(32)]), True)
+add("companions 1025 in all", v2(regs=[{"host": "r%d.example" % r,
+                                        "companions": ["c%d.r%d.example" % (i, r) for i in range(32)]}
+                                       for r in range(32)] + [{"host": "x.example", "companions": ["c.x.example"]}]),
+    "C_ONLY")
 
 
 # --- drift: schema, C field lists and limits, docs/policy.md ---------------------
@@ -297,6 +333,16 @@ def drift(schema, csrc, hsrc, doc):
         errs.append("rule.host maxLength != POLICY_MAX_RULE")
     if "{1,%d}" % c_define(hsrc, "POLICY_MAX_COMPONENTS") not in d["rule"]["properties"]["host"]["anyOf"][1]["pattern"]:
         errs.append("rule pattern component count != POLICY_MAX_COMPONENTS")
+    if d["allow_rule"]["properties"]["companions"]["maxItems"] != c_define(hsrc, "POLICY_MAX_COMPANIONS"):
+        errs.append("companions maxItems != POLICY_MAX_COMPANIONS")
+    if d["companion"]["maxLength"] != c_define(hsrc, "POLICY_MAX_COMPANION"):
+        errs.append("companion maxLength != POLICY_MAX_COMPANION")
+    if "1,024" not in d["payload_v2"]["properties"]["registries"]["description"] or c_define(hsrc, "POLICY_MAX_COMPANIONS_TOTAL") != 1024:
+        errs.append("the companion total (POLICY_MAX_COMPANIONS_TOTAL) is not the one the schema states")
+    if {k: v for k, v in d["allow_rule"]["properties"].items() if k != "companions"} != d["rule"]["properties"]:
+        errs.append("allow_rule and rule differ beyond companions")
+    if d["payload_v2"]["properties"].get("deny", {}).get("items", {}).get("$ref") != "#/$defs/rule":
+        errs.append("deny rules must not accept companions")
     if d["rule"]["properties"]["mode"]["enum"] != ["enforce", "warn"] or '"enforce"' not in csrc or '"warn"' not in csrc:
         errs.append("mode values differ")
     fields = set()
@@ -304,6 +350,8 @@ def drift(schema, csrc, hsrc, doc):
         fields |= set(d[form]["properties"])
         fields |= {"registries[i]." + k for k in d["registry"]["properties"]}
         fields |= {"rules[i]." + k for k in d["rule"]["properties"]}
+        fields |= {"registries[i]." + k for k in d["allow_rule"]["properties"]
+                   if k not in d["rule"]["properties"]}
     for f in sorted(fields):
         if "| `%s` |" % f not in doc:
             errs.append("docs/policy.md has no table row for `%s`" % f)
@@ -316,14 +364,41 @@ with open(os.path.join(SRC, "src/lib/policy_model.h")) as fh:
     HSRC = fh.read()
 with open(os.path.join(SRC, "docs/policy.md")) as fh:
     DOC = fh.read()
-drift_errs = drift(SCHEMA, CSRC, HSRC, DOC)
+with open(os.path.join(SRC, "src/lib/policy_match.c")) as fh:
+    MSRC = fh.read()
+with open(os.path.join(SRC, "include/rampart/policy.h")) as fh:
+    PUBH = fh.read()
+
+
+def hub_drift(msrc, pubh, doc):
+    """Docker Hub's companion list: the C list, its version and docs/policy.md's table agree."""
+    m = re.search(r"policy_hub_companions\[\] = \{(.*?)NULL", msrc, re.S)
+    v = re.search(r"#define RAMPART_HUB_COMPANIONS_VERSION (\d+)", pubh)
+    if not m or not v:
+        return ["the Docker Hub companion list or its version is gone"]
+    hosts = re.findall(r'"([^"]+)"', m.group(1))
+    rows = re.findall(r"^\| (\d+) \| `([^`]+)` \|", doc, re.M)
+    latest = [h for n, h in rows if int(n) == int(v.group(1))]
+    if sorted(latest) != sorted(hosts):
+        return ["docs/policy.md lists %s for Docker Hub companions version %s, the code %s"
+                % (latest, v.group(1), hosts)]
+    return []
+
+
+drift_errs = drift(SCHEMA, CSRC, HSRC, DOC) + hub_drift(MSRC, PUBH, DOC)
+if not hub_drift(MSRC.replace('"auth.docker.io",', '"auth2.docker.io",'), PUBH, DOC) or \
+        not hub_drift(MSRC, PUBH.replace("VERSION 1", "VERSION 2"), DOC):
+    print("FAIL drift control: a Docker Hub companion list change was not caught")
+    drift_errs.append("hub control")
 for e in drift_errs:
     print("FAIL drift: " + e)
 # controls: each kind of drift must be caught, or the check proves nothing
 mutated = copy.deepcopy(SCHEMA)
 mutated["$defs"]["payload_v2"]["properties"]["denny"] = mutated["$defs"]["payload_v2"]["properties"].pop("deny")
 controls = [drift(mutated, CSRC, HSRC, DOC),
-            drift(SCHEMA, CSRC.replace('"mode", NULL', 'NULL'), HSRC, DOC),
+            drift(SCHEMA, CSRC.replace('"mode", "companions",', '"mode",'), HSRC, DOC),
+            drift(SCHEMA, CSRC, HSRC.replace("POLICY_MAX_COMPANIONS 32", "POLICY_MAX_COMPANIONS 33"), DOC),
+            drift(SCHEMA, CSRC, HSRC, DOC.replace("| `registries[i].companions` |", "| companions |")),
             drift(SCHEMA, CSRC, HSRC.replace("POLICY_MAX_COMPONENTS 64", "POLICY_MAX_COMPONENTS 65"), DOC),
             drift(SCHEMA, CSRC, HSRC, DOC.replace("| `deny` |", "| deny |"))]
 for i, c in enumerate(controls):
@@ -344,6 +419,22 @@ r = subprocess.run([SIGN, "--check", "--strict", lp], capture_output=True, text=
 if r.returncode != 1 or "E_LINT" not in r.stderr:
     print("FAIL lint --strict: %r" % (r,))
     drift_errs.append("lint strict")
+
+# a companion equal to a rule host changes nothing; one a deny matches is never allowed
+lint_doc = json.dumps(v2(regs=[{"host": "ghcr.io", "companions": ["quay.io", "x.evil.example"]},
+                               {"host": "quay.io"}], deny=[{"host": "*.evil.example"}]))
+with open(lp, "w") as fh:
+    fh.write(lint_doc)
+r = subprocess.run([SIGN, "--check", lp], capture_output=True, text=True)
+for want in ("warning: registries[0].companions: companion quay.io of ghcr.io changes nothing",
+             "warning: registries[0].companions: companion x.evil.example of ghcr.io is never allowed"):
+    if r.returncode != 0 or want not in r.stderr:
+        print("FAIL companion lint %r: %r" % (want, r))
+        drift_errs.append("companion lint")
+r = subprocess.run([SIGN, "--check", "--strict", lp], capture_output=True, text=True)
+if r.returncode != 1 or "E_LINT" not in r.stderr:
+    print("FAIL companion lint --strict: %r" % (r,))
+    drift_errs.append("companion lint strict")
 
 failures = len(drift_errs)
 for name, text, expect in CASES:

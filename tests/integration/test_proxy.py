@@ -30,6 +30,7 @@ import rt  # noqa: E402
 PROXY = os.path.join(rt.BUILD, "rampart-proxy")
 NS_FLAG = "RAMPART_PROXY_TEST_IN_NS"
 A, B = "reg-a.test", "reg-b.test"
+C = "blobs.reg-a.test"           # reg-a's companion host (same upstream)
 UP_A, UP_B = 5100, 5101          # python upstreams
 REG_A, REG_B = 5000, 5001        # docker-registry (skopeo)
 
@@ -51,7 +52,7 @@ def ns_setup(tmp):
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     hosts = os.path.join(tmp, "hosts")
     with open(hosts, "w") as f:
-        f.write("127.0.0.1 localhost %s %s\n::1 localhost\n" % (A, B))
+        f.write("127.0.0.1 localhost %s %s %s\n::1 localhost\n" % (A, B, C))
     subprocess.run(["mount", "--bind", hosts, "/etc/hosts"], check=True)
     resolv = os.path.join(tmp, "resolv.conf")
     with open(resolv, "w") as f:
@@ -591,6 +592,91 @@ def test_refresh_closes_the_tunnels_it_no_longer_allows(ctx):
     keep.close()
     assert b"hello from 5100 /still-allowed" in out, out
     assert "decision=deny kind=revoke subject=%s:%d version=3" % (B, UP_B) in ctx["proxy"].text()
+    time.sleep(2.5)                              # the next stats write
+    with open(ctx["proxy"].stats) as f:
+        assert json.load(f)["revoked"] >= 1
+
+
+def companion_policy(P, version, mode="enforce"):
+    import rtpolicy
+    body = rtpolicy.payload(version, hosts=ctx_hosts(P))
+    body["schema_version"] = 2
+    body["registries"].append({"host": "%s:%d/acme/" % (B, UP_B), "mode": mode,
+                               "companions": ["%s:%d" % (C, UP_A)]})
+    return rtpolicy.sign(body, P.k[0])
+
+
+def ctx_hosts(P):
+    return ("%s:%d" % (A, UP_A), "%s:%d" % (A, REG_A))
+
+
+def test_companion_follows_its_rule(ctx):
+    """A companion is reachable while its rule is an enforced allow rule, and not after a
+    refresh that makes the rule warn-only or removes it; a registry pull on the companion
+    host is still decided by the rules."""
+    P, proxy = ctx["P"], ctx["proxy"]
+    P.publish(companion_policy(P, 4))
+    assert P.refresh().returncode == 0
+    time.sleep(0.1)
+    s, head = connect(C, UP_A, keep=True)
+    assert status_of(head)[0] == 200, head
+    s.close()
+    resp = raw(("GET http://%s:%d/blob/sha256-1 HTTP/1.1\r\nHost: %s:%d\r\n\r\n"
+                % (C, UP_A, C, UP_A)).encode())
+    assert status_of(resp)[0] == 200 and b"hello from 5100 /blob/sha256-1" in resp, resp
+    resp = raw(("GET http://%s:%d/v2/acme/app/manifests/1 HTTP/1.1\r\nHost: %s:%d\r\n\r\n"
+                % (C, UP_A, C, UP_A)).encode())
+    assert status_of(resp)[0] == 403, resp
+    assert b"no rule matches registry %s:%d" % (C.encode(), UP_A) in resp, resp
+    _, head = connect(C, 443)                       # not the port the entry names
+    assert status_of(head)[0] == 403, head
+    # policy show (daemon and --db) lists the companion under its rule
+    for args in (("--json", "policy", "show"),
+                 ("--json", "policy", "show", "--db", P.env.path("state", "policy.db"))):
+        r = P.env.cli(*args)
+        assert r.returncode == 0, r
+        rules = json.loads(r.stdout)["result"]["registries"]
+        assert ["%s:%d" % (C, UP_A)] in [x.get("companions") for x in rules], rules
+    r = P.env.cli("policy", "show", "--db", P.env.path("state", "policy.db"))
+    assert "companion %s:%d" % (C, UP_A) in r.stdout, r.stdout
+    # policy verify re-proves the companions against the signed payload
+    db = P.env.path("state", "policy.db")
+    r = P.env.cli("policy", "verify", "--db", db, "--keys", P.keydir)
+    assert r.returncode == 0, r
+    import sqlite3
+    forged = os.path.join(ctx["tmp"], "forged.db")
+    shutil.copyfile(db, forged)
+    con = sqlite3.connect(forged)
+    con.execute("UPDATE companions SET host='evil.example.com' WHERE rule=2 AND pos=0")
+    con.commit()
+    con.close()
+    r = P.env.cli("policy", "verify", "--db", forged, "--keys", P.keydir)
+    assert r.returncode == 1 and "E_TAMPERED" in r.stderr, r
+    os.unlink(forged)
+    # the rule in mode warn: refused, naming the rule; an open companion tunnel is cut
+    held, head = connect(C, UP_A, keep=True)
+    assert status_of(head)[0] == 200, head
+    P.publish(companion_policy(P, 5, mode="warn"))
+    assert P.refresh().returncode == 0
+    held.settimeout(5)
+    try:
+        assert held.recv(1) == b"", "a companion tunnel outlived its rule"
+    except ConnectionResetError:
+        pass
+    held.close()
+    assert "kind=revoke subject=%s:%d version=5" % (C, UP_A) in proxy.text(), proxy.text()[-2000:]
+    _, head = connect(C, UP_A)
+    code, phrase = status_of(head)
+    assert code == 403 and "denied by policy acme v5" in phrase, head
+    assert "companion host of allow rule %s:%d/acme/, which is in mode warn" % (B, UP_B) in phrase, phrase
+    # the rule removed: refused like any unlisted host
+    P.publish(rtpolicy_sign(P, 6, ctx_hosts(P)))
+    assert P.refresh().returncode == 0
+    time.sleep(0.1)
+    _, head = connect(C, UP_A)
+    code, phrase = status_of(head)
+    assert code == 403 and "denied by policy acme v6: no rule matches registry" in phrase, head
+    assert "rule=%s:%d/acme/ mode=enforce" % (B, UP_B) in proxy.text(), proxy.text()[-2000:]
 
 
 def test_listen_beyond_loopback_and_root_refused(ctx):
@@ -693,6 +779,7 @@ TESTS = [
     test_skopeo_through_the_proxy,
     test_refresh_changes_decisions_without_restart,
     test_refresh_closes_the_tunnels_it_no_longer_allows,
+    test_companion_follows_its_rule,
     test_listen_beyond_loopback_and_root_refused,
     test_bytes_arrive_whole_by_splice_and_by_copy,
 ]

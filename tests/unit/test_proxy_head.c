@@ -116,8 +116,9 @@ static void test_no_policy_denies(void **st)
 	assert_int_equal(parse("CONNECT auth.docker.io:443 HTTP/1.1\r\n\r\n", &h), PROXY_HEAD_OK);
 	proxy_decide(NULL, &h, &v);
 	assert_false(v.allowed);
-	assert_true(v.companion);
+	assert_false(v.companion);
 	assert_string_equal(v.subject, "auth.docker.io");
+	assert_non_null(strstr(v.message, "no policy"));
 	assert_int_equal(
 	    parse("GET http://R.test:5000/v2/acme/app/blobs/sha256:1 HTTP/1.1\r\n\r\n", &h),
 	    PROXY_HEAD_OK);

@@ -499,7 +499,7 @@ static void test_load_foreign_and_insane(void **state)
 	assert_int_equal(sqlite3_close(h), SQLITE_OK);
 	expect_load_error(fx->db, "E_STORE_CORRUPT");
 
-	tamper(fx->db, "PRAGMA user_version=3", "E_STORE_SCHEMA");
+	tamper(fx->db, "PRAGMA user_version=4", "E_STORE_SCHEMA");
 	tamper(fx->db, "DROP TABLE registries", "E_STORE_CORRUPT");
 	tamper(fx->db, "DELETE FROM meta WHERE key='org'", "E_STORE_CORRUPT");
 	tamper(fx->db, "UPDATE meta SET value='' WHERE key='org'", "E_STORE_CORRUPT");
