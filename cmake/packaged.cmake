@@ -62,6 +62,20 @@ configure_file(${CMAKE_SOURCE_DIR}/launchd/systemd/rampart.sysusers.in
 install(FILES ${RAMPART_PKG_DIR}/rampart.sysusers
   DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/sysusers.d RENAME rampart.conf)
 
+# rampart-authz, the Docker authorization plugin: its socket and service from the
+# package's sbin, neither enabled nor started by the package (docs/install.md says how
+# an admin turns it on; the package's prerm takes it out of daemon.json again).
+file(READ ${CMAKE_SOURCE_DIR}/launchd/systemd/rampart-authz.service asvc)
+rampart_pkg_replace(asvc "/usr/local/sbin/rampart-authz " "${CMAKE_INSTALL_FULL_SBINDIR}/rampart-authz "
+  "rampart-authz.service ExecStart")
+rampart_pkg_replace(asvc " -c /etc/rampart/rampartd.json "
+  " -c ${CMAKE_INSTALL_FULL_SYSCONFDIR}/rampart/rampartd.json " "rampart-authz.service config")
+file(WRITE ${RAMPART_PKG_DIR}/rampart-authz.service "${asvc}")
+configure_file(${CMAKE_SOURCE_DIR}/launchd/systemd/rampart-authz.socket
+  ${RAMPART_PKG_DIR}/rampart-authz.socket COPYONLY)
+install(FILES ${RAMPART_PKG_DIR}/rampart-authz.socket ${RAMPART_PKG_DIR}/rampart-authz.service
+  DESTINATION ${RAMPART_SYSTEMD_UNITDIR})
+
 # rampart-proxy (when built): its unit, from the package's sbin, neither enabled nor
 # started by the package; the drop-ins that point docker.service and containerd.service
 # at it are shipped inert under share/rampart/systemd (installing changes nothing; an

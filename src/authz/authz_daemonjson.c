@@ -6,6 +6,9 @@
  * (keys, values, number spellings, comments-free formatting) is kept, and the
  * result is checked with jansson to equal the input plus exactly that change
  * before it replaces the file (temp + fsync + rename, same owner and mode).
+ * A file "add" creates is recorded beside it (<file>.rampart-created), so that
+ * "remove" (scripts/uninstall, the package's prerm) deletes it again when
+ * rampart's entry was all it held, and never a file the admin made.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +23,9 @@
 
 #define DJ_KEY "authorization-plugins"
 #define DJ_NAME "rampart"
+#define DJ_NAME_Q "\"rampart\""
 #define DJ_MAX (1u << 20)
+#define DJ_CREATED ".rampart-created"
 
 struct dj_span {
 	size_t key, value, end; /* key starts at '"', value at its first byte, end after it */
@@ -139,6 +144,42 @@ static int dj_new_array(json_t *old, bool add, char **text, bool *changed, struc
 	return 0;
 }
 
+/*
+ * The array edited in place, so the admin's spacing survives an add and the remove
+ * that undoes it byte for byte: "rampart" appended after the last element, or its one
+ * element (spelled exactly "rampart") cut out with the comma before it (after it, if
+ * first).  NULL when that cannot be done textually; the caller then writes the
+ * re-rendered array, and dj_verify checks either result.
+ */
+static char *dj_splice_array(const char *s, size_t n, const struct dj_span *sp, bool add)
+{
+	static const char name[] = "\"" DJ_NAME "\"";
+	size_t i = dj_ws(s, sp->value + 1, n), prev_end = 0, cut0 = 0, cut1 = 0, hits = 0;
+	size_t last = sp->end - 1; /* the ']' */
+
+	if (sp->end <= sp->value + 1 || s[sp->value] != '[' || s[last] != ']')
+		return NULL;
+	if (add) {
+		size_t at = last;
+		while (at > sp->value && strchr(" \t\r\n", s[at - 1]) != NULL)
+			at--;
+		return dj_splice(s, n, at, at, s[at - 1] == '[' ? name : ", " DJ_NAME_Q);
+	}
+	while (i < last && s[i] != ']') {
+		size_t e = dj_skip(s, i, n), next = dj_ws(s, e, n);
+		if (next < last && s[next] == ',')
+			next = dj_ws(s, next + 1, n);
+		if (e - i == sizeof(name) - 1 && memcmp(s + i, name, e - i) == 0) {
+			hits++;
+			cut0 = prev_end ? prev_end : i;
+			cut1 = prev_end ? e : next;
+		}
+		prev_end = e;
+		i = next;
+	}
+	return hits == 1 ? dj_splice(s, n, cut0, cut1, "") : NULL;
+}
+
 /* The text with the member replaced, removed or appended. */
 static char *dj_apply(const char *s, size_t n, const struct dj_span *sp, size_t close,
                       const char *arr)
@@ -170,19 +211,23 @@ static char *dj_apply(const char *s, size_t n, const struct dj_span *sp, size_t 
 	return dj_splice(s, n, from, from, ins);
 }
 
-/* The result must be the input with only DJ_KEY changed. */
-static int dj_verify(json_t *before, const char *text, struct rp_err *err)
+/* The result must be the input with only DJ_KEY changed, to want (NULL: gone). */
+static int dj_verify(json_t *before, const char *text, const char *want, struct rp_err *err)
 {
-	json_t *after = json_loads(text, JSON_REJECT_DUPLICATES, NULL), *a, *b;
+	json_t *after = json_loads(text, JSON_REJECT_DUPLICATES, NULL), *a, *b, *w;
 	int ok;
 
 	if (after == NULL)
 		return rp_seterr(err, "E_DAEMONJSON", "internal error: edited text is not JSON");
+	w = want != NULL ? json_loads(want, JSON_DECODE_ANY, NULL) : NULL;
+	ok = want != NULL ? w != NULL && json_equal(w, json_object_get(after, DJ_KEY))
+	                  : json_object_get(after, DJ_KEY) == NULL;
+	json_decref(w);
 	a = json_deep_copy(before);
 	b = json_deep_copy(after);
 	json_object_del(a, DJ_KEY);
 	json_object_del(b, DJ_KEY);
-	ok = json_equal(a, b);
+	ok = ok && json_equal(a, b);
 	json_decref(a);
 	json_decref(b);
 	json_decref(after);
@@ -221,11 +266,17 @@ int authz_daemonjson_edit(const char *in, size_t len, bool add, char **out, stru
 		rc = 0;
 		goto out;
 	}
-	if ((res = dj_apply(in, len, &sp, close, arr)) == NULL) {
+	/* the array edited in place if that checks out, else re-rendered */
+	if (sp.found && arr != NULL && (res = dj_splice_array(in, len, &sp, add)) != NULL &&
+	    dj_verify(root, res, arr, err) < 0) {
+		free(res);
+		res = NULL;
+	}
+	if (res == NULL && (res = dj_apply(in, len, &sp, close, arr)) == NULL) {
 		rp_seterr(err, "E_NOMEM", "out of memory");
 		goto out;
 	}
-	if (dj_verify(root, res, err) < 0)
+	if (dj_verify(root, res, arr, err) < 0)
 		goto out;
 	*out = res;
 	res = NULL;
@@ -286,6 +337,49 @@ static int dj_write(const char *path, const char *text, const struct stat *st)
 	return rc;
 }
 
+/* <path>.rampart-created into out; -1 if it does not fit. */
+static int dj_marker(const char *path, char *out, size_t size)
+{
+	int n = snprintf(out, size, "%s" DJ_CREATED, path);
+	return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* An object with no member left (only rampart's entry was ever in it). */
+static bool dj_is_empty_object(const char *text)
+{
+	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	bool empty = json_is_object(j) && json_object_size(j) == 0;
+
+	json_decref(j);
+	return empty;
+}
+
+/*
+ * After a remove: a file that "add" created goes when nothing but rampart's entry
+ * was in it; the record goes either way (a file with the admin's keys is theirs).
+ */
+static int dj_forget_created(const char *path, const char *text)
+{
+	char marker[4200];
+	struct stat st;
+
+	if (dj_marker(path, marker, sizeof(marker)) < 0 || lstat(marker, &st) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return 0;
+	if (text != NULL && dj_is_empty_object(text)) {
+		if (unlink(path) < 0 && errno != ENOENT) {
+			fprintf(stderr, "rampart-authz: removing %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		printf("%s: removed (rampart created it and nothing else is in it)\n", path);
+	}
+	if (unlink(marker) < 0 && errno != ENOENT) {
+		fprintf(stderr, "rampart-authz: removing %s: %s\n", marker, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int authz_daemonjson_main(int argc, char **argv);
 
 int authz_daemonjson_main(int argc, char **argv)
@@ -294,9 +388,10 @@ int authz_daemonjson_main(int argc, char **argv)
 	struct stat st;
 	char *in = NULL, *out = NULL;
 	const char *path;
+	char marker[4200];
 	size_t len = 0;
 	bool add;
-	int rc = 1;
+	int fd, rc = 1;
 
 	if (argc != 3 || (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "remove") != 0)) {
 		fprintf(stderr, "usage: rampart-authz daemon-json add|remove FILE\n");
@@ -312,10 +407,19 @@ int authz_daemonjson_main(int argc, char **argv)
 		}
 		if (!add) {
 			printf("%s: no such file, nothing to remove\n", path);
-			return 0;
+			return dj_forget_created(path, NULL);
+		}
+		if (dj_marker(path, marker, sizeof(marker)) < 0 ||
+		    (fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)) < 0 ||
+		    close(fd) < 0) {
+			fprintf(stderr,
+			        "rampart-authz: creating %s" DJ_CREATED ": %s; nothing changed\n",
+			        path, strerror(errno));
+			return 1;
 		}
 		if (dj_write(path, "{\n  \"" DJ_KEY "\": [\"" DJ_NAME "\"]\n}\n", NULL) < 0) {
 			fprintf(stderr, "rampart-authz: creating %s: %s\n", path, strerror(errno));
+			unlink(marker);
 			return 1;
 		}
 		printf("%s: created with \"%s\": [\"%s\"]\n", path, DJ_KEY, DJ_NAME);
@@ -337,7 +441,7 @@ int authz_daemonjson_main(int argc, char **argv)
 		printf("%s: %s \"%s\" %s %s\n", path, add ? "added" : "removed", DJ_NAME,
 		       add ? "to" : "from", DJ_KEY);
 	}
-	rc = 0;
+	rc = add ? 0 : dj_forget_created(path, out != NULL ? out : in);
 out:
 	free(in);
 	free(out);

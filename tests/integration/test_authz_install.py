@@ -50,7 +50,7 @@ def test_install_merges_and_uninstall_restores():
     r = run([INSTALL, "--root", root, "--build", rt.BUILD, "--enforce"])
     assert r.returncode == 0, r
     got = read(dj)
-    assert got == ORIGINAL.replace('["opa-docker-authz"]', '["opa-docker-authz","rampart"]'), got
+    assert got == ORIGINAL.replace('["opa-docker-authz"]', '["opa-docker-authz", "rampart"]'), got
     assert oct(os.stat(dj).st_mode & 0o777) == oct(0o640)
     for rel, mode in (("usr/local/sbin/rampart-authz", 0o755),
                       ("usr/local/lib/systemd/system/rampart-authz.socket", 0o644),
@@ -86,6 +86,32 @@ def test_created_daemon_json_is_removed_again():
     assert not os.path.exists(dj) and not os.path.exists(dj + ".rampart-created")
 
 
+def test_daemon_json_remove_deletes_only_what_add_created():
+    """The binary itself (the package's prerm calls it): a file add created goes again
+    when only rampart's entry was in it; with a key of the admin's it stays; a file the
+    admin had (no .rampart-created) stays even when it ends up empty."""
+    root = new_root()
+    authz = os.path.join(rt.BUILD, "rampart-authz")
+    dj = os.path.join(root, "daemon.json")
+    r = run([authz, "daemon-json", "add", dj])
+    assert r.returncode == 0 and os.path.isfile(dj + ".rampart-created"), r
+    r = run([authz, "daemon-json", "remove", dj])
+    assert r.returncode == 0 and "removed (rampart created it" in r.stdout, r
+    assert not os.path.exists(dj) and not os.path.exists(dj + ".rampart-created")
+    r = run([authz, "daemon-json", "add", dj])
+    with open(dj, "w") as f:
+        f.write('{"debug": true, "authorization-plugins": ["rampart"]}\n')
+    r = run([authz, "daemon-json", "remove", dj])
+    assert r.returncode == 0 and read(dj) == '{"debug": true}\n', (r, read(dj))
+    assert not os.path.exists(dj + ".rampart-created")
+    with open(dj, "w") as f:
+        f.write('{"authorization-plugins": ["rampart"]}\n')
+    r = run([authz, "daemon-json", "remove", dj])
+    assert r.returncode == 0 and read(dj) == '{}\n', (r, read(dj))
+    r = run([authz, "daemon-json", "remove", os.path.join(root, "none.json")])
+    assert r.returncode == 0 and "nothing to remove" in r.stdout, r
+
+
 def test_invalid_daemon_json_left_alone():
     root = new_root()
     dj = os.path.join(root, "etc", "docker", "daemon.json")
@@ -105,7 +131,7 @@ def test_invalid_daemon_json_left_alone():
 if __name__ == "__main__":
     try:
         rt.run_tests([test_install_merges_and_uninstall_restores, test_created_daemon_json_is_removed_again,
-                      test_invalid_daemon_json_left_alone])
+                      test_daemon_json_remove_deletes_only_what_add_created, test_invalid_daemon_json_left_alone])
     finally:
         for d in ROOTS:
             shutil.rmtree(d, ignore_errors=True)

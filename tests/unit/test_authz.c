@@ -215,7 +215,7 @@ static void test_daemonjson(void **state)
 	   "{\n  \"a\": 1e3,\n  \"b\": {\"c\": [1, 2.50]}, \"authorization-plugins\": "
 	   "[\"rampart\"]\n}\n");
 	dj("{\"authorization-plugins\": [\"other\"], \"x\": \"}\"}", true,
-	   "{\"authorization-plugins\": [\"other\",\"rampart\"], \"x\": \"}\"}");
+	   "{\"authorization-plugins\": [\"other\", \"rampart\"], \"x\": \"}\"}");
 	dj("{\"authorization-plugins\": [\"rampart\"]}", true, NULL);
 	/* remove: the key goes with one comma; other plugins stay */
 	dj("{\"a\": 1, \"authorization-plugins\": [\"rampart\"]}", false, "{\"a\": 1}");
@@ -238,6 +238,24 @@ static void test_daemonjson(void **state)
 		free(a1);
 		free(b1);
 	}
+	/* ... also when the admin already had plugins: the array is edited in place */
+	{
+		const char *orig = "{\"authorization-plugins\": [ \"opa\",\n\t\"x\" ], \"a\": 1}";
+		char *a1 = NULL, *b1 = NULL;
+		assert_int_equal(authz_daemonjson_edit(orig, strlen(orig), true, &a1, &err), 0);
+		assert_string_equal(
+		    a1, "{\"authorization-plugins\": [ \"opa\",\n\t\"x\", \"rampart\" ], "
+		        "\"a\": 1}");
+		assert_int_equal(authz_daemonjson_edit(a1, strlen(a1), false, &b1, &err), 0);
+		assert_string_equal(b1, orig);
+		free(a1);
+		free(b1);
+	}
+	dj("{\"authorization-plugins\": [\"rampart\", \"b\"]}", false,
+	   "{\"authorization-plugins\": [\"b\"]}");
+	/* two entries: re-rendered, both go */
+	dj("{\"authorization-plugins\": [\"rampart\", \"b\", \"rampart\"]}", false,
+	   "{\"authorization-plugins\": [\"b\"]}");
 	/* refused, nothing produced */
 	assert_int_equal(authz_daemonjson_edit("[1]", 3, true, &out, &err), -1);
 	assert_null(out);
