@@ -435,6 +435,12 @@ static const char *payload_prefix_why(const char *s, size_t len, const char *sla
 		return why;
 	if (k == POLICY_WILDCARD)
 		return "a wildcard entry cannot have a path";
+	if (k == POLICY_EXACT && strchr(host, '.') == NULL && strcmp(host, "localhost") != 0)
+		return "the host part has no dot and no port, and an image reference that starts "
+		       "that way names Docker Hub (\"acme/app\" is \"docker.io/acme/app\"), so the "
+		       "rule could never match: write \"docker.io/acme/\" for a Docker Hub "
+		       "organisation, or the registry's full name (\"registry.example.com/acme/\", "
+		       "\"localhost:5000/acme/\")";
 	if (plen < 2 || s[len - 1] != '/')
 		return "a repository rule ends with '/' after at least one path component, as in "
 		       "\"quay.io/acme/\"";

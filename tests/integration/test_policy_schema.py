@@ -235,10 +235,12 @@ for mode, ok in (("warn", True), ("enforce", True), ("dry", False), ("WARN", Fal
     add("v2 mode %r" % (mode,), v2(deny=[{"host": "a.example", "mode": mode}]), ok)
 comps64 = "q.io/" + "a/" * 64
 GOOD_RULES = ["quay.io/acme2/", "docker.io/library/", "reg.example.com:5000/team/app/",
-              "10.0.0.1/x/", "quay.io/a.b/c_d/e__f/g-h/i--j/", comps64] + GOOD_HOSTS
+              "10.0.0.1/x/", "quay.io/a.b/c_d/e__f/g-h/i--j/", comps64, "localhost/x/",
+              "gha:5000/x/"] + GOOD_HOSTS
 BAD_RULES = ["quay.io/acme", "quay.io/", "quay.io//x/", "quay.io/Acme/", "*.corp.example/x/",
              "/x/", "quay.io/a_/", "quay.io/-a/", "quay.io/a/../", "Quay.io/a/",
-             comps64 + "a/", "quay.io:0/x/", "quay.io/a b/", "https://quay.io/a/"] + BAD_HOSTS
+             comps64 + "a/", "quay.io:0/x/", "quay.io/a b/", "https://quay.io/a/",
+             "gha/a/", "acme/team/"] + BAD_HOSTS  # no dot, no port: names Docker Hub
 for h in GOOD_RULES:
     add("v2 rule %r" % h, v2(deny=[{"host": h}]), True)
 for h in BAD_RULES:
