@@ -49,6 +49,7 @@ def enter_namespace():
 
 
 def ns_setup(tmp):
+    rt.require_private_namespace("test_proxy")  # before mounting over /etc/hosts
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     hosts = os.path.join(tmp, "hosts")
     with open(hosts, "w") as f:

@@ -40,6 +40,8 @@ def enter_namespace(script, marker="RAMPART_OCI_NS"):
         os.execvpe("unshare", ["unshare", "-n", "-m", "--propagation", "private",
                                os.environ.get("RAMPART_PYTHON", "python3"), "-B", script]
                    + sys.argv[1:], env)
+    import rt  # noqa: E402 - the marker alone is no proof: it is inherited
+    rt.require_private_namespace(os.path.basename(script))
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     hosts = "/tmp/rampart-oci-hosts.%d" % os.getpid()
     with open(hosts, "w") as f:

@@ -43,6 +43,67 @@ def setpriv_prefix(user):
     return ["setpriv", "--reuid=" + user, "--regid=" + group, "--clear-groups"]
 
 
+# Every path rampartd (or rampart-authz, rampart-proxy) writes when its config does not
+# name one: (section, subsection or None, key, path under the test's private "sys" tree).
+# The defaults are the real system files (/etc/containers/policy.json, /etc/hosts,
+# /usr/local/bin, /var/run/docker.sock, /run/...): a test config that leaves one out
+# must get a temp path, never the default.
+PRIVATE_PATHS = (
+    ("hosts", None, "file", "etc/hosts"),
+    ("links", None, "bin_dir", "usr/local/bin"),
+    ("socket_link", None, "path", "var/run/docker.sock"),
+    ("enforce", None, "containers_policy", "etc/containers/policy.json"),
+    ("enforce", "docker", "socket", "run/docker/plugins/rampart.sock"),
+    ("enforce", "docker", "stats_file", "run/rampart-authz/stats"),
+    ("enforce", "proxy", "stats_file", "run/rampart-proxy/stats.json"),
+)
+
+
+def make_private_tree(root):
+    """The directories of PRIVATE_PATHS under root (0755, root's: trusted by rampartd)."""
+    for _, _, _, rel in PRIVATE_PATHS:
+        d = os.path.join(root, os.path.dirname(rel))
+        os.makedirs(d, 0o755, exist_ok=True)
+        while d.startswith(root) and len(d) > len(root):
+            os.chmod(d, 0o755)
+            d = os.path.dirname(d)
+
+
+def fill_private_paths(cfg, root):
+    """Sets, in cfg (a rampartd.json dict), every path of PRIVATE_PATHS the test left out
+    to its place under root; keys the test set are kept.  A section that is not an object
+    (a test of config errors) is left as it is.  Returns cfg."""
+    for sec, sub, key, rel in PRIVATE_PATHS:
+        obj = cfg.setdefault(sec, {}) if isinstance(cfg.get(sec, {}), dict) else None
+        if obj is not None and sub is not None:
+            obj = obj.setdefault(sub, {}) if isinstance(obj.get(sub, {}), dict) else None
+        if obj is not None and key not in obj:
+            obj[key] = os.path.join(root, rel)
+    return cfg
+
+
+def mount_ns_private():
+    """True when this process's mount namespace is not PID 1's (so a bind mount over a
+    system path here changes nothing outside)."""
+    try:
+        return os.readlink("/proc/self/ns/mnt") != os.readlink("/proc/1/ns/mnt")
+    except OSError:
+        return False
+
+
+def require_private_namespace(what):
+    """Exits 1 (a failure, never a skip) unless both the network and the mount namespace
+    are private: called before a test mounts anything over a system path."""
+    try:
+        net = os.readlink("/proc/self/ns/net") != os.readlink("/proc/1/ns/net")
+    except OSError:
+        net = False
+    if not (net and mount_ns_private()):
+        print("FAIL: %s: not inside a private network and mount namespace (unshare -n -m); "
+              "refusing to mount over system paths here" % what, flush=True)
+        sys.exit(1)
+
+
 def frame(obj_or_bytes):
     b = obj_or_bytes if isinstance(obj_or_bytes, bytes) else json.dumps(obj_or_bytes).encode()
     return struct.pack(">I", len(b)) + b
@@ -80,6 +141,8 @@ class Env:
         os.mkdir(self.etc, 0o755)
         self.state = self.path("state")
         os.mkdir(self.state, 0o755)
+        self.sys = self.path("sys")   # where the system paths of PRIVATE_PATHS point
+        make_private_tree(self.sys)
         self.sock = self.path("rampart.sock")
         self.audit = self.path("audit.log")
         self.config_path = os.path.join(self.etc, "rampartd.json")
@@ -96,6 +159,7 @@ class Env:
     def write_config(self, cfg=None, mode=0o644):
         if cfg is not None:
             self.config = cfg
+        fill_private_paths(self.config, self.sys)
         with open(self.config_path, "w") as f:
             json.dump(self.config, f, indent=1)
         os.chmod(self.config_path, mode)
