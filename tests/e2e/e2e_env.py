@@ -96,9 +96,9 @@ def enter_namespace():
     if os.environ.get(_NS_MARK):
         # inside: both namespaces must differ from the ones the mark was taken in and
         # from PID 1's (a mark inherited into a shell without -m must not pass)
-        mine = set(here.split(":"))
-        shared = mine & (set(os.environ[_NS_MARK].split(":")) | set(_ns_ids("/proc/1").split(":")))
-        if shared:
+        mine, outer = set(here.split()), os.environ[_NS_MARK].split()
+        shared = mine & (set(outer) | set((_ns_ids("/proc/1") or "").split()))
+        if shared or len(outer) != 2:
             print("FAIL: not in a private network and mount namespace (%s shared with the "
                   "caller or PID 1): refusing to mount over /etc here" % " ".join(sorted(shared)),
                   flush=True)
@@ -117,8 +117,11 @@ def enter_namespace():
 
 
 def _ns_ids(proc="/proc/self"):
-    """"net:mnt" namespace ids of a process."""
-    return ":".join(os.readlink("%s/ns/%s" % (proc, n)) for n in ("net", "mnt"))
+    """"net:[N] mnt:[M]" namespace ids of a process; None if hidden (PID 1's often are)."""
+    try:
+        return " ".join(os.readlink("%s/ns/%s" % (proc, n)) for n in ("net", "mnt"))
+    except OSError:
+        return None
 
 
 def _sha256(b):

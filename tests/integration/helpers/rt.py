@@ -53,7 +53,7 @@ PRIVATE_PATHS = (
     ("links", None, "bin_dir", "usr/local/bin"),
     ("socket_link", None, "path", "var/run/docker.sock"),
     ("enforce", None, "containers_policy", "etc/containers/policy.json"),
-    ("enforce", "docker", "socket", "run/docker/plugins/rampart.sock"),
+    ("enforce", "docker", "socket", "authz.sock"),  # short: a sun_path
     ("enforce", "docker", "stats_file", "run/rampart-authz/stats"),
     ("enforce", "proxy", "stats_file", "run/rampart-proxy/stats.json"),
 )
@@ -77,30 +77,35 @@ def fill_private_paths(cfg, root):
         obj = cfg.setdefault(sec, {}) if isinstance(cfg.get(sec, {}), dict) else None
         if obj is not None and sub is not None:
             obj = obj.setdefault(sub, {}) if isinstance(obj.get(sub, {}), dict) else None
-        if obj is not None and key not in obj:
-            obj[key] = os.path.join(root, rel)
+        path = os.path.join(root, rel)
+        if obj is not None and key not in obj and len(path) < 108:  # sun_path (the socket,
+            obj[key] = path                                         # which rampartd only shows)
     return cfg
 
 
-def mount_ns_private():
-    """True when this process's mount namespace is not PID 1's (so a bind mount over a
-    system path here changes nothing outside)."""
+def ns_ids(proc="/proc/self"):
+    """"net:[N] mnt:[M]" namespace ids of a process, or None when they cannot be read (PID 1's
+    are often hidden, even from root)."""
     try:
-        return os.readlink("/proc/self/ns/mnt") != os.readlink("/proc/1/ns/mnt")
+        return " ".join(os.readlink("%s/ns/%s" % (proc, n)) for n in ("net", "mnt"))
     except OSError:
-        return False
+        return None
 
 
-def require_private_namespace(what):
-    """Exits 1 (a failure, never a skip) unless both the network and the mount namespace
-    are private: called before a test mounts anything over a system path."""
-    try:
-        net = os.readlink("/proc/self/ns/net") != os.readlink("/proc/1/ns/net")
-    except OSError:
-        net = False
-    if not (net and mount_ns_private()):
-        print("FAIL: %s: not inside a private network and mount namespace (unshare -n -m); "
-              "refusing to mount over system paths here" % what, flush=True)
+def require_private_namespace(what, outer):
+    """Exits 1 (a failure, never a skip) unless this process's network and mount
+    namespaces both differ from outer (ns_ids() taken before unshare, passed down in
+    the environment) and from PID 1's when readable: called before a test mounts
+    anything over a system path, since an inherited marker proves nothing."""
+    here = set((ns_ids() or "? ?").split())
+    refs = set()
+    for r in (outer, ns_ids("/proc/1")):
+        refs |= set(r.split()) if r else set()
+    shared = here & refs
+    if not outer or len(outer.split()) != 2 or shared:
+        print("FAIL: %s: not inside a private network and mount namespace (unshare -n -m; "
+              "shared: %s, recorded outside: %r); refusing to mount over system paths here"
+              % (what, " ".join(sorted(shared)) or "-", outer), flush=True)
         sys.exit(1)
 
 
