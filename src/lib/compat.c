@@ -42,7 +42,8 @@
 #endif
 #endif
 
-static inline int compat_set_fd_flag(int fd, int fdflags, int flflags)
+/* the macOS halves set flags after the call; Linux has atomic flags */
+static inline __attribute__((unused)) int compat_set_fd_flag(int fd, int fdflags, int flflags)
 {
 	int f;
 
