@@ -106,6 +106,11 @@ s = c.setdefault("socket_link", {})
 s["path"] = under(s.get("path", "/var/run/docker.sock"))
 if s.get("home"):
     s["home"] = maybe(s["home"])
+e = c.setdefault("enforce", {})
+e["containers_policy"] = under(e.get("containers_policy", "/etc/containers/policy.json"))
+for k, d in (("docker", "/run/rampart-authz/stats"), ("proxy", "/run/rampart-proxy/stats.json")):
+    sub = e.setdefault(k, {})
+    sub["stats_file"] = under(sub.get("stats_file", d))
 hp = c.setdefault("helper", {})
 hp["unit_files"] = [under(p) for p in hp.get("unit_files", [])]
 if hp.get("binary"):

@@ -92,10 +92,16 @@ def skip(msg):
 def enter_namespace():
     """Re-executes the running script in a new network + mount namespace (private
     propagation), unless it already runs in one made by this function."""
-    here = os.readlink("/proc/self/ns/net")
+    here = _ns_ids()
     if os.environ.get(_NS_MARK):
-        if os.environ[_NS_MARK] == here:
-            print("FAIL: not in a private network namespace", flush=True)
+        # inside: both namespaces must differ from the ones the mark was taken in and
+        # from PID 1's (a mark inherited into a shell without -m must not pass)
+        mine, outer = set(here.split()), os.environ[_NS_MARK].split()
+        shared = mine & (set(outer) | set((_ns_ids("/proc/1") or "").split()))
+        if shared or len(outer) != 2:
+            print("FAIL: not in a private network and mount namespace (%s shared with the "
+                  "caller or PID 1): refusing to mount over /etc here" % " ".join(sorted(shared)),
+                  flush=True)
             sys.exit(1)
         return
     if os.geteuid() != 0:
@@ -108,6 +114,14 @@ def enter_namespace():
             sys.executable, "-B"] + sys.argv
     sys.stdout.flush()
     os.execvp("unshare", argv)
+
+
+def _ns_ids(proc="/proc/self"):
+    """"net:[N] mnt:[M]" namespace ids of a process; None if hidden (PID 1's often are)."""
+    try:
+        return " ".join(os.readlink("%s/ns/%s" % (proc, n)) for n in ("net", "mnt"))
+    except OSError:
+        return None
 
 
 def _sha256(b):
@@ -257,6 +271,7 @@ class E2EEnv:
     def __init__(self, name, ports=(5000, 5001), repo="acme/hello", tag="1", push=True):
         if not os.environ.get(_NS_MARK):
             raise AssertionError("call e2e_env.enter_namespace() first")
+        enter_namespace()   # inside: re-checks both namespaces (exits 1 if not private)
         self.name = name
         self.repo, self.tag = repo, tag
         self.dir = tempfile.mkdtemp(prefix="rampart-e2e-%s-" % name)
@@ -293,6 +308,10 @@ class E2EEnv:
 
     def _bind(self, src, target):
         self._mount(["--bind", src], target)
+        a, b = os.stat(src), os.stat(target)
+        if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino):
+            raise AssertionError("bind mount of %s over %s did not take effect: refusing to "
+                                 "go on with the real %s" % (src, target, target))
 
     def private_dir(self, target):
         """Overlays target with a tmpfs-backed upper layer: reads see the real tree,

@@ -339,6 +339,11 @@ def test_rampart_status_shows_the_plugin():
         r = subprocess.run([rt.CLI, "--socket", cfg["socket"], "--json", "status"], capture_output=True,
                            text=True, timeout=20)
         assert r.returncode == 0, r
+        # enforce.mode=enforce compiles the containers policy.json too: into the temp
+        # tree the config names (rtauthz), never the default /etc/containers/policy.json
+        pc = json.loads(r.stdout)["result"]["enforce"]["containers"]
+        assert pc["file"] == e.path("sys", "etc", "containers", "policy.json"), pc
+        assert pc["written_file"] == pc["file"] and os.path.isfile(pc["file"]), pc
         p = json.loads(r.stdout)["result"]["enforce"]["docker"]
         assert p["running"] is True and p["pid"] == e.proc.pid and p["serving_version"] == e.counters()["policy_version"], p
         assert p["mode"] == "enforce" and p["plugin_mode"] == "enforce" and p["socket"] == e.sock, p

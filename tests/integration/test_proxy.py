@@ -37,18 +37,19 @@ REG_A, REG_B = 5000, 5001        # docker-registry (skopeo)
 
 def enter_namespace():
     """Re-runs this file in its own network + mount namespace (nothing leaves the machine)."""
-    if os.environ.get(NS_FLAG) == "1":
+    if os.environ.get(NS_FLAG):
         return
     rt.need_root()
     if not os.path.exists(PROXY):
         rt.skip("rampart-proxy was not built (libevent missing)")
-    env = dict(os.environ, **{NS_FLAG: "1"})
+    env = dict(os.environ, **{NS_FLAG: rt.ns_ids()})   # the namespaces outside
     r = subprocess.run(["unshare", "-n", "-m", "--propagation", "private", sys.executable, "-B",
                         os.path.abspath(__file__)], env=env)
     sys.exit(r.returncode)
 
 
 def ns_setup(tmp):
+    rt.require_private_namespace("test_proxy", os.environ.get(NS_FLAG))  # before any mount
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     hosts = os.path.join(tmp, "hosts")
     with open(hosts, "w") as f:

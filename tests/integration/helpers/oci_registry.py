@@ -34,12 +34,14 @@ def enter_namespace(script, marker="RAMPART_OCI_NS"):
     """Re-executes script in a private network + mount namespace (unshare -n -m) with lo
     up and a private /etc/hosts naming registry.test and storage.test; returns the path
     of that hosts file (the caller unmounts it at exit) when already inside."""
-    if os.environ.get(marker) != "1":
+    import rt  # noqa: E402
+    if not os.environ.get(marker):
         env = dict(os.environ)
-        env[marker] = "1"
+        env[marker] = rt.ns_ids()   # the namespaces outside, checked once inside
         os.execvpe("unshare", ["unshare", "-n", "-m", "--propagation", "private",
                                os.environ.get("RAMPART_PYTHON", "python3"), "-B", script]
                    + sys.argv[1:], env)
+    rt.require_private_namespace(os.path.basename(script), os.environ[marker])
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     hosts = "/tmp/rampart-oci-hosts.%d" % os.getpid()
     with open(hosts, "w") as f:

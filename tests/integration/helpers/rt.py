@@ -43,6 +43,72 @@ def setpriv_prefix(user):
     return ["setpriv", "--reuid=" + user, "--regid=" + group, "--clear-groups"]
 
 
+# Every path rampartd (or rampart-authz, rampart-proxy) writes when its config does not
+# name one: (section, subsection or None, key, path under the test's private "sys" tree).
+# The defaults are the real system files (/etc/containers/policy.json, /etc/hosts,
+# /usr/local/bin, /var/run/docker.sock, /run/...): a test config that leaves one out
+# must get a temp path, never the default.
+PRIVATE_PATHS = (
+    ("hosts", None, "file", "etc/hosts"),
+    ("links", None, "bin_dir", "usr/local/bin"),
+    ("socket_link", None, "path", "var/run/docker.sock"),
+    ("enforce", None, "containers_policy", "etc/containers/policy.json"),
+    ("enforce", "docker", "socket", "authz.sock"),  # short: a sun_path
+    ("enforce", "docker", "stats_file", "run/rampart-authz/stats"),
+    ("enforce", "proxy", "stats_file", "run/rampart-proxy/stats.json"),
+)
+
+
+def make_private_tree(root):
+    """The directories of PRIVATE_PATHS under root (0755, root's: trusted by rampartd)."""
+    for _, _, _, rel in PRIVATE_PATHS:
+        d = os.path.join(root, os.path.dirname(rel))
+        os.makedirs(d, 0o755, exist_ok=True)
+        while d.startswith(root) and len(d) > len(root):
+            os.chmod(d, 0o755)
+            d = os.path.dirname(d)
+
+
+def fill_private_paths(cfg, root):
+    """Sets, in cfg (a rampartd.json dict), every path of PRIVATE_PATHS the test left out
+    to its place under root; keys the test set are kept.  A section that is not an object
+    (a test of config errors) is left as it is.  Returns cfg."""
+    for sec, sub, key, rel in PRIVATE_PATHS:
+        obj = cfg.setdefault(sec, {}) if isinstance(cfg.get(sec, {}), dict) else None
+        if obj is not None and sub is not None:
+            obj = obj.setdefault(sub, {}) if isinstance(obj.get(sub, {}), dict) else None
+        path = os.path.join(root, rel)
+        if obj is not None and key not in obj and len(path) < 108:  # sun_path (the socket,
+            obj[key] = path                                         # which rampartd only shows)
+    return cfg
+
+
+def ns_ids(proc="/proc/self"):
+    """"net:[N] mnt:[M]" namespace ids of a process, or None when they cannot be read (PID 1's
+    are often hidden, even from root)."""
+    try:
+        return " ".join(os.readlink("%s/ns/%s" % (proc, n)) for n in ("net", "mnt"))
+    except OSError:
+        return None
+
+
+def require_private_namespace(what, outer):
+    """Exits 1 (a failure, never a skip) unless this process's network and mount
+    namespaces both differ from outer (ns_ids() taken before unshare, passed down in
+    the environment) and from PID 1's when readable: called before a test mounts
+    anything over a system path, since an inherited marker proves nothing."""
+    here = set((ns_ids() or "? ?").split())
+    refs = set()
+    for r in (outer, ns_ids("/proc/1")):
+        refs |= set(r.split()) if r else set()
+    shared = here & refs
+    if not outer or len(outer.split()) != 2 or shared:
+        print("FAIL: %s: not inside a private network and mount namespace (unshare -n -m; "
+              "shared: %s, recorded outside: %r); refusing to mount over system paths here"
+              % (what, " ".join(sorted(shared)) or "-", outer), flush=True)
+        sys.exit(1)
+
+
 def frame(obj_or_bytes):
     b = obj_or_bytes if isinstance(obj_or_bytes, bytes) else json.dumps(obj_or_bytes).encode()
     return struct.pack(">I", len(b)) + b
@@ -80,6 +146,8 @@ class Env:
         os.mkdir(self.etc, 0o755)
         self.state = self.path("state")
         os.mkdir(self.state, 0o755)
+        self.sys = self.path("sys")   # where the system paths of PRIVATE_PATHS point
+        make_private_tree(self.sys)
         self.sock = self.path("rampart.sock")
         self.audit = self.path("audit.log")
         self.config_path = os.path.join(self.etc, "rampartd.json")
@@ -96,6 +164,7 @@ class Env:
     def write_config(self, cfg=None, mode=0o644):
         if cfg is not None:
             self.config = cfg
+        fill_private_paths(self.config, self.sys)
         with open(self.config_path, "w") as f:
             json.dump(self.config, f, indent=1)
         os.chmod(self.config_path, mode)

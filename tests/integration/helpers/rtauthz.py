@@ -68,8 +68,14 @@ class AuthzEnv:
 
     def write_config(self, **docker):
         self.docker.update(docker)
+        # enforce.mode is one switch for every engine: a rampartd started on this
+        # config (test_rampart_status_shows_the_plugin) compiles the containers
+        # policy.json too, so every path it could write is a temp one (rt.PRIVATE_PATHS)
         cfg = {"state_dir": self.state, "socket": self.path("rampartd.sock"),
-               "enforce": {"mode": self.mode, "docker": self.docker}}
+               "audit_log": self.path("rampartd-audit.log"),
+               "enforce": {"mode": self.mode, "docker": dict(self.docker)}}
+        rt.make_private_tree(self.path("sys"))
+        rt.fill_private_paths(cfg, self.path("sys"))
         with open(self.config_path, "w") as f:
             json.dump(cfg, f, indent=1)
         os.chmod(self.config_path, 0o644)
