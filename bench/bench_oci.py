@@ -91,6 +91,7 @@ def refresh_once(expect):
     r = P.refresh()
     wall = (time.monotonic() - t0) * 1000
     out = json.loads(r.stdout)
+    out = out.get("result", out)  # the CLI's --json envelope {ok, command, result}
     assert r.returncode == 0 and out["outcome"] == expect, (r, env.daemon_log()[-1500:])
     st = env.request("status")["result"]["policy"]
     return out["duration_ms"], wall, st["last_fetch_requests"], st["last_fetch_bytes"]

@@ -87,6 +87,16 @@ ssize_t rp_splice(int in, int out, size_t len)
 #endif
 }
 
+void rp_pipe_grow(int fd, size_t size)
+{
+#ifdef __linux__
+	(void)fcntl(fd, F_SETPIPE_SZ, (int)size);
+#else
+	(void)fd;
+	(void)size;
+#endif
+}
+
 int rp_socket_cloexec(int domain, int type, int protocol)
 {
 #ifdef __linux__

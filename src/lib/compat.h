@@ -36,6 +36,10 @@ int rp_pipe_cloexec(int p[2], bool nonblock);
  * errno ENOSYS, and callers copy through a buffer instead. */
 ssize_t rp_splice(int in, int out, size_t len);
 
+/* Asks for a pipe of size bytes (Linux F_SETPIPE_SZ; may be refused at the
+ * user's pipe limit, then the pipe keeps its size).  No-op elsewhere. */
+void rp_pipe_grow(int fd, size_t size);
+
 /* socket() with close-on-exec set (atomically on Linux with SOCK_CLOEXEC;
  * right after socket() on macOS), and with SO_NOSIGPIPE on macOS, where
  * there is no MSG_NOSIGNAL on every send path. */

@@ -185,9 +185,13 @@ static ssize_t pump_fill(struct pump_dir *d)
 	ssize_t n;
 
 	if (!d->no_pipe && !d->p->lim.no_splice) {
-		if (d->pipe[0] < 0 && rp_pipe_cloexec(d->pipe, true) < 0) {
-			d->pipe[0] = d->pipe[1] = -1;
-			d->no_pipe = true; /* out of fds: copy instead */
+		if (d->pipe[0] < 0) {
+			if (rp_pipe_cloexec(d->pipe, true) < 0) {
+				d->pipe[0] = d->pipe[1] = -1;
+				d->no_pipe = true; /* out of fds: copy instead */
+			} else {
+				rp_pipe_grow(d->pipe[1], PUMP_CHUNK);
+			}
 		}
 		if (!d->no_pipe) {
 			n = rp_splice(d->src, d->pipe[1], PUMP_CHUNK);
