@@ -880,7 +880,8 @@ int policy_check_registry(const struct policy_index *idx, bool allow_when_no_pol
 		rp_strlcpy(out->reason, "not a registry host[:port]", sizeof(out->reason));
 		return -1;
 	}
-	snprintf(ref, sizeof(ref), "%s/rampart-registry-check", registry);
+	/* two components: on Docker Hub one would mean docker.io/library/ */
+	snprintf(ref, sizeof(ref), "%s/rampart-registry-check/any", registry);
 	if (policy_check(idx, allow_when_no_policy, ref, now, out) != 0)
 		return -1;
 	if (out->allowed || idx == NULL || ref_normalize(ref, &r, NULL) != 0)

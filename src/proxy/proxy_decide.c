@@ -41,6 +41,35 @@ static size_t pd_repository(const char *path, const char **name)
 	return (size_t)(best - p);
 }
 
+/*
+ * A registry API path the proxy can decide: "/v2/" (the ping) or a
+ * repository path pd_repository() reads, in the characters a name, tag or
+ * digest uses, with no empty or dot segments.  Anything else under /v2/
+ * (an escaped "%2F", "/../", "_catalog") is refused: the registry may
+ * decode or clean it into a repository the decision never saw.  *ping is
+ * set for "/v2/".  NULL when acceptable, else why not.
+ */
+static const char *pd_v2_path_why(const char *path, size_t nl, bool *ping)
+{
+	size_t n = strcspn(path, "?");
+
+	*ping = n == 4; /* "/v2/" */
+	if (strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/:") < n)
+		return "the /v2/ path has a character no repository, tag or digest has (an escape "
+		       "such as %2F is not decoded here, so it is refused)";
+	for (size_t i = 3; i + 1 < n; i++)
+		if (path[i] == '/' &&
+		    (path[i + 1] == '/' ||
+		     (path[i + 1] == '.' &&
+		      (i + 2 == n || path[i + 2] == '/' ||
+		       (path[i + 2] == '.' && (i + 3 == n || path[i + 3] == '/'))))))
+			return "the /v2/ path has an empty, '.' or '..' segment";
+	if (!*ping && nl == 0)
+		return "the /v2/ path names no repository (only the ping /v2/ and "
+		       "/v2/<name>/manifests|blobs|tags|referrers/ are forwarded)";
+	return NULL;
+}
+
 static void pd_refuse(struct rampart_policy *pol, struct proxy_verdict *v, const char *reason)
 {
 	struct rampart_policy_info info;
@@ -92,6 +121,8 @@ void proxy_decide(struct rampart_policy *pol, const struct proxy_head *h, struct
 	unsigned dflt = h->connect ? 443 : 80;
 	bool portless = !h->port_given || h->port == dflt;
 	size_t nl = h->connect ? 0 : pd_repository(h->path, &name);
+	bool v2 = !h->connect && strncmp(h->path, "/v2/", 4) == 0, ping = false;
+	const char *why;
 
 	memset(v, 0, sizeof(v[0]));
 	snprintf(host, sizeof(host), "%s", h->host);
@@ -108,6 +139,10 @@ void proxy_decide(struct rampart_policy *pol, const struct proxy_head *h, struct
 		          "image reference, so no rule can allow it");
 		return;
 	}
+	if (v2 && (why = pd_v2_path_why(h->path, nl, &ping)) != NULL) {
+		pd_refuse(pol, v, why);
+		return;
+	}
 	if (nl > 0) {
 		if (nl > 900) {
 			pd_refuse(pol, v, "the repository name in the URL is too long");
@@ -120,9 +155,18 @@ void proxy_decide(struct rampart_policy *pol, const struct proxy_head *h, struct
 		memcpy(v->subject, ref, rl);
 		v->subject[rl] = '\0';
 	}
-	/* host level (a tunnel, or a URL that names no repository): the registry */
-	if (pol == NULL || (nl > 0 ? rampart_policy_check(pol, ref, &d)
-	                           : rampart_policy_check_registry(pol, v->subject, &d)) != 0) {
+	/*
+	 * A repository path: that repository.  A tunnel or the /v2/ ping: the
+	 * registry, which a repository rule on it also opens (the engines decide
+	 * the repository).  Any other plain-HTTP path (a token service, a
+	 * registry's own REST API, which may serve blobs of any repository):
+	 * the host's own rules only.
+	 */
+	if (nl == 0 && !h->connect && !ping)
+		snprintf(ref, sizeof(ref), "%s/rampart-proxy/host-check", v->subject);
+	if (pol == NULL || (nl > 0 || (!h->connect && !ping)
+	                        ? rampart_policy_check(pol, ref, &d)
+	                        : rampart_policy_check_registry(pol, v->subject, &d)) != 0) {
 		pd_refuse(pol, v, pol == NULL ? "no policy" : d.reason);
 		return;
 	}

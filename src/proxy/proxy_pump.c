@@ -250,9 +250,10 @@ static void pump_read_cb(evutil_socket_t fd, short what, void *arg)
 			pump_flush(d);
 			return;
 		}
-		p->last_move = pump_now();
-		if (!d->discard)
+		if (!d->discard) { /* dropped bytes do not keep a connection alive */
+			p->last_move = pump_now();
 			pump_flush(d);
+		}
 	}
 }
 

@@ -85,6 +85,8 @@ struct px {
 	struct px_audit_slot audit[PX_AUDIT_SLOTS];
 	LIST_HEAD(px_live, px_conn) live; /* tunnels and relays: decided, bytes flowing */
 	int64_t live_version;             /* policy version the live ones were decided by */
+	struct event *resume;             /* re-enables the listener after an accept error */
+	time_t accept_err_logged;
 };
 
 enum px_state { PX_HEAD, PX_CONNECTING, PX_TUNNEL, PX_RELAY, PX_CLOSING };
@@ -96,7 +98,8 @@ struct px_conn {
 	struct proxy_pump *pump; /* once allowed and connected: the bytes */
 	enum px_state state;
 	struct proxy_head head;
-	bool listed; /* in px->live */
+	bool listed;     /* in px->live */
+	int64_t decided; /* the policy version the decision was made under */
 	LIST_ENTRY(px_conn) link;
 };
 
@@ -353,22 +356,21 @@ static void px_write_origin_request(struct px_conn *c)
 {
 	const struct proxy_head *h = &c->head;
 	struct evbuffer *out = bufferevent_get_output(c->up);
-	bool host = false;
 
 	evbuffer_add_printf(out, "%s %s HTTP/1.1\r\n", h->method, h->path);
 	for (size_t i = 0; i < h->nfields; i++) {
 		const struct proxy_field *f = &h->fields[i];
-		if (px_hop_by_hop(f))
+		/* the client's Host is never forwarded (RFC 9112 3.2.2): on a shared
+		 * server it would name another site than the one that was decided */
+		if (px_hop_by_hop(f) || proxy_field_is(f, "host"))
 			continue;
-		host |= proxy_field_is(f, "host");
 		evbuffer_add(out, f->name, f->name_len);
 		evbuffer_add(out, ": ", 2);
 		evbuffer_add(out, f->value, f->value_len);
 		evbuffer_add(out, "\r\n", 2);
 	}
-	if (!host)
-		evbuffer_add_printf(out, h->port_given ? "Host: %s:%u\r\n" : "Host: %s\r\n",
-		                    h->host, h->port);
+	evbuffer_add_printf(out, h->port_given ? "Host: %s:%u\r\n" : "Host: %s\r\n", h->host,
+	                    h->port);
 	evbuffer_add(out, "Connection: close\r\n\r\n", 21);
 }
 
@@ -377,6 +379,21 @@ static void px_up_event(struct bufferevent *bev, short what, void *arg)
 	struct px_conn *c = arg;
 
 	if (what & BEV_EVENT_CONNECTED) {
+		struct proxy_verdict v;
+
+		/* a refresh while this one was resolving or connecting: decide again,
+		 * or px_revoke_if_changed (which saw no bytes flowing) would miss it */
+		if (rampart_policy_version(c->px->pol) != c->decided) {
+			proxy_decide(c->px->pol, &c->head, &v);
+			if (!v.allowed) {
+				px_audit_deny(c->px, &v, "revoke");
+				c->px->revoked++;
+				bufferevent_free(c->up);
+				c->up = NULL;
+				px_reply_error(c, 403, "DENIED", v.message);
+				return;
+			}
+		}
 		/* the head's fields point into the client's input: copy them out first */
 		if (!c->head.connect)
 			px_write_origin_request(c);
@@ -483,6 +500,7 @@ static void px_decided(struct px_conn *c)
 		               "pulls: GET and HEAD)");
 		return;
 	}
+	c->decided = rampart_policy_version(c->px->pol);
 	proxy_decide(c->px->pol, h, &v);
 	px_count(c->px, &v, h->connect);
 	px_revoke_if_changed(c->px, rampart_policy_version(c->px->pol));
@@ -683,6 +701,36 @@ static void px_tick(evutil_socket_t fd, short what, void *arg)
 	px_audit_flush(px, time(NULL), false);
 	px_revoke_if_changed(px, rampart_policy_version(px->pol));
 	px_write_stats(px);
+}
+
+static void px_listen_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct px *px = arg;
+
+	if (px->nconns < px->max_conns)
+		evconnlistener_enable(px->lis);
+}
+
+/* accept() failed (out of descriptors, most likely): pause 1 s, not spin. */
+static void px_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct px *px = arg;
+	struct timeval t = {1, 0};
+	int e = EVUTIL_SOCKET_ERROR();
+
+	px->refused_busy++;
+	evconnlistener_disable(l);
+	if (px->resume == NULL)
+		px->resume = evtimer_new(px->base, px_listen_resume, px);
+	if (px->resume == NULL || evtimer_add(px->resume, &t) < 0)
+		evconnlistener_enable(l); /* no timer: better spinning than deaf */
+	if (time(NULL) - px->accept_err_logged >= 60) {
+		px->accept_err_logged = time(NULL);
+		px_log(
+		    "cannot accept a connection: %s (new clients wait 1 s; at most one such line "
+		    "a minute)",
+		    evutil_socket_error_to_string(e));
+	}
 }
 
 static void px_on_signal(evutil_socket_t sig, short what, void *arg)
@@ -918,6 +966,7 @@ int main(int argc, char **argv)
 		        strerror(errno));
 		goto out;
 	}
+	evconnlistener_set_error_cb(px.lis, px_accept_error);
 	if (px_drop(opt.user) < 0)
 		goto out;
 	if (rampart_policy_open(px.db, 0, &px.pol, err, sizeof(err)) != 0) {
@@ -945,6 +994,8 @@ int main(int argc, char **argv)
 	       px.bad);
 	rc = 0;
 out:
+	if (px.resume != NULL)
+		event_free(px.resume);
 	if (tev != NULL)
 		event_free(tev);
 	if (sterm != NULL)

@@ -324,6 +324,18 @@ def test_plain_http_decided_by_host_and_repository(ctx):
     err = json.loads(body_of(resp))["errors"][0]
     assert err["message"].startswith("rampart: %s:%d/acme/app denied by policy acme v1" % (B, UP_B)), err
     assert len(ctx["ups"][1].seen) == n, "a denied request reached the upstream"
+    # the client's Host never reaches the origin: it would pick another site on a shared server
+    resp = raw(("GET http://%s:%d/v2/acme/app/manifests/2 HTTP/1.1\r\nHost: evil.example\r\n\r\n"
+                % (A, UP_A)).encode())
+    assert status_of(resp)[0] == 200, resp
+    assert ctx["ups"][0].seen[-1][2].get("Host") == "%s:%d" % (A, UP_A), ctx["ups"][0].seen[-1]
+    # a /v2/ path the registry could decode or clean into another repository is refused
+    n = len(ctx["ups"][0].seen)
+    for path in ("/v2/evil/app/manifests%2F1", "/v2/evil/app/%6Danifests/1",
+                 "/v2/acme/app/../../evil/x/manifests/1", "/v2/_catalog"):
+        resp = raw(("GET http://%s:%d%s HTTP/1.1\r\n\r\n" % (A, UP_A, path)).encode())
+        assert status_of(resp)[0] == 403, (path, resp)
+    assert len(ctx["ups"][0].seen) == n, "a refused /v2/ path reached the upstream"
 
 
 def test_malformed_and_oversize_heads_refused(ctx):

@@ -654,6 +654,83 @@ static void test_proxy_repository_rules(void **state)
 	decide(h, "CONNECT nodot:443 HTTP/1.1\r\n\r\n", &v);
 	assert_false(v.allowed);
 	assert_int_equal(v.version, 4);
+
+	/* plain HTTP on a repository rule: the ping and that repository, nothing the
+	 * registry could decode or clean into another one, no other path */
+	commit_json(fx->db, 5, "{\"host\":\"localhost:5000/acme/\"}");
+	decide(h, "GET http://localhost:5000/v2/ HTTP/1.1\r\n\r\n", &v);
+	assert_true(v.allowed);
+	decide(h, "GET http://localhost:5000/v2/acme/app/manifests/sha256:ab?x=1 HTTP/1.1\r\n\r\n",
+	       &v);
+	assert_true(v.allowed);
+	static const char *const refused_paths[] = {"/v2/evil/app/manifests%2Flatest",
+	                                            "/v2/evil/app/%6Danifests/1",
+	                                            "/v2/acme/../evil/app/manifests/1",
+	                                            "/v2/acme/./../evil/blobs/x",
+	                                            "/v2//evil/manifests/1",
+	                                            "/v2/_catalog",
+	                                            "/v2/evil",
+	                                            "/evil/app",
+	                                            "/token"};
+	for (size_t i = 0; i < sizeof(refused_paths) / sizeof(refused_paths[0]); i++) {
+		char head[256];
+		snprintf(head, sizeof(head), "GET http://localhost:5000%s HTTP/1.1\r\n\r\n",
+		         refused_paths[i]);
+		decide(h, head, &v);
+		if (v.allowed)
+			fail_msg("allowed: %s", refused_paths[i]);
+	}
+	decide(h, "CONNECT localhost:5000 HTTP/1.1\r\n\r\n", &v);
+	assert_true(v.allowed);
+
+	/* the host allowed, one repository denied: an escape must not slip past the deny */
+	{
+		struct policy p;
+		struct rp_err e;
+		static const char *const escaped[] = {
+		    "/v2/evil/app/manifests%2F1", "/v2/evil/app/%6Danifests/1",
+		    "/v2/good/../evil/app/manifests/1", "/v2/good/x/..//evil/app/blobs/sha256:1"};
+
+		if (parse2(6, "false", "{\"host\":\"localhost:5000\"}",
+		           "{\"host\":\"localhost:5000/evil/\"}", &p, &e) != 0)
+			fail_msg("refused: %s", e.msg);
+		commit(fx->db, &p);
+		policy_free(&p);
+		decide(h, "GET http://localhost:5000/v2/good/app/manifests/1 HTTP/1.1\r\n\r\n", &v);
+		assert_true(v.allowed);
+		decide(h, "GET http://localhost:5000/v2/evil/app/manifests/1 HTTP/1.1\r\n\r\n", &v);
+		assert_false(v.allowed);
+		for (size_t i = 0; i < sizeof(escaped) / sizeof(escaped[0]); i++) {
+			char head[256];
+			snprintf(head, sizeof(head), "GET http://localhost:5000%s HTTP/1.1\r\n\r\n",
+			         escaped[i]);
+			decide(h, head, &v);
+			if (v.allowed)
+				fail_msg("allowed: %s", escaped[i]);
+		}
+	}
+	rampart_policy_close(h);
+}
+
+/* Docker Hub allowed, its official images denied: the tunnel to Hub stays open. */
+static void test_proxy_hub_with_library_denied(void **state)
+{
+	struct fixture *fx = *state;
+	struct rampart_policy *h = NULL;
+	struct proxy_verdict v;
+	struct policy p;
+	struct rp_err e;
+	char err[512];
+
+	if (parse2(3, "true", "", "{\"host\":\"docker.io/library/\"}", &p, &e) != 0)
+		fail_msg("refused: %s", e.msg);
+	commit(fx->db, &p);
+	policy_free(&p);
+	assert_int_equal(
+	    rampart_policy_open(fx->db, RAMPART_POLICY_STRICT_RELOAD, &h, err, sizeof(err)), 0);
+	decide(h, "CONNECT registry-1.docker.io:443 HTTP/1.1\r\n\r\n", &v);
+	if (!v.allowed)
+		fail_msg("refused: %s", v.message);
 	rampart_policy_close(h);
 }
 
@@ -672,6 +749,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_proxy_hub, setup, teardown),
 	    cmocka_unit_test(test_registry_level),
 	    cmocka_unit_test_setup_teardown(test_proxy_repository_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_proxy_hub_with_library_denied, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
