@@ -20,6 +20,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -838,6 +839,27 @@ static int px_drop(const char *user)
 	return 0;
 }
 
+/*
+ * A busy connection holds up to six descriptors (two sockets, two pipes of
+ * two ends): fewer connections than the descriptor limit allows would make
+ * accept() fail instead of the connection cap turning clients away.
+ */
+static void px_fit_fds(struct px *px)
+{
+	struct rlimit rl;
+	rlim_t fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	fit = rl.rlim_cur > 64 ? (rl.rlim_cur - 64) / 6 : 1;
+	if ((rlim_t)px->max_conns > fit) {
+		px_log("%d connections need more than the %llu descriptors allowed (ulimit -n): "
+		       "serving at most %llu at once",
+		       px->max_conns, (unsigned long long)rl.rlim_cur, (unsigned long long)fit);
+		px->max_conns = (int)fit;
+	}
+}
+
 static struct evdns_base *px_dns(struct event_base *base)
 {
 	struct evdns_base *dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
@@ -953,6 +975,7 @@ int main(int argc, char **argv)
 	if (opt.check)
 		return 0;
 	signal(SIGPIPE, SIG_IGN);
+	px_fit_fds(&px);
 	if ((px.base = event_base_new()) == NULL || (px.dns = px_dns(px.base)) == NULL) {
 		fprintf(stderr, "rampart-proxy: cannot set up the event loop or resolver\n");
 		return 1;
