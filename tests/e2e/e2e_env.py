@@ -65,6 +65,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -397,6 +398,26 @@ class E2EEnv:
             raise AssertionError("%s failed (%d): %s" % (cmd, r.returncode, r.stderr))
         return r
 
+    def stop_pause_processes(self):
+        """Rootless podman leaves a pause process holding its user namespace
+        (pid in $XDG_RUNTIME_DIR/libpod/tmp/pause.pid): stop it, by that PID."""
+        for name in os.listdir(self.dir) if os.path.isdir(self.dir) else []:
+            pidfile = os.path.join(self.dir, name, "run", "libpod", "tmp", "pause.pid")
+            if not name.startswith("home-") or not os.path.isfile(pidfile):
+                continue
+            try:
+                with open(pidfile) as f:
+                    pid = int(f.read().strip())
+                with open("/proc/%d/environ" % pid, "rb") as f:
+                    mine = (self.dir + "/").encode() in f.read()
+            except (OSError, ValueError):
+                continue
+            if mine:  # the pid file is ours and so is the process it names
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
     def cleanup(self):
         for reg in self.registries.values():
             try:
@@ -404,6 +425,7 @@ class E2EEnv:
             except OSError:
                 pass
         self.registries = {}
+        self.stop_pause_processes()
         for target in reversed(self.mounts):
             subprocess.run(["umount", "-l", target], capture_output=True)
         self.mounts = []
