@@ -279,25 +279,29 @@ int rampart_policy_set_max_age(struct rampart_policy *h, int64_t max_age_s)
 	return 0;
 }
 
-int rampart_policy_check(struct rampart_policy *h, const char *ref, struct rampart_decision *out)
+typedef int (*pa_decide_fn)(const struct policy_index *idx, bool allow_when_no_policy,
+                            const char *subject, int64_t now, struct rampart_decision *out);
+
+/* One decision on the current policy: reload if replaced, decide, add staleness. */
+static int pa_check(struct rampart_policy *h, const char *subject, pa_decide_fn decide,
+                    const char *usage, struct rampart_decision *out)
 {
 	int64_t now;
 	int rc;
 
 	if (out == NULL)
 		return -1;
-	if (h == NULL || ref == NULL) {
+	if (h == NULL || subject == NULL) {
 		memset(out, 0, sizeof(*out));
 		rp_strlcpy(out->code, "E_INVAL", sizeof(out->code));
-		rp_strlcpy(out->reason, "rampart_policy_check needs a handle and a reference.",
-		           sizeof(out->reason));
+		rp_strlcpy(out->reason, usage, sizeof(out->reason));
 		return -1;
 	}
 	pthread_mutex_lock(&h->mu);
 	pa_refresh(h);
 	now = (int64_t)time(NULL);
-	rc = policy_check(h->idx, (h->flags & RAMPART_POLICY_ALLOW_WHEN_NO_POLICY) != 0, ref, now,
-	                  out);
+	rc = decide(h->idx, (h->flags & RAMPART_POLICY_ALLOW_WHEN_NO_POLICY) != 0, subject, now,
+	            out);
 	out->stale = false;
 	if (rc == 0 && h->idx == NULL && h->load_failed)
 		pa_unreadable(h, out);
@@ -307,34 +311,17 @@ int rampart_policy_check(struct rampart_policy *h, const char *ref, struct rampa
 	return rc;
 }
 
+int rampart_policy_check(struct rampart_policy *h, const char *ref, struct rampart_decision *out)
+{
+	return pa_check(h, ref, policy_check,
+	                "rampart_policy_check needs a handle and a reference.", out);
+}
+
 int rampart_policy_check_registry(struct rampart_policy *h, const char *registry,
                                   struct rampart_decision *out)
 {
-	int64_t now;
-	int rc;
-
-	if (out == NULL)
-		return -1;
-	if (h == NULL || registry == NULL) {
-		memset(out, 0, sizeof(*out));
-		rp_strlcpy(out->code, "E_INVAL", sizeof(out->code));
-		rp_strlcpy(out->reason,
-		           "rampart_policy_check_registry needs a handle and a registry.",
-		           sizeof(out->reason));
-		return -1;
-	}
-	pthread_mutex_lock(&h->mu);
-	pa_refresh(h);
-	now = (int64_t)time(NULL);
-	rc = policy_check_registry(h->idx, (h->flags & RAMPART_POLICY_ALLOW_WHEN_NO_POLICY) != 0,
-	                           registry, now, out);
-	out->stale = false;
-	if (rc == 0 && h->idx == NULL && h->load_failed)
-		pa_unreadable(h, out);
-	if (rc == 0 && pa_stale(h, now))
-		pa_stale_reason(h, out);
-	pthread_mutex_unlock(&h->mu);
-	return rc;
+	return pa_check(h, registry, policy_check_registry,
+	                "rampart_policy_check_registry needs a handle and a registry.", out);
 }
 
 int rampart_policy_companion(struct rampart_policy *h, const char *host, unsigned port,
