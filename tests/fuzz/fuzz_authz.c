@@ -37,9 +37,11 @@ static void fuzz_authz_daemonjson(const char *in, size_t n)
 	char *added = NULL, *back = NULL;
 	json_t *root = json_loadb(in, n, JSON_REJECT_DUPLICATES, NULL), *arr, *x;
 	json_t *key = json_object_get(root, "authorization-plugins");
-	/* no key, or an array without "rampart": remove must give the input back byte for
-	 * byte (the array is edited in place) */
-	bool fresh = root != NULL && json_is_object(root) && (key == NULL || json_is_array(key));
+	/* no key, or a non-empty array without "rampart": remove must give the input back
+	 * byte for byte (the array is edited in place).  An empty array comes back as no
+	 * key, which is the same to dockerd (docs/install.md) */
+	bool fresh = root != NULL && json_is_object(root) &&
+	             (key == NULL || (json_is_array(key) && json_array_size(key) > 0));
 	size_t i;
 
 	arr = json_is_array(key) ? key : NULL;
