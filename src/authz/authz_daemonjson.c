@@ -245,6 +245,9 @@ int authz_daemonjson_edit(const char *in, size_t len, bool add, char **out, stru
 	int rc = -1;
 
 	*out = NULL;
+	if (memchr(in, '\0', len) != NULL) /* jansson skips it; dockerd (Go) refuses it */
+		return rp_seterr(err, "E_DAEMONJSON",
+		                 "it contains a NUL byte, which is not JSON; not touching it");
 	root = json_loadb(in, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
 		return rp_seterr(err, "E_DAEMONJSON",
